@@ -104,7 +104,8 @@ class AlexNet(nn.Module):
         x = self.features(x)
         x = self.avgpool(x)
         x = torch.flatten(x, 1)
-        return self.classifier(x)
+        out: Tensor = self.classifier(x)
+        return out
 
 
 def alexnet() -> nn.Module:
@@ -154,7 +155,8 @@ class VGG(nn.Module):
         x = self.features(x)
         x = self.avgpool(x)
         x = torch.flatten(x, 1)
-        return self.classifier(x)
+        out: Tensor = self.classifier(x)
+        return out
 
 
 def vgg16() -> nn.Module:
@@ -193,7 +195,8 @@ class BasicBlock(nn.Module):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        result: Tensor = self.relu(out + identity)
+        return result
 
 
 class Bottleneck(nn.Module):
@@ -220,7 +223,8 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        result: Tensor = self.relu(out + identity)
+        return result
 
 
 class ResNet(nn.Module):
@@ -267,7 +271,8 @@ class ResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = torch.flatten(self.avgpool(x), 1)
-        return self.fc(x)
+        out: Tensor = self.fc(x)
+        return out
 
 
 def resnet18() -> nn.Module:
@@ -319,7 +324,8 @@ class DepthwiseSeparable(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.dw_relu(self.dw_bn(self.dw(x)))
-        return self.pw_relu(self.pw_bn(self.pw(x)))
+        out: Tensor = self.pw_relu(self.pw_bn(self.pw(x)))
+        return out
 
 
 # (output channels, stride) of the 13 depthwise-separable blocks, Table 1 of Howard et al.
@@ -346,7 +352,8 @@ class MobileNetV1(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = torch.flatten(self.avgpool(self.features(x)), 1)
-        return self.fc(x)
+        out: Tensor = self.fc(x)
+        return out
 
 
 def mobilenet_v1() -> nn.Module:
@@ -377,9 +384,8 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.use_res_connect:
-            return x + self.conv(x)
-        return self.conv(x)
+        out: Tensor = self.conv(x)
+        return x + out if self.use_res_connect else out
 
 
 # (expansion t, output channels c, repeats n, first stride s), Table 2 of Sandler et al.
@@ -415,7 +421,8 @@ class MobileNetV2(nn.Module):
         x = self.features(x)
         x = nn.functional.adaptive_avg_pool2d(x, (1, 1))
         x = torch.flatten(x, 1)
-        return self.classifier(x)
+        out: Tensor = self.classifier(x)
+        return out
 
 
 def mobilenet_v2() -> nn.Module:
@@ -468,7 +475,8 @@ class UNetSmall(nn.Module):
         b = self.bottleneck(self.down2(s2))
         d2 = self.dec2(torch.cat([s2, self.up2(b)], dim=1))
         d1 = self.dec1(torch.cat([s1, self.up1(d2)], dim=1))
-        return self.head(d1)
+        out: Tensor = self.head(d1)
+        return out
 
 
 def unet_small() -> nn.Module:
