@@ -1,0 +1,1168 @@
+"""Reference kernels: each layer written as plain numba loops, for `convcalc verify`.
+
+Arrays are float32, batch first and channels first: ``x`` is ``(N, C, *spatial)`` with one,
+two or three spatial dimensions, and per-dimension options are tuples in spatial order
+(an int stands for the same value in every dimension). Each windowed operation has one
+kernel, written for three spatial dimensions; its public wrapper lifts a 1-D or 2-D input
+by inserting unit dimensions in front of the spatial ones and drops them from the result.
+
+Counting conventions, the same as the calculator's:
+
+* ``conv``: MACs = N·C_out·prod(out)·(C_in/groups)·prod(K). Every tap is counted, also a
+  tap that falls on zero padding; ``padded_taps`` is how many of those MACs read a padding
+  zero, so ``macs − padded_taps`` is the work done on real input.
+* ``conv_transpose``: MACs = N·C_in·prod(in)·(C_out/groups)·prod(K), every input element
+  times every weight it meets, also where the product lands in the part that ``padding``
+  crops away.
+* ``linear``: MACs = rows·units·in_features.
+
+The kernels count MACs as they run (each inner loop adds its trip length) rather than
+evaluating those formulas, and windowed kernels find their output size by placing
+windows (`_place_windows`) rather than by the calculator's output-size formula: `verify`
+compares both against the calculator, so they must not share its arithmetic.
+
+No kernel calls BLAS or a framework; each can be checked line by line against its
+formula. Compiled kernels are cached on disk, so only the first run pays for compiling.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "adaptive_avg_pool",
+    "adaptive_max_pool",
+    "add",
+    "avg_pool",
+    "batchnorm",
+    "concat",
+    "conv",
+    "conv_transpose",
+    "gelu",
+    "global_avg_pool",
+    "global_max_pool",
+    "hardswish",
+    "identity",
+    "leaky_relu",
+    "linear",
+    "max_pool",
+    "pad",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "tanh",
+    "upsample",
+]
+
+KERNEL_RANK = 3
+"""Spatial dimensions every windowed kernel works in; 1-D and 2-D inputs are lifted."""
+
+FILTER_TILE = 4
+"""Filters one conv work item computes together, so each input value loaded feeds four."""
+
+# Reassociation lets LLVM split a dot product over vector lanes; contraction lets it fuse
+# multiply and add. No other fast-math flag: NaN and infinity must keep their meaning.
+_DOT_FASTMATH = {"reassoc", "contract"}
+
+IntPerDim = int | Sequence[int]
+
+
+# --------------------------------------------------------------------------------------
+# Lifting to three spatial dimensions
+
+
+def _per_dim(value: IntPerDim, rank: int, name: str) -> tuple[int, ...]:
+    """Return ``value`` as one int per spatial dimension (an int is repeated)."""
+    if isinstance(value, int | np.integer):
+        return (int(value),) * rank
+    values = tuple(int(v) for v in value)
+    if len(values) != rank:
+        raise ValueError(f"{name} needs {rank} values, one per spatial dimension, not {values}")
+    return values
+
+
+def _lift(values: tuple[int, ...], fill: int) -> tuple[int, int, int]:
+    """Return per-dimension ``values`` prefixed with ``fill`` for the inserted unit dims."""
+    lifted = (fill,) * (KERNEL_RANK - len(values)) + values
+    return lifted[0], lifted[1], lifted[2]
+
+
+def _as_float32(array: np.ndarray, name: str) -> np.ndarray:
+    """Return ``array`` C-contiguous, refusing any dtype but float32."""
+    if not isinstance(array, np.ndarray) or array.dtype != np.float32:
+        raise TypeError(f"{name} must be a float32 numpy array")
+    return np.ascontiguousarray(array)
+
+
+def _as_5d(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return ``x`` reshaped to ``(N, C, D, H, W)`` and its own spatial rank."""
+    x = _as_float32(x, "x")
+    rank = x.ndim - 2
+    if not 1 <= rank <= KERNEL_RANK:
+        raise ValueError(f"x must be (N, C, *spatial) with 1 to 3 spatial dims, not {x.shape}")
+    return x.reshape(x.shape[:2] + (1,) * (KERNEL_RANK - rank) + x.shape[2:]), rank
+
+
+def _drop_lifted(y: np.ndarray, rank: int) -> np.ndarray:
+    """Return a ``(N, C, D, H, W)`` result without the unit dims `_as_5d` inserted."""
+    return y.reshape(y.shape[:2] + y.shape[2 + KERNEL_RANK - rank :])
+
+
+def _bias_or_zeros(bias: np.ndarray | None, channels: int) -> np.ndarray:
+    """Return the bias vector, or zeros, so a kernel compiles once for both cases."""
+    if bias is None:
+        return np.zeros(channels, np.float32)
+    bias = _as_float32(bias, "bias")
+    if bias.shape != (channels,):
+        raise ValueError(f"bias must have shape ({channels},), not {bias.shape}")
+    return bias
+
+
+# --------------------------------------------------------------------------------------
+# Window placement
+
+
+@njit(cache=True)
+def _place_windows(
+    length: int, pad_before: int, pad_after: int, span: int, stride: int, ceil_mode: bool
+) -> int:
+    """Return how many windows of ``span`` elements are placed along one padded dimension.
+
+    Windows start at 0, S, 2·S, … of the padded input and are kept while they fit in it.
+    With ``ceil_mode`` one more, partial window is kept when the last full one left
+    elements uncovered, unless it would start in the right padding (PyTorch's rule).
+    """
+    padded_length = pad_before + length + pad_after
+    count = 0
+    start = 0
+    while start + span <= padded_length:
+        count += 1
+        start += stride
+    last_full_window_end = start - stride + span
+    if (
+        ceil_mode
+        and count > 0
+        and last_full_window_end < padded_length
+        and start < pad_before + length
+    ):
+        count += 1
+    return count
+
+
+@njit(cache=True)
+def _taps_on_input(
+    out_count: int, kernel: int, stride: int, dilation: int, length: int, pad_before: int
+) -> int:
+    """Return how many (window, tap) pairs along one dimension read the input, not padding."""
+    taps = 0
+    for window in range(out_count):
+        for tap in range(kernel):
+            position = window * stride + tap * dilation - pad_before
+            if 0 <= position < length:
+                taps += 1
+    return taps
+
+
+# --------------------------------------------------------------------------------------
+# Padding
+
+
+@njit(cache=True, parallel=True)
+def _pad_kernel(
+    x: np.ndarray, pad_before: tuple[int, int, int], pad_after: tuple[int, int, int]
+) -> np.ndarray:
+    """Return ``x`` (N, C, D, H, W) with zeros added before and after each spatial dim."""
+    batch, channels, depth, height, width = x.shape
+    y = np.zeros(
+        (
+            batch,
+            channels,
+            pad_before[0] + depth + pad_after[0],
+            pad_before[1] + height + pad_after[1],
+            pad_before[2] + width + pad_after[2],
+        ),
+        np.float32,
+    )
+    for plane in prange(batch * channels):
+        n = plane // channels
+        c = plane % channels
+        for d in range(depth):
+            for h in range(height):
+                for w in range(width):
+                    y[n, c, pad_before[0] + d, pad_before[1] + h, pad_before[2] + w] = x[
+                        n, c, d, h, w
+                    ]
+    return y
+
+
+def pad(x: np.ndarray, pad_before: IntPerDim, pad_after: IntPerDim) -> np.ndarray:
+    """Return ``x`` with ``pad_before``/``pad_after`` zeros on each side of each spatial dim."""
+    x5, rank = _as_5d(x)
+    before = _lift(_per_dim(pad_before, rank, "pad_before"), 0)
+    after = _lift(_per_dim(pad_after, rank, "pad_after"), 0)
+    return _drop_lifted(_pad_kernel(x5, before, after), rank)
+
+
+# --------------------------------------------------------------------------------------
+# Convolution
+#
+# The conv kernel reads a padded input laid out channels last within each group,
+# (N, G, D, H, W, C/G), and weights in the same order, (G, F, KD, KH, KW, C/G). Then the
+# C/G channels under one tap are contiguous in both, and with unit width dilation so is
+# a whole kernel row (KW·C/G values): a "run". A dot product over a run is a unit-stride
+# loop LLVM vectorises. Four filters and two neighbouring output positions share each
+# run, so each loaded input value feeds four multiplies and each weight two, which keeps
+# the loop on arithmetic rather than on loads.
+
+
+@njit(cache=True, fastmath=_DOT_FASTMATH)
+def _dot_4x2(
+    weight: np.ndarray,
+    w_start: int,
+    filter_step: int,
+    x: np.ndarray,
+    x_start: int,
+    position_step: int,
+    length: int,
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """Return the dot products of 4 filters with 2 inputs: filter 0..3 at a, then at b.
+
+    Filter ``t``'s run starts at ``w_start + t·filter_step``; input a's at ``x_start``,
+    input b's ``position_step`` further. Slices give LLVM unit-stride loops from index 0.
+    """
+    w0 = weight[w_start : w_start + length]
+    w1 = weight[w_start + filter_step : w_start + filter_step + length]
+    w2 = weight[w_start + 2 * filter_step : w_start + 2 * filter_step + length]
+    w3 = weight[w_start + 3 * filter_step : w_start + 3 * filter_step + length]
+    xa = x[x_start : x_start + length]
+    xb = x[x_start + position_step : x_start + position_step + length]
+    s0a = s1a = s2a = s3a = s0b = s1b = s2b = s3b = np.float32(0.0)
+    for j in range(length):
+        a = xa[j]
+        b = xb[j]
+        s0a += w0[j] * a
+        s1a += w1[j] * a
+        s2a += w2[j] * a
+        s3a += w3[j] * a
+        s0b += w0[j] * b
+        s1b += w1[j] * b
+        s2b += w2[j] * b
+        s3b += w3[j] * b
+    return s0a, s1a, s2a, s3a, s0b, s1b, s2b, s3b
+
+
+@njit(cache=True, fastmath=_DOT_FASTMATH)
+def _dot_4x1(
+    weight: np.ndarray, w_start: int, filter_step: int, x: np.ndarray, x_start: int, length: int
+) -> tuple[float, float, float, float]:
+    """Return the dot products of 4 filters' runs with one input run (see `_dot_4x2`)."""
+    w0 = weight[w_start : w_start + length]
+    w1 = weight[w_start + filter_step : w_start + filter_step + length]
+    w2 = weight[w_start + 2 * filter_step : w_start + 2 * filter_step + length]
+    w3 = weight[w_start + 3 * filter_step : w_start + 3 * filter_step + length]
+    xa = x[x_start : x_start + length]
+    s0 = s1 = s2 = s3 = np.float32(0.0)
+    for j in range(length):
+        a = xa[j]
+        s0 += w0[j] * a
+        s1 += w1[j] * a
+        s2 += w2[j] * a
+        s3 += w3[j] * a
+    return s0, s1, s2, s3
+
+
+@njit(cache=True, fastmath=_DOT_FASTMATH)
+def _dot(a: np.ndarray, a_start: int, b: np.ndarray, b_start: int, length: int) -> float:
+    """Return the dot product of ``length`` values of ``a`` and ``b`` from the given starts."""
+    a_run = a[a_start : a_start + length]
+    b_run = b[b_start : b_start + length]
+    total = np.float32(0.0)
+    for j in range(length):
+        total += a_run[j] * b_run[j]
+    return total
+
+
+@njit(cache=True, parallel=True)
+def _conv_kernel(
+    x_padded: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    stride: tuple[int, int, int],
+    dilation: tuple[int, int, int],
+    input_shape: tuple[int, int, int],
+    pad_before: tuple[int, int, int],
+) -> tuple[np.ndarray, int, int]:
+    """Return ``(y, macs, padded_taps)`` of a grouped 3-D convolution.
+
+    ``x_padded`` is (N, G, D, H, W, C/G), already zero padded; ``weight`` is
+    (G, F, KD, KH, KW, C/G); ``y`` is (N, G·F, OD, OH, OW). ``input_shape`` and
+    ``pad_before`` say where the real input sits inside ``x_padded``, to count padded taps.
+    """
+    batch, groups, padded_d, padded_h, padded_w, group_channels = x_padded.shape
+    filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:5]
+    out_d = _place_windows(padded_d, 0, 0, dilation[0] * (kernel_d - 1) + 1, stride[0], False)
+    out_h = _place_windows(padded_h, 0, 0, dilation[1] * (kernel_h - 1) + 1, stride[1], False)
+    out_w = _place_windows(padded_w, 0, 0, dilation[2] * (kernel_w - 1) + 1, stride[2], False)
+    y = np.empty((batch, groups * filters_per_group, out_d, out_h, out_w), np.float32)
+
+    x_flat = x_padded.reshape(-1)
+    w_flat = weight.reshape(-1)
+    x_row_step = padded_w * group_channels
+    x_plane_step = padded_h * x_row_step
+    x_group_step = padded_d * x_plane_step
+    filter_step = kernel_d * kernel_h * kernel_w * group_channels
+    position_step = stride[2] * group_channels
+    if dilation[2] == 1:
+        runs_per_row = 1
+        run_length = kernel_w * group_channels
+    else:
+        runs_per_row = kernel_w
+        run_length = group_channels
+    x_run_step = dilation[2] * group_channels
+
+    tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
+    macs = 0
+    for item in prange(batch * groups * tiles_per_group):
+        n = item // (groups * tiles_per_group)
+        g = item // tiles_per_group % groups
+        first_filter = item % tiles_per_group * FILTER_TILE
+        tile_filters = min(FILTER_TILE, filters_per_group - first_filter)
+        first_channel = g * filters_per_group + first_filter
+        x_group = (n * groups + g) * x_group_step
+        w_tile = (g * filters_per_group + first_filter) * filter_step
+        for od in range(out_d):
+            for oh in range(out_h):
+                for ow in range(0, out_w, 2):
+                    has_pair = ow + 1 < out_w
+                    for t in range(tile_filters):
+                        y[n, first_channel + t, od, oh, ow] = bias[first_channel + t]
+                        if has_pair:
+                            y[n, first_channel + t, od, oh, ow + 1] = bias[first_channel + t]
+                    for kd in range(kernel_d):
+                        for kh in range(kernel_h):
+                            x_row = (
+                                x_group
+                                + (od * stride[0] + kd * dilation[0]) * x_plane_step
+                                + (oh * stride[1] + kh * dilation[1]) * x_row_step
+                                + ow * position_step
+                            )
+                            w_row = w_tile + (kd * kernel_h + kh) * kernel_w * group_channels
+                            for run in range(runs_per_row):
+                                x_start = x_row + run * x_run_step
+                                w_start = w_row + run * group_channels
+                                if tile_filters == FILTER_TILE and has_pair:
+                                    sums8 = _dot_4x2(
+                                        w_flat,
+                                        w_start,
+                                        filter_step,
+                                        x_flat,
+                                        x_start,
+                                        position_step,
+                                        run_length,
+                                    )
+                                    for t in range(FILTER_TILE):
+                                        y[n, first_channel + t, od, oh, ow] += sums8[t]
+                                        y[n, first_channel + t, od, oh, ow + 1] += sums8[
+                                            FILTER_TILE + t
+                                        ]
+                                    macs += 2 * FILTER_TILE * run_length
+                                elif tile_filters == FILTER_TILE:
+                                    sums4 = _dot_4x1(
+                                        w_flat, w_start, filter_step, x_flat, x_start, run_length
+                                    )
+                                    for t in range(FILTER_TILE):
+                                        y[n, first_channel + t, od, oh, ow] += sums4[t]
+                                    macs += FILTER_TILE * run_length
+                                else:
+                                    # A tile short of filters (depthwise, or F not a
+                                    # multiple of four): one filter, one position at a time.
+                                    for t in range(tile_filters):
+                                        w_filter = w_start + t * filter_step
+                                        y[n, first_channel + t, od, oh, ow] += _dot(
+                                            w_flat, w_filter, x_flat, x_start, run_length
+                                        )
+                                        macs += run_length
+                                        if has_pair:
+                                            y[n, first_channel + t, od, oh, ow + 1] += _dot(
+                                                w_flat,
+                                                w_filter,
+                                                x_flat,
+                                                x_start + position_step,
+                                                run_length,
+                                            )
+                                            macs += run_length
+
+    # A tap reads real input only if it does in every dimension, so the taps on input over
+    # all output positions are the product of the per-dimension counts.
+    taps_on_input = (
+        _taps_on_input(out_d, kernel_d, stride[0], dilation[0], input_shape[0], pad_before[0])
+        * _taps_on_input(out_h, kernel_h, stride[1], dilation[1], input_shape[1], pad_before[1])
+        * _taps_on_input(out_w, kernel_w, stride[2], dilation[2], input_shape[2], pad_before[2])
+    )
+    all_taps = out_d * kernel_d * out_h * kernel_h * out_w * kernel_w
+    padded_taps = batch * groups * filters_per_group * group_channels * (all_taps - taps_on_input)
+    return y, macs, padded_taps
+
+
+def conv(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: IntPerDim,
+    dilation: IntPerDim,
+    pad_before: IntPerDim,
+    pad_after: IntPerDim,
+    groups: int,
+) -> tuple[np.ndarray, int, int]:
+    """Return ``(y, macs, padded_taps)`` of a zero-padded, strided, dilated, grouped conv.
+
+    ``weight`` is (C_out, C_in/groups, *K) as in PyTorch; padding may differ per side.
+    ``macs`` counts every tap the kernel multiplied, padding included, and ``padded_taps``
+    how many of those read a padding zero.
+    """
+    x5, rank = _as_5d(x)
+    batch, in_channels = x5.shape[:2]
+    weight = _as_float32(weight, "weight")
+    if weight.ndim != rank + 2:
+        raise ValueError(f"weight must be (C_out, C_in/groups, *K), not {weight.shape}")
+    out_channels, group_channels = weight.shape[:2]
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide C_in={in_channels} and C_out={out_channels}")
+    if group_channels != in_channels // groups:
+        raise ValueError(f"weight has {group_channels} input channels, expected C_in/groups")
+    before = _lift(_per_dim(pad_before, rank, "pad_before"), 0)
+    after = _lift(_per_dim(pad_after, rank, "pad_after"), 0)
+    padded = _pad_kernel(x5, before, after)
+    x_channels_last = np.ascontiguousarray(
+        padded.reshape(batch, groups, group_channels, *padded.shape[2:]).transpose(0, 1, 3, 4, 5, 2)
+    )
+    kernel_shape = _lift(weight.shape[2:], 1)
+    w_channels_last = np.ascontiguousarray(
+        weight.reshape(groups, out_channels // groups, group_channels, *kernel_shape).transpose(
+            0, 1, 3, 4, 5, 2
+        )
+    )
+    y, macs, padded_taps = _conv_kernel(
+        x_channels_last,
+        w_channels_last,
+        _bias_or_zeros(bias, out_channels),
+        _lift(_per_dim(stride, rank, "stride"), 1),
+        _lift(_per_dim(dilation, rank, "dilation"), 1),
+        _lift(x5.shape[2:][KERNEL_RANK - rank :], 1),
+        before,
+    )
+    return _drop_lifted(y, rank), int(macs), int(padded_taps)
+
+
+@njit(cache=True, parallel=True)
+def _conv_transpose_kernel(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    groups: int,
+    stride: tuple[int, int, int],
+    dilation: tuple[int, int, int],
+    padding: tuple[int, int, int],
+    output_padding: tuple[int, int, int],
+) -> tuple[np.ndarray, int]:
+    """Return ``(y, macs)`` of a grouped 3-D transposed convolution, PyTorch's meaning.
+
+    Each input element at ``i`` scatters ``x·w[k]`` to ``i·S + k·D`` of a full result;
+    ``output_padding`` extends that result at the end, and ``padding`` crops it on both
+    sides. ``x`` is (N, C_in, D, H, W); ``weight`` is (C_in, C_out/groups, KD, KH, KW).
+    """
+    batch, in_channels, in_d, in_h, in_w = x.shape
+    filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:]
+    group_channels = in_channels // groups
+    out_channels = groups * filters_per_group
+    full_d = (in_d - 1) * stride[0] + (kernel_d - 1) * dilation[0] + 1 + output_padding[0]
+    full_h = (in_h - 1) * stride[1] + (kernel_h - 1) * dilation[1] + 1 + output_padding[1]
+    full_w = (in_w - 1) * stride[2] + (kernel_w - 1) * dilation[2] + 1 + output_padding[2]
+    full = np.zeros((batch, out_channels, full_d, full_h, full_w), np.float32)
+
+    macs = 0
+    # Each work item owns one output plane, so the scatters of different items never meet.
+    for item in prange(batch * out_channels):
+        n = item // out_channels
+        out_channel = item % out_channels
+        g = out_channel // filters_per_group
+        f = out_channel % filters_per_group
+        for in_channel in range(g * group_channels, (g + 1) * group_channels):
+            for kd in range(kernel_d):
+                for kh in range(kernel_h):
+                    for kw in range(kernel_w):
+                        w = weight[in_channel, f, kd, kh, kw]
+                        for i_d in range(in_d):
+                            o_d = i_d * stride[0] + kd * dilation[0]
+                            for i_h in range(in_h):
+                                o_h = i_h * stride[1] + kh * dilation[1]
+                                for i_w in range(in_w):
+                                    full[n, out_channel, o_d, o_h, i_w * stride[2] + kw * dilation[2]] += (
+                                        x[n, in_channel, i_d, i_h, i_w] * w
+                                    )
+                                macs += in_w
+
+    y = np.empty(
+        (
+            batch,
+            out_channels,
+            full_d - 2 * padding[0],
+            full_h - 2 * padding[1],
+            full_w - 2 * padding[2],
+        ),
+        np.float32,
+    )
+    for item in prange(batch * out_channels):
+        n = item // out_channels
+        out_channel = item % out_channels
+        for o_d in range(y.shape[2]):
+            for o_h in range(y.shape[3]):
+                for o_w in range(y.shape[4]):
+                    y[n, out_channel, o_d, o_h, o_w] = (
+                        full[n, out_channel, o_d + padding[0], o_h + padding[1], o_w + padding[2]]
+                        + bias[out_channel]
+                    )
+    return y, macs
+
+
+def conv_transpose(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: IntPerDim,
+    dilation: IntPerDim,
+    padding: IntPerDim,
+    output_padding: IntPerDim,
+    groups: int,
+) -> tuple[np.ndarray, int]:
+    """Return ``(y, macs)`` of a transposed convolution as PyTorch's ``conv_transpose``.
+
+    ``weight`` is (C_in, C_out/groups, *K); ``padding`` is symmetric per dimension and
+    crops the result; ``macs`` counts every input element times every weight it meets.
+    """
+    x5, rank = _as_5d(x)
+    in_channels = x5.shape[1]
+    weight = _as_float32(weight, "weight")
+    if weight.ndim != rank + 2 or weight.shape[0] != in_channels:
+        raise ValueError(f"weight must be (C_in, C_out/groups, *K), not {weight.shape}")
+    if groups < 1 or in_channels % groups:
+        raise ValueError(f"groups={groups} must divide C_in={in_channels}")
+    out_channels = groups * weight.shape[1]
+    lifted_padding = _lift(_per_dim(padding, rank, "padding"), 0)
+    y, macs = _conv_transpose_kernel(
+        x5,
+        weight.reshape(weight.shape[:2] + _lift(weight.shape[2:], 1)),
+        _bias_or_zeros(bias, out_channels),
+        groups,
+        _lift(_per_dim(stride, rank, "stride"), 1),
+        _lift(_per_dim(dilation, rank, "dilation"), 1),
+        lifted_padding,
+        _lift(_per_dim(output_padding, rank, "output_padding"), 0),
+    )
+    return _drop_lifted(y, rank), int(macs)
+
+
+# --------------------------------------------------------------------------------------
+# Pooling
+
+
+@njit(cache=True, parallel=True)
+def _max_pool_kernel(
+    x: np.ndarray,
+    kernel: tuple[int, int, int],
+    stride: tuple[int, int, int],
+    dilation: tuple[int, int, int],
+    pad_before: tuple[int, int, int],
+    pad_after: tuple[int, int, int],
+    ceil_mode: bool,
+) -> np.ndarray:
+    """Return the 3-D max pool of ``x`` (N, C, D, H, W); padding counts as −∞.
+
+    A NaN in a window wins, as in PyTorch.
+    """
+    batch, channels, depth, height, width = x.shape
+    out_d = _place_windows(
+        depth, pad_before[0], pad_after[0], dilation[0] * (kernel[0] - 1) + 1, stride[0], ceil_mode
+    )
+    out_h = _place_windows(
+        height, pad_before[1], pad_after[1], dilation[1] * (kernel[1] - 1) + 1, stride[1], ceil_mode
+    )
+    out_w = _place_windows(
+        width, pad_before[2], pad_after[2], dilation[2] * (kernel[2] - 1) + 1, stride[2], ceil_mode
+    )
+    y = np.empty((batch, channels, out_d, out_h, out_w), np.float32)
+    for plane in prange(batch * channels):
+        n = plane // channels
+        c = plane % channels
+        for od in range(out_d):
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    largest = np.float32(-np.inf)
+                    for kd in range(kernel[0]):
+                        i_d = od * stride[0] + kd * dilation[0] - pad_before[0]
+                        if i_d < 0 or i_d >= depth:
+                            continue
+                        for kh in range(kernel[1]):
+                            i_h = oh * stride[1] + kh * dilation[1] - pad_before[1]
+                            if i_h < 0 or i_h >= height:
+                                continue
+                            for kw in range(kernel[2]):
+                                i_w = ow * stride[2] + kw * dilation[2] - pad_before[2]
+                                if i_w < 0 or i_w >= width:
+                                    continue
+                                value = x[n, c, i_d, i_h, i_w]
+                                if value > largest or np.isnan(value):
+                                    largest = value
+                    y[n, c, od, oh, ow] = largest
+    return y
+
+
+def max_pool(
+    x: np.ndarray,
+    kernel: IntPerDim,
+    stride: IntPerDim,
+    dilation: IntPerDim,
+    pad_before: IntPerDim,
+    pad_after: IntPerDim,
+    ceil_mode: bool,
+) -> np.ndarray:
+    """Return the max pool of ``x`` with PyTorch's semantics, padding allowed per side."""
+    x5, rank = _as_5d(x)
+    y = _max_pool_kernel(
+        x5,
+        _lift(_per_dim(kernel, rank, "kernel"), 1),
+        _lift(_per_dim(stride, rank, "stride"), 1),
+        _lift(_per_dim(dilation, rank, "dilation"), 1),
+        _lift(_per_dim(pad_before, rank, "pad_before"), 0),
+        _lift(_per_dim(pad_after, rank, "pad_after"), 0),
+        bool(ceil_mode),
+    )
+    return _drop_lifted(y, rank)
+
+
+@njit(cache=True, parallel=True)
+def _avg_pool_kernel(
+    x: np.ndarray,
+    kernel: tuple[int, int, int],
+    stride: tuple[int, int, int],
+    pad_before: tuple[int, int, int],
+    pad_after: tuple[int, int, int],
+    ceil_mode: bool,
+    count_include_pad: bool,
+) -> np.ndarray:
+    """Return the 3-D average pool of ``x`` (N, C, D, H, W) with PyTorch's divisor.
+
+    The divisor is the window clipped to the padded input with ``count_include_pad``
+    (so a ceil-mode window hanging past the padding is not divided by the full kernel),
+    and the window clipped to the real input without it.
+    """
+    batch, channels, depth, height, width = x.shape
+    shape = (depth, height, width)
+    out_d = _place_windows(depth, pad_before[0], pad_after[0], kernel[0], stride[0], ceil_mode)
+    out_h = _place_windows(height, pad_before[1], pad_after[1], kernel[1], stride[1], ceil_mode)
+    out_w = _place_windows(width, pad_before[2], pad_after[2], kernel[2], stride[2], ceil_mode)
+    y = np.empty((batch, channels, out_d, out_h, out_w), np.float32)
+    for plane in prange(batch * channels):
+        n = plane // channels
+        c = plane % channels
+        start = np.empty(KERNEL_RANK, np.int64)
+        end = np.empty(KERNEL_RANK, np.int64)
+        for od in range(out_d):
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    padded_window = 1
+                    input_window = 1
+                    for axis, out_index in enumerate((od, oh, ow)):
+                        # Window bounds in input coordinates: first clipped to the padded
+                        # input, then to the real input.
+                        first = out_index * stride[axis] - pad_before[axis]
+                        last = min(first + kernel[axis], shape[axis] + pad_after[axis])
+                        padded_window *= last - first
+                        start[axis] = max(first, 0)
+                        end[axis] = min(last, shape[axis])
+                        input_window *= end[axis] - start[axis]
+                    total = 0.0
+                    for i_d in range(start[0], end[0]):
+                        for i_h in range(start[1], end[1]):
+                            for i_w in range(start[2], end[2]):
+                                total += x[n, c, i_d, i_h, i_w]
+                    divisor = padded_window if count_include_pad else input_window
+                    y[n, c, od, oh, ow] = total / divisor
+    return y
+
+
+def avg_pool(
+    x: np.ndarray,
+    kernel: IntPerDim,
+    stride: IntPerDim,
+    pad_before: IntPerDim,
+    pad_after: IntPerDim,
+    ceil_mode: bool,
+    count_include_pad: bool,
+) -> np.ndarray:
+    """Return the average pool of ``x`` with PyTorch's semantics, padding allowed per side."""
+    x5, rank = _as_5d(x)
+    y = _avg_pool_kernel(
+        x5,
+        _lift(_per_dim(kernel, rank, "kernel"), 1),
+        _lift(_per_dim(stride, rank, "stride"), 1),
+        _lift(_per_dim(pad_before, rank, "pad_before"), 0),
+        _lift(_per_dim(pad_after, rank, "pad_after"), 0),
+        bool(ceil_mode),
+        bool(count_include_pad),
+    )
+    return _drop_lifted(y, rank)
+
+
+@njit(cache=True)
+def _adaptive_bounds(length: int, out_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return PyTorch's adaptive windows: ``[floor(o·L/O), ceil((o+1)·L/O))`` for each o."""
+    start = np.empty(out_length, np.int64)
+    end = np.empty(out_length, np.int64)
+    for o in range(out_length):
+        start[o] = o * length // out_length
+        end[o] = -(-(o + 1) * length // out_length)
+    return start, end
+
+
+@njit(cache=True, parallel=True)
+def _adaptive_pool_kernel(
+    x: np.ndarray, output_size: tuple[int, int, int], take_max: bool
+) -> np.ndarray:
+    """Return the adaptive max (``take_max``) or average pool of ``x`` (N, C, D, H, W)."""
+    batch, channels, depth, height, width = x.shape
+    start_d, end_d = _adaptive_bounds(depth, output_size[0])
+    start_h, end_h = _adaptive_bounds(height, output_size[1])
+    start_w, end_w = _adaptive_bounds(width, output_size[2])
+    y = np.empty((batch, channels) + output_size, np.float32)
+    for plane in prange(batch * channels):
+        n = plane // channels
+        c = plane % channels
+        for od in range(output_size[0]):
+            for oh in range(output_size[1]):
+                for ow in range(output_size[2]):
+                    largest = np.float32(-np.inf)
+                    total = 0.0
+                    for i_d in range(start_d[od], end_d[od]):
+                        for i_h in range(start_h[oh], end_h[oh]):
+                            for i_w in range(start_w[ow], end_w[ow]):
+                                value = x[n, c, i_d, i_h, i_w]
+                                total += value
+                                if value > largest or np.isnan(value):
+                                    largest = value
+                    if take_max:
+                        y[n, c, od, oh, ow] = largest
+                    else:
+                        count = (
+                            (end_d[od] - start_d[od])
+                            * (end_h[oh] - start_h[oh])
+                            * (end_w[ow] - start_w[ow])
+                        )
+                        y[n, c, od, oh, ow] = total / count
+    return y
+
+
+def adaptive_avg_pool(x: np.ndarray, output_size: IntPerDim) -> np.ndarray:
+    """Return the adaptive average pool of ``x`` to ``output_size`` (PyTorch's windows)."""
+    x5, rank = _as_5d(x)
+    size = _lift(_per_dim(output_size, rank, "output_size"), 1)
+    return _drop_lifted(_adaptive_pool_kernel(x5, size, False), rank)
+
+
+def adaptive_max_pool(x: np.ndarray, output_size: IntPerDim) -> np.ndarray:
+    """Return the adaptive max pool of ``x`` to ``output_size`` (PyTorch's windows)."""
+    x5, rank = _as_5d(x)
+    size = _lift(_per_dim(output_size, rank, "output_size"), 1)
+    return _drop_lifted(_adaptive_pool_kernel(x5, size, True), rank)
+
+
+def global_avg_pool(x: np.ndarray) -> np.ndarray:
+    """Return the mean of each channel over all spatial positions, shape (N, C)."""
+    return adaptive_avg_pool(x, 1).reshape(x.shape[:2])
+
+
+def global_max_pool(x: np.ndarray) -> np.ndarray:
+    """Return the largest value of each channel over all spatial positions, shape (N, C)."""
+    return adaptive_max_pool(x, 1).reshape(x.shape[:2])
+
+
+# --------------------------------------------------------------------------------------
+# Linear and normalisation
+
+
+@njit(cache=True, parallel=True, fastmath=_DOT_FASTMATH)
+def _linear_kernel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return ``(x·weightᵀ + bias, macs)`` for ``x`` (rows, in) and ``weight`` (units, in)."""
+    rows, in_features = x.shape
+    units = weight.shape[0]
+    y = np.empty((rows, units), np.float32)
+    macs = 0
+    for unit in prange(units):
+        for row in range(rows):
+            y[row, unit] = _dot(weight[unit], 0, x[row], 0, in_features) + bias[unit]
+            macs += in_features
+    return y, macs
+
+
+def linear(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
+) -> tuple[np.ndarray, int]:
+    """Return ``(y, macs)`` of a fully connected layer on the last dimension of ``x``.
+
+    ``weight`` is (units, in_features) as in PyTorch; ``y`` keeps ``x``'s leading dims.
+    """
+    x = _as_float32(x, "x")
+    weight = _as_float32(weight, "weight")
+    if weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"weight {weight.shape} does not take inputs of shape {x.shape}")
+    units = weight.shape[0]
+    y, macs = _linear_kernel(x.reshape(-1, x.shape[-1]), weight, _bias_or_zeros(bias, units))
+    return y.reshape(x.shape[:-1] + (units,)), int(macs)
+
+
+@njit(cache=True, parallel=True)
+def _batchnorm_kernel(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    eps: float,
+) -> np.ndarray:
+    """Return ``(x − mean)/sqrt(var + eps)·gamma + beta`` per channel of ``x`` (N, C, S)."""
+    batch, channels, positions = x.shape
+    y = np.empty_like(x)
+    for plane in prange(batch * channels):
+        n = plane // channels
+        c = plane % channels
+        scale = gamma[c] / math.sqrt(running_var[c] + eps)
+        for i in range(positions):
+            y[n, c, i] = (x[n, c, i] - running_mean[c]) * scale + beta[c]
+    return y
+
+
+def batchnorm(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Return inference-mode batch normalisation of ``x`` (N, C, *spatial) per channel."""
+    x = _as_float32(x, "x")
+    channels = x.shape[1]
+    vectors = [
+        _as_float32(v, name)
+        for v, name in (
+            (gamma, "gamma"),
+            (beta, "beta"),
+            (running_mean, "running_mean"),
+            (running_var, "running_var"),
+        )
+    ]
+    if any(v.shape != (channels,) for v in vectors):
+        raise ValueError(f"batchnorm statistics must each have shape ({channels},)")
+    y = _batchnorm_kernel(x.reshape(x.shape[0], channels, -1), *vectors, float(eps))
+    return y.reshape(x.shape)
+
+
+# --------------------------------------------------------------------------------------
+# Activations: elementwise over a flat view, in float64, rounded once to float32.
+
+
+@njit(cache=True, parallel=True)
+def _relu_kernel(x: np.ndarray) -> np.ndarray:
+    """Return ``max(x, 0)`` elementwise."""
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        y[i] = x[i] if x[i] > 0 else 0.0
+    return y
+
+
+@njit(cache=True, parallel=True)
+def _relu6_kernel(x: np.ndarray) -> np.ndarray:
+    """Return ``min(max(x, 0), 6)`` elementwise."""
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        y[i] = min(max(x[i], 0.0), 6.0)
+    return y
+
+
+@njit(cache=True, parallel=True)
+def _leaky_relu_kernel(x: np.ndarray, negative_slope: float) -> np.ndarray:
+    """Return ``x`` where positive, ``negative_slope·x`` elsewhere."""
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        y[i] = x[i] if x[i] > 0 else negative_slope * x[i]
+    return y
+
+
+@njit(cache=True, parallel=True)
+def _gelu_kernel(x: np.ndarray) -> np.ndarray:
+    """Return ``x·Φ(x) = x/2·(1 + erf(x/√2))`` elementwise (the exact, erf form)."""
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        value = float(x[i])
+        y[i] = 0.5 * value * (1.0 + math.erf(value / math.sqrt(2.0)))
+    return y
+
+
+@njit(cache=True)
+def _logistic(value: float) -> float:
+    """Return ``1/(1 + e^−value)`` without overflowing ``exp`` for large |value|."""
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    exp_value = math.exp(value)
+    return exp_value / (1.0 + exp_value)
+
+
+@njit(cache=True, parallel=True)
+def _sigmoid_kernel(x: np.ndarray) -> np.ndarray:
+    """Return ``1/(1 + e^−x)`` elementwise."""
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        y[i] = _logistic(float(x[i]))
+    return y
+
+
+@njit(cache=True, parallel=True)
+def _silu_kernel(x: np.ndarray) -> np.ndarray:
+    """Return ``x·sigmoid(x)`` elementwise."""
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        value = float(x[i])
+        y[i] = value * _logistic(value)
+    return y
+
+
+@njit(cache=True, parallel=True)
+def _tanh_kernel(x: np.ndarray) -> np.ndarray:
+    """Return ``tanh(x)`` elementwise."""
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        y[i] = math.tanh(float(x[i]))
+    return y
+
+
+@njit(cache=True, parallel=True)
+def _hardswish_kernel(x: np.ndarray) -> np.ndarray:
+    """Return ``x·relu6(x + 3)/6`` elementwise."""
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        value = float(x[i])
+        y[i] = value * min(max(value + 3.0, 0.0), 6.0) / 6.0
+    return y
+
+
+@njit(cache=True, parallel=True)
+def _softmax_kernel(x: np.ndarray) -> np.ndarray:
+    """Return the softmax of ``x`` (N, C, S) over C, shifted by the max so exp cannot overflow."""
+    batch, channels, positions = x.shape
+    y = np.empty_like(x)
+    for item in prange(batch * positions):
+        n = item // positions
+        i = item % positions
+        largest = -np.inf
+        for c in range(channels):
+            largest = max(largest, float(x[n, c, i]))
+        total = 0.0
+        for c in range(channels):
+            total += math.exp(float(x[n, c, i]) - largest)
+        for c in range(channels):
+            y[n, c, i] = math.exp(float(x[n, c, i]) - largest) / total
+    return y
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    """Return ``x`` as a flat float32 view for an elementwise kernel."""
+    return _as_float32(x, "x").reshape(-1)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """Return ``max(x, 0)``."""
+    return _relu_kernel(_flat(x)).reshape(x.shape)
+
+
+def relu6(x: np.ndarray) -> np.ndarray:
+    """Return ``min(max(x, 0), 6)``."""
+    return _relu6_kernel(_flat(x)).reshape(x.shape)
+
+
+def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """Return ``x`` where positive and ``negative_slope·x`` elsewhere."""
+    return _leaky_relu_kernel(_flat(x), float(negative_slope)).reshape(x.shape)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """Return the exact (erf) GELU, ``x/2·(1 + erf(x/√2))``."""
+    return _gelu_kernel(_flat(x)).reshape(x.shape)
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """Return ``x·sigmoid(x)``."""
+    return _silu_kernel(_flat(x)).reshape(x.shape)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Return ``1/(1 + e^−x)``."""
+    return _sigmoid_kernel(_flat(x)).reshape(x.shape)
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    """Return ``tanh(x)``."""
+    return _tanh_kernel(_flat(x)).reshape(x.shape)
+
+
+def hardswish(x: np.ndarray) -> np.ndarray:
+    """Return ``x·relu6(x + 3)/6``."""
+    return _hardswish_kernel(_flat(x)).reshape(x.shape)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Return the softmax of ``x`` (N, C, *spatial) over the channel dimension."""
+    x = _as_float32(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"softmax needs x of shape (N, C, ...), not {x.shape}")
+    return _softmax_kernel(x.reshape(x.shape[0], x.shape[1], -1)).reshape(x.shape)
+
+
+def identity(x: np.ndarray) -> np.ndarray:
+    """Return a copy of ``x``."""
+    return _as_float32(x, "x").copy()
+
+
+# --------------------------------------------------------------------------------------
+# Resampling
+
+
+@njit(cache=True)
+def _source_taps(
+    in_length: int, out_length: int, source_scale: float, linear: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(index, weight)``, each (2, out): output o is the weighted sum of 2 inputs.
+
+    ``source_scale`` is input length per output element. Both rules are PyTorch's, in its
+    float32 arithmetic: ``nearest`` reads ``floor(o·scale)`` (with its shortcuts for
+    equal and doubled sizes); ``linear`` (align_corners=False) reads around
+    ``max(scale·(o + ½) − ½, 0)``.
+    """
+    index = np.zeros((2, out_length), np.int64)
+    weight = np.zeros((2, out_length), np.float64)
+    scale = np.float32(source_scale)
+    for o in range(out_length):
+        if not linear:
+            if out_length == in_length:
+                source = o
+            elif out_length == 2 * in_length:
+                source = o >> 1
+            else:
+                source = min(int(math.floor(np.float32(o) * scale)), in_length - 1)
+            index[0, o] = source
+            index[1, o] = source
+            weight[0, o] = 1.0
+        else:
+            position = scale * (np.float32(o) + np.float32(0.5)) - np.float32(0.5)
+            position = max(position, np.float32(0.0))
+            below = min(int(position), in_length - 1)
+            above = below + 1 if below < in_length - 1 else below
+            above_weight = min(max(float(position) - below, 0.0), 1.0)
+            index[0, o] = below
+            index[1, o] = above
+            weight[0, o] = 1.0 - above_weight
+            weight[1, o] = above_weight
+    return index, weight
+
+
+@njit(cache=True, parallel=True)
+def _upsample_kernel(
+    x: np.ndarray,
+    output_size: tuple[int, int, int],
+    source_scale: tuple[float, float, float],
+    linear: bool,
+) -> np.ndarray:
+    """Return ``x`` (N, C, D, H, W) resampled to ``output_size``, separably per dimension."""
+    batch, channels, depth, height, width = x.shape
+    index_d, weight_d = _source_taps(depth, output_size[0], source_scale[0], linear)
+    index_h, weight_h = _source_taps(height, output_size[1], source_scale[1], linear)
+    index_w, weight_w = _source_taps(width, output_size[2], source_scale[2], linear)
+    y = np.empty((batch, channels) + output_size, np.float32)
+    for plane in prange(batch * channels):
+        n = plane // channels
+        c = plane % channels
+        for od in range(output_size[0]):
+            for oh in range(output_size[1]):
+                for ow in range(output_size[2]):
+                    total = 0.0
+                    for a in range(2):
+                        for b in range(2):
+                            for e in range(2):
+                                total += (
+                                    weight_d[a, od]
+                                    * weight_h[b, oh]
+                                    * weight_w[e, ow]
+                                    * x[n, c, index_d[a, od], index_h[b, oh], index_w[e, ow]]
+                                )
+                    y[n, c, od, oh, ow] = total
+    return y
+
+
+def upsample(
+    x: np.ndarray,
+    scale: float | Sequence[float] | None = None,
+    size: IntPerDim | None = None,
+    mode: str = "nearest",
+) -> np.ndarray:
+    """Return ``x`` resized by ``scale`` or to ``size`` as PyTorch's ``interpolate`` does.
+
+    ``mode`` is ``nearest`` or ``linear`` (linear, bilinear or trilinear by the rank of
+    ``x``, align_corners=False). With ``scale`` the output is ``floor(in·scale)`` and the
+    source index uses ``1/scale``; with ``size`` it uses ``in/out``.
+    """
+    if mode not in ("nearest", "linear"):
+        raise ValueError(f"mode must be 'nearest' or 'linear', not {mode!r}")
+    if (scale is None) == (size is None):
+        raise ValueError("give exactly one of scale and size")
+    x5, rank = _as_5d(x)
+    in_size = x.shape[2:]
+    if scale is not None:
+        scales = (
+            (float(scale),) * rank
+            if isinstance(scale, int | float)
+            else tuple(float(s) for s in scale)
+        )
+        if len(scales) != rank:
+            raise ValueError(f"scale needs {rank} values, one per spatial dimension")
+        out_size = tuple(math.floor(length * s) for length, s in zip(in_size, scales, strict=True))
+        source_scales = tuple(1.0 / s for s in scales)
+    else:
+        out_size = _per_dim(size, rank, "size")
+        source_scales = tuple(
+            length / out for length, out in zip(in_size, out_size, strict=True)
+        )
+    lifted_scales = (1.0,) * (KERNEL_RANK - rank) + source_scales
+    y = _upsample_kernel(x5, _lift(out_size, 1), lifted_scales, mode == "linear")
+    return _drop_lifted(y, rank)
+
+
+# --------------------------------------------------------------------------------------
+# Merges
+
+
+def add(*xs: np.ndarray) -> np.ndarray:
+    """Return the elementwise sum of equally shaped arrays."""
+    arrays = [_as_float32(x, "x") for x in xs]
+    if len({a.shape for a in arrays}) != 1:
+        raise ValueError(f"add needs equal shapes, not {[a.shape for a in arrays]}")
+    return np.sum(arrays, axis=0, dtype=np.float32)
+
+
+def concat(*xs: np.ndarray) -> np.ndarray:
+    """Return the arrays joined along the channel dimension (axis 1)."""
+    return np.concatenate([_as_float32(x, "x") for x in xs], axis=1)
