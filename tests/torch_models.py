@@ -7,7 +7,9 @@ what torch itself reports (parameter counts, output shapes, hook-counted MACs).
 AlexNet, VGG-16, ResNet-18/50 and MobileNetV2 follow torchvision's definitions
 (torchvision itself is not a dependency); their module names, and so their
 ``state_dict`` keys, are the same as torchvision's. LeNet-5, MobileNetV1 and the
-small U-Net are not in torchvision; their module names follow the YAML files.
+small U-Net are not in torchvision; their module names are the YAML files' full names.
+In all eight, every module that holds parameters is named as its layer's full name in
+the YAML (nested names joined by dots), with the same parameter count.
 
 Import this module only after ``pytest.importorskip("torch")``.
 """
@@ -449,33 +451,63 @@ def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+class _ConcatSkip(nn.Module):
+    """``cat([x, branch(x)], dim=1)``: the branch's layers are this module's children, in order.
+
+    The YAML writes this as a ``parallel`` with ``merge: concat`` over an identity branch
+    ``[]`` and the branch, so the skip's channels come first.
+    """
+
+    def __init__(self, branch: OrderedDict[str, nn.Module]) -> None:
+        super().__init__()
+        for name, module in branch.items():
+            self.add_module(name, module)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x
+        for module in self.children():
+            y = module(y)
+        return torch.cat([x, y], dim=1)
+
+
 class UNetSmall(nn.Module):
     """A small U-Net: 3 resolution levels (16, 32, 64 channels), 1x64x64 in, 2x64x64 out.
 
-    Skip connections concatenate the encoder output *before* the upsampled decoder
-    input along the channels, as the YAML's ``parallel`` (identity branch first) does.
+    Modules nest as the YAML's layers do, so full names agree (``skip1.skip2.up2``)::
+
+        enc1 -> skip1[ down1 -> enc2 -> skip2[ down2 -> bottleneck -> up2 ] -> dec2 -> up1 ]
+             -> dec1 -> head
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, base: int = 16) -> None:
         super().__init__()
-        self.enc1 = _double_conv(in_channels, base)
-        self.down1 = nn.MaxPool2d(2)
-        self.enc2 = _double_conv(base, base * 2)
-        self.down2 = nn.MaxPool2d(2)
-        self.bottleneck = _double_conv(base * 2, base * 4)
-        self.up2 = nn.ConvTranspose2d(base * 4, base * 2, kernel_size=2, stride=2)
-        self.dec2 = _double_conv(base * 4, base * 2)
-        self.up1 = nn.ConvTranspose2d(base * 2, base, kernel_size=2, stride=2)
-        self.dec1 = _double_conv(base * 2, base)
-        self.head = nn.Conv2d(base, num_classes, kernel_size=1)
+        c1, c2, c3 = base, base * 2, base * 4
+        self.enc1 = _double_conv(in_channels, c1)
+        skip2 = _ConcatSkip(
+            OrderedDict(
+                [
+                    ("down2", nn.MaxPool2d(2)),
+                    ("bottleneck", _double_conv(c2, c3)),
+                    ("up2", nn.ConvTranspose2d(c3, c2, kernel_size=2, stride=2)),
+                ]
+            )
+        )
+        self.skip1 = _ConcatSkip(
+            OrderedDict(
+                [
+                    ("down1", nn.MaxPool2d(2)),
+                    ("enc2", _double_conv(c1, c2)),
+                    ("skip2", skip2),  # c2 + c2 channels
+                    ("dec2", _double_conv(2 * c2, c2)),
+                    ("up1", nn.ConvTranspose2d(c2, c1, kernel_size=2, stride=2)),
+                ]
+            )
+        )  # c1 + c1 channels
+        self.dec1 = _double_conv(2 * c1, c1)
+        self.head = nn.Conv2d(c1, num_classes, kernel_size=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        s1 = self.enc1(x)
-        s2 = self.enc2(self.down1(s1))
-        b = self.bottleneck(self.down2(s2))
-        d2 = self.dec2(torch.cat([s2, self.up2(b)], dim=1))
-        d1 = self.dec1(torch.cat([s1, self.up1(d2)], dim=1))
-        out: Tensor = self.head(d1)
+        out: Tensor = self.head(self.dec1(self.skip1(self.enc1(x))))
         return out
 
 
