@@ -1,0 +1,285 @@
+"""Walk a network: apply each layer to its input shape, fold the rows, total them.
+
+The only place that knows how containers nest. Each layer's own rules come from its
+class (``LayerSpec.apply``); this module threads shapes and receptive fields through
+the layers, names the layers, adds merge and subtotal rows, and checks the layer limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Literal
+
+from convcalc.errors import LayerError
+from convcalc.layers import Container, Cost, LayerSpec, Shape
+from convcalc.layers.base import numel
+from convcalc.layers.containers import merge_shapes
+from convcalc.receptive_field import (
+    AxisField,
+    PeriodTooLong,
+    StrideMismatch,
+    merge_fields,
+)
+from convcalc.results import DType, LayerRow, ReceptiveField, Report, Totals, Warning
+from convcalc.spec import Network
+
+__all__ = ["MAX_LAYERS", "analyze", "count_rows"]
+
+MAX_LAYERS = 1_000_000
+"""The most rows (layers, merges and subtotals, repeats expanded) a network may have."""
+
+Location = tuple[str | int, ...]
+Fields = tuple[AxisField, ...] | Literal["global", "untracked"]
+"""The receptive field per spatial dim, or why there is none."""
+
+
+def count_rows(layers: Sequence[LayerSpec]) -> int:
+    """Return how many report rows ``layers`` expand to, repeats included."""
+    total = 0
+    for layer in layers:
+        if isinstance(layer, Container):
+            inner = sum(count_rows(body) for _, body in layer.bodies())
+            inner += 1 if layer.merge_kind else 0
+            total += (inner + 1) * layer.repeat + (1 if layer.repeat > 1 else 0)
+        else:
+            total += 1
+    return total
+
+
+def _number(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _receptive_field(fields: Fields) -> ReceptiveField | None:
+    if isinstance(fields, str):
+        return None
+    return ReceptiveField(
+        size=tuple(f.size for f in fields),
+        stride=tuple(_number(f.stride) for f in fields),
+        padding=tuple(f.padding for f in fields),
+    )
+
+
+def _names(layers: Sequence[LayerSpec], location: Location) -> list[str]:
+    """Return each layer's own name; unnamed ones get ``<type><n>``, unique among siblings."""
+    taken: dict[str, int] = {}
+    for index, layer in enumerate(layers):
+        if layer.name is None:
+            continue
+        if layer.name in taken:
+            raise LayerError(
+                f"the name '{layer.name}' is already used by layer {taken[layer.name] + 1} of "
+                "this list; names must be unique among siblings",
+                location=(*location, index),
+                field_name="name",
+            )
+        taken[layer.name] = index
+    counters: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        if layer.name is not None:
+            names.append(layer.name)
+            continue
+        while True:
+            counters[layer.type] = counters.get(layer.type, 0) + 1
+            candidate = f"{layer.type}{counters[layer.type]}"
+            if candidate not in taken:
+                break
+        taken[candidate] = -1
+        names.append(candidate)
+    return names
+
+
+class _Walk:
+    """One walk over a network, collecting rows and warnings."""
+
+    def __init__(self, batch: int, dtype: DType, strict: bool) -> None:
+        self.batch = batch
+        self.element_bytes = dtype.bytes
+        self.strict = strict
+        self.rows: list[LayerRow] = []
+        self.warnings: list[Warning] = []
+
+    def sequence(
+        self, layers: Sequence[LayerSpec], names: list[str], shape: Shape, fields: Fields,
+        prefix: str, depth: int, location: Location,
+    ) -> tuple[Shape, Fields]:
+        for index, (layer, name) in enumerate(zip(layers, names, strict=True)):
+            here = (*location, index)
+            if isinstance(layer, Container):
+                shape, fields = self.container(layer, shape, fields, prefix + name, depth, here)
+            else:
+                shape, fields = self.leaf(layer, shape, fields, prefix + name, depth, here)
+        return shape, fields
+
+    def leaf(
+        self, layer: LayerSpec, shape: Shape, fields: Fields, name: str, depth: int,
+        location: Location,
+    ) -> tuple[Shape, Fields]:
+        try:
+            step = layer.apply(shape)
+        except LayerError as error:
+            error.location, error.layer = location, name
+            raise
+        for message in step.warnings:
+            self.warn(name, location, message)
+        if not isinstance(fields, str) and step.index_maps is None:
+            fields = "global"
+        elif not isinstance(fields, str) and step.index_maps:
+            try:
+                fields = tuple(f.through(m) for f, m in zip(fields, step.index_maps,
+                                                            strict=True))
+            except PeriodTooLong:
+                fields = "untracked"
+                self.warn(name, location, "the receptive field's period grew too long to "
+                          "track (many upsamplings); it is not reported from here on")
+        self.add_row(name, layer.type, depth, False, shape, step.output_shape, step.cost,
+                     fields, location, layer)
+        return step.output_shape, fields
+
+    def container(
+        self, layer: Container, shape: Shape, fields: Fields, name: str, depth: int,
+        location: Location,
+    ) -> tuple[Shape, Fields]:
+        start, first_shape = len(self.rows), shape
+        if layer.repeat == 1:
+            shape, fields = self.bodies(layer, shape, fields, name, depth + 1, location)
+        else:
+            for turn in range(layer.repeat):
+                turn_start, turn_shape = len(self.rows), shape
+                turn_name = f"{name}.{turn}"
+                shape, fields = self.bodies(layer, shape, fields, turn_name, depth + 2,
+                                            location)
+                self.subtotal(turn_name, layer, depth + 1, turn_shape, shape, fields,
+                              turn_start, location)
+        self.subtotal(name, layer, depth, first_shape, shape, fields, start, location)
+        return shape, fields
+
+    def bodies(
+        self, layer: Container, shape: Shape, fields: Fields, name: str, depth: int,
+        location: Location,
+    ) -> tuple[Shape, Fields]:
+        bodies = layer.bodies()
+        # Names are unique across all bodies: they share the container's prefix.
+        names = iter(_names([lay for _, body in bodies for lay in body], location))
+        outputs = [
+            self.sequence(body, [next(names) for _ in body], shape, fields, name + ".", depth,
+                          (*location, *path))
+            for path, body in bodies
+        ]
+        kind = layer.merge_kind
+        if kind is None:
+            return outputs[0]
+        try:
+            merged, cost = merge_shapes(kind, [out for out, _ in outputs])
+        except LayerError as error:
+            error.location, error.layer = location, name
+            raise
+        merged_fields = self.merge(name, location, [f for _, f in outputs])
+        siblings = set(_names([lay for _, body in bodies for lay in body], location))
+        merge_name = kind
+        while merge_name in siblings:  # a child already has the merge's name
+            merge_name += "_"
+        self.add_row(f"{name}.{merge_name}", kind, depth, False, shape, merged, cost, merged_fields,
+                     location, None)
+        return merged, merged_fields
+
+    def merge(self, name: str, location: Location, branches: list[Fields]) -> Fields:
+        if any(f == "untracked" for f in branches):
+            return "untracked"
+        if any(f == "global" for f in branches):
+            return "global"
+        try:
+            return tuple(merge_fields(list(axis)) for axis in zip(*branches, strict=True))  # type: ignore[arg-type]
+        except StrideMismatch as mismatch:
+            strides = ", ".join(str(s) for s in mismatch.args[0])
+            raise LayerError(
+                f"the branches reach the merge with different effective strides ({strides}), "
+                "so their units do not line up; make every branch downsample alike",
+                location=location, layer=name,
+            ) from None
+        except PeriodTooLong:
+            self.warn(name, location, "the receptive field's period grew too long to track")
+            return "untracked"
+
+    def subtotal(
+        self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
+        fields: Fields, start: int, location: Location,
+    ) -> None:
+        leaves = [row for row in self.rows[start:] if not row.container]
+        self.rows.append(LayerRow.model_construct(
+            name=name, type=layer.type, depth=depth, container=True, input_shape=shape,
+            output_shape=out,
+            params=sum(r.params for r in leaves),
+            non_trainable_params=sum(r.non_trainable_params for r in leaves),
+            macs=sum(r.macs for r in leaves),
+            flops=sum(r.flops for r in leaves),
+            activation_bytes=sum(r.activation_bytes for r in leaves),
+            receptive_field=_receptive_field(fields),
+            bias_params=sum(r.bias_params for r in leaves),
+            location=location, spec=layer,
+        ))
+
+    def add_row(
+        self, name: str, layer_type: str, depth: int, container: bool, shape: Shape,
+        out: Shape, cost: Cost, fields: Fields, location: Location, spec: LayerSpec | None,
+    ) -> None:
+        self.rows.append(LayerRow.model_construct(
+            name=name, type=layer_type, depth=depth, container=container, input_shape=shape,
+            output_shape=out, params=cost.params,
+            non_trainable_params=cost.non_trainable_params,
+            macs=cost.macs * self.batch, flops=cost.flops * self.batch,
+            activation_bytes=numel(out) * self.batch * self.element_bytes,
+            receptive_field=_receptive_field(fields), bias_params=cost.bias_params,
+            location=location, spec=spec,
+        ))
+
+    def warn(self, name: str, location: Location, message: str) -> None:
+        if self.strict:
+            raise LayerError(f"{message} (--strict makes warnings errors)",
+                             location=location, layer=name)
+        self.warnings.append(Warning(layer=name, message=message))
+
+
+def analyze(
+    network: Network,
+    batch: int = 1,
+    dtype: DType = DType.float32,
+    strict: bool = False,
+) -> Report:
+    """Return the report of ``network``: every layer's shapes, counts and receptive field.
+
+    MACs, FLOPs and activation bytes are for ``batch`` samples; parameters are not.
+    With ``strict``, the first warning is raised as a LayerError instead.
+    Raises LayerError when the layers do not fit together or exceed MAX_LAYERS rows.
+    """
+    if batch < 1:
+        raise LayerError(f"batch must be at least 1, got {batch}", field_name="batch")
+    rows = count_rows(network.layers)
+    if rows > MAX_LAYERS:
+        raise LayerError(
+            f"the network expands to {rows:,} rows (layers, merges and container subtotals, "
+            f"repeats included), past the limit of {MAX_LAYERS:,}; lower a 'repeat'",
+            location=("layers",),
+        )
+    walk = _Walk(batch, dtype, strict)
+    rank = len(network.input) - 1
+    fields: Fields = tuple(AxisField.identity() for _ in range(rank)) if rank else "global"
+    out, _ = walk.sequence(network.layers, _names(network.layers, ("layers",)),
+                           tuple(network.input), fields, "", 0, ("layers",))
+    leaves = [row for row in walk.rows if not row.container]
+    params = sum(r.params for r in leaves)
+    non_trainable = sum(r.non_trainable_params for r in leaves)
+    totals = Totals(
+        params=params,
+        non_trainable_params=non_trainable,
+        macs=sum(r.macs for r in leaves),
+        flops=sum(r.flops for r in leaves),
+        activation_bytes=sum(r.activation_bytes for r in leaves),
+        param_bytes=(params + non_trainable) * dtype.bytes,
+    )
+    return Report(
+        name=network.name, input_shape=tuple(network.input), output_shape=out, batch=batch,
+        dtype=dtype, layers=tuple(walk.rows), totals=totals, warnings=tuple(walk.warnings),
+    )

@@ -1,0 +1,92 @@
+"""The ``layer`` command's flags as a one-layer network: ``--k 3x5`` → ``kernel: [3, 5]``."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from convcalc.errors import InputError, SpecError
+from convcalc.loader import NetworkSource, network_from_data
+
+__all__ = ["FLAG_OF_FIELD", "LayerKind", "layer_network", "parse_dims"]
+
+
+class LayerKind(StrEnum):
+    """The layer types the ``layer`` command builds from flags."""
+
+    conv = "conv"
+    conv_transpose = "conv_transpose"
+    maxpool = "maxpool"
+    avgpool = "avgpool"
+
+
+FLAG_OF_FIELD = {
+    "input": "--input", "filters": "--filters", "kernel": "--k", "stride": "--stride",
+    "padding": "--pad", "dilation": "--dilation", "groups": "--groups", "bias": "--no-bias",
+    "output_padding": "--output-padding", "ceil_mode": "--ceil-mode",
+}
+
+
+def parse_dims(text: str, flag: str) -> int | list[int]:
+    """Return ``3`` as 3 and ``3x5`` as [3, 5]; raise an InputError naming ``flag`` else."""
+    parts = re.split(r"\s*[x×X,]\s*", text.strip())
+    if not all(p.isdigit() for p in parts):
+        raise InputError(f"{flag} takes an int or one int per dim such as 3x5, got {text!r}",
+                         source="<flags>")
+    values = [int(p) for p in parts]
+    return values[0] if len(values) == 1 else values
+
+
+def layer_network(
+    input_shape: str,
+    kind: LayerKind,
+    *,
+    filters: int | None = None,
+    kernel: str | None = None,
+    stride: str | None = None,
+    padding: str | None = None,
+    dilation: str | None = None,
+    groups: int | None = None,
+    bias: bool = True,
+    output_padding: str | None = None,
+    ceil_mode: bool = False,
+) -> NetworkSource:
+    """Return a one-layer network built from the ``layer`` command's flags."""
+    layer: dict[str, Any] = {"type": kind.value}
+    weighted = kind in (LayerKind.conv, LayerKind.conv_transpose)
+    if weighted:
+        if filters is None:
+            raise InputError(f"--filters is needed for a {kind} layer (how many kernels)",
+                             source="<flags>")
+        layer["filters"] = filters
+        if groups is not None:
+            layer["groups"] = groups
+        if not bias:
+            layer["bias"] = False
+    else:
+        given = [f for f, v in (("--filters", filters), ("--groups", groups)) if v is not None]
+        if given or not bias:
+            flags = ", ".join(given + ([] if bias else ["--no-bias"]))
+            raise InputError(f"{flags} do not apply to {kind}: pooling has no weights",
+                             source="<flags>")
+    if kernel is None:
+        raise InputError("--k (the kernel size) is needed", source="<flags>")
+    layer["kernel"] = parse_dims(kernel, "--k")
+    if stride is not None:
+        layer["stride"] = parse_dims(stride, "--stride")
+    if dilation is not None:
+        layer["dilation"] = parse_dims(dilation, "--dilation")
+    if padding is not None:
+        layer["padding"] = (padding if padding in ("same", "valid")
+                            else parse_dims(padding, "--pad"))
+    if output_padding is not None:
+        layer["output_padding"] = parse_dims(output_padding, "--output-padding")
+    if ceil_mode:
+        layer["ceil_mode"] = True
+    try:
+        return network_from_data({"input": input_shape, "layers": [layer]}, "<flags>")
+    except SpecError as error:
+        flag = FLAG_OF_FIELD.get(error.field_name or "", error.field_name)
+        raise InputError(f"{flag}: {error.message}" if flag else error.message,
+                         source="<flags>") from None

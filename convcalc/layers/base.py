@@ -1,0 +1,183 @@
+"""What every layer type provides, and the field types the layer modules share.
+
+A layer type is one pydantic model in one module of this package. It declares its YAML
+fields and, next to them, its rules: ``output_shape``, ``cost`` and ``index_maps`` (the
+receptive-field step). Defining the class registers it; nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from convcalc.errors import LayerError
+from convcalc.geometry import IndexMap, same_padding
+
+__all__ = [
+    "MAX_SIZE",
+    "REGISTRY",
+    "Cost",
+    "Dims",
+    "LayerSpec",
+    "Name",
+    "NonNegative",
+    "Padding",
+    "Shape",
+    "Size",
+    "Step",
+    "numel",
+    "per_dim",
+    "resolve_padding",
+    "spatial",
+]
+
+MAX_SIZE = 2**31 - 1
+"""The largest size, channel count, kernel or stride a field accepts."""
+
+Shape = tuple[int, ...]
+"""A tensor shape without the batch: (C,), (C, L), (C, H, W) or (C, D, H, W)."""
+
+Size = Annotated[int, Strict(), Field(ge=1, le=MAX_SIZE)]
+NonNegative = Annotated[int, Strict(), Field(ge=0, le=MAX_SIZE)]
+Dims = Size | tuple[Size, ...]
+"""One int for every spatial dimension, or one per dimension."""
+Padding = (
+    Literal["same", "valid"]
+    | NonNegative
+    | tuple[NonNegative, ...]
+    | tuple[tuple[NonNegative, NonNegative], ...]
+)
+"""Padding: ``same``, ``valid``, one int, one per dim, or (before, after) per dim."""
+Name = Annotated[str, Strict(), Field(min_length=1, max_length=200, pattern=r"^[^.\s]+$")]
+"""A layer name: no dots (they join a nested layer's full name) and no spaces."""
+
+REGISTRY: dict[str, type[LayerSpec]] = {}
+"""Layer type name (as written in YAML) -> the model class that implements it."""
+
+
+class Cost(NamedTuple):
+    """What one layer costs for one sample (the analysis scales MACs and FLOPs by batch).
+
+    Attributes:
+        params: learnable parameters, as PyTorch counts them.
+        non_trainable_params: stored but not learned (BatchNorm running statistics).
+        macs: weight multiply-accumulates (conv, conv_transpose and linear only).
+        flops: floating-point operations by docs/conventions.md.
+        bias_params: how many of ``params`` are biases (for the explanation).
+    """
+
+    params: int = 0
+    non_trainable_params: int = 0
+    macs: int = 0
+    flops: int = 0
+    bias_params: int = 0
+
+
+class Step(NamedTuple):
+    """One layer applied to one input shape.
+
+    Attributes:
+        output_shape: the output shape, channels first, batch not included.
+        cost: parameters, MACs and FLOPs for one sample.
+        index_maps: the receptive-field step, one map per spatial dim; ``()`` leaves the
+            field as it is (elementwise layers); ``None`` mixes all positions (flatten,
+            linear, global pooling), after which the field is global.
+        warnings: what the user should know (input rows that are never read).
+    """
+
+    output_shape: Shape
+    cost: Cost = Cost()
+    index_maps: tuple[IndexMap, ...] | None = ()
+    warnings: tuple[str, ...] = ()
+
+
+class LayerSpec(BaseModel):
+    """Base of every layer model: frozen, strict about unknown keys, self-registering."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    container: ClassVar[bool] = False
+    type: str
+    name: Name | None = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # ``type: Literal["relu", "relu6"]`` registers every name in the Literal.
+        annotation = cls.model_fields["type"].annotation
+        if get_origin(annotation) is Literal:
+            for type_name in get_args(annotation):
+                REGISTRY[type_name] = cls
+
+    def apply(self, shape: Shape) -> Step:
+        """Return what this layer does to an input of ``shape`` (batch not included).
+
+        Raises LayerError (with ``field_name`` where one field is to blame) when the
+        layer cannot take that input.
+        """
+        raise NotImplementedError
+
+    def output_shape(self, shape: Shape) -> Shape:
+        """Return the output shape for an input of ``shape``."""
+        return self.apply(shape).output_shape
+
+
+def numel(shape: Shape) -> int:
+    """Return the number of elements of a shape."""
+    return math.prod(shape)
+
+
+def spatial(shape: Shape, layer_type: str, minimum: int = 1) -> Shape:
+    """Return the spatial dims of ``shape``, or raise if it has too few for ``layer_type``."""
+    dims = shape[1:]
+    if len(dims) < minimum:
+        raise LayerError(
+            f"{layer_type} needs an input with a spatial dimension (C×L, C×H×W or C×D×H×W), "
+            f"got the flat shape {format_shape(shape)}; it must come before flatten, linear or "
+            "global pooling"
+        )
+    return dims
+
+
+def format_shape(shape: Shape) -> str:
+    """Return a shape as ``3×32×32``."""
+    return "×".join(str(d) for d in shape)
+
+
+def per_dim(value: int | tuple[int, ...], rank: int, field: str) -> tuple[int, ...]:
+    """Return ``value`` as one int per spatial dim, or raise if a list has the wrong length."""
+    if isinstance(value, int):
+        return (value,) * rank
+    if len(value) != rank:
+        raise LayerError(
+            f"{field} has {len(value)} values {list(value)} but the input has {rank} spatial "
+            f"dimension{'s' if rank != 1 else ''}: give one int or {rank} ints",
+            field_name=field,
+        )
+    return tuple(value)
+
+
+def resolve_padding(
+    padding: Padding,
+    dims: Shape,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[tuple[int, int], ...]:
+    """Return (before, after) padding per spatial dim for any accepted padding form."""
+    rank = len(dims)
+    if padding == "valid":
+        return ((0, 0),) * rank
+    if padding == "same":
+        return tuple(
+            same_padding(size, k, s, d)
+            for size, k, s, d in zip(dims, kernel, stride, dilation, strict=True)
+        )
+    if isinstance(padding, int):
+        return ((padding, padding),) * rank
+    if padding and isinstance(padding[0], tuple):
+        sides = per_dim(padding, rank, "padding")  # type: ignore[arg-type]
+        return tuple((int(b), int(a)) for b, a in sides)  # type: ignore[misc]
+    return tuple((p, p) for p in per_dim(padding, rank, "padding"))  # type: ignore[arg-type]

@@ -1,0 +1,134 @@
+"""Convolutions: ``conv`` and ``conv_transpose``, in 1-D, 2-D and 3-D by the input's rank."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import StrictBool
+
+from convcalc.errors import LayerError
+from convcalc.geometry import TransposedWindowMap, transposed_output_size
+from convcalc.layers.base import (
+    Cost,
+    Dims,
+    LayerSpec,
+    NonNegative,
+    Padding,
+    Shape,
+    Size,
+    Step,
+    numel,
+    per_dim,
+    spatial,
+)
+from convcalc.layers.window import dim_names, resolve_window
+
+__all__ = ["Conv", "ConvTranspose"]
+
+
+def _check_groups(channels: int, filters: int, groups: int) -> None:
+    """Raise unless ``groups`` divides both the input channels and the filters."""
+    for what, count in (("input channels", channels), ("filters", filters)):
+        if count % groups:
+            raise LayerError(
+                f"groups={groups} does not divide the {count} {what}; "
+                "groups must divide both the input channels and the filters",
+                field_name="groups",
+            )
+
+
+def _weight_cost(weights: int, macs: int, biases: int, outputs: int) -> Cost:
+    """Return the cost of a weighted layer: 2 FLOPs a MAC plus one add per bias use."""
+    return Cost(
+        params=weights + biases,
+        macs=macs,
+        flops=2 * macs + (outputs if biases else 0),
+        bias_params=biases,
+    )
+
+
+class Conv(LayerSpec):
+    """A convolution: ``filters`` kernels, each spanning ``C/groups`` input channels.
+
+    Output size per dim ``floor((W + P − D·(K−1) − 1)/S) + 1``; params
+    ``filters·(C/groups)·∏K (+ filters)``; MACs ``filters·∏out·(C/groups)·∏K``.
+    """
+
+    type: Literal["conv"]
+    filters: Size
+    kernel: Dims
+    stride: Dims = 1
+    padding: Padding = 0
+    dilation: Dims = 1
+    groups: Size = 1
+    bias: StrictBool = True
+
+    def apply(self, shape: Shape) -> Step:
+        window = resolve_window(shape, "conv", self.kernel, self.stride, self.dilation,
+                                self.padding)
+        _check_groups(shape[0], self.filters, self.groups)
+        out = (self.filters, *window.out)
+        taps = shape[0] // self.groups * math.prod(window.kernel)
+        cost = _weight_cost(self.filters * taps, numel(out) * taps,
+                            self.filters if self.bias else 0, numel(out))
+        return Step(out, cost, window.index_maps(), tuple(window.warnings()))
+
+
+class ConvTranspose(LayerSpec):
+    """A transposed convolution (PyTorch's ConvTranspose): each input scatters a kernel.
+
+    Output size per dim ``(W − 1)·S − 2P + D·(K − 1) + output_padding + 1``. MACs are
+    counted by input positions: ``C·∏in·(filters/groups)·∏K``, the multiplications the
+    scatter really does (counting by output positions would count the zeros between the
+    strided inputs).
+    """
+
+    type: Literal["conv_transpose"]
+    filters: Size
+    kernel: Dims
+    stride: Dims = 1
+    padding: NonNegative | tuple[NonNegative, ...] = 0
+    output_padding: NonNegative | tuple[NonNegative, ...] = 0
+    dilation: Dims = 1
+    groups: Size = 1
+    bias: StrictBool = True
+
+    def apply(self, shape: Shape) -> Step:
+        dims = spatial(shape, "conv_transpose")
+        rank = len(dims)
+        kernel = per_dim(self.kernel, rank, "kernel")
+        stride = per_dim(self.stride, rank, "stride")
+        dilation = per_dim(self.dilation, rank, "dilation")
+        padding = per_dim(self.padding, rank, "padding")
+        output_padding = per_dim(self.output_padding, rank, "output_padding")
+        _check_groups(shape[0], self.filters, self.groups)
+        out_dims = []
+        for name, size, k, s, d, p, extra in zip(
+            dim_names(rank), dims, kernel, stride, dilation, padding, output_padding,
+            strict=True,
+        ):
+            if extra >= max(s, d):
+                raise LayerError(
+                    f"output_padding {extra} along {name} must be smaller than the stride "
+                    f"({s}) or the dilation ({d})",
+                    field_name="output_padding",
+                )
+            n = transposed_output_size(size, k, s, d, p, extra)
+            if n < 1:
+                raise LayerError(
+                    f"padding {p} crops the whole output along {name}: "
+                    f"({size} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {extra} + 1 = {n}; "
+                    "use less padding",
+                    field_name="padding",
+                )
+            out_dims.append(n)
+        out = (self.filters, *out_dims)
+        taps = self.filters // self.groups * math.prod(kernel)
+        cost = _weight_cost(shape[0] * taps, numel(shape) * taps,
+                            self.filters if self.bias else 0, numel(out))
+        maps = tuple(
+            TransposedWindowMap(k, s, d, p)
+            for k, s, d, p in zip(kernel, stride, dilation, padding, strict=True)
+        )
+        return Step(out, cost, maps)

@@ -1,0 +1,41 @@
+"""Fully connected layers and reshaping to them: ``linear`` and ``flatten``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import StrictBool
+
+from convcalc.errors import LayerError
+from convcalc.layers.base import Cost, LayerSpec, Shape, Size, Step, format_shape, numel
+
+__all__ = ["Flatten", "Linear"]
+
+
+class Linear(LayerSpec):
+    """A fully connected layer on a flat input ``[C]``: params ``C·units (+ units)``."""
+
+    type: Literal["linear"]
+    units: Size
+    bias: StrictBool = True
+
+    def apply(self, shape: Shape) -> Step:
+        if len(shape) != 1:
+            raise LayerError(
+                f"linear needs a flat input [features], got {format_shape(shape)}; "
+                f"add '- flatten' (→ {numel(shape)}) or a global pooling layer before it"
+            )
+        macs = shape[0] * self.units
+        biases = self.units if self.bias else 0
+        cost = Cost(params=macs + biases, macs=macs, flops=2 * macs + biases,
+                    bias_params=biases)
+        return Step((self.units,), cost, None)
+
+
+class Flatten(LayerSpec):
+    """Flatten channels and positions into one feature axis: ``[C·∏W]``."""
+
+    type: Literal["flatten"]
+
+    def apply(self, shape: Shape) -> Step:
+        return Step((numel(shape),), Cost(), None if len(shape) > 1 else ())

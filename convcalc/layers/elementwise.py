@@ -1,0 +1,65 @@
+"""Layers that act on each element alone: normalisation, dropout and activations."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, StrictFloat
+
+from convcalc.layers.base import Cost, LayerSpec, Shape, Step, numel
+
+__all__ = ["Activation", "BatchNorm", "Dropout", "LeakyRelu"]
+
+
+class BatchNorm(LayerSpec):
+    """Batch normalisation over channels, in inference form ``x·a + b`` (2 FLOPs an element).
+
+    Params ``2·C`` (γ, β) as PyTorch counts them; ``2·C`` non-trainable running
+    statistics (mean, variance) as Keras counts them.
+    """
+
+    type: Literal["batchnorm"]
+    eps: StrictFloat = Field(1e-5, gt=0)
+
+    def apply(self, shape: Shape) -> Step:
+        channels = shape[0]
+        cost = Cost(params=2 * channels, non_trainable_params=2 * channels,
+                    flops=2 * numel(shape))
+        return Step(shape, cost)
+
+
+class Dropout(LayerSpec):
+    """Dropout: the identity at inference, so no FLOPs are counted."""
+
+    type: Literal["dropout"]
+    p: StrictFloat = Field(0.5, ge=0, lt=1)
+
+    def apply(self, shape: Shape) -> Step:
+        return Step(shape)
+
+
+class Activation(LayerSpec):
+    """An elementwise non-linearity, or softmax over the channels.
+
+    FLOPs: one per element (the cost of exp, erf or tanh is not modelled, as ptflops
+    counts them), none for ``identity``, three per element for ``softmax`` (exp, sum,
+    divide).
+    """
+
+    FLOPS_PER_ELEMENT: ClassVar[dict[str, int]] = {"identity": 0, "softmax": 3}
+    type: Literal["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "softmax",
+                  "identity"]
+
+    def apply(self, shape: Shape) -> Step:
+        per_element = self.FLOPS_PER_ELEMENT.get(self.type, 1)
+        return Step(shape, Cost(flops=per_element * numel(shape)))
+
+
+class LeakyRelu(LayerSpec):
+    """Leaky ReLU, ``max(x, a·x)``: one operation per element."""
+
+    type: Literal["leaky_relu"]
+    negative_slope: StrictFloat = 0.01
+
+    def apply(self, shape: Shape) -> Step:
+        return Step(shape, Cost(flops=numel(shape)))

@@ -1,0 +1,124 @@
+"""Pooling: ``maxpool``, ``avgpool``, ``adaptive_*pool`` and ``global_*pool``."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import StrictBool
+
+from convcalc.errors import LayerError
+from convcalc.geometry import AdaptiveMap, adaptive_window_total
+from convcalc.layers.base import (
+    Cost,
+    Dims,
+    LayerSpec,
+    Padding,
+    Shape,
+    Step,
+    numel,
+    per_dim,
+    spatial,
+)
+from convcalc.layers.window import Window, dim_names, resolve_window
+
+__all__ = ["AdaptivePool", "AvgPool", "GlobalPool", "MaxPool"]
+
+
+def _pool_window(
+    shape: Shape, layer_type: str, kernel: Dims, stride: Dims | None, dilation: Dims,
+    padding: Padding, ceil_mode: bool,
+) -> Window:
+    """Return the pooling window; explicit padding may be at most half the kernel."""
+    window = resolve_window(shape, layer_type, kernel, kernel if stride is None else stride,
+                            dilation, padding, ceil_mode)
+    if padding != "same":
+        for name, k, d, (before, after) in zip(dim_names(len(window.dims)), window.kernel,
+                                                window.dilation, window.pads, strict=True):
+            extent = d * (k - 1) + 1
+            if 2 * max(before, after) > extent:
+                raise LayerError(
+                    f"padding {max(before, after)} along {name} is more than half the "
+                    f"{'dilated ' if d > 1 else ''}kernel ({extent}): a window could lie "
+                    "entirely in the padding; use padding ≤ kernel/2",
+                    field_name="padding",
+                )
+    return window
+
+
+class MaxPool(LayerSpec):
+    """Max pooling; ``stride`` defaults to the kernel. ``ceil_mode`` follows PyTorch.
+
+    FLOPs: ``∏K − 1`` comparisons per output element.
+    """
+
+    type: Literal["maxpool"]
+    kernel: Dims
+    stride: Dims | None = None
+    padding: Padding = 0
+    dilation: Dims = 1
+    ceil_mode: StrictBool = False
+
+    def apply(self, shape: Shape) -> Step:
+        window = _pool_window(shape, "maxpool", self.kernel, self.stride, self.dilation,
+                              self.padding, self.ceil_mode)
+        out = (shape[0], *window.out)
+        cost = Cost(flops=numel(out) * (math.prod(window.kernel) - 1))
+        return Step(out, cost, window.index_maps(), tuple(window.warnings()))
+
+
+class AvgPool(LayerSpec):
+    """Average pooling; ``stride`` defaults to the kernel. ``ceil_mode`` follows PyTorch.
+
+    FLOPs: ``∏K − 1`` adds and one divide per output element.
+    """
+
+    type: Literal["avgpool"]
+    kernel: Dims
+    stride: Dims | None = None
+    padding: Padding = 0
+    ceil_mode: StrictBool = False
+    count_include_pad: StrictBool = True
+
+    def apply(self, shape: Shape) -> Step:
+        window = _pool_window(shape, "avgpool", self.kernel, self.stride, 1, self.padding,
+                              self.ceil_mode)
+        out = (shape[0], *window.out)
+        cost = Cost(flops=numel(out) * math.prod(window.kernel))
+        return Step(out, cost, window.index_maps(), tuple(window.warnings()))
+
+
+class AdaptivePool(LayerSpec):
+    """Adaptive pooling to a fixed ``output`` size, with PyTorch's window placement.
+
+    Window ``o`` spans ``[floor(o·W/out), ceil((o+1)·W/out))``. FLOPs: for average, one
+    operation per element of every window (adds, then one divide); for max, one comparison
+    per element of every window but the first.
+    """
+
+    type: Literal["adaptive_avgpool", "adaptive_maxpool"]
+    output: Dims
+
+    def apply(self, shape: Shape) -> Step:
+        dims = spatial(shape, self.type)
+        sizes = per_dim(self.output, len(dims), "output")
+        out = (shape[0], *sizes)
+        read = shape[0] * math.prod(adaptive_window_total(w, o) for w, o in zip(dims, sizes,
+                                                                                  strict=True))
+        flops = read if self.type == "adaptive_avgpool" else read - numel(out)
+        maps = tuple(AdaptiveMap(w, o) for w, o in zip(dims, sizes, strict=True))
+        return Step(out, Cost(flops=flops), maps)
+
+
+class GlobalPool(LayerSpec):
+    """Global pooling over all spatial positions: output shape ``[C]``.
+
+    FLOPs per channel: ``∏W`` for average (adds and a divide), ``∏W − 1`` for max.
+    """
+
+    type: Literal["global_avgpool", "global_maxpool"]
+
+    def apply(self, shape: Shape) -> Step:
+        dims = spatial(shape, self.type)
+        per_channel = math.prod(dims) - (self.type == "global_maxpool")
+        return Step((shape[0],), Cost(flops=shape[0] * per_channel), None)

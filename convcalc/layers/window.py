@@ -1,0 +1,102 @@
+"""Sliding-window geometry shared by convolutions and pooling: resolve, check, warn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from convcalc.errors import LayerError
+from convcalc.geometry import WindowMap, dropped_inputs, window_output_size
+from convcalc.layers.base import Padding, Shape, per_dim, resolve_padding, spatial
+
+__all__ = ["Window", "dim_names", "resolve_window"]
+
+
+def dim_names(rank: int) -> tuple[str, ...]:
+    """Return the conventional names of ``rank`` spatial dims: L; H, W; D, H, W."""
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(rank, tuple(map(str, range(rank))))
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window resolved against one input shape, per spatial dim.
+
+    Attributes:
+        dims: input spatial sizes.
+        kernel: kernel sizes.
+        stride: strides.
+        dilation: dilations.
+        pads: (before, after) padding.
+        out: output spatial sizes.
+        ceil_mode: whether the division rounds up.
+    """
+
+    dims: Shape
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]
+    out: Shape
+    ceil_mode: bool
+
+    def index_maps(self) -> tuple[WindowMap, ...]:
+        """Return the receptive-field step of each spatial dim."""
+        return tuple(
+            WindowMap(k, s, d, p[0])
+            for k, s, d, p in zip(self.kernel, self.stride, self.dilation, self.pads, strict=True)
+        )
+
+    def warnings(self) -> list[str]:
+        """Return a warning per dim where the last input rows are never read."""
+        if self.ceil_mode:
+            return []
+        messages = []
+        for name, size, k, s, d, (before, after) in zip(
+            dim_names(len(self.dims)), self.dims, self.kernel, self.stride, self.dilation,
+            self.pads, strict=True,
+        ):
+            lost = dropped_inputs(size, k, s, d, before, after) - after
+            if lost > 0:
+                extent = d * (k - 1) + 1
+                value = Fraction(size - extent + before + after, s)
+                rows = f"{lost} input rows" if lost > 1 else "last input row"
+                messages.append(
+                    f"({name} − K + P)/S = ({size} − {extent} + {before + after})/{s} = "
+                    f"{float(value):g} is not a whole number, so the {rows} along {name} "
+                    f"{'are' if lost > 1 else 'is'} never read"
+                )
+        return messages
+
+
+def resolve_window(
+    shape: Shape,
+    layer_type: str,
+    kernel: int | tuple[int, ...],
+    stride: int | tuple[int, ...],
+    dilation: int | tuple[int, ...],
+    padding: Padding,
+    ceil_mode: bool = False,
+) -> Window:
+    """Return the window resolved against ``shape``, or raise if it does not fit."""
+    dims = spatial(shape, layer_type)
+    rank = len(dims)
+    kernel_d = per_dim(kernel, rank, "kernel")
+    stride_d = per_dim(stride, rank, "stride")
+    dilation_d = per_dim(dilation, rank, "dilation")
+    pads = resolve_padding(padding, dims, kernel_d, stride_d, dilation_d)
+    out = []
+    for name, size, k, s, d, (before, after) in zip(
+        dim_names(rank), dims, kernel_d, stride_d, dilation_d, pads, strict=True
+    ):
+        n = window_output_size(size, k, s, d, before, after, ceil_mode)
+        if n < 1:
+            extent = d * (k - 1) + 1
+            dilated = f" (dilated to {extent})" if d > 1 else ""
+            raise LayerError(
+                f"kernel {k}{dilated} is larger than the padded input along {name}: "
+                f"{size} + padding {before}+{after} = {size + before + after}; "
+                "use a smaller kernel or more padding",
+                field_name="kernel",
+            )
+        out.append(n)
+    return Window(dims, kernel_d, stride_d, dilation_d, pads, tuple(out), ceil_mode)

@@ -1,0 +1,121 @@
+"""Receptive fields, walked forward through the network one index map at a time.
+
+After Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks"
+(Distill, 2019): an output unit ``o`` of a layer sees the network-input positions
+``[o·S − P, o·S − P + r − 1]``, where ``r`` is the receptive-field size, ``S`` the
+effective stride and ``P`` the effective padding. For a sliding window that gives the
+paper's recurrences ``r += (K−1)·D·S``, ``P += p_before·S``, ``S *= s``.
+
+Upsampling and transposed convolutions make the map from a unit to its inputs periodic
+rather than affine (two neighbouring outputs can read the same input). We keep, per
+spatial dimension, the exact first and last input position of every unit in one period
+and carry the period along, so the walk stays exact there too; with a period of 1 (a
+network of convolutions and pools) it is the paper's recurrence. The size reported is the
+largest over the units of a period, the stride ``S`` may be a fraction (``1/2`` after a
+2× upsampling), and the padding is ``−(first input position of unit 0)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from convcalc.geometry import IndexMap
+
+__all__ = ["MAX_PERIOD", "AxisField", "PeriodTooLong", "StrideMismatch", "merge_fields"]
+
+MAX_PERIOD = 4096
+"""The longest period tracked; past it the receptive field is reported as untracked."""
+
+
+class PeriodTooLong(Exception):
+    """The unit-to-input map's period grew past MAX_PERIOD."""
+
+
+class StrideMismatch(Exception):
+    """Branches meeting at a merge have different effective strides."""
+
+
+@dataclass(frozen=True)
+class AxisField:
+    """The receptive field along one spatial dimension, for every unit of one period.
+
+    Attributes:
+        period: units per period q.
+        shift: network-input positions the field moves per period T (stride = T/q).
+        lefts: first input position seen by units 0..q−1.
+        rights: last input position seen by units 0..q−1.
+    """
+
+    period: int
+    shift: int
+    lefts: tuple[int, ...]
+    rights: tuple[int, ...]
+
+    @classmethod
+    def identity(cls) -> AxisField:
+        """Return the field of the network input itself: each unit sees itself."""
+        return cls(1, 1, (0,), (0,))
+
+    def edges(self, unit: int) -> tuple[int, int]:
+        """Return the first and last input positions unit ``unit`` sees."""
+        turns, index = divmod(unit, self.period)
+        offset = turns * self.shift
+        return self.lefts[index] + offset, self.rights[index] + offset
+
+    def through(self, index_map: IndexMap) -> AxisField:
+        """Return the field after a layer whose units read ``index_map.span(o)``."""
+        period_out, period_in = index_map.period
+        turns = self.period // math.gcd(period_in, self.period)
+        period = period_out * turns
+        if period > MAX_PERIOD:
+            raise PeriodTooLong(period)
+        shift = period_in * turns // self.period * self.shift
+        lefts, rights = [], []
+        for unit in range(period):
+            first, last = index_map.span(unit)
+            lefts.append(self.edges(first)[0])
+            rights.append(self.edges(last)[1])
+        return AxisField(period, shift, tuple(lefts), tuple(rights))
+
+    @property
+    def size(self) -> int:
+        """Return the largest number of input positions any unit sees (first to last)."""
+        return max(max(r - l + 1, 0) for l, r in zip(self.lefts, self.rights, strict=True))
+
+    @property
+    def stride(self) -> Fraction:
+        """Return the effective stride: input positions between neighbouring units."""
+        return Fraction(self.shift, self.period)
+
+    @property
+    def padding(self) -> int:
+        """Return the effective padding: how far before input 0 unit 0's field starts."""
+        return -self.lefts[0]
+
+    def expanded(self, period: int) -> AxisField:
+        """Return the same field described over a longer period (a multiple of this one)."""
+        return AxisField(
+            period,
+            self.shift * (period // self.period),
+            tuple(self.edges(u)[0] for u in range(period)),
+            tuple(self.edges(u)[1] for u in range(period)),
+        )
+
+
+def merge_fields(fields: list[AxisField]) -> AxisField:
+    """Return the field of a merge (add or concat): each unit sees the union of the branches.
+
+    Raises StrideMismatch when the branches' effective strides differ.
+    """
+    strides = {f.stride for f in fields}
+    if len(strides) > 1:
+        raise StrideMismatch(sorted(strides))
+    period = math.lcm(*(f.period for f in fields))
+    if period > MAX_PERIOD:
+        raise PeriodTooLong(period)
+    expanded = [f.expanded(period) for f in fields]
+    lefts = tuple(min(f.lefts[u] for f in expanded) for u in range(period))
+    rights = tuple(max(f.rights[u] for f in expanded) for u in range(period))
+    return AxisField(period, expanded[0].shift, lefts, rights)

@@ -1,0 +1,61 @@
+"""Numbers and shapes as people read them: 61.1 M, 2.3 GiB, 3×224×224, 5×5 s2."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from convcalc.results import ReceptiveField
+
+__all__ = ["compact", "exact", "human_bytes", "receptive_field_text", "shape_text"]
+
+_STEPS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+
+
+def exact(value: int) -> str:
+    """Return an int with thousands separators: 11,689,512."""
+    return f"{value:,}"
+
+
+def compact(value: int) -> str:
+    """Return a count in three significant digits with a K/M/G/T suffix: 61.1 M."""
+    for size, suffix in _STEPS:
+        if abs(value) >= size:
+            scaled = value / size
+            digits = 2 if scaled < 10 else 1 if scaled < 100 else 0
+            return f"{scaled:.{digits}f} {suffix}"
+    return str(value)
+
+
+def human_bytes(value: int) -> str:
+    """Return a byte count in IEC units: 3.06 MiB."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+    scaled = float(value)
+    for unit in units:
+        if scaled < 1024 or unit == units[-1]:
+            if unit == "B":
+                return f"{value} B"
+            digits = 2 if scaled < 10 else 1 if scaled < 100 else 0
+            return f"{scaled:.{digits}f} {unit}"
+        scaled /= 1024
+    raise AssertionError("unreachable")
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """Return a shape as 3×224×224."""
+    return "×".join(str(d) for d in shape)
+
+
+def _fraction(value: int | float) -> str:
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return str(Fraction(value).limit_denominator(1 << 20))
+
+
+def receptive_field_text(field: ReceptiveField | None) -> str:
+    """Return ``5×5 s2`` (size and effective stride), or ``global`` when positions mix."""
+    if field is None:
+        return "global"
+    size = "×".join(str(s) for s in field.size)
+    strides = {_fraction(s) for s in field.stride}
+    stride = strides.pop() if len(strides) == 1 else "×".join(_fraction(s) for s in field.stride)
+    return f"{size} s{stride}"

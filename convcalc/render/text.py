@@ -1,0 +1,68 @@
+"""The plain-text formats for scripts and documents: JSON, CSV and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from convcalc.render.numbers import compact, human_bytes, receptive_field_text, shape_text
+from convcalc.render.table import visible_rows
+from convcalc.results import Report
+
+__all__ = ["CSV_COLUMNS", "to_csv", "to_json", "to_markdown"]
+
+CSV_COLUMNS = (
+    "name", "type", "depth", "container", "input_shape", "output_shape", "params",
+    "non_trainable_params", "macs", "flops", "activation_bytes", "rf_size", "rf_stride",
+    "rf_padding",
+)
+
+
+def to_json(report: Report) -> str:
+    """Return the report as the documented JSON contract (docs/json.md)."""
+    return report.model_dump_json(indent=2)
+
+
+def _dims(values: tuple[int | float, ...] | None) -> str:
+    return "x".join(str(v) for v in values) if values is not None else ""
+
+
+def to_csv(report: Report) -> str:
+    """Return one CSV row per report row; shapes and fields are written ``3x224x224``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report.layers:
+        field = row.receptive_field
+        writer.writerow([
+            row.name, row.type, row.depth, str(row.container).lower(),
+            _dims(row.input_shape), _dims(row.output_shape), row.params,
+            row.non_trainable_params, row.macs, row.flops, row.activation_bytes,
+            _dims(field.size if field else None), _dims(field.stride if field else None),
+            _dims(field.padding if field else None),
+        ])
+    return buffer.getvalue()
+
+
+def to_markdown(report: Report, depth: int | None = None) -> str:
+    """Return a GitHub-flavoured Markdown table with a totals row."""
+    lines = [
+        f"**{report.name or 'network'}**: input {shape_text(report.input_shape)}, "
+        f"batch {report.batch}, {report.dtype}",
+        "",
+        "| Layer | Type | Output shape | Params | MACs | FLOPs | Memory | Receptive field |",
+        "|---|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for row in visible_rows(report, depth):
+        name = "&nbsp;&nbsp;" * row.depth + (f"**{row.name}**" if row.container else row.name)
+        lines.append(
+            f"| {name} | {row.type} | {shape_text(row.output_shape)} | {compact(row.params)} "
+            f"| {compact(row.macs)} | {compact(row.flops)} | {human_bytes(row.activation_bytes)} "
+            f"| {receptive_field_text(row.receptive_field)} |"
+        )
+    totals = report.totals
+    lines.append(
+        f"| **Total** | | {shape_text(report.output_shape)} | {totals.params:,} | "
+        f"{totals.macs:,} | {totals.flops:,} | {human_bytes(totals.activation_bytes)} | |"
+    )
+    return "\n".join(lines) + "\n"

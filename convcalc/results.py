@@ -1,0 +1,144 @@
+"""What convcalc computed: frozen result models. Their JSON is the documented contract.
+
+``Report.model_dump_json()`` is what ``--format json`` prints (docs/json.md). Fields marked
+``exclude=True`` are for the renderers and the explanation, not part of the contract.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from convcalc.layers import LayerSpec
+
+__all__ = ["DType", "LayerRow", "ReceptiveField", "Report", "Totals", "Warning"]
+
+SCHEMA_VERSION = 1
+
+
+class DType(StrEnum):
+    """The element type used for the memory columns."""
+
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    float64 = "float64"
+    int8 = "int8"
+
+    @property
+    def bytes(self) -> int:
+        """Return the size of one element in bytes."""
+        return {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}[self.value]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ReceptiveField(_Frozen):
+    """The receptive field of one layer's output units, one entry per spatial dim.
+
+    Attributes:
+        size: the most network-input positions any unit sees, first to last.
+        stride: input positions between neighbouring units (a fraction after upsampling).
+        padding: how far before input position 0 the field of unit 0 starts.
+    """
+
+    size: tuple[int, ...]
+    stride: tuple[int | float, ...]
+    padding: tuple[int, ...]
+
+
+class LayerRow(_Frozen):
+    """One row of the report: a layer, a merge, or a container's subtotal.
+
+    Attributes:
+        name: the full name, nested names joined by dots.
+        type: the layer type (``add``/``concat`` for a merge row).
+        depth: 0 for top-level layers, one more per container.
+        container: True for a container's subtotal row (after its children).
+        input_shape: the input shape, batch not included.
+        output_shape: the output shape, batch not included.
+        params: learnable parameters (a container: its subtree's).
+        non_trainable_params: stored statistics (BatchNorm running mean and variance).
+        macs: weight multiply-accumulates for the whole batch.
+        flops: floating-point operations for the whole batch.
+        activation_bytes: bytes of this layer's output for the whole batch.
+        receptive_field: the field of an output unit, or None once positions are mixed.
+    """
+
+    name: str
+    type: str
+    depth: int
+    container: bool
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    params: int
+    non_trainable_params: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    receptive_field: ReceptiveField | None
+    bias_params: int = Field(0, exclude=True)
+    location: tuple[str | int, ...] = Field((), exclude=True)
+    spec: LayerSpec | None = Field(None, exclude=True)
+
+
+class Totals(_Frozen):
+    """Sums over the rows that are not containers.
+
+    Attributes:
+        params: learnable parameters.
+        non_trainable_params: stored statistics.
+        macs: multiply-accumulates for the batch.
+        flops: floating-point operations for the batch.
+        activation_bytes: bytes of every layer output for the batch.
+        param_bytes: bytes of all parameters, trainable or not.
+    """
+
+    params: int
+    non_trainable_params: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    param_bytes: int
+
+
+class Warning(_Frozen):  # noqa: A001 - the JSON contract's word
+    """Something the user should know that is not an error.
+
+    Attributes:
+        layer: the layer's full name, when it concerns one.
+        message: what happened, with the numbers.
+    """
+
+    layer: str | None
+    message: str
+
+
+class Report(_Frozen):
+    """Everything convcalc computed for one network.
+
+    Attributes:
+        schema_version: the JSON contract's version.
+        name: the network's name.
+        input_shape: the input shape, batch not included.
+        output_shape: the final output shape.
+        batch: the batch size MACs, FLOPs and activation memory are for.
+        dtype: the element type of the memory columns.
+        layers: the rows, in execution order; containers after their children.
+        totals: sums over the non-container rows.
+        warnings: rows dropped by non-whole divisions and the like.
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str | None
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    batch: int
+    dtype: DType
+    layers: tuple[LayerRow, ...]
+    totals: Totals
+    warnings: tuple[Warning, ...]

@@ -1,0 +1,108 @@
+"""The network as the user wrote it: pydantic models of the YAML format, version 1.
+
+``Network`` is the whole file; ``Layer`` is any layer, chosen by its ``type`` from the
+classes in ``convcalc.layers`` (a bare string such as ``relu`` is a layer without
+options). Validation here is per field; whether the layers fit together is the
+analysis's business.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+)
+
+from convcalc.layers import REGISTRY, LayerSpec
+from convcalc.layers.base import MAX_SIZE
+from convcalc.layers.containers import Parallel, Residual, Sequential
+
+__all__ = ["LAYER_TYPES", "Layer", "Network", "parse_shape"]
+
+LAYER_TYPES: tuple[str, ...] = tuple(sorted(REGISTRY))
+"""Every layer type name the format accepts."""
+
+
+def parse_shape(value: Any) -> Any:
+    """Return ``3x224x224`` (also ``3×224×224``, ``3,224,224``) as a list of ints.
+
+    Anything that is not a string is returned unchanged for the field's own validation.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, str):
+        return value
+    parts = re.split(r"\s*[x×X,]\s*", value.strip())
+    if not all(p.isdigit() for p in parts):
+        raise ValueError(
+            f"'{value}' is not a shape; write channels first, e.g. 3x224x224 (C×H×W), "
+            "3x100 (C×L) or 1x16x64x64 (C×D×H×W)"
+        )
+    return [int(p) for p in parts]
+
+
+def _expand_shorthand(value: Any) -> Any:
+    """Return ``{"type": value}`` for a bare string such as ``relu``."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+def _layer_class_tag(value: Any) -> str | None:
+    """Return the name of the class that implements this layer's ``type``, or None."""
+    type_name = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    cls = REGISTRY.get(type_name) if isinstance(type_name, str) else None
+    return cls.__name__ if cls else None
+
+
+_CLASSES = tuple(dict.fromkeys(REGISTRY.values()))
+
+Layer = Annotated[
+    Union[tuple(Annotated[cls, Tag(cls.__name__)] for cls in _CLASSES)],  # type: ignore[valid-type]  # noqa: UP007
+    Discriminator(
+        _layer_class_tag,
+        custom_error_type="unknown_layer_type",
+        custom_error_message="unknown layer type",
+    ),
+    BeforeValidator(_expand_shorthand),
+]
+"""Any layer of the format, chosen by its ``type``."""
+
+for _container in (Sequential, Residual, Parallel):
+    _container.model_rebuild(_types_namespace={"Layer": Layer})
+
+InputShape = Annotated[
+    tuple[Annotated[int, Strict(), Field(ge=1, le=MAX_SIZE)], ...],
+    Field(min_length=1, max_length=4),
+    BeforeValidator(parse_shape),
+]
+
+
+class Network(BaseModel):
+    """A whole network file.
+
+    Attributes:
+        version: the format version; only 1 exists.
+        name: a label for reports.
+        input: the input shape without batch, channels first: [C], [C, L], [C, H, W] or
+            [C, D, H, W].
+        layers: the layers, in order.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = 1
+    name: Annotated[str, Strict(), Field(max_length=200)] | None = None
+    input: InputShape
+    layers: Annotated[list[Layer], Field(min_length=1)]
+
+
+def layer_class(type_name: str) -> type[LayerSpec] | None:
+    """Return the class implementing a layer type name, or None when there is none."""
+    return REGISTRY.get(type_name)
