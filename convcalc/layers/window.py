@@ -55,9 +55,12 @@ class Window:
             dim_names(len(self.dims)), self.dims, self.kernel, self.stride, self.dilation,
             self.pads, strict=True,
         ):
-            lost = dropped_inputs(size, k, s, d, before, after) - after
+            extent = d * (k - 1) + 1
+            # Rows past the last window are news only when more are lost there than in the
+            # gaps a stride wider than the window leaves anyway (a 1×1 stride-2 conv reads
+            # every other row; its unread last row is one more such gap).
+            lost = dropped_inputs(size, k, s, d, before, after) - after - max(s - extent, 0)
             if lost > 0:
-                extent = d * (k - 1) + 1
                 value = Fraction(size - extent + before + after, s)
                 rows = f"{lost} input rows" if lost > 1 else "last input row"
                 messages.append(
