@@ -22,7 +22,7 @@ from convcalc.layers.base import (
     per_dim,
     spatial,
 )
-from convcalc.layers.window import dim_names, resolve_window
+from convcalc.layers.window import Window, dim_names, resolve_window
 
 __all__ = ["Conv", "ConvTranspose"]
 
@@ -64,9 +64,13 @@ class Conv(LayerSpec):
     groups: Size = 1
     bias: StrictBool = True
 
+    def window(self, shape: Shape) -> Window:
+        """Return the sliding window resolved against an input of ``shape``."""
+        return resolve_window(shape, "conv", self.kernel, self.stride, self.dilation,
+                              self.padding)
+
     def apply(self, shape: Shape) -> Step:
-        window = resolve_window(shape, "conv", self.kernel, self.stride, self.dilation,
-                                self.padding)
+        window = self.window(shape)
         _check_groups(shape[0], self.filters, self.groups)
         out = (self.filters, *window.out)
         taps = shape[0] // self.groups * math.prod(window.kernel)

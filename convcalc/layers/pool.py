@@ -59,9 +59,13 @@ class MaxPool(LayerSpec):
     dilation: Dims = 1
     ceil_mode: StrictBool = False
 
+    def window(self, shape: Shape) -> Window:
+        """Return the pooling window resolved against an input of ``shape``."""
+        return _pool_window(shape, "maxpool", self.kernel, self.stride, self.dilation,
+                            self.padding, self.ceil_mode)
+
     def apply(self, shape: Shape) -> Step:
-        window = _pool_window(shape, "maxpool", self.kernel, self.stride, self.dilation,
-                              self.padding, self.ceil_mode)
+        window = self.window(shape)
         out = (shape[0], *window.out)
         cost = Cost(flops=numel(out) * (math.prod(window.kernel) - 1))
         return Step(out, cost, window.index_maps(), tuple(window.warnings()))
@@ -80,9 +84,13 @@ class AvgPool(LayerSpec):
     ceil_mode: StrictBool = False
     count_include_pad: StrictBool = True
 
+    def window(self, shape: Shape) -> Window:
+        """Return the pooling window resolved against an input of ``shape``."""
+        return _pool_window(shape, "avgpool", self.kernel, self.stride, 1, self.padding,
+                            self.ceil_mode)
+
     def apply(self, shape: Shape) -> Step:
-        window = _pool_window(shape, "avgpool", self.kernel, self.stride, 1, self.padding,
-                              self.ceil_mode)
+        window = self.window(shape)
         out = (shape[0], *window.out)
         cost = Cost(flops=numel(out) * math.prod(window.kernel))
         return Step(out, cost, window.index_maps(), tuple(window.warnings()))
