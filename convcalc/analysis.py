@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Literal
 
 from convcalc.errors import LayerError
-from convcalc.layers import Container, Cost, LayerSpec, Shape
+from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
 from convcalc.layers.base import numel
 from convcalc.layers.containers import merge_shapes
 from convcalc.receptive_field import (
@@ -54,7 +54,7 @@ def _number(value: Fraction) -> int | float:
 def _receptive_field(fields: Fields) -> ReceptiveField | None:
     if isinstance(fields, str):
         return None
-    return ReceptiveField(
+    return ReceptiveField.model_construct(
         size=tuple(f.size for f in fields),
         stride=tuple(_number(f.stride) for f in fields),
         padding=tuple(f.padding for f in fields),
@@ -100,6 +100,24 @@ class _Walk:
         self.strict = strict
         self.rows: list[LayerRow] = []
         self.warnings: list[Warning] = []
+        # Networks repeat themselves (repeat:, aliases, stages of equal blocks): a layer
+        # equal to one seen before on an equal input gives the same step.
+        self.steps: dict[tuple[LayerSpec, Shape], Step] = {}
+        self.last_field: tuple[Fields, ReceptiveField | None] = ("global", None)
+
+    def apply(self, layer: LayerSpec, shape: Shape) -> Step:
+        """Return ``layer.apply(shape)``, computed once per equal layer and shape."""
+        key = (layer, shape)
+        step = self.steps.get(key)
+        if step is None:
+            step = self.steps[key] = layer.apply(shape)
+        return step
+
+    def receptive_field(self, fields: Fields) -> ReceptiveField | None:
+        """Return the report's receptive field for ``fields``, reusing an unchanged one."""
+        if self.last_field[0] is not fields:
+            self.last_field = (fields, _receptive_field(fields))
+        return self.last_field[1]
 
     def sequence(
         self, layers: Sequence[LayerSpec], names: list[str], shape: Shape, fields: Fields,
@@ -118,7 +136,7 @@ class _Walk:
         location: Location,
     ) -> tuple[Shape, Fields]:
         try:
-            step = layer.apply(shape)
+            step = self.apply(layer, shape)
         except LayerError as error:
             error.location, error.layer = location, name
             raise
@@ -216,7 +234,7 @@ class _Walk:
             macs=sum(r.macs for r in leaves),
             flops=sum(r.flops for r in leaves),
             activation_bytes=sum(r.activation_bytes for r in leaves),
-            receptive_field=_receptive_field(fields),
+            receptive_field=self.receptive_field(fields),
             bias_params=sum(r.bias_params for r in leaves),
             location=location, spec=layer,
         ))
@@ -231,7 +249,7 @@ class _Walk:
             non_trainable_params=cost.non_trainable_params,
             macs=cost.macs * self.batch, flops=cost.flops * self.batch,
             activation_bytes=numel(out) * self.batch * self.element_bytes,
-            receptive_field=_receptive_field(fields), bias_params=cost.bias_params,
+            receptive_field=self.receptive_field(fields), bias_params=cost.bias_params,
             location=location, spec=spec,
         ))
 

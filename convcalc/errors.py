@@ -44,6 +44,8 @@ def format_location(location: Location) -> str:
             text += f"[{part}]"
         else:
             text += f".{part}" if text else part
+    if len(text) > 120:  # a path through absurd nesting: keep both ends
+        text = f"{text[:48]} … {text[-60:]}"
     return text
 
 

@@ -1,10 +1,10 @@
 """Network files to models: the only module that reads files.
 
-YAML is composed first (PyYAML's C parser where it is built, the pure one otherwise) so
-that the node graph can be checked before anything is built from it: python tags,
-recursive aliases, alias bombs that expand past the limits, absurd nesting. The nodes
-keep their line numbers, so any error found later — by pydantic or by the analysis — can
-point at the line it is about.
+YAML is loaded with PyYAML's safe loader (its C parser where it is built): python tags are
+refused there, and aliases load as shared objects, so the loaded graph can be checked for
+recursive aliases, alias bombs and absurd nesting before anything walks it as a tree.
+Line numbers cost a second parse, so they are found only when an error needs one: the
+text is composed again and the error's location followed through the nodes.
 """
 
 from __future__ import annotations
@@ -27,17 +27,13 @@ __all__ = ["MAX_FILE_BYTES", "MAX_NESTING", "MAX_NODES", "NetworkSource", "load_
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """The largest network file read."""
-MAX_NODES = 20_000_000
-"""The most YAML nodes a file may expand to once its aliases are followed."""
+MAX_NODES = 5_000_000
+"""The most values (mappings, lists, scalars) a file may expand to once its aliases are
+followed: room for about 500,000 written-out conv layers."""
 MAX_NESTING = 200
 """The deepest nesting of lists and mappings a file may have."""
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STANDARD_TAGS = {
-    f"tag:yaml.org,2002:{name}"
-    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary",
-                 "merge", "set", "omap", "pairs", "value")
-}
 _DIMS_HELP = "an int ≥ 1, or a list with one int ≥ 1 per spatial dim such as [3, 1]"
 _FIELD_HELP = {
     "padding": "an int ≥ 0, one per spatial dim [1, 2], (before, after) per dim "
@@ -51,21 +47,21 @@ _FIELD_HELP = {
 
 @dataclass(frozen=True)
 class NetworkSource:
-    """A network with the file it came from, to point errors at lines.
+    """A network with the text it came from, to point errors at lines.
 
     Attributes:
         network: the validated network.
-        name: the file name as given, or ``<stdin>``.
-        root: the composed YAML node graph, whose marks hold the lines.
+        name: the file name as given, ``<stdin>``, or ``<flags>``.
+        text: the YAML text, composed again only when an error needs a line number.
     """
 
     network: Network
     name: str
-    root: yaml.Node | None
+    text: str | None = None
 
     def line_of(self, location: Location) -> int | None:
         """Return the 1-based line of the node at ``location``, or of its nearest parent."""
-        return _line_of(self.root, location)
+        return _line_of(_compose(self.text), location)
 
     def annotate(self, error: InputError) -> InputError:
         """Return ``error`` with this source's name and the line of its location filled in."""
@@ -73,6 +69,16 @@ class NetworkSource:
         if error.line is None and error.location:
             error.line = self.line_of(error.location)
         return error
+
+
+def _compose(text: str | None) -> yaml.Node | None:
+    """Return the YAML node graph of ``text`` (it keeps line numbers), or None."""
+    if text is None:
+        return None
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, RecursionError):
+        return None
 
 
 def _line_of(root: yaml.Node | None, location: Location) -> int | None:
@@ -121,16 +127,17 @@ def load_network(path: str | Path) -> NetworkSource:
 def parse_network(text: str, name: str = "<string>") -> NetworkSource:
     """Return the network in the YAML ``text``; ``name`` is used in error messages."""
     try:
-        loader = _Loader(text)
-        try:
-            root = loader.get_single_node()
-            if root is not None:
-                _check_graph(root, name)
-                data = loader.construct_document(root)
-            else:
-                data = None
-        finally:
-            loader.dispose()
+        data = yaml.load(text, Loader=_Loader)  # a safe loader: no python tags
+    except yaml.constructor.ConstructorError as error:
+        mark = error.problem_mark
+        line = mark.line + 1 if mark else None
+        if error.problem and "tag" in error.problem:
+            tag = error.problem.split("tag", 1)[1].strip(" '")
+            raise NetworkFileError(
+                f"the tag {tag!r} is not allowed; network files hold plain data (mappings, "
+                "lists, numbers, strings)", source=name, line=line) from None
+        raise NetworkFileError(f"invalid YAML: {error.problem}", source=name,
+                               line=line) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "invalid YAML"
@@ -141,10 +148,15 @@ def parse_network(text: str, name: str = "<string>") -> NetworkSource:
     except RecursionError:
         raise NetworkFileError(f"nested too deeply (the limit is {MAX_NESTING} levels)",
                                source=name) from None
-    return network_from_data(data, name, root)
+    try:
+        _check_graph(data)
+    except NetworkFileError as error:
+        error.source, error.line = name, _line_of(_compose(text), error.location)
+        raise
+    return network_from_data(data, name, text)
 
 
-def network_from_data(data: Any, name: str, root: yaml.Node | None = None) -> NetworkSource:
+def network_from_data(data: Any, name: str, text: str | None = None) -> NetworkSource:
     """Return the network described by plain data (what the YAML held), validated."""
     if not isinstance(data, dict):
         raise SpecError(
@@ -154,11 +166,11 @@ def network_from_data(data: Any, name: str, root: yaml.Node | None = None) -> Ne
     try:
         network = Network.model_validate(data)
     except ValidationError as error:
-        raise _spec_error(error, data, root, name) from None
+        raise _spec_error(error, data, _compose(text), name) from None
     except RecursionError:
         raise NetworkFileError(f"nested too deeply (the limit is {MAX_NESTING} levels)",
                                source=name) from None
-    return NetworkSource(network, name, root)
+    return NetworkSource(network, name, text)
 
 
 def _kind(value: Any) -> str:
@@ -168,56 +180,51 @@ def _kind(value: Any) -> str:
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
-def _check_graph(root: yaml.Node, name: str) -> None:
-    """Raise on python/unknown tags, recursive aliases, alias bombs and deep nesting.
+def _check_graph(data: Any) -> None:
+    """Raise on recursive aliases, alias bombs and deep nesting in the loaded data.
 
-    Walks each distinct node once (aliases share nodes), computing how many nodes and how
+    YAML aliases load as shared objects, so a bomb costs little until something walks it
+    as a tree. Walk each distinct list and mapping once, computing how many values and how
     deep the document is once every alias is expanded, without expanding it.
     """
-    sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded nodes, depth)
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded values, depth)
     on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    stack: list[tuple[Any, Location, bool]] = [(data, (), False)]
     while stack:
-        node, done = stack.pop()
-        key = id(node)
+        value, path, done = stack.pop()
+        key = id(value)
+        children = _children(value)
         if done:
             on_path.discard(key)
-            children = _children(node)
-            count = 1 + sum(sizes[id(c)][0] for c in children)
-            depth = 1 + max((sizes[id(c)][1] for c in children), default=0)
-            line = node.start_mark.line + 1
+            count = 1 + sum(sizes[id(c)][0] if id(c) in sizes else 1 for _, c in children)
+            depth = 1 + max((sizes[id(c)][1] for _, c in children if id(c) in sizes),
+                            default=0)
             if count > MAX_NODES:
                 raise NetworkFileError(
-                    f"the aliases expand this document past {MAX_NODES:,} nodes; write the "
-                    "repetition with 'repeat' instead", source=name, line=line)
+                    f"the aliases expand this document past {MAX_NODES:,} values; write the "
+                    "repetition with 'repeat' instead", location=path)
             if depth > MAX_NESTING:
-                raise NetworkFileError(
-                    f"nested deeper than {MAX_NESTING} levels", source=name, line=line)
+                raise NetworkFileError(f"nested deeper than {MAX_NESTING} levels",
+                                       location=path)
             sizes[key] = (count, depth)
             continue
         if key in sizes:
             continue
         if key in on_path:
             raise NetworkFileError("an alias refers to a node that contains it (a recursive "
-                                   "alias)", source=name, line=node.start_mark.line + 1)
-        if node.tag not in _STANDARD_TAGS:
-            raise NetworkFileError(
-                f"the tag {node.tag!r} is not allowed; network files hold plain data "
-                "(mappings, lists, numbers, strings)", source=name,
-                line=node.start_mark.line + 1)
+                                   "alias)", location=path)
         on_path.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
-        if len(on_path) > MAX_NESTING * 4:
-            raise NetworkFileError(f"nested deeper than {MAX_NESTING} levels", source=name,
-                                   line=node.start_mark.line + 1)
+        stack.append((value, path, True))
+        for part, child in children:
+            if isinstance(child, (list, dict)) and id(child) not in sizes:
+                stack.append((child, (*path, part), False))
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
+def _children(value: Any) -> list[tuple[str | int, Any]]:
+    if isinstance(value, list):
+        return list(enumerate(value))
+    if isinstance(value, dict):
+        return [(k if isinstance(k, (str, int)) else str(k), v) for k, v in value.items()]
     return []
 
 
@@ -247,9 +254,9 @@ def _spec_error(error: ValidationError, data: Any, root: yaml.Node | None,
 
 def _has(data: Any, path: Location) -> bool:
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
+        if in_dict or in_list:
             data = data[part]
         else:
             return False
@@ -297,8 +304,9 @@ def _message(first: dict[str, Any], related: list[dict[str, Any]], field: str | 
         if not isinstance(value, dict):
             return (f"a layer is a mapping with a 'type', or a bare type name like relu; got "
                     f"{_kind(value)} {value!r}")
-        return (f"unknown layer type {value.get('type')!r}{_suggest(value.get('type'), LAYER_TYPES)}"
-                f"; the types are: {', '.join(LAYER_TYPES)}")
+        written = value.get("type")
+        return (f"unknown layer type {written!r}{_suggest(written, LAYER_TYPES)}; "
+                f"the types are: {', '.join(LAYER_TYPES)}")
     what = f"a {layer_type} layer" if cls else "the network"
     if kind == "extra_forbidden":
         return (f"unknown key {field!r}{_suggest(field, keys)} for {what}; "
@@ -311,7 +319,8 @@ def _message(first: dict[str, Any], related: list[dict[str, Any]], field: str | 
     text = first["msg"]
     text = text.replace("Input should be", "should be").replace("Value error, ", "")
     text = text.replace("a valid tuple", "a list")
-    got = f" (got {value!r})" if kind != "value_error" and not isinstance(value, (dict, list)) else ""
+    plain = kind != "value_error" and not isinstance(value, (dict, list))
+    got = f" (got {value!r})" if plain else ""
     return f"{text}{got}"
 
 

@@ -82,7 +82,8 @@ class AxisField:
     @property
     def size(self) -> int:
         """Return the largest number of input positions any unit sees (first to last)."""
-        return max(max(r - l + 1, 0) for l, r in zip(self.lefts, self.rights, strict=True))
+        return max(max(last - first + 1, 0)
+                   for first, last in zip(self.lefts, self.rights, strict=True))
 
     @property
     def stride(self) -> Fraction:

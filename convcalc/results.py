@@ -106,7 +106,7 @@ class Totals(_Frozen):
     param_bytes: int
 
 
-class Warning(_Frozen):  # noqa: A001 - the JSON contract's word
+class Warning(_Frozen):
     """Something the user should know that is not an error.
 
     Attributes:

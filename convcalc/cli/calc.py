@@ -1,0 +1,86 @@
+"""``convcalc layer`` and ``convcalc net``: the calculator itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from convcalc.cli.app import (
+    BatchOption,
+    DTypeOption,
+    FormatOption,
+    OutputFormat,
+    StrictOption,
+    app,
+    emit,
+    exit_codes,
+    report_of,
+)
+from convcalc.flags import LayerKind, layer_network
+from convcalc.loader import load_network
+from convcalc.results import DType
+
+__all__ = ["layer", "net"]
+
+
+@app.command()
+@exit_codes
+def layer(
+    input_shape: Annotated[str, typer.Option("--input", "-i", help="Input shape, channels "
+                                             "first: 3x32x32 (C×H×W), 3x100, 1x8x32x32.")],
+    kernel: Annotated[str | None, typer.Option("--k", "--kernel", "-k",
+                                               help="Kernel size: 5 or 3x5.")] = None,
+    filters: Annotated[int | None, typer.Option("--filters", "-f",
+                                                help="Number of filters (conv).")] = None,
+    stride: Annotated[str | None, typer.Option("--stride", "-s", help="Stride: 2 or 2x1 "
+                                               "(pooling: default the kernel).")] = None,
+    padding: Annotated[str | None, typer.Option("--pad", "--padding", "-p",
+                                                help="Padding: 2, 1x2, same or valid.")] = None,
+    dilation: Annotated[str | None, typer.Option("--dilation", "-d")] = None,
+    groups: Annotated[int | None, typer.Option("--groups", "-g")] = None,
+    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Add a bias per filter.")]
+    = True,
+    kind: Annotated[LayerKind, typer.Option("--type", "-t", help="Layer type.")]
+    = LayerKind.conv,
+    output_padding: Annotated[str | None, typer.Option(
+        "--output-padding", help="conv_transpose: extra output rows.")] = None,
+    ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="Pooling: round the output "
+                                            "size up (PyTorch's ceil_mode).")] = False,
+    batch: BatchOption = 1,
+    dtype: DTypeOption = DType.float32,
+    output: FormatOption = OutputFormat.table,
+    strict: StrictOption = False,
+) -> None:
+    """One layer from flags: output volume, parameters, MACs, FLOPs, receptive field.
+
+    Example: convcalc layer --input 3x32x32 --filters 10 --k 5 --pad 2
+    """
+    source = layer_network(
+        input_shape, kind, filters=filters, kernel=kernel, stride=stride, padding=padding,
+        dilation=dilation, groups=groups, bias=bias, output_padding=output_padding,
+        ceil_mode=ceil_mode,
+    )
+    emit(report_of(source, batch, dtype, strict), output, card=True)
+
+
+@app.command()
+@exit_codes
+def net(
+    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    batch: BatchOption = 1,
+    dtype: DTypeOption = DType.float32,
+    output: FormatOption = OutputFormat.table,
+    depth: Annotated[int | None, typer.Option("--depth", min=0, help="Fold containers "
+                                              "deeper than this into their subtotal rows.")]
+    = None,
+    bars: Annotated[bool, typer.Option("--bars", help="Show each layer's share of the "
+                                       "MACs as a bar.")] = False,
+    strict: StrictOption = False,
+) -> None:
+    """A whole network from a YAML file: a row per layer, containers as subtotals, totals.
+
+    Example: convcalc net examples/resnet18.yaml
+    """
+    source = load_network(file)
+    emit(report_of(source, batch, dtype, strict), output, depth=depth, bars=bars)
