@@ -70,7 +70,7 @@ def console(stderr: bool = False) -> Console:
     """Return a console; off a terminal it is wide, so tables are not squeezed to 80."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
-    return Console(file=stream, width=width, soft_wrap=False, highlight=False)
+    return Console(file=stream, width=width, soft_wrap=True, highlight=False)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
