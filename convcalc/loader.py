@@ -41,7 +41,15 @@ _FIELD_HELP = {
     "output_padding": "an int ≥ 0 or one per spatial dim",
     "kernel": _DIMS_HELP, "stride": _DIMS_HELP, "dilation": _DIMS_HELP,
     "output": _DIMS_HELP, "scale": _DIMS_HELP, "size": _DIMS_HELP,
-    "input": "a shape like 3x224x224 or [3, 224, 224] (channels first, 1 to 4 numbers)",
+    "input": "a shape like 3x224x224 or [3, 224, 224]: channels first, then 0 to 3 spatial "
+             "sizes (C, C×L, C×H×W or C×D×H×W), each ≥ 1",
+    "layers": "a list of at least one layer",
+    "branches": "a list of at least one branch, each a list of layers ([] is the identity)",
+    "name": "a name without dots or spaces (dots join the names of nested layers)",
+    "conv_transpose.padding": "an int ≥ 0 or one per spatial dim (PyTorch's padding, cropped "
+                              "from both ends of the output)",
+    "pad.padding": "an int ≥ 0, one per spatial dim [1, 2], or (before, after) per dim "
+                   "[[0, 1], [0, 1]]",
 }
 
 
@@ -276,8 +284,8 @@ def _split_loc(loc: tuple[Any, ...], data: Any) -> tuple[Location, str | None, A
         if isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
             path.append(part)
-            if isinstance(node, (dict, str)) and (not path[:-1] or path[-2] in (
-                    "layers", "shortcut") or isinstance(path[-2], int)):
+            if len(path) > 1 and (path[-2] in ("layers", "shortcut") or (
+                    isinstance(path[-2], int) and len(path) > 2 and path[-3] == "branches")):
                 layer, layer_path, field = node, list(path), None
         elif isinstance(node, dict) and part in node:
             node = node[part]
@@ -311,11 +319,12 @@ def _message(first: dict[str, Any], related: list[dict[str, Any]], field: str | 
     if kind == "extra_forbidden":
         return (f"unknown key {field!r}{_suggest(field, keys)} for {what}; "
                 f"it takes: {', '.join(keys)}")
+    help_text = _FIELD_HELP.get(f"{layer_type}.{field}", _FIELD_HELP.get(str(field)))
     if kind == "missing":
-        return f"{what} needs {field!r}" + (f": {_FIELD_HELP[field]}" if field in _FIELD_HELP
-                                            else "")
-    if field in _FIELD_HELP and (len(related) > 1 or kind.endswith("_type")):
-        return f"{value!r} is not valid here; expected {_FIELD_HELP[field]}"
+        return f"{what} needs {field!r}" + (f": {help_text}" if help_text else "")
+    if help_text and (len(related) > 1 or kind.endswith(("_type", "_short", "_long",
+                                                         "_mismatch", "literal_error"))):
+        return f"{value!r} is not valid here; expected {help_text}"
     text = first["msg"]
     text = text.replace("Input should be", "should be").replace("Value error, ", "")
     text = text.replace("a valid tuple", "a list")
