@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.console import Group
 from rich.text import Text
 
 from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text, shape_text
@@ -94,51 +93,59 @@ def network_table(report: Report, depth: int | None = None, bars: bool = False) 
     return Group(text, summary(report))
 
 
-def summary(report: Report) -> Table:
+def _aligned(pairs: list[tuple[str, str]]) -> Text:
+    """Return label/value lines with the values lined up, labels bold."""
+    width = max(len(label) for label, _ in pairs)
+    text = Text()
+    for label, value in pairs:
+        text.append(f"{label:<{width}}", style="bold")
+        text.append(f"  {value}\n" if value else "\n")
+    return text
+
+
+def summary(report: Report) -> Text:
     """Return the totals as exact numbers, with what each one counts."""
     totals = report.totals
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column()
-    grid.add_column(justify="right")
-    grid.add_column()
-    grid.add_row("Parameters (trainable)", exact(totals.params), compact(totals.params))
-    grid.add_row("Non-trainable (BN statistics)", exact(totals.non_trainable_params), "")
-    grid.add_row("Multiply-accumulates", exact(totals.macs), f"{compact(totals.macs)} MACs")
-    grid.add_row("FLOPs", exact(totals.flops), f"{compact(totals.flops)} FLOPs")
-    grid.add_row(f"Activation memory ({report.dtype})", exact(totals.activation_bytes) + " B",
-                 human_bytes(totals.activation_bytes))
-    grid.add_row(f"Parameter memory ({report.dtype})", exact(totals.param_bytes) + " B",
-                 human_bytes(totals.param_bytes))
-    return grid
+    rows = [
+        ("Parameters (trainable)", exact(totals.params), compact(totals.params)),
+        ("Non-trainable (BN statistics)", exact(totals.non_trainable_params), ""),
+        ("Multiply-accumulates", exact(totals.macs), f"{compact(totals.macs)} MACs"),
+        ("FLOPs", exact(totals.flops), f"{compact(totals.flops)} FLOPs"),
+        (f"Activation memory ({report.dtype})", f"{exact(totals.activation_bytes)} B",
+         human_bytes(totals.activation_bytes)),
+        (f"Parameter memory ({report.dtype})", f"{exact(totals.param_bytes)} B",
+         human_bytes(totals.param_bytes)),
+    ]
+    number_width = max(len(number) for _, number, _ in rows)
+    return _aligned([(label, f"{number:>{number_width}}  {short}".rstrip())
+                     for label, number, short in rows])
 
 
-def layer_card(report: Report) -> RenderableType:
+def layer_card(report: Report) -> Text:
     """Return the one-layer view: every number exact, with its breakdown."""
     row = next(r for r in report.layers if not r.container)
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    grid.add_row("Layer", f"{row.type}: {shape_text(row.input_shape)} → "
-                          f"{shape_text(row.output_shape)}")
-    grid.add_row("Output volume", shape_text(row.output_shape))
+    pairs = [
+        ("Layer", f"{row.type}: {shape_text(row.input_shape)} → {shape_text(row.output_shape)}"),
+        ("Output volume", shape_text(row.output_shape)),
+    ]
     weights = row.params - row.bias_params
     parts = f" ({exact(weights)} weights + {exact(row.bias_params)} biases)" if row.params else ""
-    grid.add_row("Parameters", exact(row.params) + parts)
+    pairs.append(("Parameters", exact(row.params) + parts))
     if row.non_trainable_params:
-        grid.add_row("Non-trainable", exact(row.non_trainable_params))
+        pairs.append(("Non-trainable", exact(row.non_trainable_params)))
     batch = f" (batch {report.batch})" if report.batch > 1 else ""
-    grid.add_row("Multiply-accumulates", exact(row.macs) + batch)
+    pairs.append(("Multiply-accumulates", exact(row.macs) + batch))
     other = row.flops - 2 * row.macs
     extra = "bias adds" if row.bias_params else "other operations"
     breakdown = f" (2 × {exact(row.macs)} MACs + {exact(other)} {extra})" if row.macs else ""
-    grid.add_row("FLOPs", exact(row.flops) + breakdown)
+    pairs.append(("FLOPs", exact(row.flops) + breakdown))
     field = row.receptive_field
     if field is None:
-        grid.add_row("Receptive field", "global")
+        pairs.append(("Receptive field", "global"))
     else:
-        grid.add_row("Receptive field", f"{'×'.join(map(str, field.size))} (stride "
-                     f"{'×'.join(map(str, field.stride))}, padding "
-                     f"{'×'.join(map(str, field.padding))})")
-    grid.add_row(f"Output memory ({report.dtype})",
-                 f"{exact(row.activation_bytes)} B ({human_bytes(row.activation_bytes)})")
-    return grid
+        pairs.append(("Receptive field", f"{'×'.join(map(str, field.size))} (stride "
+                      f"{'×'.join(map(str, field.stride))}, padding "
+                      f"{'×'.join(map(str, field.padding))})"))
+    pairs.append((f"Output memory ({report.dtype})",
+                  f"{exact(row.activation_bytes)} B ({human_bytes(row.activation_bytes)})"))
+    return _aligned(pairs)
