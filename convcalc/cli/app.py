@@ -10,7 +10,7 @@ import functools
 import gc
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -20,8 +20,10 @@ from rich.console import Console
 from convcalc import __version__
 from convcalc.analysis import analyze
 from convcalc.errors import ConvcalcError, InputError
+from convcalc.explain import Explanation
 from convcalc.loader import NetworkSource
 from convcalc.render import layer_card, network_table, to_csv, to_json, to_markdown
+from convcalc.render.explain import explained_json, explanation_markdown, explanation_text
 from convcalc.results import DType, Report
 
 __all__ = [
@@ -99,19 +101,33 @@ def report_of(source: NetworkSource, batch: int, dtype: DType, strict: bool) -> 
 
 
 def emit(report: Report, output: OutputFormat, depth: int | None = None, bars: bool = False,
-          card: bool = False) -> None:
-    """Print the report on stdout in ``output`` format, and its warnings on stderr."""
+          card: bool = False, explanations: Sequence[Explanation] | None = None) -> None:
+    """Print the report on stdout in ``output`` format, and its warnings on stderr.
+
+    ``explanations`` (``--explain``) follow the table or the Markdown, or join the JSON as
+    its ``explanations`` array; CSV has no place for them.
+    """
+    if explanations is not None and output is OutputFormat.csv:
+        raise InputError("--explain prints formulas, which CSV has no place for; use "
+                         "--format table, json or markdown")
     for warning in report.warnings:
         where = f"layer '{warning.layer}': " if warning.layer else ""
         print(f"warning: {where}{warning.message}", file=sys.stderr)
     if output is OutputFormat.table:
         console().print(layer_card(report) if card else network_table(report, depth, bars))
+        if explanations is not None:
+            console().print(explanation_text(report, explanations, headings=not card))
+        return
+    if explanations is not None and output is OutputFormat.json:
+        sys.stdout.write(explained_json(report, explanations) + "\n")
         return
     text = {
         OutputFormat.json: lambda: to_json(report) + "\n",
         OutputFormat.csv: lambda: to_csv(report),
         OutputFormat.markdown: lambda: to_markdown(report, depth),
     }[output]()
+    if explanations is not None:
+        text += explanation_markdown(report, explanations)
     sys.stdout.write(text)
 
 

@@ -17,11 +17,15 @@ from convcalc.cli.app import (
     exit_codes,
     report_of,
 )
+from convcalc.explain import explain
 from convcalc.flags import LayerKind, layer_network
 from convcalc.loader import load_network
 from convcalc.results import DType
 
 __all__ = ["layer", "net"]
+
+ExplainOption = Annotated[bool, typer.Option("--explain", help="Show each layer's formulas "
+                                             "with the numbers put in.")]
 
 
 @app.command()
@@ -51,6 +55,7 @@ def layer(
     dtype: DTypeOption = DType.float32,
     output: FormatOption = OutputFormat.table,
     strict: StrictOption = False,
+    explained: ExplainOption = False,
 ) -> None:
     """One layer from flags: output volume, parameters, MACs, FLOPs, receptive field.
 
@@ -61,7 +66,8 @@ def layer(
         dilation=dilation, groups=groups, bias=bias, output_padding=output_padding,
         ceil_mode=ceil_mode,
     )
-    emit(report_of(source, batch, dtype, strict), output, card=True)
+    report = report_of(source, batch, dtype, strict)
+    emit(report, output, card=True, explanations=explain(report) if explained else None)
 
 
 @app.command()
@@ -77,10 +83,13 @@ def net(
     bars: Annotated[bool, typer.Option("--bars", help="Show each layer's share of the "
                                        "MACs as a bar.")] = False,
     strict: StrictOption = False,
+    explained: ExplainOption = False,
 ) -> None:
     """A whole network from a YAML file: a row per layer, containers as subtotals, totals.
 
     Example: convcalc net examples/resnet18.yaml
     """
     source = load_network(file)
-    emit(report_of(source, batch, dtype, strict), output, depth=depth, bars=bars)
+    report = report_of(source, batch, dtype, strict)
+    emit(report, output, depth=depth, bars=bars,
+         explanations=explain(report) if explained else None)

@@ -1,0 +1,589 @@
+"""Each layer's formulas with its numbers substituted, as a student would write them.
+
+``explain(report)`` walks a report's rows the way the analysis made them and gives back one
+``Explanation`` per layer and merge: lines such as ``out = (32 − 5 + 2·2)/1 + 1 = 32``,
+``params = 10·(3·5·5) + 10 = 760`` and ``RF = 1 + (5−1)·1 = 5``. The inputs of every
+formula come from the layer's own resolved geometry (``window(shape)``, ``per_dim``, the
+index maps of ``apply``); the right-hand sides are evaluated here from the written
+arithmetic, so a test can check each against the report's number.
+
+The receptive-field line uses the recurrence of Araujo et al. (Distill, 2019),
+``r_out = r_in + (K−1)·D·S_in``, while every unit of the input sees a span of the same
+width; after upsampling or a transposed convolution it does not hold, and the line says
+the size comes from the exact walk (``convcalc.receptive_field``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from convcalc.geometry import AdaptiveMap, IndexMap, ResampleMap, TransposedWindowMap, WindowMap
+from convcalc.layers import Container, LayerSpec, Shape
+from convcalc.layers.base import format_shape, per_dim, resolve_padding
+from convcalc.layers.conv import Conv, ConvTranspose
+from convcalc.layers.dense import Flatten, Linear
+from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
+from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
+from convcalc.layers.resample import Pad, Upsample
+from convcalc.layers.window import Window, dim_names
+from convcalc.receptive_field import AxisField, PeriodTooLong, StrideMismatch, merge_fields
+from convcalc.results import LayerRow, Report
+
+__all__ = ["Explanation", "explain"]
+
+
+class Explanation(BaseModel):
+    """The worked formulas of one layer or merge.
+
+    Attributes:
+        layer: the layer's full name, as in the report.
+        type: the layer type (``add``/``concat`` for a merge).
+        lines: the formulas with numbers, in reading order.
+        output_shape: the shape the formulas give (not in the JSON).
+        params: the parameters the formulas give (not in the JSON).
+        non_trainable_params: the stored statistics the formulas give (not in the JSON).
+        macs: the MACs the formulas give, batch included (not in the JSON).
+        flops: the FLOPs the formulas give, batch included (not in the JSON).
+        receptive_field: the field size per spatial dim the formulas give, None once
+            positions are mixed (not in the JSON).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    layer: str
+    type: str
+    lines: tuple[str, ...]
+    output_shape: tuple[int, ...] = Field(exclude=True)
+    params: int = Field(0, exclude=True)
+    non_trainable_params: int = Field(0, exclude=True)
+    macs: int = Field(0, exclude=True)
+    flops: int = Field(0, exclude=True)
+    receptive_field: tuple[int, ...] | None = Field(None, exclude=True)
+
+
+# ---------------------------------------------------------------- written arithmetic
+
+
+@dataclass(frozen=True)
+class _Term:
+    """A piece of arithmetic as written (``10·(3·5·5)``) and its value."""
+
+    text: str
+    value: int
+
+    def __mul__(self, other: _Term) -> _Term:
+        return _Term(f"{self.text}·{other.text}", self.value * other.value)
+
+    def __add__(self, other: _Term) -> _Term:
+        return _Term(f"{self.text} + {other.text}", self.value + other.value)
+
+    def __sub__(self, other: _Term) -> _Term:
+        return _Term(f"{self.text} − {other.text}", self.value - other.value)
+
+    def group(self) -> _Term:
+        return _Term(f"({self.text})", self.value)
+
+
+def _n(value: int) -> _Term:
+    return _Term(str(value), value)
+
+
+def _product(values: Sequence[int]) -> _Term:
+    terms = [_n(v) for v in values]
+    result = terms[0]
+    for term in terms[1:]:
+        result = result * term
+    return result
+
+
+def _equation(label: str, term: _Term, note: str = "") -> str:
+    """Return ``label = text = value (note)``; a lone number is not repeated."""
+    worked = "" if term.text == str(term.value) else f"{term.text} = "
+    return f"{label} = {worked}{term.value:,}" + (f" ({note})" if note else "")
+
+
+def _decimal(value: Fraction) -> str:
+    """Return ``14.5``, or ``9.66…`` (cut, not rounded) when it runs past two places."""
+    if (value * 100).denominator == 1:
+        return f"{float(value):g}"
+    return f"{math.floor(value * 100) / 100:.2f}…"
+
+
+def _scaled(factor: int, term: _Term) -> _Term:
+    """Return ``factor·term``, the term in brackets when it is a sum or difference."""
+    depth, loose = 0, False
+    for char in term.text:
+        depth += (char == "(") - (char == ")")
+        loose = loose or (depth == 0 and char in "+−")
+    return _n(factor) * (term.group() if loose else term)
+
+
+def _per_dim(rank: int, lines_of_dim: Callable[[int], list[str]]) -> list[str]:
+    """Return one set of lines when every dim reads alike, else one set per dim, named."""
+    per = [lines_of_dim(i) for i in range(rank)]
+    if all(lines == per[0] for lines in per):
+        return per[0]
+    names = dim_names(rank)
+    return [f"{names[i]}: {line}" for i in range(rank) for line in per[i]]
+
+
+@dataclass
+class _Worked:
+    """What a layer's explainer found: its lines and the numbers they end in (one sample)."""
+
+    lines: list[str]
+    output_shape: Shape
+    params: int = 0
+    non_trainable_params: int = 0
+    macs: _Term | None = None
+    flops: _Term | None = None
+    flops_note: str = ""
+
+
+# ---------------------------------------------------------------- sliding windows
+
+
+def _unread_note(extent: int, stride: int, after: int, remainder: int) -> str:
+    """Return why the positions past the last window are left unread, and which they are."""
+    lost = remainder - after
+    if lost <= 0:
+        return "only right padding is left unread"
+    rows = "the last input row is" if lost == 1 else f"the last {lost} input rows are"
+    gap = stride - extent
+    if gap >= lost:
+        return (f"{rows} never read, as the {gap} row{'s' if gap > 1 else ''} between "
+                f"windows {'are' if gap > 1 else 'is'} anyway (a window of {extent} at "
+                f"stride {stride})")
+    return f"{rows} never read"
+
+
+def _window_dim(window: Window, i: int) -> tuple[list[str], int]:
+    """Return the lines that give one dim's output size, and that size."""
+    size, k, s, d = window.dims[i], window.kernel[i], window.stride[i], window.dilation[i]
+    before, after = window.pads[i]
+    lines = []
+    extent = d * (k - 1) + 1
+    if d > 1:
+        lines.append(f"effective kernel = {d}·({k} − 1) + 1 = {extent} (dilation {d})")
+    symmetric = f"2·{before}" if before else "0"
+    padding = symmetric if before == after else f"{before} + {after}"
+    span = size - extent + before + after
+    head = f"({size} − {extent} + {padding})/{s}"
+    whole, remainder = divmod(span, s)
+    if not remainder:
+        out = whole + 1
+        note = " (whole, so ceil_mode changes nothing)" if window.ceil_mode else ""
+        lines.append(f"out = {head} + 1 = {out}{note}")
+        return lines, out
+    value = _decimal(Fraction(span, s))
+    if not window.ceil_mode:
+        out = whole + 1
+        note = _unread_note(extent, s, after, remainder)
+        lines.append(f"out = {head} = {value} → floor → {whole} + 1 = {out}; {note}")
+        return lines, out
+    out = whole + 2
+    lines.append(f"out = {head} = {value} → ceil → {whole + 1} + 1 = {out} (ceil_mode)")
+    start = (out - 1) * s
+    if start >= size + before:
+        lines.append(f"the last window would start at ({out} − 1)·{s} = {start} ≥ {size} + "
+                     f"{before}, inside the right padding, so PyTorch drops it: "
+                     f"out = {out - 1}")
+        out -= 1
+    return lines, out
+
+
+def _same_lines(window: Window, i: int) -> list[str]:
+    size, k, s, d = window.dims[i], window.kernel[i], window.stride[i], window.dilation[i]
+    extent = d * (k - 1) + 1
+    out = -(-size // s)
+    total = max((out - 1) * s + extent - size, 0)
+    return [f"same (TensorFlow's rule): out = ⌈{size}/{s}⌉ = {out}; padding = "
+            f"max(({out} − 1)·{s} + {extent} − {size}, 0) = {total} → {total // 2} before, "
+            f"{total - total // 2} after"]
+
+
+def _window_lines(window: Window, same: bool) -> tuple[list[str], tuple[int, ...]]:
+    """Return the output-size lines of every dim (collapsed when alike) and the sizes."""
+    sizes = [_window_dim(window, i)[1] for i in range(len(window.dims))]
+
+    def lines(i: int) -> list[str]:
+        return (_same_lines(window, i) if same else []) + _window_dim(window, i)[0]
+
+    return _per_dim(len(window.dims), lines), tuple(sizes)
+
+
+# ---------------------------------------------------------------- one explainer per type
+
+
+def _weight_note(bias: bool) -> str:
+    return "2 per MAC, one add per bias use" if bias else "2 per MAC"
+
+
+def _conv(layer: Conv, shape: Shape) -> _Worked:
+    window = layer.window(shape)
+    lines, sizes = _window_lines(window, layer.padding == "same")
+    channels = shape[0] // layer.groups
+    if layer.groups > 1:
+        lines.append(f"groups = {layer.groups}: each filter reads C/groups = {shape[0]}/"
+                     f"{layer.groups} = {channels} channel{'s' if channels > 1 else ''}")
+    taps = _product([channels, *window.kernel]).group()
+    params = _n(layer.filters) * taps
+    if layer.bias:
+        params = params + _n(layer.filters)
+    lines.append(_equation("params", params))
+    macs = _product([layer.filters, *sizes]) * taps
+    bias_adds = _product([layer.filters, *sizes]) if layer.bias else None
+    return _Worked(lines, (layer.filters, *sizes), params.value, macs=macs,
+                   flops=bias_adds, flops_note=_weight_note(layer.bias))
+
+
+def _conv_transpose(layer: ConvTranspose, shape: Shape) -> _Worked:
+    dims = shape[1:]
+    rank = len(dims)
+    kernel = per_dim(layer.kernel, rank, "kernel")
+    stride = per_dim(layer.stride, rank, "stride")
+    dilation = per_dim(layer.dilation, rank, "dilation")
+    padding = per_dim(layer.padding, rank, "padding")
+    extra = per_dim(layer.output_padding, rank, "output_padding")
+    sizes = tuple((w - 1) * s - 2 * p + d * (k - 1) + e + 1
+                  for w, k, s, d, p, e in zip(dims, kernel, stride, dilation, padding, extra,
+                                              strict=True))
+    lines = ["out = (W − 1)·S − 2P + D·(K − 1) + output_padding + 1 (PyTorch's "
+             "ConvTranspose)"]
+    lines += _per_dim(rank, lambda i: [
+        f"out = ({dims[i]} − 1)·{stride[i]} − 2·{padding[i]} + {dilation[i]}·({kernel[i]} − 1)"
+        f" + {extra[i]} + 1 = {sizes[i]}"])
+    per_group = layer.filters // layer.groups
+    if layer.groups > 1:
+        lines.append(f"groups = {layer.groups}: each input channel feeds filters/groups = "
+                     f"{layer.filters}/{layer.groups} = {per_group} outputs")
+    taps = _product([per_group, *kernel]).group()
+    params = _n(shape[0]) * taps
+    if layer.bias:
+        params = params + _n(layer.filters)
+    lines.append(_equation("params", params))
+    lines.append("MACs by input position: each input element is multiplied into the "
+                 "filters/groups·∏K weights it scatters (the zeros a stride inserts are "
+                 "not counted)")
+    bias_adds = _product([layer.filters, *sizes]) if layer.bias else None
+    return _Worked(lines, (layer.filters, *sizes), params.value,
+                   macs=_product(list(shape)) * taps, flops=bias_adds,
+                   flops_note=_weight_note(layer.bias))
+
+
+def _pool(layer: MaxPool | AvgPool, shape: Shape) -> _Worked:
+    window = layer.window(shape)
+    lines = []
+    if layer.stride is None:
+        lines.append(f"stride = kernel = {'×'.join(map(str, window.kernel))} (pooling's "
+                     "default)")
+    more, sizes = _window_lines(window, layer.padding == "same")
+    lines += more
+    lines.append(f"channels kept: {shape[0]}")
+    out = (shape[0], *sizes)
+    kernel = _product(window.kernel)
+    if isinstance(layer, MaxPool):
+        return _Worked(lines, out, flops=_product(list(out)) * (kernel - _n(1)).group(),
+                       flops_note="∏K − 1 comparisons per output")
+    taps = kernel.group() if len(window.kernel) > 1 else kernel
+    return _Worked(lines, out, flops=_product(list(out)) * taps,
+                   flops_note="∏K − 1 adds and a divide per output")
+
+
+def _adaptive(layer: AdaptivePool, shape: Shape) -> _Worked:
+    dims = shape[1:]
+    sizes = per_dim(layer.output, len(dims), "output")
+
+    def lines(i: int) -> list[str]:
+        w, o = dims[i], sizes[i]
+        if w % o == 0:
+            return [f"out = {o} (given); window = stride = {w}/{o} = {w // o}"]
+        lengths = [-(-(j + 1) * w // o) - j * w // o for j in range(o)]
+        shown = ", ".join(map(str, lengths[:8])) + (", …" if o > 8 else "")
+        return [f"out = {o} (given); {w}/{o} is not whole, so the windows "
+                f"[⌊o·{w}/{o}⌋, ⌈(o+1)·{w}/{o}⌉) have {shown} inputs (PyTorch's placement)"]
+
+    body = _per_dim(len(dims), lines)
+    totals = [sum(-(-(j + 1) * w // o) - j * w // o for j in range(o))
+              for w, o in zip(dims, sizes, strict=True)]
+    read = _product([shape[0], *totals])
+    out = (shape[0], *sizes)
+    if layer.type == "adaptive_avgpool":
+        return _Worked(body, out, flops=read,
+                       flops_note="one operation per element read: adds, then a divide")
+    return _Worked(body, out, flops=read - _product(list(out)),
+                   flops_note="elements read less one per window: comparisons")
+
+
+def _global(layer: GlobalPool, shape: Shape) -> _Worked:
+    lines = [f"out = C = {shape[0]} (one value per channel)"]
+    positions = _product(list(shape[1:]))
+    if layer.type == "global_avgpool":
+        return _Worked(lines, (shape[0],), flops=_n(shape[0]) * positions,
+                       flops_note="adds and a divide per channel")
+    return _Worked(lines, (shape[0],), flops=_n(shape[0]) * (positions - _n(1)).group(),
+                   flops_note="comparisons")
+
+
+def _linear(layer: Linear, shape: Shape) -> _Worked:
+    macs = _n(shape[0]) * _n(layer.units)
+    params = macs + _n(layer.units) if layer.bias else macs
+    return _Worked([_equation("params", params)], (layer.units,), params.value, macs=macs,
+                   flops=_n(layer.units) if layer.bias else None,
+                   flops_note=_weight_note(layer.bias))
+
+
+def _flatten(layer: Flatten, shape: Shape) -> _Worked:
+    out = _product(list(shape))
+    return _Worked([_equation("out", out) + " (C·∏W)"], (out.value,))
+
+
+def _batchnorm(layer: BatchNorm, shape: Shape) -> _Worked:
+    params = _n(2) * _n(shape[0])
+    lines = [_equation("params", params, "γ and β per channel"),
+             _equation("non-trainable", params, "running mean and variance")]
+    return _Worked(lines, shape, params.value, params.value, flops=_n(2) * _product(list(shape)),
+                   flops_note="inference form x·a + b: a multiply and an add per element")
+
+
+def _elementwise(layer: LayerSpec, shape: Shape) -> _Worked:
+    if isinstance(layer, Dropout):
+        return _Worked(["the identity at inference: out = in, no FLOPs"], shape)
+    per = Activation.FLOPS_PER_ELEMENT.get(layer.type, 1)
+    if per == 0:
+        return _Worked(["the identity: out = in, no FLOPs"], shape)
+    elements = _product(list(shape))
+    if per == 1:
+        return _Worked([], shape, flops=elements, flops_note="one per element")
+    return _Worked([], shape, flops=_n(per) * elements,
+                   flops_note="exp, sum and divide per element")
+
+
+def _pad(layer: Pad, shape: Shape) -> _Worked:
+    dims = shape[1:]
+    ones = (1,) * len(dims)
+    pads = resolve_padding(layer.padding, dims, ones, ones, ones)
+    sizes = tuple(w + b + a for w, (b, a) in zip(dims, pads, strict=True))
+    lines = _per_dim(len(dims), lambda i: [
+        f"out = {dims[i]} + {pads[i][0]} + {pads[i][1]} = {sizes[i]}"])
+    return _Worked(lines, (shape[0], *sizes))
+
+
+def _upsample(layer: Upsample, shape: Shape) -> _Worked:
+    dims = shape[1:]
+    rank = len(dims)
+    if layer.size is not None:
+        sizes = per_dim(layer.size, rank, "size")
+        lines = _per_dim(rank, lambda i: [f"out = {sizes[i]} (given size)"])
+    else:
+        scale = per_dim(layer.scale, rank, "scale")  # type: ignore[arg-type]
+        sizes = tuple(w * s for w, s in zip(dims, scale, strict=True))
+        lines = _per_dim(rank, lambda i: [f"out = {dims[i]}·{scale[i]} = {sizes[i]}"])
+    out = (shape[0], *sizes)
+    if layer.mode == "nearest":
+        lines.append("nearest: each output copies one input, no FLOPs")
+        return _Worked(lines, out)
+    taps = 2**rank
+    per = (_n(taps) + _n(taps - 1)).group()
+    return _Worked(lines, out, flops=per * _product(list(out)),
+                   flops_note=f"{taps} multiplies and {taps - 1} adds per output element, "
+                              "align_corners=False")
+
+
+_EXPLAINERS: dict[type[LayerSpec], Callable[..., _Worked]] = {
+    Conv: _conv, ConvTranspose: _conv_transpose, MaxPool: _pool, AvgPool: _pool,
+    AdaptivePool: _adaptive, GlobalPool: _global, Linear: _linear, Flatten: _flatten,
+    BatchNorm: _batchnorm, Dropout: _elementwise, Activation: _elementwise,
+    LeakyRelu: _elementwise, Pad: _pad, Upsample: _upsample,
+}
+
+
+# ---------------------------------------------------------------- receptive fields
+
+Fields = tuple[AxisField, ...] | Literal["global", "untracked"]
+
+
+def _field_step(index_map: IndexMap, before: AxisField, after: AxisField) -> tuple[str, int]:
+    """Return the receptive-field line of one dim and the size it gives."""
+    stride_in = before.stride
+    kernel = dilation = step = 0
+    if isinstance(index_map, WindowMap):
+        kernel, dilation, step = index_map.kernel, index_map.dilation, index_map.stride
+    elif isinstance(index_map, AdaptiveMap) and index_map.size_in % index_map.size_out == 0:
+        kernel = step = index_map.size_in // index_map.size_out
+        dilation = 1
+    if kernel and before.period == 1:
+        size_in, stride = before.size, int(stride_in)
+        tap = f"({kernel}−1)·{dilation}·{stride}" if dilation > 1 else f"({kernel}−1)·{stride}"
+        size = size_in + (kernel - 1) * dilation * stride
+        text = f"RF = {size_in} + {tap} = {size}"
+        if step > 1:
+            text += f", stride {stride}·{step} = {stride * step}"
+        return text, size
+    if kernel:
+        why = (f"the input's units repeat with a period of {before.period}, not 1 (after "
+               "upsampling), so r_in + (K−1)·D·S_in does not apply")
+    elif isinstance(index_map, TransposedWindowMap):
+        why = "a transposed convolution: output o reads the inputs i with i·S − P + k·D = o"
+    elif isinstance(index_map, ResampleMap):
+        why = "upsampling: neighbouring outputs read the same inputs"
+    elif isinstance(index_map, AdaptiveMap):
+        why = "adaptive windows of different widths"
+    elif before.size == after.size:
+        return f"RF = {after.size} (unchanged: padding only shifts positions)", after.size
+    else:
+        why = "the layer moves positions"
+    stride_text = str(after.stride)
+    return f"RF = {after.size}, stride {stride_text}: the widest unit, from the exact walk " \
+           f"({why})", after.size
+
+
+# ---------------------------------------------------------------- the walk
+
+
+class _Walk:
+    """Follow the rows in the order the analysis made them, explaining each leaf and merge."""
+
+    def __init__(self, report: Report) -> None:
+        self.rows = report.layers
+        self.position = 0
+        self.batch = report.batch
+        self.explanations: list[Explanation] = []
+
+    def next_row(self) -> LayerRow:
+        row = self.rows[self.position]
+        self.position += 1
+        return row
+
+    def sequence(self, layers: Sequence[LayerSpec], shape: Shape,
+                 fields: Fields) -> tuple[Shape, Fields]:
+        for layer in layers:
+            if isinstance(layer, Container):
+                for _ in range(layer.repeat):
+                    shape, fields = self.bodies(layer, shape, fields)
+                    if layer.repeat > 1:
+                        self.next_row()  # this turn's subtotal
+                self.next_row()  # the container's subtotal
+            else:
+                shape, fields = self.leaf(layer, fields)
+        return shape, fields
+
+    def bodies(self, layer: Container, shape: Shape, fields: Fields) -> tuple[Shape, Fields]:
+        outputs = [self.sequence(body, shape, fields) for _, body in layer.bodies()]
+        if layer.merge_kind is None:
+            return outputs[0]
+        return self.merge(layer.merge_kind, outputs)
+
+    def leaf(self, layer: LayerSpec, fields: Fields) -> tuple[Shape, Fields]:
+        row = self.next_row()
+        if row.spec is not layer:
+            raise AssertionError(f"row {row.name} does not belong to its layer")
+        explainer = _EXPLAINERS.get(type(layer))
+        if explainer is None:
+            worked = _Worked([f"no worked formulas for {layer.type} layers"],
+                             row.output_shape, row.params, row.non_trainable_params)
+        else:
+            worked = explainer(layer, row.input_shape)
+        index_maps = layer.apply(row.input_shape).index_maps
+        rf_lines: list[str] = []
+        sizes: tuple[int, ...] | None = None
+        if isinstance(fields, tuple) and index_maps is None:
+            rf_lines, fields = ["RF: global (every output reads every input position)"], "global"
+        elif isinstance(fields, tuple) and index_maps:
+            try:
+                after = tuple(f.through(m) for f, m in zip(fields, index_maps, strict=True))
+            except PeriodTooLong:
+                fields = "untracked"
+            else:
+                steps = [_field_step(m, b, a)
+                         for m, b, a in zip(index_maps, fields, after, strict=True)]
+                rf_lines = _per_dim(len(steps), lambda i: [steps[i][0]])
+                sizes = tuple(size for _, size in steps)
+                fields = after
+        elif isinstance(fields, tuple):
+            sizes = tuple(f.size for f in fields)
+        self.add(row, worked, rf_lines, sizes)
+        return row.output_shape, fields
+
+    def merge(self, kind: str, outputs: list[tuple[Shape, Fields]]) -> tuple[Shape, Fields]:
+        row = self.next_row()
+        shapes = [shape for shape, _ in outputs]
+        listed = " + ".join(format_shape(s) for s in shapes)
+        if kind == "add":
+            out = shapes[0]
+            flops = (_n(len(shapes)) - _n(1)).group() * _product(list(out))
+            worked = _Worked([f"add: {listed} → {format_shape(out)} (equal shapes, "
+                              "elementwise)"], out, flops=flops,
+                             flops_note="one add per element for each extra branch")
+        else:
+            total = sum(s[0] for s in shapes)
+            written = " + ".join(str(s[0]) for s in shapes)
+            out = (total, *shapes[0][1:])
+            kept = f", spatial {format_shape(out[1:])} kept" if len(out) > 1 else ""
+            worked = _Worked([f"concat: channels = {written} = {total}{kept}"], out)
+        branches = [f for _, f in outputs]
+        fields: Fields
+        rf_lines: list[str] = []
+        if any(f == "untracked" for f in branches):
+            fields = "untracked"
+        elif any(f == "global" for f in branches):
+            fields = "global"
+        else:
+            try:
+                fields = tuple(merge_fields(list(axis))
+                               for axis in zip(*branches, strict=True))
+            except (PeriodTooLong, StrideMismatch):
+                fields = "untracked"
+            else:
+                rf_lines = _per_dim(len(fields), lambda i: [
+                    f"RF = {fields[i].size}: the union of the branches' fields"])
+        sizes = tuple(f.size for f in fields) if isinstance(fields, tuple) else None
+        self.add(row, worked, rf_lines, sizes)
+        return out, fields
+
+    def add(self, row: LayerRow, worked: _Worked, rf_lines: list[str],
+            sizes: tuple[int, ...] | None) -> None:
+        lines = list(worked.lines)
+        def scale(term: _Term) -> _Term:
+            return _scaled(self.batch, term) if self.batch > 1 else term
+
+        note = f"batch {self.batch}" if self.batch > 1 else ""
+        macs = flops = 0
+        if worked.macs is not None:
+            total = scale(worked.macs)
+            lines.append(_equation("MACs", total, note))
+            macs = total.value
+            flops_term = _n(2) * _Term(f"{macs:,}", macs)
+            if worked.flops is not None:
+                flops_term = flops_term + scale(worked.flops)
+            lines.append(_equation("FLOPs", flops_term, worked.flops_note))
+            flops = flops_term.value
+        elif worked.flops is not None:
+            total = scale(worked.flops)
+            text = "; ".join(n for n in (worked.flops_note, note) if n)
+            lines.append(_equation("FLOPs", total, text))
+            flops = total.value
+        lines += rf_lines
+        self.explanations.append(Explanation(
+            layer=row.name, type=row.type, lines=tuple(lines),
+            output_shape=worked.output_shape, params=worked.params,
+            non_trainable_params=worked.non_trainable_params, macs=macs, flops=flops,
+            receptive_field=sizes,
+        ))
+
+
+def explain(report: Report) -> tuple[Explanation, ...]:
+    """Return the worked formulas of every layer and merge of ``report``, in row order."""
+    walk = _Walk(report)
+    top = [row.spec for row in report.layers if row.depth == 0]
+    rank = len(report.input_shape) - 1
+    fields: Fields = tuple(AxisField.identity() for _ in range(rank)) if rank else "global"
+    walk.sequence([spec for spec in top if spec is not None], report.input_shape, fields)
+    return tuple(walk.explanations)
+
