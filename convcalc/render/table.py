@@ -97,9 +97,11 @@ def _aligned(pairs: list[tuple[str, str]]) -> Text:
     """Return label/value lines with the values lined up, labels bold."""
     width = max(len(label) for label, _ in pairs)
     text = Text()
-    for label, value in pairs:
+    for index, (label, value) in enumerate(pairs):
         text.append(f"{label:<{width}}", style="bold")
-        text.append(f"  {value}\n" if value else "\n")
+        text.append(f"  {value}" if value else "")
+        if index < len(pairs) - 1:
+            text.append("\n")
     return text
 
 
