@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from convcalc.errors import LayerError
 from convcalc.geometry import IndexMap, same_padding
@@ -24,6 +24,7 @@ __all__ = [
     "Name",
     "NonNegative",
     "Padding",
+    "Real",
     "Shape",
     "Size",
     "Step",
@@ -50,6 +51,20 @@ Padding = (
     | tuple[tuple[NonNegative, NonNegative], ...]
 )
 """Padding: ``same``, ``valid``, one int, one per dim, or (before, after) per dim."""
+
+
+def _yaml_float(value: Any) -> Any:
+    """Return ``"1e-5"`` as 1e-05: YAML 1.1 reads exponents without a dot as strings."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+Real = Annotated[float, Strict(), BeforeValidator(_yaml_float)]
+"""A number; ints and YAML's dotless exponents (``1e-5``) are accepted."""
 Name = Annotated[str, Strict(), Field(min_length=1, max_length=200, pattern=r"^[^.\s]+$")]
 """A layer name: no dots (they join a nested layer's full name) and no spaces."""
 

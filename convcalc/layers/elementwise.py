@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, StrictFloat
+from pydantic import Field
 
-from convcalc.layers.base import Cost, LayerSpec, Shape, Step, numel
+from convcalc.layers.base import Cost, LayerSpec, Real, Shape, Step, numel
 
 __all__ = ["Activation", "BatchNorm", "Dropout", "LeakyRelu"]
 
@@ -19,7 +19,7 @@ class BatchNorm(LayerSpec):
     """
 
     type: Literal["batchnorm"]
-    eps: StrictFloat = Field(1e-5, gt=0)
+    eps: Real = Field(1e-5, gt=0)
 
     def apply(self, shape: Shape) -> Step:
         channels = shape[0]
@@ -32,7 +32,7 @@ class Dropout(LayerSpec):
     """Dropout: the identity at inference, so no FLOPs are counted."""
 
     type: Literal["dropout"]
-    p: StrictFloat = Field(0.5, ge=0, lt=1)
+    p: Real = Field(0.5, ge=0, lt=1)
 
     def apply(self, shape: Shape) -> Step:
         return Step(shape)
@@ -59,7 +59,7 @@ class LeakyRelu(LayerSpec):
     """Leaky ReLU, ``max(x, a·x)``: one operation per element."""
 
     type: Literal["leaky_relu"]
-    negative_slope: StrictFloat = 0.01
+    negative_slope: Real = 0.01
 
     def apply(self, shape: Shape) -> Step:
         return Step(shape, Cost(flops=numel(shape)))
