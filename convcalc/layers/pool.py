@@ -29,18 +29,21 @@ def _pool_window(
     shape: Shape, layer_type: str, kernel: Dims, stride: Dims | None, dilation: Dims,
     padding: Padding, ceil_mode: bool,
 ) -> Window:
-    """Return the pooling window; explicit padding may be at most half the kernel."""
+    """Return the pooling window; explicit padding may be at most half the kernel.
+
+    The limit is PyTorch's, ``padding ≤ ⌊K/2⌋`` on the kernel as written: PyTorch refuses
+    a pool past it even when dilation widens the window.
+    """
     window = resolve_window(shape, layer_type, kernel, kernel if stride is None else stride,
                             dilation, padding, ceil_mode)
     if padding != "same":
-        for name, k, d, (before, after) in zip(dim_names(len(window.dims)), window.kernel,
-                                                window.dilation, window.pads, strict=True):
-            extent = d * (k - 1) + 1
-            if 2 * max(before, after) > extent:
+        for name, k, (before, after) in zip(dim_names(len(window.dims)), window.kernel,
+                                             window.pads, strict=True):
+            if 2 * max(before, after) > k:
                 raise LayerError(
                     f"padding {max(before, after)} along {name} is more than half the "
-                    f"{'dilated ' if d > 1 else ''}kernel ({extent}): a window could lie "
-                    "entirely in the padding; use padding ≤ kernel/2",
+                    f"kernel ({k}): a window could lie entirely in the padding; use "
+                    "padding ≤ kernel/2",
                     field_name="padding",
                 )
     return window
