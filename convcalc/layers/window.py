@@ -59,14 +59,14 @@ class Window:
             # Rows past the last window are news only when more are lost there than in the
             # gaps a stride wider than the window leaves anyway (a 1×1 stride-2 conv reads
             # every other row; its unread last row is one more such gap).
-            lost = dropped_inputs(size, k, s, d, before, after) - after - max(s - extent, 0)
-            if lost > 0:
+            unread = dropped_inputs(size, k, s, d, before, after) - after
+            if unread > max(s - extent, 0):
                 value = Fraction(size - extent + before + after, s)
-                rows = f"{lost} input rows" if lost > 1 else "last input row"
+                rows = f"last {unread} input rows" if unread > 1 else "last input row"
                 messages.append(
                     f"({name} − K + P)/S = ({size} − {extent} + {before + after})/{s} = "
                     f"{float(value):g} is not a whole number, so the {rows} along {name} "
-                    f"{'are' if lost > 1 else 'is'} never read"
+                    f"{'are' if unread > 1 else 'is'} never read"
                 )
         return messages
 
