@@ -1,0 +1,432 @@
+"""Hand-worked tests of convcalc.analysis: names, row order, subtotals, totals, batch, warnings."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from convcalc import MAX_LAYERS, DType, LayerError, Report, analyze
+from convcalc.analysis import count_rows
+from convcalc.results import Warning
+from convcalc.spec import Network
+
+LECTURE_CONV = {"type": "conv", "filters": 10, "kernel": 5, "padding": 2}
+"""The lecture's exercise: on 3×32×32, 10×32×32 out, 760 params, 768,000 MACs."""
+
+
+def network(input_shape: list[int], layers: list[Any]) -> Network:
+    """Return a network given as plain data."""
+    return Network.model_validate({"input": input_shape, "layers": layers})
+
+
+def run(input_shape: list[int], layers: list[Any], **options: Any) -> Report:
+    """Return the report of a network given as plain data."""
+    return analyze(network(input_shape, layers), **options)
+
+
+def names(report: Report) -> list[str]:
+    """Return the row names in order."""
+    return [row.name for row in report.layers]
+
+
+# ------------------------------------------------------------------ names
+
+
+def test_generated_names_count_per_type() -> None:
+    """Unnamed layers are called <type><n>, counting each type apart among siblings."""
+    report = run([3, 8, 8], [{"type": "conv", "filters": 4, "kernel": 3}, "relu",
+                             {"type": "conv", "filters": 4, "kernel": 3}, "relu", "batchnorm"])
+    assert names(report) == ["conv1", "relu1", "conv2", "relu2", "batchnorm1"]
+
+
+def test_generated_names_skip_names_the_user_took() -> None:
+    """A generated name skips one a sibling was given: conv2 is taken, so conv1, conv3."""
+    report = run([1, 8], [{"type": "relu", "name": "conv2"},
+                          {"type": "conv", "filters": 1, "kernel": 1},
+                          {"type": "conv", "filters": 1, "kernel": 1}])
+    assert names(report) == ["conv2", "conv1", "conv3"]
+
+
+def test_generated_names_restart_in_each_container() -> None:
+    """Counters are per sibling list: a sequential's first relu is relu1 again."""
+    report = run([1, 8], ["relu", {"type": "sequential", "layers": ["relu", "relu"]}, "relu"])
+    assert names(report) == ["relu1", "sequential1.relu1", "sequential1.relu2", "sequential1",
+                             "relu2"]
+
+
+def test_generated_names_are_unique_across_branches() -> None:
+    """A container's bodies share its prefix, so names count on across branches."""
+    report = run([1, 8], [{"type": "parallel", "merge": "add",
+                           "branches": [["relu", "relu"], ["relu"], []]}])
+    assert names(report) == ["parallel1.relu1", "parallel1.relu2", "parallel1.relu3",
+                             "parallel1.add", "parallel1"]
+
+
+def test_full_names_join_containers_with_dots() -> None:
+    """A nested layer's full name is its container's full name, a dot, and its own."""
+    report = run([1, 8], [{"type": "sequential", "name": "outer", "layers": [
+        {"type": "sequential", "name": "inner", "layers": [{"type": "relu", "name": "act"}]},
+    ]}])
+    assert names(report) == ["outer.inner.act", "outer.inner", "outer"]
+    assert [row.depth for row in report.layers] == [2, 1, 0]
+
+
+def test_duplicate_name_is_an_error() -> None:
+    """Two siblings with one name is an error pointing at the second and naming the first."""
+    with pytest.raises(LayerError) as raised:
+        run([1, 8], ["relu", {"type": "relu", "name": "x"}, {"type": "relu", "name": "x"}])
+    error = raised.value
+    assert error.message == (
+        "the name 'x' is already used by layer 2 of this list; names must be unique among "
+        "siblings"
+    )
+    assert error.location == ("layers", 2)
+    assert error.field_name == "name"
+
+
+NESTED_DUPLICATE_BUG = (
+    "analysis._names locates a nested duplicate by the container's location plus its index "
+    "among all the container's bodies, dropping the 'layers'/'shortcut'/'branches' path: "
+    "layers[0][1] instead of layers[0].layers[1], so the CLI points at the container's line"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=NESTED_DUPLICATE_BUG)
+def test_duplicate_name_inside_a_container() -> None:
+    """A duplicate inside a sequential points into its layers list."""
+    with pytest.raises(LayerError) as raised:
+        run([1, 8], [{"type": "sequential", "name": "s", "layers": [
+            {"type": "relu", "name": "a"}, {"type": "relu", "name": "a"}]}])
+    assert raised.value.location == ("layers", 0, "layers", 1)
+
+
+@pytest.mark.xfail(strict=True, reason=NESTED_DUPLICATE_BUG)
+def test_duplicate_name_across_residual_bodies_points_at_the_shortcut() -> None:
+    """A name used in both a residual's layers and its shortcut is located in the shortcut."""
+    with pytest.raises(LayerError) as raised:
+        run([1, 8], [{"type": "residual", "layers": [{"type": "relu", "name": "a"}],
+                      "shortcut": [{"type": "relu", "name": "a"}]}])
+    assert raised.value.location == ("layers", 0, "shortcut", 0)
+
+
+def test_same_name_in_different_containers_is_fine() -> None:
+    """Names need only be unique among siblings: two blocks may each hold a conv1."""
+    block = {"type": "sequential", "layers": [{"type": "relu", "name": "conv1"}]}
+    report = run([1, 8], [block, block])
+    assert names(report) == ["sequential1.conv1", "sequential1", "sequential2.conv1",
+                             "sequential2"]
+
+
+# ------------------------------------------------------------------ rows and subtotals
+
+
+def test_rows_in_execution_order_with_subtotals_after_children() -> None:
+    """A residual's rows: its layers, its shortcut, the merge, then its subtotal row."""
+    report = run([4, 8, 8], [
+        {"type": "residual", "name": "block",
+         "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}, "relu"],
+         "shortcut": [{"type": "conv", "filters": 4, "kernel": 1}]},
+        "relu",
+    ])
+    assert names(report) == ["block.conv1", "block.relu1", "block.conv2", "block.add", "block",
+                             "relu1"]
+    assert [row.type for row in report.layers] == ["conv", "relu", "conv", "add", "residual",
+                                                   "relu"]
+    assert [row.container for row in report.layers] == [False] * 4 + [True, False]
+    assert [row.depth for row in report.layers] == [1, 1, 1, 1, 0, 0]
+
+
+def test_subtotal_row_sums_its_subtree() -> None:
+    """A container's row holds its subtree's sums, its input and its output."""
+    report = run([4, 8, 8], [
+        {"type": "residual", "name": "block",
+         "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}, "relu"],
+         "shortcut": [{"type": "conv", "filters": 4, "kernel": 1}]},
+    ])
+    conv3, relu, conv1, add, block = report.layers
+    # 3×3 conv: 4·4·9 + 4 = 148 params, 256·36 = 9,216 MACs, 2·9,216 + 256 FLOPs
+    assert (conv3.params, conv3.macs, conv3.flops) == (148, 9216, 18_688)
+    # 1×1 conv: 4·4 + 4 = 20 params, 256·4 = 1,024 MACs, 2,048 + 256 FLOPs
+    assert (conv1.params, conv1.macs, conv1.flops) == (20, 1024, 2304)
+    assert relu.flops == 256
+    assert add.flops == 256  # one add per element of 4×8×8
+    assert add.input_shape == (4, 8, 8)
+    assert (block.params, block.macs, block.flops) == (168, 10_240, 18_688 + 256 + 2304 + 256)
+    assert block.activation_bytes == 4 * 4 * 256  # four 4×8×8 float32 outputs
+    assert (block.input_shape, block.output_shape) == ((4, 8, 8), (4, 8, 8))
+
+
+def test_merge_row_name_avoids_a_child_name() -> None:
+    """A merge row is <container>.add, or add_ when a child already has that name."""
+    report = run([1, 8], [{"type": "residual", "name": "b",
+                           "layers": [{"type": "relu", "name": "add"}]}])
+    assert names(report) == ["b.add", "b.add_", "b"]
+    assert [row.type for row in report.layers] == ["relu", "add", "residual"]
+
+
+def test_concat_merge_row() -> None:
+    """A parallel's concat row sums the channels: 2 + 3 + the identity's 4 = 9."""
+    report = run([4, 8], [{"type": "parallel", "name": "mix", "branches": [
+        [{"type": "conv", "filters": 2, "kernel": 1}],
+        [{"type": "conv", "filters": 3, "kernel": 3, "padding": 1}],
+        [],
+    ]}])
+    concat = report.layers[-2]
+    assert (concat.name, concat.type) == ("mix.concat", "concat")
+    assert concat.output_shape == (9, 8)
+    assert concat.flops == 0
+    assert report.output_shape == (9, 8)
+
+
+def test_repeat_expands_to_numbered_turns() -> None:
+    """repeat: 2 runs the body twice as name.0 and name.1, each with a subtotal row."""
+    report = run([1, 8], [{"type": "residual", "name": "block", "repeat": 2,
+                           "layers": ["relu"]}])
+    assert names(report) == ["block.0.relu1", "block.0.add", "block.0",
+                             "block.1.relu1", "block.1.add", "block.1", "block"]
+    assert [row.depth for row in report.layers] == [2, 2, 1, 2, 2, 1, 0]
+    assert [row.container for row in report.layers] == [False, False, True] * 2 + [True]
+    # 1×8: relu 8 FLOPs, add 8 FLOPs per turn
+    assert [row.flops for row in report.layers] == [8, 8, 16, 8, 8, 16, 32]
+
+
+def test_repeat_threads_the_shape() -> None:
+    """Each turn of a repeat reads the previous turn's output: 3 stride-2 convs, 64 → 8."""
+    report = run([3, 64], [{"type": "sequential", "name": "down", "repeat": 3, "layers": [
+        {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "padding": 1}]}])
+    turns = [row for row in report.layers if row.depth == 1]
+    assert [(row.input_shape, row.output_shape) for row in turns] == [
+        ((3, 64), (8, 32)), ((8, 32), (8, 16)), ((8, 16), (8, 8))]
+    # params: 8·3·3 + 8 = 80, then 8·8·3 + 8 = 200 twice
+    assert report.totals.params == 80 + 200 + 200
+
+
+def test_totals_are_sums_of_non_container_rows() -> None:
+    """Totals add the leaf and merge rows, never the subtotal rows."""
+    report = run([3, 32, 32], [
+        LECTURE_CONV, "batchnorm",
+        {"type": "residual", "layers": [{"type": "conv", "filters": 10, "kernel": 3,
+                                         "padding": 1}]},
+        "global_avgpool", {"type": "linear", "units": 5},
+    ])
+    leaves = [row for row in report.layers if not row.container]
+    for field in ("params", "non_trainable_params", "macs", "flops", "activation_bytes"):
+        assert getattr(report.totals, field) == sum(getattr(r, field) for r in leaves)
+    # 760 + 20 (bn) + 910 (10·10·9 + 10) + 55 (10·5 + 5)
+    assert report.totals.params == 1745
+    assert report.totals.non_trainable_params == 20
+    # 768,000 + 10·1,024·90 = 921,600 + 50
+    assert report.totals.macs == 1_689_650
+    assert report.totals.param_bytes == (1745 + 20) * 4
+
+
+def test_report_shapes() -> None:
+    """The report carries the input and final output shapes and each row's shapes."""
+    report = run([3, 32, 32], [LECTURE_CONV, "global_maxpool"])
+    assert report.input_shape == (3, 32, 32)
+    assert report.output_shape == (10,)
+    assert [(r.input_shape, r.output_shape) for r in report.layers] == [
+        ((3, 32, 32), (10, 32, 32)), ((10, 32, 32), (10,))]
+
+
+# ------------------------------------------------------------------ batch and dtype
+
+
+def test_lecture_exercise_report() -> None:
+    """The lecture's exercise as a network: 760 params, 768,000 MACs, 40,960 output bytes."""
+    report = run([3, 32, 32], [LECTURE_CONV])
+    (row,) = report.layers
+    assert (row.params, row.macs, row.flops) == (760, 768_000, 1_546_240)
+    assert row.activation_bytes == 10 * 32 * 32 * 4
+    assert report.batch == 1
+    assert report.dtype == DType.float32
+
+
+def test_batch_scales_macs_flops_and_activations_not_params() -> None:
+    """With batch 4, MACs, FLOPs and activation bytes are ×4; parameters are not."""
+    report = run([3, 32, 32], [LECTURE_CONV, "relu"], batch=4)
+    conv, relu = report.layers
+    assert (conv.params, conv.macs, conv.flops) == (760, 3_072_000, 6_184_960)
+    assert conv.activation_bytes == 4 * 40_960
+    assert relu.flops == 4 * 10_240
+    assert report.totals.params == 760
+    assert report.totals.param_bytes == 760 * 4
+    assert report.totals.activation_bytes == 2 * 163_840
+    assert report.batch == 4
+
+
+def test_batch_must_be_positive() -> None:
+    """batch 0 is an error."""
+    with pytest.raises(LayerError) as raised:
+        run([3, 32, 32], [LECTURE_CONV], batch=0)
+    assert raised.value.message == "batch must be at least 1, got 0"
+    assert raised.value.field_name == "batch"
+
+
+@pytest.mark.parametrize(("dtype", "size"), [(DType.float32, 4), (DType.float16, 2),
+                                             (DType.bfloat16, 2), (DType.float64, 8),
+                                             (DType.int8, 1)])
+def test_dtype_bytes(dtype: DType, size: int) -> None:
+    """Activation and parameter bytes use the dtype's element size; counts do not change."""
+    report = run([3, 32, 32], [LECTURE_CONV, "batchnorm"], dtype=dtype)
+    assert dtype.bytes == size
+    assert report.layers[0].activation_bytes == 10_240 * size
+    assert report.totals.param_bytes == (760 + 20 + 20) * size  # bn: 20 learnt + 20 stored
+    assert report.totals.params == 780
+    assert report.dtype == dtype
+
+
+# ------------------------------------------------------------------ warnings and strict
+
+
+PARTIAL_POOL = {"type": "maxpool", "kernel": 2}
+"""On a 7-long input a 2-wide pool never reads the last row."""
+
+
+def test_non_whole_division_warns_with_the_numbers() -> None:
+    """A non-whole (W − K + P)/S is a warning naming the layer and the numbers."""
+    report = run([1, 7, 8], [PARTIAL_POOL])
+    assert report.warnings == (Warning(
+        layer="maxpool1",
+        message="(H − K + P)/S = (7 − 2 + 0)/2 = 2.5 is not a whole number, so the last "
+                "input row along H is never read",
+    ),)
+    assert report.output_shape == (1, 3, 4)
+
+
+def test_warnings_name_nested_layers_by_full_name() -> None:
+    """A warning inside a container names the layer by its full name, once per dim."""
+    report = run([1, 7, 7], [{"type": "sequential", "name": "stem", "layers": [PARTIAL_POOL]}])
+    assert [w.layer for w in report.warnings] == ["stem.maxpool1", "stem.maxpool1"]
+    assert [w.message.split(" = ")[0] for w in report.warnings] == ["(H − K + P)/S",
+                                                                     "(W − K + P)/S"]
+
+
+def test_repeated_layer_warns_each_time() -> None:
+    """A repeated layer that drops rows warns in every turn it drops them."""
+    report = run([1, 15], [{"type": "sequential", "name": "s", "repeat": 2,
+                            "layers": [PARTIAL_POOL]}])
+    # 15 → 7 (drops row 14), 7 → 3 (drops row 6)
+    assert [w.layer for w in report.warnings] == ["s.0.maxpool1", "s.1.maxpool1"]
+
+
+def test_strict_turns_the_first_warning_into_an_error() -> None:
+    """strict=True raises the first warning as a LayerError naming the layer."""
+    with pytest.raises(LayerError) as raised:
+        run([1, 7, 8], ["relu", PARTIAL_POOL], strict=True)
+    error = raised.value
+    assert error.message == (
+        "(H − K + P)/S = (7 − 2 + 0)/2 = 2.5 is not a whole number, so the last input row "
+        "along H is never read (--strict makes warnings errors)"
+    )
+    assert error.layer == "maxpool1"
+    assert error.location == ("layers", 1)
+
+
+def test_strict_without_warnings_is_a_normal_report() -> None:
+    """strict=True changes nothing when there is nothing to warn about."""
+    assert run([3, 32, 32], [LECTURE_CONV], strict=True).totals.macs == 768_000
+
+
+# ------------------------------------------------------------------ errors and limits
+
+
+def test_layer_error_names_the_layer_and_location() -> None:
+    """A layer that cannot take its input is reported with its full name and position."""
+    with pytest.raises(LayerError) as raised:
+        run([3, 8, 8], [{"type": "sequential", "name": "head", "layers": [
+            "relu", {"type": "linear", "units": 2}]}])
+    error = raised.value
+    assert error.layer == "head.linear1"
+    assert error.location == ("layers", 0, "layers", 1)
+    assert str(error) == (
+        "layers[0].layers[1]: layer 'head.linear1': linear needs a flat input [features], "
+        "got 3×8×8; add '- flatten' (→ 192) or a global pooling layer before it"
+    )
+
+
+def test_merge_shape_error_names_the_container() -> None:
+    """Shapes that cannot merge are reported on the container."""
+    with pytest.raises(LayerError) as raised:
+        run([4, 8], [{"type": "residual", "name": "block",
+                      "layers": [{"type": "conv", "filters": 8, "kernel": 1}]}])
+    assert raised.value.layer == "block"
+    assert raised.value.message == "add needs equal shapes, the branches give 8×8, 4×8"
+
+
+def test_count_rows() -> None:
+    """count_rows counts leaves, merges, subtotals and, for repeats, one subtotal per turn."""
+    layers = network([1, 8], [
+        "relu",  # 1
+        {"type": "residual", "layers": ["relu", "relu"]},  # 2 + add + subtotal = 4
+        {"type": "sequential", "repeat": 3, "layers": ["relu"]},  # 3·(1 + 1) + 1 = 7
+    ]).layers
+    assert count_rows(layers) == 12
+    assert len(run([1, 8], [
+        "relu", {"type": "residual", "layers": ["relu", "relu"]},
+        {"type": "sequential", "repeat": 3, "layers": ["relu"]},
+    ]).layers) == 12
+
+
+def test_layer_limit() -> None:
+    """A repeat past MAX_LAYERS rows is refused at once, before any layer is walked."""
+    big = network([1, 8], [{"type": "sequential", "repeat": 1_000_000, "layers": ["relu"]}])
+    start = time.perf_counter()
+    with pytest.raises(LayerError) as raised:
+        analyze(big)
+    assert time.perf_counter() - start < 1.0
+    # 1,000,000 turns × (relu + turn subtotal) + the outer subtotal
+    assert raised.value.message == (
+        f"the network expands to 2,000,001 rows (layers, merges and container subtotals, "
+        f"repeats included), past the limit of {MAX_LAYERS:,}; lower a 'repeat'"
+    )
+    assert MAX_LAYERS == 1_000_000
+    assert raised.value.location == ("layers",)
+
+
+# ------------------------------------------------------------------ ranks
+
+
+def test_one_dimensional_network() -> None:
+    """A 1-D [C, L] input runs through conv, pool, global pool and linear."""
+    report = run([4, 100], [
+        {"type": "conv", "filters": 8, "kernel": 5, "padding": 2},  # 8×100
+        {"type": "maxpool", "kernel": 2},  # 8×50
+        {"type": "upsample", "scale": 2},  # 8×100
+        "global_avgpool",  # [8]
+        {"type": "linear", "units": 3},
+    ])
+    assert [row.output_shape for row in report.layers] == [(8, 100), (8, 50), (8, 100), (8,),
+                                                           (3,)]
+    # conv 8·4·5 + 8 = 168, linear 8·3 + 3 = 27
+    assert report.totals.params == 195
+    assert report.totals.macs == 8 * 100 * 20 + 24  # 16,024
+    assert report.layers[1].receptive_field is not None
+    assert report.layers[1].receptive_field.size == (6,)
+
+
+def test_three_dimensional_network() -> None:
+    """A 3-D [C, D, H, W] input runs through conv, pool and global pool."""
+    report = run([2, 8, 16, 16], [
+        {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},  # 4×8×16×16
+        {"type": "maxpool", "kernel": 2},  # 4×4×8×8
+        {"type": "conv_transpose", "filters": 2, "kernel": 2, "stride": 2},  # 2×8×16×16
+        "global_maxpool",
+    ])
+    assert [row.output_shape for row in report.layers] == [
+        (4, 8, 16, 16), (4, 4, 8, 8), (2, 8, 16, 16), (2,)]
+    # conv 4·2·27 + 4 = 220; transposed 4·2·8 + 2 = 66
+    assert report.totals.params == 286
+    # conv 4·2048·54 = 442,368; transposed by inputs 4·256·2·8 = 16,384
+    assert report.totals.macs == 458_752
+    assert report.layers[0].receptive_field is not None
+    assert report.layers[0].receptive_field.size == (3, 3, 3)
+
+
+def test_flat_input_network() -> None:
+    """A flat [C] input works for linear layers and has no receptive field."""
+    report = run([16], [{"type": "linear", "units": 8}, "relu", {"type": "linear", "units": 2}])
+    assert report.output_shape == (2,)
+    assert report.totals.params == 16 * 8 + 8 + 8 * 2 + 2
