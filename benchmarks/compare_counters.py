@@ -507,7 +507,8 @@ def main() -> None:
         report = analyze(load_network(REPO_ROOT / "examples" / f"{name}.yaml").network)
         results[name] = (report, measure(name))
     print(f"Measured with {versions()}.\n")
-    print(totals_table(results), "\n")
+    print(totals_table(results))
+    print()
     print(params_table(results))
     if args.layers:
         print()
