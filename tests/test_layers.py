@@ -547,7 +547,7 @@ def test_dropout_is_free() -> None:
 )
 def test_activation(layer_type: str, flops_per_element: int) -> None:
     """Each activation keeps the shape, has no params and costs its FLOPs per element."""
-    step = Activation(type=layer_type).apply((8, 5, 5))  # type: ignore[arg-type]
+    step = Activation(type=layer_type).apply((8, 5, 5))
     assert step.output_shape == (8, 5, 5)
     assert step.cost == Cost(flops=200 * flops_per_element)
     assert step.index_maps == ()
@@ -636,7 +636,7 @@ def test_upsample_needs_exactly_one_of_scale_and_size(options: dict[str, int]) -
     with pytest.raises(ValidationError, match=(
         r"give exactly one of 'scale' \(an int factor\) or 'size'"
     )):
-        Upsample(type="upsample", **options)  # type: ignore[arg-type]
+        Upsample(type="upsample", **options)
 
 
 # ------------------------------------------------------------------ merges
