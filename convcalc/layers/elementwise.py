@@ -41,9 +41,8 @@ class Dropout(LayerSpec):
 class Activation(LayerSpec):
     """An elementwise non-linearity, or softmax over the channels.
 
-    FLOPs: one per element (the cost of exp, erf or tanh is not modelled, as ptflops
-    counts them), none for ``identity``, three per element for ``softmax`` (exp, sum,
-    divide).
+    FLOPs: one per element (the cost of evaluating exp, erf or tanh is not modelled),
+    none for ``identity``, three per element for ``softmax`` (exp, sum, divide).
     """
 
     FLOPS_PER_ELEMENT: ClassVar[dict[str, int]] = {"identity": 0, "softmax": 3}
