@@ -35,7 +35,7 @@ from convcalc.layers.window import Window, dim_names
 from convcalc.receptive_field import AxisField, PeriodTooLong, StrideMismatch, merge_fields
 from convcalc.results import LayerRow, Report
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["Explanation", "explain", "transposed_size_line", "window_size_lines"]
 
 
 class Explanation(BaseModel):
@@ -163,8 +163,13 @@ def _unread_note(extent: int, stride: int, after: int, remainder: int) -> str:
     return f"{rows} never read"
 
 
-def _window_dim(window: Window, i: int) -> tuple[list[str], int]:
-    """Return the lines that give one dim's output size, and that size."""
+def window_size_lines(window: Window, i: int) -> tuple[list[str], int]:
+    """Return the lines that work out dim ``i``'s output size, and that size.
+
+    ``out = (32 − 5 + 2·2)/1 + 1 = 32``; a division that is not whole says how it was
+    rounded and which positions are left unread; ceil_mode says when PyTorch drops the
+    last window.
+    """
     size, k, s, d = window.dims[i], window.kernel[i], window.stride[i], window.dilation[i]
     before, after = window.pads[i]
     lines = []
@@ -210,10 +215,10 @@ def _same_lines(window: Window, i: int) -> list[str]:
 
 def _window_lines(window: Window, same: bool) -> tuple[list[str], tuple[int, ...]]:
     """Return the output-size lines of every dim (collapsed when alike) and the sizes."""
-    sizes = [_window_dim(window, i)[1] for i in range(len(window.dims))]
+    sizes = [window_size_lines(window, i)[1] for i in range(len(window.dims))]
 
     def lines(i: int) -> list[str]:
-        return (_same_lines(window, i) if same else []) + _window_dim(window, i)[0]
+        return (_same_lines(window, i) if same else []) + window_size_lines(window, i)[0]
 
     return _per_dim(len(window.dims), lines), tuple(sizes)
 
@@ -256,9 +261,8 @@ def _conv_transpose(layer: ConvTranspose, shape: Shape) -> _Worked:
                                               strict=True))
     lines = ["out = (W − 1)·S − 2P + D·(K − 1) + output_padding + 1 (PyTorch's "
              "ConvTranspose)"]
-    lines += _per_dim(rank, lambda i: [
-        f"out = ({dims[i]} − 1)·{stride[i]} − 2·{padding[i]} + {dilation[i]}·({kernel[i]} − 1)"
-        f" + {extra[i]} + 1 = {sizes[i]}"])
+    lines += _per_dim(rank, lambda i: [transposed_size_line(
+        dims[i], kernel[i], stride[i], dilation[i], padding[i], extra[i])])
     per_group = layer.filters // layer.groups
     if layer.groups > 1:
         lines.append(f"groups = {layer.groups}: each input channel feeds filters/groups = "
@@ -275,6 +279,14 @@ def _conv_transpose(layer: ConvTranspose, shape: Shape) -> _Worked:
     return _Worked(lines, (layer.filters, *sizes), params.value,
                    macs=_product(list(shape)) * taps, flops=bias_adds,
                    flops_note=_weight_note(layer.bias))
+
+
+def transposed_size_line(size: int, kernel: int, stride: int, dilation: int, padding: int,
+                         output_padding: int) -> str:
+    """Return ``out = (16 − 1)·2 − 2·0 + 1·(2 − 1) + 0 + 1 = 32`` for a transposed conv."""
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    return (f"out = ({size} − 1)·{stride} − 2·{padding} + {dilation}·({kernel} − 1) + "
+            f"{output_padding} + 1 = {out}")
 
 
 def _pool(layer: MaxPool | AvgPool, shape: Shape) -> _Worked:

@@ -1,0 +1,157 @@
+"""``convcalc solve``: the kernel settings for an output size, ``same`` padding, input sizes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from convcalc.cli.app import FormatOption, OutputFormat, app, exit_codes
+from convcalc.errors import InputError
+from convcalc.loader import load_network
+from convcalc.render.solve import (
+    inputs_csv,
+    inputs_text,
+    same_csv,
+    same_text,
+    solutions_csv,
+    solutions_markdown,
+    solutions_text,
+)
+from convcalc.solve import Requirement, SolveKind, solve_inputs, solve_same, solve_window
+
+__all__ = ["inputs", "same", "solve"]
+
+solve_app = typer.Typer(
+    name="solve", invoke_without_command=True, add_completion=False,
+    help="The inverse problems: which kernel, stride, padding and dilation give an output "
+         "size; the padding 'same' needs; which input sizes a network takes cleanly.",
+)
+app.add_typer(solve_app)
+
+SizeOption = Annotated[int | None, typer.Option("--input", "-i", help="Input size along one "
+                                                "spatial dim, e.g. 56.")]
+KernelOption = Annotated[int | None, typer.Option("--k", "--kernel", "-k", help="Kernel size.")]
+StrideOption = Annotated[int | None, typer.Option("--stride", "-s", help="Stride.")]
+DilationOption = Annotated[int | None, typer.Option("--dilation", "-d", help="Dilation.")]
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@solve_app.callback()
+@exit_codes
+def solve(
+    context: typer.Context,
+    size: SizeOption = None,
+    output_size: Annotated[int | None, typer.Option("--output", help="Output size wanted "
+                                                    "along that dim, e.g. 28.")] = None,
+    kernel: KernelOption = None,
+    stride: StrideOption = None,
+    padding: Annotated[int | None, typer.Option("--pad", "--padding", "-p",
+                                                help="Fix the padding (each side).")] = None,
+    dilation: DilationOption = None,
+    kind: Annotated[SolveKind, typer.Option("--type", "-t", help="Layer type.")]
+    = SolveKind.conv,
+    max_kernel: Annotated[int, typer.Option("--max-k", help="Largest kernel tried.")] = 11,
+    max_stride: Annotated[int, typer.Option("--max-stride", help="Largest stride tried.")] = 4,
+    max_padding: Annotated[int | None, typer.Option(
+        "--max-pad", help="Largest padding tried (default: one less than the dilated kernel; "
+        "pooling: half of it).")] = None,
+    max_dilation: Annotated[int, typer.Option("--max-dilation",
+                                              help="Largest dilation tried.")] = 3,
+    ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="Pooling: round the output "
+                                            "size up (PyTorch's ceil_mode).")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Settings shown in the table "
+                                       "and Markdown; 0 shows all (JSON and CSV have all).")]
+    = 20,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Every kernel, stride, padding and dilation that maps --input to --output.
+
+    Simplest first: no unread input rows, then the smallest dilation, stride, kernel and
+    padding. Subcommands solve for 'same' padding and for a network's input sizes.
+
+    Example: convcalc solve --input 56 --output 28 --k 3
+    """
+    if context.invoked_subcommand is not None:
+        return
+    if size is None or output_size is None:
+        raise InputError("solve needs --input and --output (sizes along one spatial dim), "
+                         "or a subcommand: same, inputs")
+    result = solve_window(
+        size, output_size, kind, kernel=kernel, stride=stride, padding=padding,
+        dilation=dilation, max_kernel=max_kernel, max_stride=max_stride,
+        max_padding=max_padding, max_dilation=max_dilation, ceil_mode=ceil_mode,
+    )
+    _write({
+        OutputFormat.table: lambda: solutions_text(result, limit),
+        OutputFormat.json: lambda: result.model_dump_json(indent=2),
+        OutputFormat.csv: lambda: solutions_csv(result),
+        OutputFormat.markdown: lambda: solutions_markdown(result, limit),
+    }[output]())
+
+
+@solve_app.command()
+@exit_codes
+def same(
+    size: Annotated[int, typer.Option("--input", "-i", help="Input size along one spatial "
+                                      "dim.")],
+    kernel: Annotated[int, typer.Option("--k", "--kernel", "-k", help="Kernel size.")],
+    stride: Annotated[int, typer.Option("--stride", "-s", help="Stride.")] = 1,
+    dilation: Annotated[int, typer.Option("--dilation", "-d", help="Dilation.")] = 1,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """The padding 'same' needs: total, before and after, and whether a symmetric one does.
+
+    TensorFlow's rule: out = ⌈W/S⌉, padding max((out − 1)·S + D·(K − 1) + 1 − W, 0), the
+    odd one after.
+
+    Example: convcalc solve same --input 7 --k 3 --stride 2
+    """
+    result = solve_same(size, kernel, stride, dilation)
+    _write({
+        OutputFormat.table: lambda: same_text(result),
+        OutputFormat.markdown: lambda: same_text(result),
+        OutputFormat.json: lambda: result.model_dump_json(indent=2),
+        OutputFormat.csv: lambda: same_csv(result),
+    }[output]())
+
+
+@solve_app.command()
+@exit_codes
+def inputs(
+    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    minimum: Annotated[int, typer.Option("--min", help="Smallest size tried.")] = 1,
+    maximum: Annotated[int | None, typer.Option(
+        "--max", help="Largest size tried (default: twice the file's size).")] = None,
+    dim: Annotated[str | None, typer.Option("--dim", help="Vary only this spatial dim (H, "
+                                            "W, D or L); the others keep the file's sizes.")]
+    = None,
+    require: Annotated[Requirement, typer.Option(
+        "--require", help="no-warnings: every input row is read; whole: every division is "
+        "whole; divisible: every stride divides its input.")] = Requirement.no_warnings,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Which input sizes the network takes with no error and no warning at any layer.
+
+    Each size in the range is analysed in full; --require whole or divisible asks more.
+
+    Example: convcalc solve inputs examples/resnet18.yaml --require divisible
+    """
+    source = load_network(file)
+    spatial = source.network.input[1:]
+    if maximum is None:
+        maximum = 2 * max(spatial, default=1)
+    try:
+        result = solve_inputs(source.network, minimum, maximum, dim, require)
+    except InputError as error:
+        raise source.annotate(error) from None
+    _write({
+        OutputFormat.table: lambda: inputs_text(result),
+        OutputFormat.markdown: lambda: inputs_text(result),
+        OutputFormat.json: lambda: result.model_dump_json(indent=2),
+        OutputFormat.csv: lambda: inputs_csv(result),
+    }[output]())

@@ -1,0 +1,457 @@
+"""The inverse problems: which layer gives this output size, what ``same`` pads, which
+input sizes a network takes without losing rows.
+
+Every candidate is checked by the layer's own rules (``apply`` of a real ``Conv``,
+``ConvTranspose``, ``MaxPool`` or ``AvgPool``; ``analyze`` for a whole network), so an
+answer here is exactly what ``convcalc layer`` or ``convcalc net`` would then report.
+The enumeration only narrows the padding down by arithmetic before that check.
+
+"Simplest first" orders solutions by: no input rows left unread, then the smallest
+dilation, stride, kernel, padding and output padding, in that order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from convcalc.analysis import analyze
+from convcalc.errors import InputError, LayerError
+from convcalc.explain import transposed_size_line, window_size_lines
+from convcalc.geometry import same_padding, window_output_size
+from convcalc.layers import LayerSpec
+from convcalc.layers.conv import Conv, ConvTranspose
+from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
+from convcalc.layers.window import Window, dim_names
+from convcalc.results import Report
+from convcalc.spec import Network
+
+__all__ = [
+    "MAX_COMBINATIONS",
+    "MAX_INPUT_CANDIDATES",
+    "InputSizes",
+    "Rejected",
+    "Requirement",
+    "SamePadding",
+    "SolveKind",
+    "WindowSolution",
+    "WindowSolutions",
+    "solve_inputs",
+    "solve_same",
+    "solve_window",
+]
+
+MAX_COMBINATIONS = 100_000
+"""The most (kernel, stride, dilation) combinations ``solve_window`` searches."""
+MAX_INPUT_CANDIDATES = 10_000
+"""The most input sizes ``solve_inputs`` analyses in one call."""
+
+
+class SolveKind(StrEnum):
+    """The layer types ``solve_window`` searches."""
+
+    conv = "conv"
+    conv_transpose = "conv_transpose"
+    maxpool = "maxpool"
+    avgpool = "avgpool"
+
+
+class Requirement(StrEnum):
+    """What an input size must give at every layer to count as valid.
+
+    ``no_warnings``: no error and no warning, so every input row is read (a remainder
+    that falls in the padding, or in the gaps of a stride wider than its window, is fine).
+    ``whole``: besides, every sliding window's ``(W − K + P)/S`` and every adaptive pool's
+    ``W/out`` is a whole number: nothing at all is left over.
+    ``divisible``: besides no warnings, every sliding window's input is a multiple of its
+    stride, so a stride-2 layer halves the size exactly (224 → 112; adaptive pools, made
+    to take any size, are not asked to divide).
+    """
+
+    no_warnings = "no-warnings"
+    whole = "whole"
+    divisible = "divisible"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class WindowSolution(_Frozen):
+    """One layer setting that maps the input size to the output size.
+
+    Attributes:
+        kernel: kernel size K.
+        stride: stride S.
+        padding: padding P on each side.
+        dilation: dilation D.
+        output_padding: extra output rows of a transposed conv (0 for the others).
+        whole: the division ``(W − D·(K−1) − 1 + 2P)/S`` is whole (always for transposed).
+        unread_rows: input rows no window reads, past the gaps a wide stride leaves anyway
+            (what ``convcalc layer`` warns about).
+        worked: the output size worked out, as ``--explain`` prints it.
+    """
+
+    kernel: int
+    stride: int
+    padding: int
+    dilation: int
+    output_padding: int = 0
+    whole: bool
+    unread_rows: int
+    worked: str
+
+
+class WindowSolutions(_Frozen):
+    """Every setting within the bounds that maps ``input`` to ``output``, simplest first.
+
+    Attributes:
+        kind: the layer type searched.
+        input: the input size along one spatial dim.
+        output: the output size wanted.
+        ceil_mode: whether pooling rounds up.
+        kernels: the smallest and largest kernel tried (equal when it was fixed).
+        strides: the smallest and largest stride tried.
+        dilations: the smallest and largest dilation tried.
+        padding: the padding, when it was fixed.
+        max_padding: the largest padding tried; None for the default, one less than the
+            dilated kernel (pooling: half of it).
+        solutions: the settings found, simplest first.
+    """
+
+    kind: SolveKind
+    input: int
+    output: int
+    ceil_mode: bool
+    kernels: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    padding: int | None
+    max_padding: int | None
+    solutions: tuple[WindowSolution, ...]
+
+
+def _values(fixed: int | None, bound: int, name: str) -> range:
+    if fixed is not None:
+        if fixed < 1:
+            raise InputError(f"{name} must be at least 1, got {fixed}")
+        return range(fixed, fixed + 1)
+    return range(1, bound + 1)
+
+
+def _layer(kind: SolveKind, kernel: int, stride: int, padding: int, dilation: int,
+           ceil_mode: bool, output_padding: int = 0) -> LayerSpec:
+    if kind is SolveKind.conv:
+        return Conv(type="conv", filters=1, kernel=kernel, stride=stride, padding=padding,
+                    dilation=dilation)
+    if kind is SolveKind.conv_transpose:
+        return ConvTranspose(type="conv_transpose", filters=1, kernel=kernel, stride=stride,
+                             padding=padding, dilation=dilation, output_padding=output_padding)
+    if kind is SolveKind.maxpool:
+        return MaxPool(type="maxpool", kernel=kernel, stride=stride, padding=padding,
+                       dilation=dilation, ceil_mode=ceil_mode)
+    return AvgPool(type="avgpool", kernel=kernel, stride=stride, padding=padding,
+                   ceil_mode=ceil_mode)
+
+
+def _window_candidates(size: int, output: int, extent: int, stride: int) -> range:
+    """Return the paddings whose padded span could give ``output`` windows, either rounding.
+
+    ``W + 2P − E`` must lie in ``[(out − 2)·S, out·S]`` for floor or ceil to give ``out``.
+    """
+    low = -(-((output - 2) * stride + extent - size) // 2)
+    high = (output * stride + extent - size) // 2
+    return range(max(low, 0), high + 1)
+
+
+def solve_window(
+    size: int,
+    output: int,
+    kind: SolveKind = SolveKind.conv,
+    *,
+    kernel: int | None = None,
+    stride: int | None = None,
+    padding: int | None = None,
+    dilation: int | None = None,
+    max_kernel: int = 11,
+    max_stride: int = 4,
+    max_padding: int | None = None,
+    max_dilation: int = 3,
+    ceil_mode: bool = False,
+) -> WindowSolutions:
+    """Return every (kernel, stride, padding, dilation) that maps ``size`` to ``output``.
+
+    A value given (``kernel=3``) is fixed; the others range from 1 (padding from 0) to
+    their bound. The padding is symmetric; by default it stays below the dilated kernel
+    (a window always reads one real input), for pooling at most half of it (PyTorch's
+    rule). Raises InputError for sizes below 1, ceil_mode on a convolution, dilation on
+    avgpool, or bounds past MAX_COMBINATIONS.
+    """
+    if size < 1 or output < 1:
+        raise InputError(f"the input and output sizes must be at least 1, got {size} and "
+                         f"{output}")
+    for name, bound in (("--max-k", max_kernel), ("--max-stride", max_stride),
+                        ("--max-dilation", max_dilation)):
+        if bound < 1:
+            raise InputError(f"{name} must be at least 1, got {bound}")
+    if max_padding is not None and max_padding < 0:
+        raise InputError(f"--max-pad must be at least 0, got {max_padding}")
+    if padding is not None and padding < 0:
+        raise InputError(f"--pad must be at least 0, got {padding}")
+    pooling = kind in (SolveKind.maxpool, SolveKind.avgpool)
+    if ceil_mode and not pooling:
+        raise InputError(f"--ceil-mode applies to maxpool and avgpool, not {kind}")
+    if kind is SolveKind.avgpool:
+        if dilation not in (None, 1):
+            raise InputError("avgpool has no dilation")
+        dilation = 1
+    kernels = _values(kernel, max_kernel, "--k")
+    strides = _values(stride, max_stride, "--stride")
+    dilations = _values(dilation, max_dilation, "--dilation")
+    combinations = len(kernels) * len(strides) * len(dilations)
+    if combinations > MAX_COMBINATIONS:
+        raise InputError(f"the bounds allow {combinations:,} (kernel, stride, dilation) "
+                         f"combinations, past the limit of {MAX_COMBINATIONS:,}; lower --max-k, "
+                         "--max-stride or --max-dilation")
+    found: list[WindowSolution] = []
+    for d in dilations:
+        for k in kernels:
+            if k == 1 and d > 1 and dilation is None:
+                continue  # a 1-tap kernel is the same at every dilation
+            extent = d * (k - 1) + 1
+            limit = extent // 2 if pooling else extent - 1
+            limit = limit if max_padding is None else max_padding
+            for s in strides:
+                found += _solutions(kind, size, output, k, s, d, padding, limit, ceil_mode)
+    found.sort(key=lambda f: (f.unread_rows > 0, f.dilation, f.stride, f.kernel, f.padding,
+                              f.output_padding))
+    return WindowSolutions(
+        kind=kind, input=size, output=output, ceil_mode=ceil_mode,
+        kernels=(kernels[0], kernels[-1]), strides=(strides[0], strides[-1]),
+        dilations=(dilations[0], dilations[-1]), padding=padding, max_padding=max_padding,
+        solutions=tuple(found),
+    )
+
+
+def _solutions(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
+               padding: int | None, limit: int, ceil_mode: bool) -> Iterator[WindowSolution]:
+    """Yield the paddings (and output paddings) that work for one kernel, stride, dilation."""
+    extent = d * (k - 1) + 1
+    if kind is SolveKind.conv_transpose:
+        for extra in range(max(s, d)):
+            twice = (size - 1) * s + extent + extra - output
+            if twice < 0 or twice % 2:
+                continue
+            p = twice // 2
+            if p != (p if padding is None else padding) or (padding is None and p > limit):
+                continue
+            if _fits(_layer(kind, k, s, p, d, False, extra), size, output):
+                yield WindowSolution(
+                    kernel=k, stride=s, padding=p, dilation=d, output_padding=extra,
+                    whole=True, unread_rows=0,
+                    worked=transposed_size_line(size, k, s, d, p, extra))
+        return
+    paddings = _window_candidates(size, output, extent, s)
+    for p in paddings if padding is None else [padding]:
+        if (padding is None and p > limit) or p not in paddings:
+            continue
+        layer = _layer(kind, k, s, p, d, ceil_mode)
+        if not _fits(layer, size, output):
+            continue
+        window: Window = layer.window((1, size))  # type: ignore[attr-defined]
+        worked = "; ".join(window_size_lines(window, 0)[0])
+        span = size + 2 * p - extent
+        lost = span % s - p - max(s - extent, 0)
+        yield WindowSolution(
+            kernel=k, stride=s, padding=p, dilation=d, whole=span % s == 0,
+            unread_rows=max(lost, 0) if not ceil_mode else 0, worked=worked)
+
+
+def _fits(layer: LayerSpec, size: int, output: int) -> bool:
+    """Return whether ``layer`` takes a ``size`` input to ``output`` positions."""
+    try:
+        return layer.apply((1, size)).output_shape[1] == output
+    except LayerError:
+        return False
+
+
+# ---------------------------------------------------------------- same padding
+
+
+class SamePadding(_Frozen):
+    """The padding TensorFlow's ``same`` adds, and whether a symmetric int does the same.
+
+    Attributes:
+        input: the input size W.
+        kernel: the kernel size K.
+        stride: the stride S.
+        dilation: the dilation D.
+        output: ``⌈W/S⌉``.
+        total: the padding added in all, ``max((out − 1)·S + D·(K−1) + 1 − W, 0)``.
+        before: the padding before the first input (the smaller half).
+        after: the padding after the last input.
+        symmetric: the int padding equal to same on both sides, when the total is even.
+        same_size: symmetric int paddings that give the same output size (their windows
+            may sit one position off same's).
+    """
+
+    input: int
+    kernel: int
+    stride: int
+    dilation: int
+    output: int
+    total: int
+    before: int
+    after: int
+    symmetric: int | None
+    same_size: tuple[int, ...]
+
+
+def solve_same(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> SamePadding:
+    """Return the padding ``same`` needs for one spatial dim, split before and after."""
+    for name, value in (("--input", size), ("--k", kernel), ("--stride", stride),
+                        ("--dilation", dilation)):
+        if value < 1:
+            raise InputError(f"{name} must be at least 1, got {value}")
+    before, after = same_padding(size, kernel, stride, dilation)
+    output = window_output_size(size, kernel, stride, dilation, before, after)
+    total = before + after
+    candidates = sorted({total // 2, (total + 1) // 2})
+    same_size = tuple(p for p in candidates
+                      if window_output_size(size, kernel, stride, dilation, p, p) == output)
+    return SamePadding(
+        input=size, kernel=kernel, stride=stride, dilation=dilation, output=output,
+        total=total, before=before, after=after,
+        symmetric=before if before == after else None, same_size=same_size,
+    )
+
+
+# ---------------------------------------------------------------- input sizes
+
+
+class Rejected(_Frozen):
+    """An input size that does not count as valid, and the first reason.
+
+    Attributes:
+        size: the input size.
+        layer: the layer to blame, when there is one.
+        reason: the error, the warning, or the division that is not whole.
+    """
+
+    size: int
+    layer: str | None
+    reason: str
+
+
+class InputSizes(_Frozen):
+    """The input sizes in a range that a network maps as the requirement asks.
+
+    Attributes:
+        network: the network's name.
+        input_shape: the file's input shape.
+        dims: the spatial dims varied (names such as ``H``, ``W``); the others keep the
+            file's sizes.
+        requirement: what counts as valid.
+        minimum: the smallest size tried.
+        maximum: the largest size tried.
+        valid: the sizes that are valid, ascending.
+        rejected: the others, each with its first reason.
+    """
+
+    network: str | None
+    input_shape: tuple[int, ...]
+    dims: tuple[str, ...]
+    requirement: Requirement
+    minimum: int
+    maximum: int
+    valid: tuple[int, ...]
+    rejected: tuple[Rejected, ...]
+
+
+def _division_problem(report: Report, varied: tuple[int, ...],
+                      requirement: Requirement) -> tuple[str, str] | None:
+    """Return the first layer and the division that breaks ``requirement``, or None."""
+    for row in report.layers:
+        spec = row.spec
+        if row.container or spec is None:
+            continue
+        names = dim_names(len(row.input_shape) - 1)
+        if isinstance(spec, Conv | MaxPool | AvgPool):
+            window = spec.window(row.input_shape)
+            for i in varied:
+                size, s = window.dims[i], window.stride[i]
+                extent = window.dilation[i] * (window.kernel[i] - 1) + 1
+                span = size + sum(window.pads[i]) - extent
+                if requirement is Requirement.whole and span % s:
+                    return row.name, (f"({names[i]} − K + P)/S = ({size} − {extent} + "
+                                      f"{sum(window.pads[i])})/{s} is not whole")
+                if requirement is Requirement.divisible and size % s:
+                    return row.name, f"{names[i]} = {size} is not a multiple of the stride {s}"
+        elif isinstance(spec, AdaptivePool) and requirement is Requirement.whole:
+            sizes = (spec.output,) * len(names) if isinstance(spec.output, int) else spec.output
+            for i in varied:
+                if row.input_shape[1 + i] % sizes[i]:
+                    return row.name, (f"{names[i]} = {row.input_shape[1 + i]} is not a multiple "
+                                      f"of the adaptive output {sizes[i]}")
+    return None
+
+
+def solve_inputs(
+    network: Network,
+    minimum: int,
+    maximum: int,
+    dim: str | None = None,
+    requirement: Requirement = Requirement.no_warnings,
+) -> InputSizes:
+    """Return which input sizes from ``minimum`` to ``maximum`` the network maps cleanly.
+
+    Each size is put in every spatial dim (or only in ``dim``, by name: ``H``), keeping the
+    channels, and the network is analysed as ``convcalc net`` would. Raises InputError
+    when the input has no spatial dim, ``dim`` is not one of its names, or the range is
+    empty or longer than MAX_INPUT_CANDIDATES.
+    """
+    shape = tuple(network.input)
+    names = dim_names(len(shape) - 1)
+    if len(shape) < 2:
+        raise InputError(f"the network's input {'×'.join(map(str, shape))} has no spatial "
+                         "dimension to vary")
+    if dim is None:
+        varied = tuple(range(len(names)))
+    elif dim.upper() in names:
+        varied = (names.index(dim.upper()),)
+    else:
+        raise InputError(f"--dim {dim!r} is not a spatial dim of the input "
+                         f"{'×'.join(map(str, shape))}; use {', '.join(names)}")
+    if minimum < 1 or maximum < minimum:
+        raise InputError(f"the range --min {minimum} --max {maximum} is empty; give "
+                         "1 ≤ min ≤ max")
+    if maximum - minimum + 1 > MAX_INPUT_CANDIDATES:
+        raise InputError(f"the range holds {maximum - minimum + 1:,} sizes, past the limit of "
+                         f"{MAX_INPUT_CANDIDATES:,}; narrow --min and --max")
+    valid, rejected = [], []
+    for size in range(minimum, maximum + 1):
+        trial = list(shape)
+        for i in varied:
+            trial[1 + i] = size
+        try:
+            report = analyze(network.model_copy(update={"input": tuple(trial)}))
+        except LayerError as error:
+            rejected.append(Rejected(size=size, layer=error.layer, reason=error.message))
+            continue
+        if report.warnings:
+            first = report.warnings[0]
+            rejected.append(Rejected(size=size, layer=first.layer, reason=first.message))
+            continue
+        problem = (None if requirement is Requirement.no_warnings
+                   else _division_problem(report, varied, requirement))
+        if problem is not None:
+            rejected.append(Rejected(size=size, layer=problem[0], reason=problem[1]))
+            continue
+        valid.append(size)
+    return InputSizes(
+        network=network.name, input_shape=shape, dims=tuple(names[i] for i in varied),
+        requirement=requirement, minimum=minimum, maximum=maximum, valid=tuple(valid),
+        rejected=tuple(rejected),
+    )
