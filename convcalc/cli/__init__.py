@@ -1,7 +1,6 @@
 """The command line. Importing this package registers every command on ``app``."""
 
-from convcalc.cli import calc  # noqa: F401  (registers its commands)
-from convcalc.cli import solve  # noqa: F401
+from convcalc.cli import calc, diff, export, solve  # noqa: F401  (importing registers the commands)
 from convcalc.cli.app import app, main
 
 __all__ = ["app", "main"]

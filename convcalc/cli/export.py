@@ -1,0 +1,45 @@
+"""``convcalc export``: the network as source code for a framework."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from convcalc.cli.app import app, console, exit_codes
+from convcalc.cli.output import ForceOption, OutputPathOption, write_output
+from convcalc.errors import InputError
+from convcalc.export import to_pytorch
+from convcalc.loader import load_network
+
+__all__ = ["ExportTarget", "export"]
+
+
+class ExportTarget(StrEnum):
+    """What ``export`` can write."""
+
+    pytorch = "pytorch"
+
+
+@app.command()
+@exit_codes
+def export(
+    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    to: Annotated[ExportTarget, typer.Option("--to", help="pytorch: a Python file defining "
+                                             "build() -> torch.nn.Module.")],
+    output: OutputPathOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Write the network as code: a runnable PyTorch module with convcalc's layer names.
+
+    Example: convcalc export --to pytorch examples/resnet18.yaml -o resnet18.py
+    """
+    source = load_network(file)
+    try:
+        text = to_pytorch(source.network, source=source.name)
+    except InputError as error:
+        raise source.annotate(error) from None
+    write_output(text, output, force)
+    if output not in (None, "-"):
+        console(stderr=True).print(f"wrote {output}", markup=False)

@@ -1,0 +1,660 @@
+"""A network as a PyTorch source file, built as a string: no torch import here.
+
+``to_pytorch(network)`` returns a module that defines ``build()`` (the network as nested
+``nn.Sequential``s and, where the file has them, small ``Residual``/``Parallel``
+containers), ``INPUT_SHAPE``, and the numbers convcalc computed for it; run as a script
+it builds the network, feeds it zeros and prints both. The conventions:
+
+* **Names.** Every module is registered under its convcalc name, so module paths, and so
+  the keys of ``state_dict()``, are convcalc's row names (``layer1.0.conv1.weight`` is row
+  ``layer1.0.conv1``). A residual's or a parallel's bodies are all children of one
+  module, as their convcalc names are unique across the bodies. A name that torch keeps
+  for itself (``forward``, ``float``, ``training``, …) gets a trailing ``_``; the file's
+  header lists every such rename.
+* **Padding PyTorch's layers cannot express** — before ≠ after (per-side padding, ``same``
+  with an even kernel or a stride), or more than half a pooling kernel — is an explicit
+  pad module just before the layer, named ``<layer>_pad``: zeros before a convolution,
+  −inf before a max pool (which is what pooling's implicit padding means).
+* **ceil_mode over explicit padding.** PyTorch's ceil_mode drops a last window that starts
+  in the right padding only by its own symmetric padding, so where the padding is
+  explicit the pool runs in floor mode over enough extra padding on the right to give
+  convcalc's output size; the extra is −inf (max) or not counted (average).
+* **Average pooling over explicit padding** divides each window's sum by the positions it
+  counts (the input, plus the padding with ``count_include_pad``), as PyTorch's does, in
+  a small ``PaddedAvgPool`` module; with ``count_include_pad`` and nothing extra a zero pad
+  module and a plain average pool do it.
+* **Global pooling** is an adaptive pool to 1 followed by ``nn.Flatten``, giving [N, C].
+* **repeat: N** is an ``nn.Sequential`` of N copies named ``0`` … ``N−1``; consecutive
+  copies whose source is the same are written once, in a loop (each copy is still built
+  anew, with its own weights).
+* Nothing is in place (``inplace=True`` would overwrite a residual's input before the
+  shortcut reads it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from convcalc.analysis import analyze
+from convcalc.layers import Container, LayerSpec, Parallel, Residual, Sequential
+from convcalc.layers.base import per_dim, resolve_padding
+from convcalc.layers.conv import Conv, ConvTranspose
+from convcalc.layers.dense import Flatten, Linear
+from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
+from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
+from convcalc.layers.resample import Pad, Upsample
+from convcalc.layers.window import Window
+from convcalc.results import LayerRow, Report
+from convcalc.spec import Network
+
+__all__ = ["EXPORTERS", "TORCH_RESERVED_NAMES", "to_pytorch"]
+
+_TORCH_ATTRIBUTES = """
+    T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl
+    _compiled_call_impl _forward_hooks _forward_hooks_always_called _forward_hooks_with_kwargs
+    _forward_pre_hooks _forward_pre_hooks_with_kwargs _get_backward_hooks
+    _get_backward_pre_hooks _get_item_by_idx _get_name _is_full_backward_hook
+    _load_from_state_dict _load_state_dict_post_hooks _load_state_dict_pre_hooks
+    _maybe_warn_non_full_backward_hook _modules _named_members _non_persistent_buffers_set
+    _parameters _register_load_state_dict_pre_hook _register_state_dict_hook
+    _replicate_for_data_parallel _save_to_state_dict _slow_forward _state_dict_hooks
+    _state_dict_pre_hooks _version _wrapped_call_impl add_module append apply bfloat16 buffers
+    call_super_init children clear compile cpu cuda double dump_patches eval extend extra_repr
+    float forward get_buffer get_extra_state get_parameter get_submodule half insert ipu items
+    keys load_state_dict modules mtia named_buffers named_children named_modules
+    named_parameters parameters pop register_backward_hook register_buffer
+    register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
+    set_submodule share_memory state_dict to to_empty train training type update values xpu
+    zero_grad
+    _layer_names _shortcut_names _branch_names _merge
+"""
+TORCH_RESERVED_NAMES = frozenset(_TORCH_ATTRIBUTES.split())
+"""Names ``add_module`` refuses on ``nn.Sequential`` and the containers the file defines
+(attributes of ``nn.Module``, ``nn.Sequential``, ``nn.ModuleDict`` in torch 2.x and of the
+generated classes); dunder names are refused by rule. A test keeps this list complete."""
+
+_ACTIVATIONS = {
+    "relu": "nn.ReLU()", "relu6": "nn.ReLU6()", "gelu": "nn.GELU()", "silu": "nn.SiLU()",
+    "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "hardswish": "nn.Hardswish()",
+    "softmax": "nn.Softmax(dim=1)", "identity": "nn.Identity()",
+}
+_LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
+# ----------------------------------------------------------------------- source pieces
+
+
+@dataclass
+class _Block:
+    """Source over several lines: ``head``, then ``parts`` one level in, then ``tail``."""
+
+    head: str
+    parts: list[_Entry | _Block | str]
+    tail: str
+
+
+@dataclass
+class _Entry:
+    """One child module of a container: ``("name", module),  # comment``.
+
+    Attributes:
+        name: the module's name in its parent; settled once the parent's names are known.
+        module: its constructor call.
+        comment: the output shape where the module changes it, for the reader.
+        full_name: convcalc's full name of the layer ("" for a pad module).
+        pads: for a pad module, the entry of the layer it pads.
+        turns: for a loop over repeat copies, ``(first, stop)``.
+    """
+
+    name: str
+    module: str | _Block
+    comment: str = ""
+    full_name: str = ""
+    pads: _Entry | None = None
+    turns: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """What one layer becomes: its module, and the pad module before it when one is needed."""
+
+    module: str
+    pad: str | None = None
+    helper: str | None = None
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _ints(values: Sequence[int]) -> str:
+    """Return one int when every dim agrees, else a tuple: ``3`` or ``(3, 1)``."""
+    if len(set(values)) == 1:
+        return str(values[0])
+    return "(" + ", ".join(str(v) for v in values) + ")"
+
+
+def _call(function: str, *positional: object, **keywords: object) -> str:
+    """Return ``function(a, b, key=value)``, leaving out keywords whose value is None."""
+    parts = [str(p) for p in positional]
+    parts += [f"{key}={value}" for key, value in keywords.items() if value is not None]
+    return f"{function}({', '.join(parts)})"
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _torch_padding(pads: Sequence[tuple[int, int]]) -> str:
+    """Return (before, after) per dim in F.pad's order, last dim first: ``(l, r, t, b)``."""
+    flat = [side for before_after in reversed(pads) for side in before_after]
+    return "(" + ", ".join(str(p) for p in flat) + ")"
+
+
+def _lines(part: _Entry | _Block | str, indent: int) -> list[str]:
+    """Return the source lines of one part, indented by ``indent`` spaces."""
+    margin = " " * indent
+    if isinstance(part, str):
+        return [margin + part]
+    if isinstance(part, _Block):
+        head, *rest = _module_lines(part, indent)
+        return [margin + head, *rest]
+    module = _module_lines(part.module, indent)
+    if part.turns:
+        first, stop = part.turns
+        module[0] = f"*((str(turn), {module[0]}"
+        module[-1] += f") for turn in range({first}, {stop})),"
+    else:
+        module[0] = f"({_literal(part.name)}, {module[0]}"
+        module[-1] += "),"
+    if part.comment:
+        module[-1] += f"  # {part.comment}"
+    return [margin + module[0], *module[1:]]
+
+
+def _module_lines(module: str | _Block, indent: int) -> list[str]:
+    """Return a module's lines; the first one unindented (it follows ``("name", ``)."""
+    if isinstance(module, str):
+        return [module]
+    if not module.parts:
+        return [module.head + module.tail]
+    inner = [line for part in module.parts for line in _lines(part, indent + 4)]
+    return [module.head, *inner, " " * indent + module.tail]
+
+
+# ----------------------------------------------------------------------- layers
+
+
+def _pool_padding(window: Window, out: Sequence[int], explicit: bool = False
+                  ) -> list[tuple[int, int]] | None:
+    """Return None when PyTorch's own pool padding gives convcalc's output, else explicit pads.
+
+    PyTorch pads symmetrically, at most half the (undilated) kernel. Otherwise (or when
+    ``explicit``) the pads are (before, after + extra) per dim, the extra making floor mode
+    reach convcalc's ceil-mode size.
+    """
+    own = all(before == after and 2 * before <= k for (before, after), k
+              in zip(window.pads, window.kernel, strict=True))
+    if own and not explicit:
+        return None
+    pads = []
+    for size, k, s, d, (before, after), n in zip(window.dims, window.kernel, window.stride,
+                                                 window.dilation, window.pads, out, strict=True):
+        padded, extent = size + before + after, d * (k - 1) + 1
+        floor_count = (padded - extent) // s + 1
+        extra = (n - 1) * s + extent - padded if n > floor_count else 0
+        pads.append((before, after + extra))
+    return pads
+
+
+def _conv(layer: Conv, row: LayerRow) -> _Leaf:
+    window = layer.window(row.input_shape)
+    rank = len(window.dims)
+    symmetric = all(before == after for before, after in window.pads)
+    padding = tuple(before for before, _ in window.pads)
+    module = _call(
+        f"nn.Conv{rank}d", row.input_shape[0], layer.filters,
+        kernel_size=_ints(window.kernel),
+        stride=_ints(window.stride) if any(s != 1 for s in window.stride) else None,
+        padding=_ints(padding) if symmetric and any(padding) else None,
+        dilation=_ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
+        groups=layer.groups if layer.groups != 1 else None,
+        bias=None if layer.bias else False,
+    )
+    pad = None if symmetric else f"nn.ZeroPad{rank}d({_torch_padding(window.pads)})"
+    return _Leaf(module, pad)
+
+
+def _conv_transpose(layer: ConvTranspose, row: LayerRow) -> _Leaf:
+    rank = len(row.input_shape) - 1
+
+    def dims(value: int | tuple[int, ...], name: str, default: int) -> str | None:
+        values = per_dim(value, rank, name)
+        return _ints(values) if any(v != default for v in values) else None
+
+    module = _call(
+        f"nn.ConvTranspose{rank}d", row.input_shape[0], layer.filters,
+        kernel_size=_ints(per_dim(layer.kernel, rank, "kernel")),
+        stride=dims(layer.stride, "stride", 1),
+        padding=dims(layer.padding, "padding", 0),
+        output_padding=dims(layer.output_padding, "output_padding", 0),
+        groups=layer.groups if layer.groups != 1 else None,
+        bias=None if layer.bias else False,
+        dilation=dims(layer.dilation, "dilation", 1),
+    )
+    return _Leaf(module)
+
+
+def _maxpool(layer: MaxPool, row: LayerRow) -> _Leaf:
+    window = layer.window(row.input_shape)
+    rank = len(window.dims)
+    explicit = _pool_padding(window, row.output_shape[1:])
+    padding = tuple(before for before, _ in window.pads)
+    module = _call(
+        f"nn.MaxPool{rank}d", _ints(window.kernel),
+        stride=_ints(window.stride) if window.stride != window.kernel else None,
+        padding=_ints(padding) if explicit is None and any(padding) else None,
+        dilation=_ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
+        ceil_mode="True" if explicit is None and layer.ceil_mode else None,
+    )
+    if explicit is None:
+        return _Leaf(module)
+    return _Leaf(module, f'nn.ConstantPad{rank}d({_torch_padding(explicit)}, float("-inf"))')
+
+
+def _avgpool(layer: AvgPool, row: LayerRow) -> _Leaf:
+    window = layer.window(row.input_shape)
+    rank = len(window.dims)
+    # AvgPool3d alone refuses an input smaller than its kernel, padding or not.
+    small = rank == 3 and any(size < k for size, k in zip(window.dims, window.kernel,
+                                                          strict=True))
+    explicit = _pool_padding(window, row.output_shape[1:], explicit=small)
+    padding = tuple(before for before, _ in window.pads)
+    own = explicit is None
+    module = _call(
+        f"nn.AvgPool{rank}d", _ints(window.kernel),
+        stride=_ints(window.stride) if window.stride != window.kernel else None,
+        padding=_ints(padding) if own and any(padding) else None,
+        ceil_mode="True" if own and layer.ceil_mode else None,
+        count_include_pad="False" if own and any(padding) and not layer.count_include_pad
+        else None,
+    )
+    if explicit is None:
+        return _Leaf(module)
+    if layer.count_include_pad and list(explicit) == list(window.pads):
+        return _Leaf(module, f"nn.ZeroPad{rank}d({_torch_padding(explicit)})")
+    counted = window.pads if layer.count_include_pad else [(0, 0)] * rank
+    return _Leaf(_call("PaddedAvgPool", module, padding=_torch_padding(explicit),
+                       counted=_torch_padding(counted)), helper="PaddedAvgPool")
+
+
+def _adaptive_pool(layer: AdaptivePool, row: LayerRow) -> _Leaf:
+    rank = len(row.input_shape) - 1
+    kind = "Avg" if layer.type == "adaptive_avgpool" else "Max"
+    return _Leaf(_call(f"nn.Adaptive{kind}Pool{rank}d",
+                       _ints(per_dim(layer.output, rank, "output"))))
+
+
+def _global_pool(layer: GlobalPool, row: LayerRow) -> _Leaf:
+    rank = len(row.input_shape) - 1
+    kind = "Avg" if layer.type == "global_avgpool" else "Max"
+    return _Leaf(f"nn.Sequential(nn.Adaptive{kind}Pool{rank}d(1), nn.Flatten())")
+
+
+def _linear(layer: Linear, row: LayerRow) -> _Leaf:
+    return _Leaf(_call("nn.Linear", row.input_shape[0], layer.units,
+                       bias=None if layer.bias else False))
+
+
+def _flatten(layer: Flatten, row: LayerRow) -> _Leaf:
+    return _Leaf("nn.Flatten()")
+
+
+def _batchnorm(layer: BatchNorm, row: LayerRow) -> _Leaf:
+    rank = max(len(row.input_shape) - 1, 1)
+    return _Leaf(_call(f"nn.BatchNorm{rank}d", row.input_shape[0],
+                       eps=repr(layer.eps) if layer.eps != 1e-5 else None))
+
+
+def _dropout(layer: Dropout, row: LayerRow) -> _Leaf:
+    return _Leaf(_call("nn.Dropout", p=repr(layer.p) if layer.p != 0.5 else None))
+
+
+def _activation(layer: Activation, row: LayerRow) -> _Leaf:
+    return _Leaf(_ACTIVATIONS[layer.type])
+
+
+def _leaky_relu(layer: LeakyRelu, row: LayerRow) -> _Leaf:
+    slope = layer.negative_slope
+    return _Leaf(_call("nn.LeakyReLU", negative_slope=repr(slope) if slope != 0.01 else None))
+
+
+def _pad(layer: Pad, row: LayerRow) -> _Leaf:
+    rank = len(row.input_shape) - 1
+    ones = (1,) * rank
+    pads = resolve_padding(layer.padding, row.input_shape[1:], ones, ones, ones)
+    return _Leaf(f"nn.ZeroPad{rank}d({_torch_padding(pads)})")
+
+
+def _upsample(layer: Upsample, row: LayerRow) -> _Leaf:
+    rank = len(row.input_shape) - 1
+    linear = layer.mode == "linear"
+    return _Leaf(_call(
+        "nn.Upsample",
+        size=_ints(per_dim(layer.size, rank, "size")) if layer.size is not None else None,
+        scale_factor=_ints(per_dim(layer.scale, rank, "scale")) if layer.scale is not None
+        else None,
+        mode=_literal(_LINEAR_MODES[rank]) if linear else None,
+        align_corners="False" if linear else None,
+    ))
+
+
+EXPORTERS: dict[type[LayerSpec], Callable[[Any, LayerRow], _Leaf]] = {
+    Conv: _conv,
+    ConvTranspose: _conv_transpose,
+    MaxPool: _maxpool,
+    AvgPool: _avgpool,
+    AdaptivePool: _adaptive_pool,
+    GlobalPool: _global_pool,
+    Linear: _linear,
+    Flatten: _flatten,
+    BatchNorm: _batchnorm,
+    Dropout: _dropout,
+    Activation: _activation,
+    LeakyRelu: _leaky_relu,
+    Pad: _pad,
+    Upsample: _upsample,
+}
+"""Each leaf layer class -> the function writing its module from its report row."""
+
+
+# ----------------------------------------------------------------------- the walk
+
+
+def _reserved(name: str) -> bool:
+    return name in TORCH_RESERVED_NAMES or (name.startswith("__") and name.endswith("__"))
+
+
+def _change(row: LayerRow) -> str:
+    """Return the output shape as a comment where it differs from the input's, else ""."""
+    return "" if row.output_shape == row.input_shape else _shape(row.output_shape)
+
+
+def _local(full_name: str) -> str:
+    return full_name.rsplit(".", 1)[-1]
+
+
+@dataclass
+class _Writer:
+    """One walk over the network beside its report rows, which come in the same order."""
+
+    rows: Iterator[LayerRow]
+    helpers: set[str] = field(default_factory=set)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    padded: list[str] = field(default_factory=list)
+
+    def row(self, spec: LayerSpec | None, kind: str | None = None) -> LayerRow:
+        row = next(self.rows)
+        if row.spec is not spec or (kind is not None and row.type != kind):
+            raise AssertionError(f"export walk out of step at row {row.name!r}")
+        return row
+
+    def layers(self, layers: Sequence[LayerSpec]) -> list[_Entry]:
+        entries: list[_Entry] = []
+        for layer in layers:
+            if isinstance(layer, Container):
+                entries.append(self.container(layer))
+            else:
+                entries += self.leaf(layer)
+        return entries
+
+    def leaf(self, layer: LayerSpec) -> list[_Entry]:
+        row = self.row(layer)
+        leaf = EXPORTERS[type(layer)](layer, row)
+        if leaf.helper:
+            self.helpers.add(leaf.helper)
+        entry = _Entry(_local(row.name), leaf.module, _change(row), row.name)
+        if leaf.pad is None:
+            return [entry]
+        self.padded.append(row.name)
+        return [_Entry("", leaf.pad, pads=entry), entry]
+
+    def container(self, layer: Container) -> _Entry:
+        if layer.repeat == 1:
+            module = self.bodies(layer)
+        else:
+            turns: list[_Entry] = []
+            for turn in range(layer.repeat):
+                body = self.bodies(layer)
+                self.row(layer)  # the turn's subtotal
+                source = _module_lines(body, 0)
+                if turns and _module_lines(turns[-1].module, 0) == source:
+                    first = turns[-1].turns[0] if turns[-1].turns else turn - 1
+                    turns[-1] = _Entry(turns[-1].name, body, turns=(first, turn + 1))
+                else:
+                    turns.append(_Entry(str(turn), body))
+            for entry in turns:  # a loop of one turn reads better written out
+                if entry.turns and entry.turns[1] - entry.turns[0] == 1:
+                    entry.name, entry.turns = str(entry.turns[0]), None
+            module = _Block("nn.Sequential(OrderedDict([", list(turns), "]))")
+        row = self.row(layer)
+        return _Entry(_local(row.name), module, _change(row), row.name)
+
+    def bodies(self, layer: Container) -> _Block:
+        bodies = [self.layers(body) for _, body in layer.bodies()]
+        if layer.merge_kind is not None:
+            self.row(None, layer.merge_kind)
+        self.settle([entry for body in bodies for entry in body])
+        if isinstance(layer, Sequential):
+            return _Block("nn.Sequential(OrderedDict([", list(bodies[0]), "]))")
+        if isinstance(layer, Residual):
+            self.helpers.add("Residual")
+            parts: list[_Entry | _Block | str] = [_Block("layers=[", list(bodies[0]), "],")]
+            if bodies[1]:
+                parts.append(_Block("shortcut=[", list(bodies[1]), "],"))
+            return _Block("Residual(", parts, ")")
+        if isinstance(layer, Parallel):
+            self.helpers.add("Parallel")
+            branches = [_Block("[", list(body), "],") for body in bodies]
+            return _Block("Parallel(", [f"{_literal(layer.merge)},", *branches], ")")
+        raise AssertionError(f"no export for container {type(layer).__name__}")
+
+    def settle(self, entries: list[_Entry]) -> None:
+        """Give the children of one module names torch accepts, unique among them."""
+        taken = {entry.name for entry in entries if entry.pads is None}
+        for entry in entries:
+            if entry.pads is None and _reserved(entry.name):
+                name = entry.name
+                while _reserved(name) or name in taken:
+                    name += "_"
+                taken.add(name)
+                self.renamed.append((entry.full_name, name))
+                entry.name = name
+        for entry in entries:
+            if entry.pads is not None:
+                name = f"{entry.pads.name}_pad"
+                while _reserved(name) or name in taken:
+                    name += "_"
+                taken.add(name)
+                entry.name = name
+
+
+# ----------------------------------------------------------------------- the file
+
+_HELPERS = {
+    "Residual": '''
+class Residual(nn.Module):
+    """``layers(x) + shortcut(x)``; an empty shortcut is the identity.
+
+    The modules of both bodies are children of this one, under their own names.
+    """
+
+    def __init__(
+        self,
+        layers: list[tuple[str, nn.Module]],
+        shortcut: list[tuple[str, nn.Module]] | None = None,
+    ) -> None:
+        super().__init__()
+        shortcut = shortcut or []
+        for name, module in [*layers, *shortcut]:
+            self.add_module(name, module)
+        self._layer_names = [name for name, _ in layers]
+        self._shortcut_names = [name for name, _ in shortcut]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _run(self, self._layer_names, x) + _run(self, self._shortcut_names, x)
+''',
+    "Parallel": '''
+class Parallel(nn.Module):
+    """Branches over the same input, merged by "concat" (over channels) or "add"; [] is x.
+
+    The modules of every branch are children of this one, under their own names.
+    """
+
+    def __init__(self, merge: str, *branches: list[tuple[str, nn.Module]]) -> None:
+        super().__init__()
+        for name, module in [entry for branch in branches for entry in branch]:
+            self.add_module(name, module)
+        self._merge = merge
+        self._branch_names = [[name for name, _ in branch] for branch in branches]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs = [_run(self, names, x) for names in self._branch_names]
+        if self._merge == "concat":
+            return torch.cat(outputs, dim=1)
+        total = outputs[0]
+        for output in outputs[1:]:
+            total = total + output
+        return total
+''',
+    "PaddedAvgPool": '''
+class PaddedAvgPool(nn.Module):
+    """Average pooling over explicit padding (F.pad's order, last dim first).
+
+    Each window's sum is divided by how many of its positions count: the input's, and the
+    ``counted`` padding's; the rest of ``padding`` only lets the last window fit.
+    """
+
+    def __init__(
+        self, pool: nn.Module, padding: tuple[int, ...], counted: tuple[int, ...]
+    ) -> None:
+        super().__init__()
+        self.pool = pool
+        self.padding = padding
+        self.counted = counted
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ones = F.pad(torch.ones_like(x[:1, :1]), self.counted, value=1.0)
+        rest = [total - counted for total, counted in zip(self.padding, self.counted)]
+        return self.pool(F.pad(x, self.padding)) / self.pool(F.pad(ones, rest))
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, counted={self.counted}"
+''',
+}
+
+_RUN = '''
+def _run(parent: nn.Module, names: list[str], x: torch.Tensor) -> torch.Tensor:
+    """Return ``x`` through the children of ``parent`` called ``names``, in order."""
+    for name in names:
+        x = parent.get_submodule(name)(x)
+    return x
+'''
+
+_MAIN = '''
+if __name__ == "__main__":
+    model = build().eval()
+    with torch.no_grad():
+        output = model(torch.zeros(1, *INPUT_SHAPE))
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"parameters   {parameters:,} (convcalc: {PARAMETERS:,})")
+    print(f"output shape {tuple(output.shape[1:])} (convcalc: {OUTPUT_SHAPE})")
+'''
+
+
+def _header(report: Report, source: str | None, version: str, writer: _Writer) -> list[str]:
+    totals = report.totals
+    title = report.name or "network"
+    origin = f" from {source}" if source else ""
+    lines = [
+        f"# {title} as a PyTorch module, generated by convcalc {version}{origin}.",
+        "#",
+        f"# convcalc's numbers for one {_shape(report.input_shape)} input, which build() "
+        "reproduces:",
+        f"#   parameters      {totals.params:,}",
+    ]
+    if totals.non_trainable_params:
+        lines.append(f"#   non-trainable   {totals.non_trainable_params:,} "
+                     "(BatchNorm running statistics: buffers, not parameters)")
+    lines += [
+        f"#   output shape    {_shape(report.output_shape)}",
+        f"#   MACs            {totals.macs:,}",
+        f"#   FLOPs           {totals.flops:,} (convcalc's convention)",
+        "#",
+        "# Module names are convcalc's layer names, so parameter names read as its rows do:",
+        "# a.b.weight belongs to row a.b.",
+    ]
+    if writer.padded:
+        lines.append("# Padding PyTorch's layers cannot express is an explicit <layer>_pad module "
+                     f"before: {', '.join(writer.padded)}.")
+    for full_name, name in writer.renamed:
+        lines.append(f"# Renamed, as torch reserves the name: {full_name} is {name} here.")
+    return lines
+
+
+def to_pytorch(network: Network, source: str | None = None) -> str:
+    """Return Python source defining ``build()`` -> the network as a ``torch.nn.Module``.
+
+    ``source`` (the file the network came from) is named in the header. Raises LayerError
+    when the layers do not fit together, as ``analyze`` does.
+    """
+    from convcalc import __version__
+
+    report = analyze(network)
+    writer = _Writer(iter(report.layers))
+    entries = writer.layers(network.layers)
+    writer.settle(entries)
+    body = _module_lines(_Block("nn.Sequential(OrderedDict([", list(entries), "]))"), 4)
+    helpers = [_HELPERS[name] for name in ("Residual", "Parallel", "PaddedAvgPool")
+               if name in writer.helpers]
+    needs_run = bool(writer.helpers & {"Residual", "Parallel"})
+    imports = ["from collections import OrderedDict", "", "import torch"]
+    if "PaddedAvgPool" in writer.helpers:
+        imports.append("import torch.nn.functional as F")
+    imports.append("from torch import nn")
+    title = report.name or "network"
+    lines = [
+        *_header(report, source, __version__, writer),
+        "",
+        f'"""{title}: ``build()`` returns it as a torch.nn.Module taking INPUT_SHAPE."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        *imports,
+        "",
+        f"INPUT_SHAPE = {tuple(report.input_shape)!r}",
+        '"""The input shape, channels first, batch not included."""',
+        f"OUTPUT_SHAPE = {tuple(report.output_shape)!r}",
+        f"PARAMETERS = {report.totals.params}",
+        "",
+    ]
+    if needs_run:
+        lines += ["", *_RUN.strip("\n").split("\n"), ""]
+    for helper in helpers:
+        lines += ["", *helper.strip("\n").split("\n"), ""]
+    lines += [
+        "",
+        "def build() -> nn.Sequential:",
+        '    """Return the network, with PyTorch\'s default initialisation."""',
+        "    return " + body[0],
+        *body[1:],
+        "",
+        *_MAIN.split("\n")[:-1],
+    ]
+    return "\n".join(lines) + "\n"
