@@ -386,7 +386,7 @@ def _division_problem(report: Report, varied: tuple[int, ...],
                 span = size + sum(window.pads[i]) - extent
                 if requirement is Requirement.whole and span % s:
                     return row.name, (f"({names[i]} − K + P)/S = ({size} − {extent} + "
-                                      f"{sum(window.pads[i])})/{s} is not whole")
+                                      f"{sum(window.pads[i])})/{s} = {span / s:g} is not whole")
                 if requirement is Requirement.divisible and size % s:
                     return row.name, f"{names[i]} = {size} is not a multiple of the stride {s}"
         elif isinstance(spec, AdaptivePool) and requirement is Requirement.whole:

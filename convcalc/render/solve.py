@@ -32,10 +32,9 @@ _LIST_LIMIT = 24
 
 
 def _columns(result: WindowSolutions) -> list[str]:
-    columns = ["Kernel", "Stride", "Padding", "Dilation"]
-    if result.kind == "conv_transpose":
-        columns.append("Output padding")
-    return [*columns, "Whole", "Worked"]
+    if result.kind == "conv_transpose":  # no division, so no remainder to mark
+        return ["Kernel", "Stride", "Padding", "Dilation", "Output padding", "Worked"]
+    return ["Kernel", "Stride", "Padding", "Dilation", "Whole", "Worked"]
 
 
 def _cells(result: WindowSolutions, limit: int) -> list[list[str]]:
@@ -43,9 +42,9 @@ def _cells(result: WindowSolutions, limit: int) -> list[list[str]]:
     rows = []
     for found in shown:
         cells = [str(found.kernel), str(found.stride), str(found.padding), str(found.dilation)]
-        if result.kind == "conv_transpose":
-            cells.append(str(found.output_padding))
-        rows.append([*cells, "yes" if found.whole else "", found.worked])
+        mark = str(found.output_padding) if result.kind == "conv_transpose" else (
+            "yes" if found.whole else "")
+        rows.append([*cells, mark, found.worked])
     return rows
 
 
@@ -63,7 +62,8 @@ def _title(result: WindowSolutions) -> str:
                else "padding < the dilated kernel")
     bounds = ", ".join([_bound("kernel", result.kernels), _bound("stride", result.strides),
                         _bound("dilation", result.dilations), padding])
-    return (f"{result.kind}{mode}: {found} that map {result.input} → {result.output}, "
+    verb = "maps" if count == 1 else "map"
+    return (f"{result.kind}{mode}: {found} that {verb} {result.input} → {result.output}, "
             f"simplest first ({bounds})")
 
 
