@@ -1,6 +1,7 @@
 """The command line. Importing this package registers every command on ``app``."""
 
-from convcalc.cli import calc, diff, export, solve  # noqa: F401  (importing registers the commands)
+# Importing a command module registers its commands.
+from convcalc.cli import calc, diff, export, schema, solve  # noqa: F401
 from convcalc.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -1,0 +1,24 @@
+"""``convcalc schema``: the JSON Schema of the network file, for editors."""
+
+from __future__ import annotations
+
+import json
+
+from convcalc.cli.app import app, console, exit_codes
+from convcalc.cli.output import ForceOption, OutputPathOption, write_output
+from convcalc.schema import network_schema
+
+__all__ = ["schema"]
+
+
+@app.command()
+@exit_codes
+def schema(output: OutputPathOption = None, force: ForceOption = False) -> None:
+    """Print the JSON Schema of network files, for editors that check YAML against one.
+
+    Example: convcalc schema -o convcalc.schema.json
+    """
+    write_output(json.dumps(network_schema(), indent=2, ensure_ascii=False) + "\n", output,
+                 force)
+    if output not in (None, "-"):
+        console(stderr=True).print(f"wrote {output}", markup=False)
