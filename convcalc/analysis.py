@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Literal
 
-from convcalc.errors import LayerError
+from convcalc.errors import LayerError, format_location
 from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
 from convcalc.layers.base import numel
 from convcalc.layers.containers import merge_shapes
@@ -21,7 +21,7 @@ from convcalc.receptive_field import (
     StrideMismatch,
     merge_fields,
 )
-from convcalc.results import DType, LayerRow, ReceptiveField, Report, Totals, Warning
+from convcalc.results import DType, LayerRow, LayerWarning, ReceptiveField, Report, Totals
 from convcalc.spec import Network
 
 __all__ = ["MAX_LAYERS", "analyze", "count_rows"]
@@ -61,23 +61,26 @@ def _receptive_field(fields: Fields) -> ReceptiveField | None:
     )
 
 
-def _names(layers: Sequence[LayerSpec], location: Location) -> list[str]:
-    """Return each layer's own name; unnamed ones get ``<type><n>``, unique among siblings."""
-    taken: dict[str, int] = {}
-    for index, layer in enumerate(layers):
+def _names(layers: Sequence[tuple[LayerSpec, Location]]) -> list[str]:
+    """Return each layer's own name; unnamed ones get ``<type><n>``, unique among siblings.
+
+    ``layers`` pairs each layer with its location, for the duplicate-name message.
+    """
+    taken: dict[str, Location] = {}
+    for layer, location in layers:
         if layer.name is None:
             continue
         if layer.name in taken:
             raise LayerError(
-                f"the name '{layer.name}' is already used by layer {taken[layer.name] + 1} of "
-                "this list; names must be unique among siblings",
-                location=(*location, index),
+                f"the name '{layer.name}' is already used by the layer at "
+                f"{format_location(taken[layer.name])}; names must be unique among siblings",
+                location=location,
                 field_name="name",
             )
-        taken[layer.name] = index
+        taken[layer.name] = location
     counters: dict[str, int] = {}
     names = []
-    for layer in layers:
+    for layer, _ in layers:
         if layer.name is not None:
             names.append(layer.name)
             continue
@@ -86,9 +89,14 @@ def _names(layers: Sequence[LayerSpec], location: Location) -> list[str]:
             candidate = f"{layer.type}{counters[layer.type]}"
             if candidate not in taken:
                 break
-        taken[candidate] = -1
+        taken[candidate] = ()
         names.append(candidate)
     return names
+
+
+def _located(layers: Sequence[LayerSpec], location: Location) -> list[tuple[LayerSpec, Location]]:
+    """Return each layer of a list with its own location."""
+    return [(layer, (*location, index)) for index, layer in enumerate(layers)]
 
 
 class _Walk:
@@ -99,7 +107,7 @@ class _Walk:
         self.element_bytes = dtype.bytes
         self.strict = strict
         self.rows: list[LayerRow] = []
-        self.warnings: list[Warning] = []
+        self.warnings: list[LayerWarning] = []
         # Networks repeat themselves (repeat:, aliases, stages of equal blocks): a layer
         # equal to one seen before on an equal input gives the same step.
         self.steps: dict[tuple[LayerSpec, Shape], Step] = {}
@@ -180,7 +188,8 @@ class _Walk:
     ) -> tuple[Shape, Fields]:
         bodies = layer.bodies()
         # Names are unique across all bodies: they share the container's prefix.
-        names = iter(_names([lay for _, body in bodies for lay in body], location))
+        located = [pair for path, body in bodies for pair in _located(body, (*location, *path))]
+        names = iter(_names(located))
         outputs = [
             self.sequence(body, [next(names) for _ in body], shape, fields, name + ".", depth,
                           (*location, *path))
@@ -195,7 +204,7 @@ class _Walk:
             error.location, error.layer = location, name
             raise
         merged_fields = self.merge(name, location, [f for _, f in outputs])
-        siblings = set(_names([lay for _, body in bodies for lay in body], location))
+        siblings = set(_names(located))
         merge_name = kind
         while merge_name in siblings:  # a child already has the merge's name
             merge_name += "_"
@@ -255,9 +264,9 @@ class _Walk:
 
     def warn(self, name: str, location: Location, message: str) -> None:
         if self.strict:
-            raise LayerError(f"{message} (--strict makes warnings errors)",
+            raise LayerError(f"{message} (strict: warnings are errors)",
                              location=location, layer=name)
-        self.warnings.append(Warning(layer=name, message=message))
+        self.warnings.append(LayerWarning(layer=name, message=message))
 
 
 def analyze(
@@ -284,7 +293,7 @@ def analyze(
     walk = _Walk(batch, dtype, strict)
     rank = len(network.input) - 1
     fields: Fields = tuple(AxisField.identity() for _ in range(rank)) if rank else "global"
-    out, _ = walk.sequence(network.layers, _names(network.layers, ("layers",)),
+    out, _ = walk.sequence(network.layers, _names(_located(network.layers, ("layers",))),
                            tuple(network.input), fields, "", 0, ("layers",))
     leaves = [row for row in walk.rows if not row.container]
     params = sum(r.params for r in leaves)

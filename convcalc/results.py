@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc.layers import LayerSpec
 
-__all__ = ["DType", "LayerRow", "ReceptiveField", "Report", "Totals", "Warning"]
+__all__ = ["DType", "LayerRow", "LayerWarning", "ReceptiveField", "Report", "Totals"]
 
 SCHEMA_VERSION = 1
 
@@ -34,7 +34,7 @@ class DType(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class ReceptiveField(_Frozen):
@@ -106,7 +106,7 @@ class Totals(_Frozen):
     param_bytes: int
 
 
-class Warning(_Frozen):
+class LayerWarning(_Frozen):
     """Something the user should know that is not an error.
 
     Attributes:
@@ -141,4 +141,4 @@ class Report(_Frozen):
     dtype: DType
     layers: tuple[LayerRow, ...]
     totals: Totals
-    warnings: tuple[Warning, ...]
+    warnings: tuple[LayerWarning, ...]

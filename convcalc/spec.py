@@ -95,7 +95,7 @@ class Network(BaseModel):
         layers: the layers, in order.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     version: Literal[1] = 1
     name: Annotated[str, Strict(), Field(max_length=200)] | None = None

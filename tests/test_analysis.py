@@ -9,7 +9,7 @@ import pytest
 
 from convcalc import MAX_LAYERS, DType, LayerError, Report, analyze
 from convcalc.analysis import count_rows
-from convcalc.results import Warning
+from convcalc.results import LayerWarning
 from convcalc.spec import Network
 
 LECTURE_CONV = {"type": "conv", "filters": 10, "kernel": 5, "padding": 2}
@@ -79,21 +79,13 @@ def test_duplicate_name_is_an_error() -> None:
         run([1, 8], ["relu", {"type": "relu", "name": "x"}, {"type": "relu", "name": "x"}])
     error = raised.value
     assert error.message == (
-        "the name 'x' is already used by layer 2 of this list; names must be unique among "
+        "the name 'x' is already used by the layer at layers[1]; names must be unique among "
         "siblings"
     )
     assert error.location == ("layers", 2)
     assert error.field_name == "name"
 
 
-NESTED_DUPLICATE_BUG = (
-    "analysis._names locates a nested duplicate by the container's location plus its index "
-    "among all the container's bodies, dropping the 'layers'/'shortcut'/'branches' path: "
-    "layers[0][1] instead of layers[0].layers[1], so the CLI points at the container's line"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=NESTED_DUPLICATE_BUG)
 def test_duplicate_name_inside_a_container() -> None:
     """A duplicate inside a sequential points into its layers list."""
     with pytest.raises(LayerError) as raised:
@@ -102,7 +94,6 @@ def test_duplicate_name_inside_a_container() -> None:
     assert raised.value.location == ("layers", 0, "layers", 1)
 
 
-@pytest.mark.xfail(strict=True, reason=NESTED_DUPLICATE_BUG)
 def test_duplicate_name_across_residual_bodies_points_at_the_shortcut() -> None:
     """A name used in both a residual's layers and its shortcut is located in the shortcut."""
     with pytest.raises(LayerError) as raised:
@@ -288,9 +279,9 @@ PARTIAL_POOL = {"type": "maxpool", "kernel": 2}
 def test_non_whole_division_warns_with_the_numbers() -> None:
     """A non-whole (W − K + P)/S is a warning naming the layer and the numbers."""
     report = run([1, 7, 8], [PARTIAL_POOL])
-    assert report.warnings == (Warning(
+    assert report.warnings == (LayerWarning(
         layer="maxpool1",
-        message="(H − K + P)/S = (7 − 2 + 0)/2 = 2.5 is not a whole number, so the last "
+        message="(H − K + 2P)/S = (7 − 2 + 2·0)/2 = 2.5 is not a whole number, so the last "
                 "input row along H is never read",
     ),)
     assert report.output_shape == (1, 3, 4)
@@ -300,8 +291,8 @@ def test_warnings_name_nested_layers_by_full_name() -> None:
     """A warning inside a container names the layer by its full name, once per dim."""
     report = run([1, 7, 7], [{"type": "sequential", "name": "stem", "layers": [PARTIAL_POOL]}])
     assert [w.layer for w in report.warnings] == ["stem.maxpool1", "stem.maxpool1"]
-    assert [w.message.split(" = ")[0] for w in report.warnings] == ["(H − K + P)/S",
-                                                                     "(W − K + P)/S"]
+    assert [w.message.split(" = ")[0] for w in report.warnings] == ["(H − K + 2P)/S",
+                                                                     "(W − K + 2P)/S"]
 
 
 def test_repeated_layer_warns_each_time() -> None:
@@ -318,8 +309,8 @@ def test_strict_turns_the_first_warning_into_an_error() -> None:
         run([1, 7, 8], ["relu", PARTIAL_POOL], strict=True)
     error = raised.value
     assert error.message == (
-        "(H − K + P)/S = (7 − 2 + 0)/2 = 2.5 is not a whole number, so the last input row "
-        "along H is never read (--strict makes warnings errors)"
+        "(H − K + 2P)/S = (7 − 2 + 2·0)/2 = 2.5 is not a whole number, so the last input row "
+        "along H is never read (strict: warnings are errors)"
     )
     assert error.layer == "maxpool1"
     assert error.location == ("layers", 1)

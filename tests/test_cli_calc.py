@@ -171,17 +171,17 @@ def test_stdin_and_warnings(run_cli: Any) -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout)["output_shape"] == [3, 15, 15]
     assert result.stderr == (
-        "warning: layer 'maxpool1': (H − K + P)/S = (32 − 3 + 0)/2 = 14.5 is not a whole "
+        "warning: layer 'maxpool1': (H − K + 2P)/S = (32 − 3 + 2·0)/2 = 14.5 is not a whole "
         "number, so the last input row along H is never read\n"
-        "warning: layer 'maxpool1': (W − K + P)/S = (32 − 3 + 0)/2 = 14.5 is not a whole "
+        "warning: layer 'maxpool1': (W − K + 2P)/S = (32 − 3 + 2·0)/2 = 14.5 is not a whole "
         "number, so the last input row along W is never read\n")
     strict = run_cli("net", "-", "--strict", input=text)
     assert strict.exit_code == 2
     assert strict.stdout == ""
     assert strict.stderr == (
-        "error: <stdin>:3: layers[0]: layer 'maxpool1': (H − K + P)/S = (32 − 3 + 0)/2 = 14.5 "
-        "is not a whole number, so the last input row along H is never read (--strict makes "
-        "warnings errors)\n")
+        "error: <stdin>:3: layers[0]: layer 'maxpool1': (H − K + 2P)/S = (32 − 3 + 2·0)/2 = 14.5 "
+        "is not a whole number, so the last input row along H is never read (strict: warnings "
+        "are errors)\n")
 
 
 def test_missing_file(run_cli: Any) -> None:

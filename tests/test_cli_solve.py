@@ -109,7 +109,7 @@ def test_solve_inputs_names_why_the_file_size_fails(run_cli: Callable[..., Any])
     assert result.stdout.splitlines() == [
         "pool (3×225×225): input sizes 220–230 along H and W, no warnings (every input row read)",
         "valid (6 of 11): 220, 222, 224 … 230 (every 2 from 220)",
-        "the file's size 225 is not: layer 'maxpool1': (H − K + P)/S = (225 − 2 + 0)/2 = 111.5 "
+        "the file's size 225 is not: layer 'maxpool1': (H − K + 2P)/S = (225 − 2 + 2·0)/2 = 111.5 "
         "is not a whole number, so the last input row along H is never read",
         "nearest valid: 224, 226",
     ]

@@ -130,7 +130,7 @@ def test_conv_1d() -> None:
     assert step.cost.macs == 8 * 48 * 20  # 7,680
     assert step.cost.flops == 2 * 7680 + 384  # 15,744
     assert step.warnings == (
-        "(L − K + P)/S = (100 − 5 + 0)/2 = 47.5 is not a whole number, so the last input "
+        "(L − K + 2P)/S = (100 − 5 + 2·0)/2 = 47.5 is not a whole number, so the last input "
         "row along L is never read",
     )
 
@@ -322,7 +322,7 @@ def test_maxpool_floor_mode_warns_about_the_last_row() -> None:
     step = MaxPool(type="maxpool", kernel=2).apply((1, 7, 8))
     assert step.output_shape == (1, 3, 4)
     assert step.warnings == (
-        "(H − K + P)/S = (7 − 2 + 0)/2 = 2.5 is not a whole number, so the last input row "
+        "(H − K + 2P)/S = (7 − 2 + 2·0)/2 = 2.5 is not a whole number, so the last input row "
         "along H is never read",
     )
 
@@ -331,7 +331,7 @@ def test_warning_counts_every_unread_last_row() -> None:
     """The warning counts all trailing unread rows: W=10, K3, S4 reads 0–2 and 4–6, not 7–9."""
     step = MaxPool(type="maxpool", kernel=3, stride=4).apply((1, 10))
     assert step.warnings == (
-        "(L − K + P)/S = (10 − 3 + 0)/4 = 1.75 is not a whole number, so the last 3 input "
+        "(L − K + 2P)/S = (10 − 3 + 2·0)/4 = 1.75 is not a whole number, so the last 3 input "
         "rows along L are never read",
     )
 
@@ -341,7 +341,7 @@ def test_warning_counts_rows_past_a_wide_gap() -> None:
     step = Conv(type="conv", filters=1, kernel=3, stride=5).apply((1, 11))
     assert step.output_shape == (1, 2)
     assert step.warnings == (
-        "(L − K + P)/S = (11 − 3 + 0)/5 = 1.6 is not a whole number, so the last 3 input "
+        "(L − K + 2P)/S = (11 − 3 + 2·0)/5 = 1.6 is not a whole number, so the last 3 input "
         "rows along L are never read",
     )
 

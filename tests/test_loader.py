@@ -145,8 +145,8 @@ BAD_FILES = {
     ),
     "duplicate names": (
         "input: 3x8x8\nlayers:\n  - {type: relu, name: a}\n  - {type: relu, name: a}\n",
-        "net.yaml:4: layers[1]: field 'name': the name 'a' is already used by layer 1 of this "
-        "list; names must be unique among siblings",
+        "net.yaml:4: layers[1]: field 'name': the name 'a' is already used by the layer at "
+        "layers[0]; names must be unique among siblings",
     ),
     "no layers": (
         "input: 3x8x8\nlayers: []\n",

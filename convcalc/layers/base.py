@@ -111,7 +111,7 @@ class Step(NamedTuple):
 class LayerSpec(BaseModel):
     """Base of every layer model: frozen, strict about unknown keys, self-registering."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     container: ClassVar[bool] = False
     type: str

@@ -63,10 +63,12 @@ class Window:
             if unread > max(s - extent, 0):
                 value = Fraction(size - extent + before + after, s)
                 rows = f"last {unread} input rows" if unread > 1 else "last input row"
+                # The lecture's (W − K + 2P)/S where padding is symmetric.
+                padding = (f"2P)/S = ({size} − {extent} + 2·{before})" if before == after
+                           else f"P)/S = ({size} − {extent} + {before}+{after})")
                 messages.append(
-                    f"({name} − K + P)/S = ({size} − {extent} + {before + after})/{s} = "
-                    f"{float(value):g} is not a whole number, so the {rows} along {name} "
-                    f"{'are' if unread > 1 else 'is'} never read"
+                    f"({name} − K + {padding}/{s} = {float(value):g} is not a whole number, "
+                    f"so the {rows} along {name} {'are' if unread > 1 else 'is'} never read"
                 )
         return messages
 
