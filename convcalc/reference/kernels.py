@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 from numba import njit, prange
@@ -71,6 +72,7 @@ FILTER_TILE = 4
 _DOT_FASTMATH = {"reassoc", "contract"}
 
 IntPerDim = int | Sequence[int]
+Number = TypeVar("Number", int, float)
 
 
 # --------------------------------------------------------------------------------------
@@ -87,7 +89,7 @@ def _per_dim(value: IntPerDim, rank: int, name: str) -> tuple[int, ...]:
     return values
 
 
-def _lift(values: tuple[int, ...], fill: int) -> tuple[int, int, int]:
+def _lift(values: tuple[Number, ...], fill: Number) -> tuple[Number, Number, Number]:
     """Return per-dimension ``values`` prefixed with ``fill`` for the inserted unit dims."""
     lifted = (fill,) * (KERNEL_RANK - len(values)) + values
     return lifted[0], lifted[1], lifted[2]
@@ -230,7 +232,7 @@ def _dot_4x2(
     x_start: int,
     position_step: int,
     length: int,
-) -> tuple[float, float, float, float, float, float, float, float]:
+) -> tuple[np.float32, ...]:
     """Return the dot products of 4 filters with 2 inputs: filter 0..3 at a, then at b.
 
     Filter ``t``'s run starts at ``w_start + t·filter_step``; input a's at ``x_start``,
@@ -260,7 +262,7 @@ def _dot_4x2(
 @njit(cache=True, fastmath=_DOT_FASTMATH)
 def _dot_4x1(
     weight: np.ndarray, w_start: int, filter_step: int, x: np.ndarray, x_start: int, length: int
-) -> tuple[float, float, float, float]:
+) -> tuple[np.float32, ...]:
     """Return the dot products of 4 filters' runs with one input run (see `_dot_4x2`)."""
     w0 = weight[w_start : w_start + length]
     w1 = weight[w_start + filter_step : w_start + filter_step + length]
@@ -278,7 +280,7 @@ def _dot_4x1(
 
 
 @njit(cache=True, fastmath=_DOT_FASTMATH)
-def _dot(a: np.ndarray, a_start: int, b: np.ndarray, b_start: int, length: int) -> float:
+def _dot(a: np.ndarray, a_start: int, b: np.ndarray, b_start: int, length: int) -> np.float32:
     """Return the dot product of ``length`` values of ``a`` and ``b`` from the given starts."""
     a_run = a[a_start : a_start + length]
     b_run = b[b_start : b_start + length]
@@ -503,9 +505,9 @@ def _conv_transpose_kernel(
                             for i_h in range(in_h):
                                 o_h = i_h * stride[1] + kh * dilation[1]
                                 for i_w in range(in_w):
-                                    full[n, out_channel, o_d, o_h, i_w * stride[2] + kw * dilation[2]] += (
-                                        x[n, in_channel, i_d, i_h, i_w] * w
-                                    )
+                                    full[
+                                        n, out_channel, o_d, o_h, i_w * stride[2] + kw * dilation[2]
+                                    ] += x[n, in_channel, i_d, i_h, i_w] * w
                                 macs += in_w
 
     y = np.empty(
@@ -740,7 +742,7 @@ def _adaptive_pool_kernel(
     start_d, end_d = _adaptive_bounds(depth, output_size[0])
     start_h, end_h = _adaptive_bounds(height, output_size[1])
     start_w, end_w = _adaptive_bounds(width, output_size[2])
-    y = np.empty((batch, channels) + output_size, np.float32)
+    y = np.empty((batch, channels, *output_size), np.float32)
     for plane in prange(batch * channels):
         n = plane // channels
         c = plane % channels
@@ -810,9 +812,7 @@ def _linear_kernel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> tuple
     return y, macs
 
 
-def linear(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
-) -> tuple[np.ndarray, int]:
+def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> tuple[np.ndarray, int]:
     """Return ``(y, macs)`` of a fully connected layer on the last dimension of ``x``.
 
     ``weight`` is (units, in_features) as in PyTorch; ``y`` keeps ``x``'s leading dims.
@@ -823,7 +823,7 @@ def linear(
         raise ValueError(f"weight {weight.shape} does not take inputs of shape {x.shape}")
     units = weight.shape[0]
     y, macs = _linear_kernel(x.reshape(-1, x.shape[-1]), weight, _bias_or_zeros(bias, units))
-    return y.reshape(x.shape[:-1] + (units,)), int(macs)
+    return y.reshape((*x.shape[:-1], units)), int(macs)
 
 
 @njit(cache=True, parallel=True)
@@ -858,18 +858,17 @@ def batchnorm(
     """Return inference-mode batch normalisation of ``x`` (N, C, *spatial) per channel."""
     x = _as_float32(x, "x")
     channels = x.shape[1]
-    vectors = [
-        _as_float32(v, name)
-        for v, name in (
-            (gamma, "gamma"),
-            (beta, "beta"),
-            (running_mean, "running_mean"),
-            (running_var, "running_var"),
-        )
-    ]
-    if any(v.shape != (channels,) for v in vectors):
+    gamma, beta, running_mean, running_var = (
+        _as_float32(gamma, "gamma"),
+        _as_float32(beta, "beta"),
+        _as_float32(running_mean, "running_mean"),
+        _as_float32(running_var, "running_var"),
+    )
+    if any(v.shape != (channels,) for v in (gamma, beta, running_mean, running_var)):
         raise ValueError(f"batchnorm statistics must each have shape ({channels},)")
-    y = _batchnorm_kernel(x.reshape(x.shape[0], channels, -1), *vectors, float(eps))
+    y = _batchnorm_kernel(
+        x.reshape(x.shape[0], channels, -1), gamma, beta, running_mean, running_var, float(eps)
+    )
     return y.reshape(x.shape)
 
 
@@ -1049,23 +1048,26 @@ def _source_taps(
     """Return ``(index, weight)``, each (2, out): output o is the weighted sum of 2 inputs.
 
     ``source_scale`` is input length per output element. Both rules are PyTorch's, in its
-    float32 arithmetic: ``nearest`` reads ``floor(o·scale)`` (with its shortcuts for
-    equal and doubled sizes); ``linear`` (align_corners=False) reads around
-    ``max(scale·(o + ½) − ½, 0)``.
+    float32 arithmetic: ``nearest`` reads ``min(floor(o·scale), L − 1)``; ``linear``
+    (align_corners=False) reads around ``max(scale·(o + ½) − ½, 0)``.
+
+    Where a scale factor that is not 1 still gives an output as long as the input, PyTorch's
+    linear modes copy that dimension, and so does this kernel. PyTorch's 2-D nearest
+    kernel alone also short-cuts that case and an output twice the input (``o >> 1``); its
+    1-D and 3-D nearest kernels follow the rule above, and so does this one.
     """
     index = np.zeros((2, out_length), np.int64)
     weight = np.zeros((2, out_length), np.float64)
     scale = np.float32(source_scale)
     for o in range(out_length):
         if not linear:
-            if out_length == in_length:
-                source = o
-            elif out_length == 2 * in_length:
-                source = o >> 1
-            else:
-                source = min(int(math.floor(np.float32(o) * scale)), in_length - 1)
+            source = min(math.floor(np.float32(o) * scale), in_length - 1)
             index[0, o] = source
             index[1, o] = source
+            weight[0, o] = 1.0
+        elif out_length == in_length:
+            index[0, o] = o
+            index[1, o] = o
             weight[0, o] = 1.0
         else:
             position = scale * (np.float32(o) + np.float32(0.5)) - np.float32(0.5)
@@ -1092,7 +1094,7 @@ def _upsample_kernel(
     index_d, weight_d = _source_taps(depth, output_size[0], source_scale[0], linear)
     index_h, weight_h = _source_taps(height, output_size[1], source_scale[1], linear)
     index_w, weight_w = _source_taps(width, output_size[2], source_scale[2], linear)
-    y = np.empty((batch, channels) + output_size, np.float32)
+    y = np.empty((batch, channels, *output_size), np.float32)
     for plane in prange(batch * channels):
         n = plane // channels
         c = plane % channels
@@ -1131,23 +1133,19 @@ def upsample(
         raise ValueError("give exactly one of scale and size")
     x5, rank = _as_5d(x)
     in_size = x.shape[2:]
-    if scale is not None:
-        scales = (
-            (float(scale),) * rank
-            if isinstance(scale, int | float)
-            else tuple(float(s) for s in scale)
-        )
+    if size is not None:
+        out_size = _per_dim(size, rank, "size")
+        source_scales = tuple(length / out for length, out in zip(in_size, out_size, strict=True))
+    elif scale is not None:
+        if isinstance(scale, int | float):
+            scales: tuple[float, ...] = (float(scale),) * rank
+        else:
+            scales = tuple(float(s) for s in scale)
         if len(scales) != rank:
             raise ValueError(f"scale needs {rank} values, one per spatial dimension")
         out_size = tuple(math.floor(length * s) for length, s in zip(in_size, scales, strict=True))
         source_scales = tuple(1.0 / s for s in scales)
-    else:
-        out_size = _per_dim(size, rank, "size")
-        source_scales = tuple(
-            length / out for length, out in zip(in_size, out_size, strict=True)
-        )
-    lifted_scales = (1.0,) * (KERNEL_RANK - rank) + source_scales
-    y = _upsample_kernel(x5, _lift(out_size, 1), lifted_scales, mode == "linear")
+    y = _upsample_kernel(x5, _lift(out_size, 1), _lift(source_scales, 1.0), mode == "linear")
     return _drop_lifted(y, rank)
 
 
@@ -1160,7 +1158,10 @@ def add(*xs: np.ndarray) -> np.ndarray:
     arrays = [_as_float32(x, "x") for x in xs]
     if len({a.shape for a in arrays}) != 1:
         raise ValueError(f"add needs equal shapes, not {[a.shape for a in arrays]}")
-    return np.sum(arrays, axis=0, dtype=np.float32)
+    total = arrays[0].copy()
+    for array in arrays[1:]:
+        total += array
+    return total
 
 
 def concat(*xs: np.ndarray) -> np.ndarray:
