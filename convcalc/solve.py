@@ -89,8 +89,9 @@ class WindowSolution(_Frozen):
         dilation: dilation D.
         output_padding: extra output rows of a transposed conv (0 for the others).
         whole: the division ``(W − D·(K−1) − 1 + 2P)/S`` is whole (always for transposed).
-        unread_rows: input rows no window reads, past the gaps a wide stride leaves anyway
-            (what ``convcalc layer`` warns about).
+        unread_rows: the trailing input rows no window reads, when ``convcalc layer`` warns
+            about them (more than the gap a stride wider than its window leaves anyway);
+            0 otherwise.
         worked: the output size worked out, as ``--explain`` prints it.
     """
 
@@ -117,7 +118,7 @@ class WindowSolutions(_Frozen):
         dilations: the smallest and largest dilation tried.
         padding: the padding, when it was fixed.
         max_padding: the largest padding tried; None for the default, one less than the
-            dilated kernel (pooling: half of it).
+            dilated kernel (pooling: half the kernel, rounded down).
         solutions: the settings found, simplest first.
     """
 
@@ -185,9 +186,9 @@ def solve_window(
 
     A value given (``kernel=3``) is fixed; the others range from 1 (padding from 0) to
     their bound. The padding is symmetric; by default it stays below the dilated kernel
-    (a window always reads one real input), for pooling at most half of it (PyTorch's
-    rule). Raises InputError for sizes below 1, ceil_mode on a convolution, dilation on
-    avgpool, or bounds past MAX_COMBINATIONS.
+    (a window always reads one real input), for pooling at most ``⌊K/2⌋`` (PyTorch's
+    rule, on the kernel as written). Raises InputError for sizes below 1, ceil_mode on a
+    convolution, dilation on avgpool, or bounds past MAX_COMBINATIONS.
     """
     if size < 1 or output < 1:
         raise InputError(f"the input and output sizes must be at least 1, got {size} and "
@@ -221,7 +222,7 @@ def solve_window(
             if k == 1 and d > 1 and dilation is None:
                 continue  # a 1-tap kernel is the same at every dilation
             extent = d * (k - 1) + 1
-            limit = extent // 2 if pooling else extent - 1
+            limit = k // 2 if pooling else extent - 1
             limit = limit if max_padding is None else max_padding
             for s in strides:
                 found += _solutions(kind, size, output, k, s, d, padding, limit, ceil_mode)
@@ -263,10 +264,11 @@ def _solutions(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
         window: Window = layer.window((1, size))  # type: ignore[attr-defined]
         worked = "; ".join(window_size_lines(window, 0)[0])
         span = size + 2 * p - extent
-        lost = span % s - p - max(s - extent, 0)
+        unread = max(span % s - p, 0)  # trailing rows past the last window, padding aside
         yield WindowSolution(
             kernel=k, stride=s, padding=p, dilation=d, whole=span % s == 0,
-            unread_rows=max(lost, 0) if not ceil_mode else 0, worked=worked)
+            unread_rows=unread if unread > max(s - extent, 0) and not ceil_mode else 0,
+            worked=worked)
 
 
 def _fits(layer: LayerSpec, size: int, output: int) -> bool:
@@ -383,10 +385,14 @@ def _division_problem(report: Report, varied: tuple[int, ...],
             for i in varied:
                 size, s = window.dims[i], window.stride[i]
                 extent = window.dilation[i] * (window.kernel[i] - 1) + 1
-                span = size + sum(window.pads[i]) - extent
+                before, after = window.pads[i]
+                span = size + before + after - extent
                 if requirement is Requirement.whole and span % s:
-                    return row.name, (f"({names[i]} − K + P)/S = ({size} − {extent} + "
-                                      f"{sum(window.pads[i])})/{s} = {span / s:g} is not whole")
+                    # Written as the core's warnings write it: (W − K + 2P)/S when symmetric.
+                    padding = (f"2P)/S = ({size} − {extent} + 2·{before})" if before == after
+                               else f"P)/S = ({size} − {extent} + {before}+{after})")
+                    return row.name, (f"({names[i]} − K + {padding}/{s} = {span / s:g} is not "
+                                      "whole")
                 if requirement is Requirement.divisible and size % s:
                     return row.name, f"{names[i]} = {size} is not a multiple of the stride {s}"
         elif isinstance(spec, AdaptivePool) and requirement is Requirement.whole:

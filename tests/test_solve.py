@@ -176,7 +176,8 @@ def test_resnet18_whole_sizes_are_one_past_multiples_of_32() -> None:
     result = solve_inputs(resnet18(), 1, 160, requirement=Requirement.whole)  # type: ignore[arg-type]
     assert result.valid == (1, 33, 65, 97, 129)
     first = next(r for r in result.rejected if r.size == 32)
-    assert (first.layer, first.reason) == ("conv1", "(H − K + P)/S = (32 − 7 + 6)/2 = 15.5 is not whole")
+    assert (first.layer, first.reason) == (
+        "conv1", "(H − K + 2P)/S = (32 − 7 + 2·3)/2 = 15.5 is not whole")
 
 
 def test_resnet18_reads_every_row_at_every_size() -> None:

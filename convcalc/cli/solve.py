@@ -59,7 +59,7 @@ def solve(
     max_stride: Annotated[int, typer.Option("--max-stride", help="Largest stride tried.")] = 4,
     max_padding: Annotated[int | None, typer.Option(
         "--max-pad", help="Largest padding tried (default: one less than the dilated kernel; "
-        "pooling: half of it).")] = None,
+        "pooling: half the kernel).")] = None,
     max_dilation: Annotated[int, typer.Option("--max-dilation",
                                               help="Largest dilation tried.")] = 3,
     ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="Pooling: round the output "

@@ -58,7 +58,7 @@ def _title(result: WindowSolutions) -> str:
     found = f"{count} setting{'s' if count != 1 else ''}"
     padding = (f"padding {result.padding}" if result.padding is not None else
                f"padding ≤ {result.max_padding}" if result.max_padding is not None else
-               "padding ≤ half the dilated kernel" if result.kind in ("maxpool", "avgpool")
+               "padding ≤ half the kernel" if result.kind in ("maxpool", "avgpool")
                else "padding < the dilated kernel")
     bounds = ", ".join([_bound("kernel", result.kernels), _bound("stride", result.strides),
                         _bound("dilation", result.dilations), padding])
