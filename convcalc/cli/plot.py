@@ -1,0 +1,64 @@
+"""``convcalc plot``: a figure of where a network's cost goes, layer by layer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convcalc.cli.app import (
+    BatchOption,
+    DTypeOption,
+    StrictOption,
+    app,
+    console,
+    exit_codes,
+    report_of,
+)
+from convcalc.cli.output import ForceOption, write_output
+from convcalc.errors import ConvcalcError, InputError
+from convcalc.loader import load_network
+from convcalc.results import DType
+
+__all__ = ["MISSING_MATPLOTLIB", "plot"]
+
+MISSING_MATPLOTLIB = ("convcalc plot draws with matplotlib, which is not installed; "
+                      "install it with: pip install 'convcalc[plot]'")
+_FORMATS = ("png", "svg", "pdf")
+
+
+@app.command()
+@exit_codes
+def plot(
+    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The figure's file: .png, "
+                                        ".svg or .pdf.")],
+    force: ForceOption = False,
+    batch: BatchOption = 1,
+    dtype: DTypeOption = DType.float32,
+    strict: StrictOption = False,
+) -> None:
+    """Draw per-layer MACs, parameters, activation memory and receptive field (matplotlib).
+
+    Example: convcalc plot examples/resnet18.yaml -o resnet18.png
+    """
+    file_format = Path(output).suffix.lower().lstrip(".")
+    if file_format not in _FORMATS:
+        raise InputError("name the figure .png, .svg or .pdf; its suffix picks the format",
+                         source=output)
+    if not force and Path(output).exists():
+        raise InputError("already exists; pass --force to replace it", source=output)
+    try:
+        from convcalc.render.plot import cost_figure, figure_bytes
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] != "matplotlib":
+            raise
+        raise ConvcalcError(MISSING_MATPLOTLIB) from None
+    report = report_of(load_network(file), batch, dtype, strict)
+    for warning in report.warnings:
+        where = f"layer '{warning.layer}': " if warning.layer else ""
+        print(f"warning: {where}{warning.message}", file=sys.stderr)
+    write_output(figure_bytes(cost_figure(report), file_format), output, force)
+    console(stderr=True).print(f"wrote {output}", markup=False)
