@@ -81,7 +81,7 @@ def net(
                                               "deeper than this into their subtotal rows.")]
     = None,
     bars: Annotated[bool, typer.Option("--bars", help="Show each layer's share of the "
-                                       "MACs as a bar.")] = False,
+                                       "parameters and of the MACs as bars.")] = False,
     strict: StrictOption = False,
     explained: ExplainOption = False,
 ) -> None:
