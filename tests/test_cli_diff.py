@@ -105,6 +105,13 @@ def test_diff_csv_and_markdown(run_cli: Callable[..., Any], files: tuple[str, st
     assert "| Parameters (trainable) | 898 | 618 | −280 (−31.2 %) |" in markdown
 
 
+def test_diff_help_and_docs(run_cli: Callable[..., Any]) -> None:
+    """diff has help, and docs/design-tools.md shows it run."""
+    result = run_cli("diff", "--help")
+    assert (result.exit_code, "Usage:" in result.stdout) == (0, True)
+    assert "$ convcalc diff " in (EXAMPLES.parent / "docs" / "design-tools.md").read_text()
+
+
 def test_diff_invalid_file_exits_2(run_cli: Callable[..., Any], files: tuple[str, str],
                                    tmp_path: Path) -> None:
     """A missing or broken file is an input error: exit 2, one line on stderr."""

@@ -127,6 +127,15 @@ def test_solve_inputs_json(run_cli: Callable[..., Any]) -> None:
     assert (data["dims"], data["requirement"]) == (["H", "W"], "no-warnings")
 
 
+def test_solve_help_and_docs(run_cli: Callable[..., Any]) -> None:
+    """solve and its subcommands have help, and docs/design-tools.md shows each."""
+    docs = (EXAMPLES.parent / "docs" / "design-tools.md").read_text()
+    for words in (("solve",), ("solve", "same"), ("solve", "inputs")):
+        result = run_cli(*words, "--help")
+        assert (result.exit_code, "Usage:" in result.stdout) == (0, True), words
+        assert f"$ convcalc {' '.join(words)} " in docs, words
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("solve",), "error: solve needs --input and --output (sizes along one spatial dim), or a "
                  "subcommand: same, inputs\n"),

@@ -37,11 +37,11 @@ def diff(
     dtype: DTypeOption = DType.float32,
     output: FormatOption = OutputFormat.table,
 ) -> None:
-    """Layer-by-layer and total differences in shapes, params, MACs, FLOPs, memory and
-    receptive field: what a change cost.
+    """What a change cost: two network files compared row by row and in total.
 
-    Rows match by full name; rows only in one file are added or removed. A difference is
-    not an error: the exit code is 0 (2 when a file is invalid).
+    Shapes, params, MACs, FLOPs, memory and receptive field. Rows match by full name; rows
+    only in one file are added or removed. A difference is not an error: the exit code is
+    0 (2 when a file is invalid).
 
     Example: convcalc diff before.yaml after.yaml
     """
