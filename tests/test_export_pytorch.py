@@ -119,6 +119,15 @@ def test_example_matches_report_and_torch_twin(path: Path) -> None:
         torch.testing.assert_close(model(x), twin(x), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("path", sorted((EXAMPLES.parent / "docs" / "examples").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_docs_example_matches_report(path: Path) -> None:
+    """The networks the docs use export to modules with convcalc's numbers and names."""
+    source = load_network(path)
+    report, model, _ = generate(source.network.model_dump(exclude_none=True))
+    check_against_report(report, model)
+
+
 def test_header_names_source_version_and_totals() -> None:
     """The header says where the file came from and the numbers it must reproduce."""
     network = load_network(EXAMPLES / "resnet18.yaml").network
@@ -323,8 +332,8 @@ def test_explicit_padding_is_a_named_pad_module() -> None:
     assert '("c_pad", nn.ZeroPad2d((2, 0, 0, 1))),' in source
     assert '("c", nn.Conv2d(3, 2, kernel_size=3)),  # 2x7x7' in source
     assert [name for name, _ in model.named_children()] == ["c_pad", "c"]
-    assert "# Padding PyTorch's layers cannot express is an explicit <layer>_pad module " \
-           "before: c." in source
+    assert ("# Padding that PyTorch's own layers cannot express is a <layer>_pad module just "
+            "before\n# the layer: c.\n") in source
 
 
 def test_max_pool_pads_with_minus_infinity() -> None:

@@ -68,9 +68,11 @@ def test_schema_writes_a_file_once(run_cli: Any, tmp_path: Path) -> None:
     assert run_cli("schema", "-o", str(target), "--force").exit_code == 0
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*sorted(EXAMPLES.glob("*.yaml")),
+                                  *sorted((ROOT / "docs" / "examples").glob("*.yaml"))],
+                         ids=lambda p: p.stem)
 def test_every_example_validates(path: Path) -> None:
-    """Each file in examples/ is valid against the schema."""
+    """Each file in examples/ and docs/examples/ is valid against the schema."""
     VALIDATOR.validate(yaml.safe_load(path.read_text()))
 
 

@@ -34,6 +34,7 @@ it builds the network, feeds it zeros and prints both. The conventions:
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -600,11 +601,15 @@ def _header(report: Report, source: str | None, version: str, writer: _Writer) -
         "# Module names are convcalc's layer names, so parameter names read as its rows do:",
         "# a.b.weight belongs to row a.b.",
     ]
+    notes = []
     if writer.padded:
-        lines.append("# Padding PyTorch's layers cannot express is an explicit <layer>_pad module "
-                     f"before: {', '.join(writer.padded)}.")
-    for full_name, name in writer.renamed:
-        lines.append(f"# Renamed, as torch reserves the name: {full_name} is {name} here.")
+        notes.append("Padding that PyTorch's own layers cannot express is a <layer>_pad module "
+                     f"just before the layer: {', '.join(writer.padded)}.")
+    notes += [f"Renamed, as torch reserves the name: {full_name} is {name} here."
+              for full_name, name in writer.renamed]
+    for note in notes:
+        lines += ["# " + line for line in textwrap.wrap(note, 86, break_long_words=False,
+                                                         break_on_hyphens=False)]
     return lines
 
 
