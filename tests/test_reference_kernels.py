@@ -1055,6 +1055,49 @@ def test_linear_upsample_copies_a_dimension_whose_length_does_not_change() -> No
     np.testing.assert_array_equal(kernels.upsample(x, scale=1.2, mode="nearest"), [[[0.0, 0.0]]])
 
 
+def interpolate_row(row: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Return ``row`` linearly interpolated at the fractional indices ``source``."""
+    return np.asarray(np.interp(source, np.arange(row.size), row))
+
+
+def numpy_linear_resize(
+    x: np.ndarray, out_size: tuple[int, ...], scales: tuple[float, ...]
+) -> np.ndarray:
+    """Return ``x`` resized one axis at a time with np.interp at PyTorch's source positions.
+
+    ``scales`` are input lengths per output element; np.interp holds the edge values past
+    either end. A dimension whose length does not change is copied, as torch does.
+    """
+    y = x.astype(np.float64)
+    for axis, (length, out, scale) in enumerate(zip(x.shape[2:], out_size, scales, strict=True)):
+        if out == length:
+            continue
+        source = np.maximum(scale * (np.arange(out) + 0.5) - 0.5, 0.0)
+        y = np.apply_along_axis(interpolate_row, axis + 2, y, source)
+    return y
+
+
+@FEW
+@given(rank=RANKS, by_scale=st.booleans(), data=st.data())
+def test_linear_upsample_matches_numpy_interp(
+    rank: int, by_scale: bool, data: st.DataObject
+) -> None:
+    """Linear resizing equals separable np.interp at max(scale·(o + ½) − ½, 0), up or down."""
+    size = tuple(data.draw(st.integers(1, 5 if rank == 3 else 8)) for _ in range(rank))
+    x = random_array(data.draw(SEEDS), (2, 2, *size))
+    if by_scale:
+        factors = tuple(data.draw(st.sampled_from([0.75, 1.0, 1.5, 2.0, 2.5, 3.0])) for _ in size)
+        assume(all(math.floor(length * f) >= 1 for length, f in zip(size, factors, strict=True)))
+        out_size = tuple(math.floor(length * f) for length, f in zip(size, factors, strict=True))
+        ours = kernels.upsample(x, scale=factors, mode="linear")
+        scales = tuple(1 / f for f in factors)
+    else:
+        out_size = tuple(data.draw(st.integers(1, 11)) for _ in size)
+        ours = kernels.upsample(x, size=out_size, mode="linear")
+        scales = tuple(length / out for length, out in zip(size, out_size, strict=True))
+    assert_close(ours, numpy_linear_resize(x, out_size, scales))
+
+
 def test_upsample_to_the_same_size_is_identity() -> None:
     """Resampling to the input's own size returns the input in both modes."""
     x = random_array(8, (1, 3, 4, 5))
