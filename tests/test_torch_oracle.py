@@ -16,11 +16,12 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convcalc import LayerError, analyze
-from convcalc.loader import network_from_data
+from convcalc.loader import network_from_data, parse_network
 
 pytest.importorskip("torch")
 
@@ -506,6 +507,8 @@ def test_random_stacks_match_torch_row_by_row(case: tuple[dict[str, Any], Shape]
         assert got_row == expected_row, f"row {name}: convcalc {got_row} != torch {expected_row}"
     assert report.output_shape == torch_out
     assert report.totals.params == sum(p.numel() for p in model.parameters())
+    # the same network written as YAML text reads back to the same report
+    assert analyze(parse_network(yaml.safe_dump(data), "<yaml>").network) == report
     assert report.totals.macs == sum(row[5] for row in expected)
     assert report.totals.non_trainable_params == sum(row[4] for row in expected)
 
