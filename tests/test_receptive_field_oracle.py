@@ -18,6 +18,7 @@ window it depends on reaches into padding, and the support is unclipped).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -37,6 +38,13 @@ from torch import Tensor, nn
 
 # torch notes that an even 'same' kernel costs a padded copy; that is no concern here
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Run this module's tiny tensors on one torch thread."""
+    with tl.one_thread():
+        yield
 
 Shape = tuple[int, ...]
 

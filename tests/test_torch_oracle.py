@@ -12,6 +12,7 @@ not containers, in order, and their totals.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -30,6 +31,13 @@ import torch_layers as tl
 
 # torch notes that an even 'same' kernel costs a padded copy; shapes are all we read here
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Run this module's tiny tensors on one torch thread."""
+    with tl.one_thread():
+        yield
 
 SIZES = {0: (1, 1), 1: (1, 24), 2: (1, 10), 3: (1, 6)}
 """Spatial sizes drawn per input rank: small, so a run stays well under a minute."""

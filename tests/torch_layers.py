@@ -18,18 +18,16 @@ Import this module only after ``pytest.importorskip("torch")``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# The tensors here are tiny: one thread is many times faster than waking a pool.
-torch.set_num_threads(1)
-
-__all__ = ["ACTIVATIONS", "Branches", "Merge", "Row", "build", "layer_module", "output_shape",
-           "weight_macs"]
+__all__ = ["ACTIVATIONS", "Branches", "Merge", "Row", "build", "layer_module", "one_thread",
+           "output_shape", "weight_macs"]
 
 Shape = tuple[int, ...]
 
@@ -104,6 +102,18 @@ class Branches(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         merged: Tensor = self.merge([body(x) for body in self.bodies])
         return merged
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread: on tensors this small that is many times faster than
+    waking a pool (3 ms against 0.07 ms a conv here), and it is restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def output_shape(module: nn.Module, shape: Shape) -> Shape:
