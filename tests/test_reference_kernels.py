@@ -1175,6 +1175,17 @@ def test_kernels_refuse_other_dtypes_and_ranks() -> None:
         )
 
 
+def test_kernels_refuse_a_zero_stride_or_a_negative_padding() -> None:
+    """A stride, kernel or size below 1, or padding below 0, is an error, not a hang."""
+    x = np.ones((1, 1, 4), np.float32)
+    with pytest.raises(ValueError, match="stride must be at least 1"):
+        kernels.max_pool(x, 2, 0, 1, 0, 0, False)
+    with pytest.raises(ValueError, match="pad_before must be at least 0"):
+        kernels.avg_pool(x, 2, 1, -1, 0, False, True)
+    with pytest.raises(ValueError, match="output_size must be at least 1"):
+        kernels.adaptive_avg_pool(x, 0)
+
+
 def test_public_api_is_exactly_all() -> None:
     """kernels.__all__ lists exactly the public functions the module defines."""
     defined_here = {

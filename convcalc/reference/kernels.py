@@ -79,13 +79,22 @@ Number = TypeVar("Number", int, float)
 # Lifting to three spatial dimensions
 
 
+# Options that may be 0; every other per-dimension option must be at least 1 (a stride of
+# 0 would never finish placing windows).
+_MAY_BE_ZERO = frozenset({"pad_before", "pad_after", "padding", "output_padding"})
+
+
 def _per_dim(value: IntPerDim, rank: int, name: str) -> tuple[int, ...]:
     """Return ``value`` as one int per spatial dimension (an int is repeated)."""
     if isinstance(value, int | np.integer):
-        return (int(value),) * rank
-    values = tuple(int(v) for v in value)
+        values: tuple[int, ...] = (int(value),) * rank
+    else:
+        values = tuple(int(v) for v in value)
     if len(values) != rank:
         raise ValueError(f"{name} needs {rank} values, one per spatial dimension, not {values}")
+    smallest = 0 if name in _MAY_BE_ZERO else 1
+    if min(values) < smallest:
+        raise ValueError(f"{name} must be at least {smallest} in every dimension, not {values}")
     return values
 
 
