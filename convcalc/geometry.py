@@ -125,6 +125,11 @@ class IndexMap:
         """Return the first and last input index that output ``o`` reads."""
         raise NotImplementedError
 
+    def reads(self, o: int) -> range:
+        """Return every input index output ``o`` reads (empty when it reads none)."""
+        first, last = self.span(o)
+        return range(first, last + 1)
+
 
 @dataclass(frozen=True)
 class WindowMap(IndexMap):
@@ -149,6 +154,10 @@ class WindowMap(IndexMap):
     def span(self, o: int) -> tuple[int, int]:
         lo = o * self.stride - self.pad_before
         return lo, lo + (self.kernel - 1) * self.dilation
+
+    def reads(self, o: int) -> range:
+        first, last = self.span(o)
+        return range(first, last + 1, self.dilation)
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,11 @@ class TransposedWindowMap(IndexMap):
         return (target - last * self.dilation) // self.stride, (
             target - first * self.dilation
         ) // self.stride
+
+    def reads(self, o: int) -> range:
+        # Successive taps that land on o are step = S/g apart in k, so D/g apart in input.
+        first, last = self.span(o)
+        return range(first, last + 1, self.dilation // math.gcd(self.dilation, self.stride))
 
 
 @dataclass(frozen=True)

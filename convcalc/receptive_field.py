@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 
 from convcalc.geometry import IndexMap
 
@@ -73,11 +74,31 @@ class AxisField:
             raise PeriodTooLong(period)
         shift = period_in * turns // self.period * self.shift
         lefts, rights = [], []
+        monotone = self._monotone()
         for unit in range(period):
             first, last = index_map.span(unit)
-            lefts.append(self.edges(first)[0])
-            rights.append(self.edges(last)[1])
+            if first > last:  # the unit reads nothing: an empty field, kept in place
+                left = self.edges(first)[0]
+                lefts.append(left)
+                rights.append(left - 1)
+            elif monotone:  # the extreme inputs have the extreme fields
+                lefts.append(self.edges(first)[0])
+                rights.append(self.edges(last)[1])
+            else:
+                seen = [self.edges(x) for x in index_map.reads(unit)]
+                seen = [(l_, r_) for l_, r_ in seen if l_ <= r_] or [(seen[0][0], seen[0][0] - 1)]
+                lefts.append(min(l_ for l_, _ in seen))
+                rights.append(max(r_ for _, r_ in seen))
         return AxisField(period, shift, tuple(lefts), tuple(rights))
+
+    def _monotone(self) -> bool:
+        """Return whether every unit sees something and fields never move backwards."""
+        if any(left > right for left, right in zip(self.lefts, self.rights, strict=True)):
+            return False
+        lefts = (*self.lefts, self.lefts[0] + self.shift)
+        rights = (*self.rights, self.rights[0] + self.shift)
+        return all(a <= b for a, b in pairwise(lefts)) and all(
+            a <= b for a, b in pairwise(rights))
 
     @property
     def size(self) -> int:
@@ -117,6 +138,12 @@ def merge_fields(fields: list[AxisField]) -> AxisField:
     if period > MAX_PERIOD:
         raise PeriodTooLong(period)
     expanded = [f.expanded(period) for f in fields]
-    lefts = tuple(min(f.lefts[u] for f in expanded) for u in range(period))
-    rights = tuple(max(f.rights[u] for f in expanded) for u in range(period))
-    return AxisField(period, expanded[0].shift, lefts, rights)
+    lefts, rights = [], []
+    for unit in range(period):
+        seen = [(f.lefts[unit], f.rights[unit]) for f in expanded
+                if f.lefts[unit] <= f.rights[unit]]
+        if not seen:  # no branch sees anything at this unit
+            seen = [(expanded[0].lefts[unit], expanded[0].lefts[unit] - 1)]
+        lefts.append(min(left for left, _ in seen))
+        rights.append(max(right for _, right in seen))
+    return AxisField(period, expanded[0].shift, tuple(lefts), tuple(rights))

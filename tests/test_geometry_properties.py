@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -264,11 +263,9 @@ def test_walk_gives_each_unit_the_inputs_it_reaches(maps: list[IndexMap], unit: 
     assert field.edges(unit) == (first, last)
 
 
-OPEN_WALK_BUG = ("open, reported: AxisField.through takes a window's edges from its first "
-                 "and last unit, which is wrong when a unit reads nothing or spans go backwards")
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_WALK_BUG)
+
 def test_window_after_a_dilated_strided_transposed_conv() -> None:
     """A window over units whose spans go backwards reaches the union of their inputs."""
     # Outputs 0 and 1 of ConvTranspose K=2 S=2 D=3 read inputs 0 and −1: a K=2 S=2
@@ -279,7 +276,7 @@ def test_window_after_a_dilated_strided_transposed_conv() -> None:
     assert field.edges(0) == (-1, 0)
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_WALK_BUG)
+
 def test_window_over_a_unit_that_reads_nothing() -> None:
     """Units a K < S transposed conv leaves empty add nothing to a later window's field."""
     # ConvTranspose K=1 S=2: output −1 reads no input, output 0 reads input 0. A K=2 S=1
