@@ -7,10 +7,12 @@ The tree::
     │   ├── NetworkFileError      the file cannot be read or parsed (missing, broken YAML,
     │   │                         a python tag, an alias bomb, nesting too deep)
     │   ├── SpecError             the file parses but a layer or field is invalid
-    │   └── LayerError            the layers do not fit together: a kernel larger than its
-    │                             padded input, channels that `groups` does not divide,
-    │                             shapes that disagree at a merge, a `linear` on a
-    │                             non-flat input, a network past the layer limit
+    │   ├── LayerError            the layers do not fit together: a kernel larger than its
+    │   │                         padded input, channels that `groups` does not divide,
+    │   │                         shapes that disagree at a merge, a `linear` on a
+    │   │                         non-flat input, a network past the layer limit
+    │   └── MemoryLimitExceeded   `verify`'s arrays would need more memory than allowed
+    │                             (nothing was allocated)
     └── VerificationFailed        `verify` measured something the calculator did not
                                   predict: exit code 1
 
@@ -26,6 +28,7 @@ __all__ = [
     "ConvcalcError",
     "InputError",
     "LayerError",
+    "MemoryLimitExceeded",
     "NetworkFileError",
     "SpecError",
     "VerificationFailed",
@@ -91,7 +94,9 @@ class InputError(ConvcalcError):
             where.append(format_location(self.location))
         if self.layer:
             where.append(f"layer '{self.layer}'")
-        if self.field_name and f"'{self.field_name}'" not in self.message:
+        named = f"'{self.field_name}'" in self.message or self.message.startswith(
+            f"{self.field_name} ")
+        if self.field_name and not named:
             where.append(f"field '{self.field_name}'")
         prefix = ": ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
@@ -113,6 +118,21 @@ class SpecError(InputError):
 @dataclass
 class LayerError(InputError):
     """The layers are each valid but do not fit together."""
+
+
+@dataclass
+class MemoryLimitExceeded(InputError):
+    """`verify`'s arrays would need more memory than allowed; nothing was allocated.
+
+    Attributes:
+        needed: bytes the arrays would need at once, by the estimate.
+        limit: bytes allowed.
+        probe: True when the receptive-field probe, not the batch, is what needs them.
+    """
+
+    needed: int = 0
+    limit: int = 0
+    probe: bool = False
 
 
 @dataclass

@@ -49,6 +49,13 @@ def parse_shape(value: Any) -> Any:
     return [int(p) for p in parts]
 
 
+def _only_version_1(value: Any) -> Any:
+    """Return 1 for ``version: 1``; refuse ``true`` and ``1.0``, which YAML would allow."""
+    if type(value) is not int or value != 1:
+        raise ValueError(f"the only format version is 1, got {value!r}")
+    return value
+
+
 def _expand_shorthand(value: Any) -> Any:
     """Return ``{"type": value}`` for a bare string such as ``relu``."""
     return {"type": value} if isinstance(value, str) else value
@@ -97,7 +104,7 @@ class Network(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(_only_version_1)] = 1
     name: Annotated[str, Strict(), Field(max_length=200)] | None = None
     input: InputShape
     layers: Annotated[list[Layer], Field(min_length=1)]

@@ -41,7 +41,7 @@ def test_the_lecture_exercise(run_cli: Any) -> None:
 
 def test_layer_json_is_a_one_layer_network(run_cli: Any) -> None:
     """``layer --format json`` prints the same document as ``net`` for a one-layer network."""
-    result = run_cli("layer", "-i", "3x32x32", "-f", "10", "-k", "5", "-p", "2", "-o", "json")
+    result = run_cli("layer", "-i", "3x32x32", "-f", "10", "-k", "5", "-p", "2", "--format", "json")
     document = json.loads(result.stdout)
     assert document["schema_version"] == 1
     assert document["output_shape"] == [10, 32, 32]
@@ -55,7 +55,7 @@ def test_layer_json_is_a_one_layer_network(run_cli: Any) -> None:
 def test_layer_flags(run_cli: Any) -> None:
     """Asymmetric kernels, strides, same padding, pooling and transposed conv from flags."""
     def shape(*args: str) -> list[int]:
-        result = run_cli("layer", *args, "-o", "json")
+        result = run_cli("layer", *args, "--format", "json")
         assert result.exit_code == 0, result.stderr
         return json.loads(result.stdout)["output_shape"]  # type: ignore[no-any-return]
 
@@ -74,7 +74,7 @@ def test_layer_flags(run_cli: Any) -> None:
 def test_layer_batch_and_no_bias(run_cli: Any) -> None:
     """--batch scales MACs but not parameters; --no-bias drops the biases."""
     result = run_cli("layer", "-i", "3x32x32", "-f", "10", "-k", "5", "-p", "2", "--no-bias",
-                     "--batch", "4", "-o", "json")
+                     "--batch", "4", "--format", "json")
     totals = json.loads(result.stdout)["totals"]
     assert totals["params"] == 750
     assert totals["macs"] == 4 * 768_000
@@ -91,7 +91,7 @@ def test_layer_batch_and_no_bias(run_cli: Any) -> None:
         (["layer", "--input", "3x32x32", "--filters", "4", "--k", "3y3"],
          "error: <flags>: --k takes an int or one int per dim such as 3x5, got '3y3'\n"),
         (["layer", "--input", "3x8x8", "--filters", "4", "--k", "9"],
-         "error: <flags>: layers[0]: layer 'conv1': field 'kernel': kernel 9 is larger than "
+         "error: <flags>: layers[0]: layer 'conv1': kernel 9 is larger than "
          "the padded input along H: 8 + padding 0+0 = 8; use a smaller kernel or more "
          "padding\n"),
         (["layer", "--input", "3x8x8", "--filters", "0", "--k", "3"],
@@ -126,7 +126,7 @@ def test_net_depth_and_bars_golden(run_cli: Any) -> None:
 def test_rows_add_up_to_the_printed_totals(run_cli: Any) -> None:
     """Non-container rows sum to the totals, and each container row to its subtree's rows."""
     for example in sorted(EXAMPLES.glob("*.yaml")):
-        document = json.loads(run_cli("net", str(example), "-o", "json").stdout)
+        document = json.loads(run_cli("net", str(example), "--format", "json").stdout)
         rows = document["layers"]
         leaves = [row for row in rows if not row["container"]]
         for key in ("params", "non_trainable_params", "macs", "flops", "activation_bytes"):
@@ -141,7 +141,8 @@ def test_rows_add_up_to_the_printed_totals(run_cli: Any) -> None:
 
 def test_json_contract_keys(run_cli: Any) -> None:
     """The JSON document has exactly the documented keys, at every level."""
-    document = json.loads(run_cli("net", str(EXAMPLES / "unet_small.yaml"), "-o", "json").stdout)
+    result = run_cli("net", str(EXAMPLES / "unet_small.yaml"), "--format", "json")
+    document = json.loads(result.stdout)
     assert list(document) == ["schema_version", "name", "input_shape", "output_shape", "batch",
                               "dtype", "layers", "totals", "warnings"]
     assert list(document["layers"][0]) == [
@@ -153,21 +154,21 @@ def test_json_contract_keys(run_cli: Any) -> None:
 
 def test_csv_and_markdown(run_cli: Any) -> None:
     """CSV has a header and one line per row; Markdown ends with the exact totals row."""
-    csv_text = run_cli("net", str(EXAMPLES / "lenet5.yaml"), "-o", "csv").stdout
+    csv_text = run_cli("net", str(EXAMPLES / "lenet5.yaml"), "--format", "csv").stdout
     lines = csv_text.splitlines()
     assert lines[0] == ("name,type,depth,container,input_shape,output_shape,params,"
                         "non_trainable_params,macs,flops,activation_bytes,rf_size,rf_stride,"
                         "rf_padding")
     # LeNet-5's first conv: 6·(1·5·5) + 6 = 156 params; 6·28·28·25 = 117,600 MACs
     assert lines[1].startswith("conv1,conv,0,false,1x32x32,6x28x28,156,0,117600,")
-    markdown = run_cli("net", str(EXAMPLES / "lenet5.yaml"), "-o", "markdown").stdout
+    markdown = run_cli("net", str(EXAMPLES / "lenet5.yaml"), "--format", "markdown").stdout
     assert markdown.splitlines()[-1].startswith("| **Total** | | 10 | 61,706 | 416,520 |")
 
 
 def test_stdin_and_warnings(run_cli: Any) -> None:
     """``-`` reads the network from stdin; warnings go to stderr, the result to stdout."""
     text = "input: 3x32x32\nlayers:\n  - {type: maxpool, kernel: 3, stride: 2}\n"
-    result = run_cli("net", "-", "-o", "json", input=text)
+    result = run_cli("net", "-", "--format", "json", input=text)
     assert result.exit_code == 0
     assert json.loads(result.stdout)["output_shape"] == [3, 15, 15]
     assert result.stderr == (
@@ -233,7 +234,7 @@ def test_cli_does_not_import_heavy_modules() -> None:
 def test_python_dash_m(tmp_path: Path) -> None:
     """``python -m convcalc`` runs the same command line, with the same exit codes."""
     ok = subprocess.run([sys.executable, "-m", "convcalc", "layer", "-i", "3x32x32", "-f", "10",
-                         "-k", "5", "-p", "2", "-o", "json"], capture_output=True, text=True)
+                         "-k", "5", "-p", "2", "--format", "json"], capture_output=True, text=True)
     assert ok.returncode == 0
     assert json.loads(ok.stdout)["totals"]["macs"] == 768_000
     bad = subprocess.run([sys.executable, "-m", "convcalc", "net", str(tmp_path / "x.yaml")],

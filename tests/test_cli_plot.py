@@ -78,7 +78,7 @@ def test_bad_network_is_reported_like_net(run_cli: Any, tmp_path: Path) -> None:
     result = run_cli("plot", "-", "-o", str(target), input=text)
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: <stdin>:3: layers[0]: layer 'conv1': field 'kernel': kernel 9 is larger than "
+        "error: <stdin>:3: layers[0]: layer 'conv1': kernel 9 is larger than "
         "the padded input along H: 8 + padding 0+0 = 8; use a smaller kernel or more padding\n")
     assert not target.exists()
 

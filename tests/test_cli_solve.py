@@ -86,7 +86,7 @@ def test_solve_same_odd_total(run_cli: Callable[..., Any]) -> None:
         "padding=0",
     ]
     data = json.loads(run_cli("solve", "same", "--input", "8", "--k", "3", "--stride", "2",
-                              "-o", "json").stdout)
+                              "--format", "json").stdout)
     assert (data["total"], data["before"], data["after"], data["symmetric"]) == (1, 0, 1, None)
 
 

@@ -97,7 +97,7 @@ BAD_FILES = {
     "kernel larger than the padded input": (
         "input: 3x8x8\nlayers:\n  - {type: conv, name: c1, filters: 4, kernel: 11, "
         "padding: 1}\n",
-        "net.yaml:3: layers[0]: layer 'c1': field 'kernel': kernel 11 is larger than the "
+        "net.yaml:3: layers[0]: layer 'c1': kernel 11 is larger than the "
         "padded input along H: 8 + padding 1+1 = 10; use a smaller kernel or more padding",
     ),
     "groups that do not divide the channels": (
@@ -125,7 +125,7 @@ BAD_FILES = {
     ),
     "per-dim list of the wrong length": (
         "input: 3x8x8\nlayers:\n  - {type: conv, filters: 4, kernel: [3, 3, 3]}\n",
-        "net.yaml:3: layers[0]: layer 'conv1': field 'kernel': kernel has 3 values [3, 3, 3] "
+        "net.yaml:3: layers[0]: layer 'conv1': kernel has 3 values [3, 3, 3] "
         "but the input has 2 spatial dimensions: give one int or 2 ints",
     ),
     "a number where a layer should be": (

@@ -59,7 +59,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-o", help="Output format.")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 BatchOption = Annotated[int, typer.Option("--batch", "-b", min=1,
                                           help="Batch size for MACs, FLOPs and memory.")]
 DTypeOption = Annotated[DType, typer.Option("--dtype", help="Element type for the memory "
