@@ -37,19 +37,20 @@ def window_output_size(
 ) -> int:
     """Return the number of window positions: ``floor((W + P − D·(K−1) − 1)/S) + 1``.
 
-    With ``ceil_mode`` the division rounds up, and, as PyTorch does, a last window that
-    would start inside the right padding is dropped. Returns 0 or less when the dilated
+    With ``ceil_mode`` the division rounds up (even when the kernel overhangs the padded
+    input by less than a stride), and, as PyTorch does, a last window that would start
+    inside the right padding is dropped. Returns 0 or less when the dilated
     kernel does not fit in the padded input; callers turn that into an error.
     """
     span = size + pad_before + pad_after - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
     if not ceil_mode:
-        return span // stride + 1
+        return span // stride + 1 if span >= 0 else 0
+    # PyTorch rounds a negative span up too: a kernel up to S − 1 past the padded input
+    # still gives one (partial) window in ceil mode.
     out = -(-span // stride) + 1
-    if (out - 1) * stride >= size + pad_before:
+    if out > 0 and (out - 1) * stride >= size + pad_before:
         out -= 1
-    return out
+    return max(out, 0)
 
 
 def dropped_inputs(

@@ -48,12 +48,13 @@ def windows_placed(size: int, kernel: int, stride: int, dilation: int, before: i
     Floor mode: every window lies inside the padded input. Ceil mode (PyTorch): windows
     are added until one covers the last padded position; then, once, a last window that
     starts in the right padding is dropped. A kernel longer than the padded input has no
-    window in either mode.
+    window, except in ceil mode when it overhangs by less than a stride: then PyTorch
+    places one partial window.
     """
     padded = before + size + after
     extent = dilation * (kernel - 1) + 1
     if extent > padded:
-        return 0
+        return 1 if ceil_mode and extent - padded < stride else 0
     starts = [0]
     while True:
         following = starts[-1] + stride

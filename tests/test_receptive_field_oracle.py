@@ -443,9 +443,6 @@ def test_chosen_fields_match_autograd(name: str, layers: list[Any]) -> None:
     assert compared == sum(not row.container for row in report.layers)
 
 
-@pytest.mark.xfail(strict=True, reason="open core bug, reported: AxisField.through takes a "
-                   "window's edges from its first and last unit, but after a dilated strided "
-                   "transposed conv a later unit can start earlier")
 def test_window_after_a_dilated_strided_transposed_conv() -> None:
     """A window over units whose spans go backwards sees the union of all of them."""
     # ConvTranspose K=2 S=2 D=3: output 0 reads input 0 (tap 0), output 1 reads input −1

@@ -678,8 +678,6 @@ def test_conv_and_transposed_grids_match_torch() -> None:
     assert mismatches == []
 
 
-@pytest.mark.xfail(strict=True, reason="convcalc refuses a ceil-mode pool whose kernel "
-                   "overhangs the padded input; PyTorch gives one window (reported, not fixed)")
 def test_ceil_mode_kernel_past_the_padded_input_gives_one_window() -> None:
     """A ceil-mode pool whose kernel overhangs the input by less than a stride has one window."""
     # L=1, K=2, S=2: torch computes ceil((1 − 2)/2) + 1 = 1 (the window reads the one input).
