@@ -298,7 +298,7 @@ def analyze(
     leaves = [row for row in walk.rows if not row.container]
     params = sum(r.params for r in leaves)
     non_trainable = sum(r.non_trainable_params for r in leaves)
-    totals = Totals(
+    totals = Totals.model_construct(
         params=params,
         non_trainable_params=non_trainable,
         macs=sum(r.macs for r in leaves),
@@ -306,7 +306,7 @@ def analyze(
         activation_bytes=sum(r.activation_bytes for r in leaves),
         param_bytes=(params + non_trainable) * dtype.bytes,
     )
-    return Report(
+    return Report.model_construct(
         name=network.name, input_shape=tuple(network.input), output_shape=out, batch=batch,
         dtype=dtype, layers=tuple(walk.rows), totals=totals, warnings=tuple(walk.warnings),
     )

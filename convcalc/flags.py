@@ -6,8 +6,12 @@ import re
 from enum import StrEnum
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from convcalc.errors import InputError, SpecError
+from convcalc.layers import REGISTRY
 from convcalc.loader import NetworkSource, network_from_data
+from convcalc.spec import InputShape, Network
 
 __all__ = ["FLAG_OF_FIELD", "LayerKind", "layer_network", "parse_dims"]
 
@@ -84,8 +88,18 @@ def layer_network(
         layer["output_padding"] = parse_dims(output_padding, "--output-padding")
     if ceil_mode:
         layer["ceil_mode"] = True
+    data = {"input": input_shape, "layers": [layer]}
     try:
-        return network_from_data({"input": input_shape, "layers": [layer]}, "<flags>")
+        # One layer class and the input shape: validating the whole Network would first
+        # build the schema of every layer type, a good part of this command's run time.
+        model = REGISTRY[kind.value].model_validate(layer)
+        shape = TypeAdapter(InputShape).validate_python(input_shape)
+        network = Network.model_construct(version=1, name=None, input=shape, layers=[model])
+        return NetworkSource(network, "<flags>")
+    except ValidationError:
+        pass
+    try:  # the whole validation, for the same located message a file would get
+        return network_from_data(data, "<flags>")
     except SpecError as error:
         flag = FLAG_OF_FIELD.get(error.field_name or "", error.field_name)
         raise InputError(f"{flag}: {error.message}" if flag else error.message,

@@ -13,10 +13,12 @@ import difflib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    import yaml
 
 from convcalc.errors import InputError, Location, NetworkFileError, SpecError, format_location
 from convcalc.layers import REGISTRY
@@ -33,7 +35,14 @@ followed: room for about 500,000 written-out conv layers."""
 MAX_NESTING = 200
 """The deepest nesting of lists and mappings a file may have."""
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml() -> tuple[Any, type[yaml.SafeLoader]]:
+    """Return PyYAML and its safe loader (the C one where it is built), imported on use."""
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _DIMS_HELP = "an int ≥ 1, or a list with one int ≥ 1 per spatial dim such as [3, 1]"
 _FIELD_HELP = {
     "padding": "an int ≥ 0, one per spatial dim [1, 2], (before, after) per dim "
@@ -83,13 +92,15 @@ def _compose(text: str | None) -> yaml.Node | None:
     """Return the YAML node graph of ``text`` (it keeps line numbers), or None."""
     if text is None:
         return None
+    yaml, loader = _yaml()
     try:
-        return yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=loader)  # type: ignore[no-any-return]
     except (yaml.YAMLError, RecursionError):
         return None
 
 
 def _line_of(root: yaml.Node | None, location: Location) -> int | None:
+    yaml, _ = _yaml()
     node = root
     line = node.start_mark.line + 1 if node is not None else None
     for part in location:
@@ -134,8 +145,9 @@ def load_network(path: str | Path) -> NetworkSource:
 
 def parse_network(text: str, name: str = "<string>") -> NetworkSource:
     """Return the network in the YAML ``text``; ``name`` is used in error messages."""
+    yaml, loader = _yaml()
     try:
-        data = yaml.load(text, Loader=_Loader)  # a safe loader: no python tags
+        data = yaml.load(text, Loader=loader)  # a safe loader: no python tags
     except yaml.constructor.ConstructorError as error:
         mark = error.problem_mark
         line = mark.line + 1 if mark else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,12 +17,23 @@ from convcalc.cli.app import (
     exit_codes,
     report_of,
 )
-from convcalc.explain import explain
 from convcalc.flags import LayerKind, layer_network
 from convcalc.loader import load_network
-from convcalc.results import DType
+from convcalc.results import DType, Report
+
+if TYPE_CHECKING:
+    from convcalc.explain import Explanation
 
 __all__ = ["layer", "net"]
+
+def _explanations(report: Report, wanted: bool) -> tuple[Explanation, ...] | None:
+    """Return the worked formulas of every layer when ``--explain`` asked for them."""
+    if not wanted:
+        return None
+    from convcalc.explain import explain  # only --explain needs it
+
+    return explain(report)
+
 
 ExplainOption = Annotated[bool, typer.Option("--explain", help="Show each layer's formulas "
                                              "with the numbers put in.")]
@@ -67,7 +78,7 @@ def layer(
         ceil_mode=ceil_mode,
     )
     report = report_of(source, batch, dtype, strict)
-    emit(report, output, card=True, explanations=explain(report) if explained else None)
+    emit(report, output, card=True, explanations=_explanations(report, explained))
 
 
 @app.command()
@@ -92,4 +103,4 @@ def net(
     source = load_network(file)
     report = report_of(source, batch, dtype, strict)
     emit(report, output, depth=depth, bars=bars,
-         explanations=explain(report) if explained else None)
+         explanations=_explanations(report, explained))
