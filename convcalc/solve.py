@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict
 
 from convcalc.analysis import analyze
 from convcalc.errors import InputError, LayerError
-from convcalc.explain import transposed_size_line, window_size_lines
 from convcalc.geometry import same_padding, window_output_size
 from convcalc.layers import LayerSpec
 from convcalc.layers.conv import Conv, ConvTranspose
@@ -239,6 +238,7 @@ def solve_window(
 def _solutions(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
                padding: int | None, limit: int, ceil_mode: bool) -> Iterator[WindowSolution]:
     """Yield the paddings (and output paddings) that work for one kernel, stride, dilation."""
+    from convcalc.explain import transposed_size_line, window_size_lines  # worked lines, on use
     extent = d * (k - 1) + 1
     if kind is SolveKind.conv_transpose:
         for extra in range(max(s, d)):

@@ -22,8 +22,8 @@ from pydantic import (
 )
 
 from convcalc.layers import REGISTRY, LayerSpec
+from convcalc.layers import containers as _containers
 from convcalc.layers.base import MAX_SIZE
-from convcalc.layers.containers import Parallel, Residual, Sequential
 
 __all__ = ["LAYER_TYPES", "Layer", "Network", "parse_shape"]
 
@@ -81,8 +81,10 @@ Layer = Annotated[
 ]
 """Any layer of the format, chosen by its ``type``."""
 
-for _container in (Sequential, Residual, Parallel):
-    _container.model_rebuild(_types_namespace={"Layer": Layer})
+# The containers name ``Layer`` before it exists; give their module the name, and pydantic
+# resolves it when a schema is first needed (building all of them here would cost every
+# run the schema of every layer type).
+_containers.Layer = Layer  # type: ignore[attr-defined]
 
 InputShape = Annotated[
     tuple[Annotated[int, Strict(), Field(ge=1, le=MAX_SIZE)], ...],

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,11 +20,12 @@ from rich.console import Console
 from convcalc import __version__
 from convcalc.analysis import analyze
 from convcalc.errors import ConvcalcError, InputError
-from convcalc.explain import Explanation
 from convcalc.loader import NetworkSource
 from convcalc.render import layer_card, network_table, to_csv, to_json, to_markdown
-from convcalc.render.explain import explained_json, explanation_markdown, explanation_text
 from convcalc.results import DType, Report
+
+if TYPE_CHECKING:
+    from convcalc.explain import Explanation
 
 __all__ = [
     "BatchOption",
@@ -113,22 +114,34 @@ def emit(report: Report, output: OutputFormat, depth: int | None = None, bars: b
     for warning in report.warnings:
         where = f"layer '{warning.layer}': " if warning.layer else ""
         print(f"warning: {where}{warning.message}", file=sys.stderr)
+    if explanations is not None:
+        _emit_explained(report, output, card, depth, bars, explanations)
+    elif output is OutputFormat.table:
+        console().print(layer_card(report) if card else network_table(report, depth, bars))
+    else:
+        sys.stdout.write({
+            OutputFormat.json: lambda: to_json(report) + "\n",
+            OutputFormat.csv: lambda: to_csv(report),
+            OutputFormat.markdown: lambda: to_markdown(report, depth),
+        }[output]())
+
+
+def _emit_explained(report: Report, output: OutputFormat, card: bool, depth: int | None,
+                    bars: bool, explanations: Sequence[Explanation]) -> None:
+    """Print the report with its worked formulas (``--explain``)."""
+    from convcalc.render.explain import (  # only --explain needs them
+        explained_json,
+        explanation_markdown,
+        explanation_text,
+    )
+
     if output is OutputFormat.table:
         console().print(layer_card(report) if card else network_table(report, depth, bars))
-        if explanations is not None:
-            console().print(explanation_text(report, explanations, headings=not card))
-        return
-    if explanations is not None and output is OutputFormat.json:
+        console().print(explanation_text(report, explanations, headings=not card))
+    elif output is OutputFormat.json:
         sys.stdout.write(explained_json(report, explanations) + "\n")
-        return
-    text = {
-        OutputFormat.json: lambda: to_json(report) + "\n",
-        OutputFormat.csv: lambda: to_csv(report),
-        OutputFormat.markdown: lambda: to_markdown(report, depth),
-    }[output]()
-    if explanations is not None:
-        text += explanation_markdown(report, explanations)
-    sys.stdout.write(text)
+    else:
+        sys.stdout.write(to_markdown(report, depth) + explanation_markdown(report, explanations))
 
 
 def _version(value: bool) -> None:

@@ -67,6 +67,9 @@ def layer(
     output: FormatOption = OutputFormat.table,
     strict: StrictOption = False,
     explained: ExplainOption = False,
+    verified: Annotated[bool, typer.Option("--verify", help="Also run the layer on real "
+                                           "arrays and confirm every number (table or "
+                                           "json: then verify's JSON).")] = False,
 ) -> None:
     """One layer from flags: output volume, parameters, MACs, FLOPs, receptive field.
 
@@ -78,6 +81,11 @@ def layer(
         ceil_mode=ceil_mode,
     )
     report = report_of(source, batch, dtype, strict)
+    if verified:
+        from convcalc.cli.verify import verify_layer
+
+        verify_layer(source.network, report, output, _explanations(report, explained))
+        return
     emit(report, output, card=True, explanations=_explanations(report, explained))
 
 

@@ -17,9 +17,7 @@ from convcalc.cli.app import (
     exit_codes,
     report_of,
 )
-from convcalc.diff import diff_reports
 from convcalc.loader import load_network
-from convcalc.render.diff import diff_csv, diff_json, diff_markdown, diff_text
 from convcalc.results import DType
 
 __all__ = ["diff"]
@@ -45,6 +43,9 @@ def diff(
 
     Example: convcalc diff before.yaml after.yaml
     """
+    from convcalc.diff import diff_reports
+    from convcalc.render.diff import diff_csv, diff_json, diff_markdown, diff_text
+
     reports = [report_of(load_network(path), batch, dtype, False) for path in (first, second)]
     result = diff_reports(*reports)
     if output is OutputFormat.table:

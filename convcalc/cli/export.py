@@ -10,7 +10,6 @@ import typer
 from convcalc.cli.app import app, console, exit_codes
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
 from convcalc.errors import InputError
-from convcalc.export import to_pytorch
 from convcalc.loader import load_network
 
 __all__ = ["ExportTarget", "export"]
@@ -35,6 +34,8 @@ def export(
 
     Example: convcalc export --to pytorch examples/resnet18.yaml -o resnet18.py
     """
+    from convcalc.export import to_pytorch  # code generation, only here
+
     source = load_network(file)
     try:
         text = to_pytorch(source.network, source=source.name)

@@ -6,7 +6,6 @@ import json
 
 from convcalc.cli.app import app, console, exit_codes
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
-from convcalc.schema import network_schema
 
 __all__ = ["schema"]
 
@@ -18,6 +17,8 @@ def schema(output: OutputPathOption = None, force: ForceOption = False) -> None:
 
     Example: convcalc schema -o convcalc.schema.json
     """
+    from convcalc.schema import network_schema  # builds every model's schema, only here
+
     write_output(json.dumps(network_schema(), indent=2, ensure_ascii=False) + "\n", output,
                  force)
     if output not in (None, "-"):

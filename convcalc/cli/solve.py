@@ -10,15 +10,6 @@ import typer
 from convcalc.cli.app import FormatOption, OutputFormat, app, exit_codes
 from convcalc.errors import InputError
 from convcalc.loader import load_network
-from convcalc.render.solve import (
-    inputs_csv,
-    inputs_text,
-    same_csv,
-    same_text,
-    solutions_csv,
-    solutions_markdown,
-    solutions_text,
-)
 from convcalc.solve import Requirement, SolveKind, solve_inputs, solve_same, solve_window
 
 __all__ = ["inputs", "same", "solve"]
@@ -81,6 +72,8 @@ def solve(
     if size is None or output_size is None:
         raise InputError("solve needs --input and --output (sizes along one spatial dim), "
                          "or a subcommand: same, inputs")
+    from convcalc.render.solve import solutions_csv, solutions_markdown, solutions_text
+
     result = solve_window(
         size, output_size, kind, kernel=kernel, stride=stride, padding=padding,
         dilation=dilation, max_kernel=max_kernel, max_stride=max_stride,
@@ -111,6 +104,8 @@ def same(
 
     Example: convcalc solve same --input 7 --k 3 --stride 2
     """
+    from convcalc.render.solve import same_csv, same_text
+
     result = solve_same(size, kernel, stride, dilation)
     _write({
         OutputFormat.table: lambda: same_text(result),
@@ -141,6 +136,8 @@ def inputs(
 
     Example: convcalc solve inputs examples/resnet18.yaml --require divisible
     """
+    from convcalc.render.solve import inputs_csv, inputs_text
+
     source = load_network(file)
     spatial = source.network.input[1:]
     if maximum is None:

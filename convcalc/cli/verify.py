@@ -1,0 +1,187 @@
+"""``convcalc verify``: run the network on real arrays and confirm every number.
+
+numpy and numba are imported inside the command only: the other commands never pay for
+them.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from convcalc.cli.app import BatchOption, OutputFormat, app, console, emit, exit_codes, report_of
+from convcalc.errors import InputError, MemoryLimitExceeded, VerificationFailed
+from convcalc.loader import load_network
+from convcalc.render.numbers import human_bytes, shape_text
+from convcalc.results import DType, Report
+from convcalc.spec import Network
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from convcalc.explain import Explanation
+
+__all__ = ["VerifyFormat", "parse_memory", "run_verify", "verify", "verify_layer"]
+
+DEFAULT_MAX_MEMORY = "2G"
+PROGRESS_AFTER = 1.0
+"""Seconds a run goes on before the progress bar appears."""
+
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+class VerifyFormat(StrEnum):
+    """How verify prints its results."""
+
+    table = "table"
+    json = "json"
+
+
+SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of the random inputs "
+                                         "and weights.")]
+MaxMemoryOption = Annotated[str, typer.Option(
+    "--max-memory", help="Refuse to run when the arrays would need more: bytes, or 512M, "
+    "2G, 1.5GiB (powers of 1024).")]
+
+
+def parse_memory(text: str) -> int:
+    """Return a byte count from ``2G``, ``512M``, ``1.5GiB`` or ``1000000`` (K/M/G/T: 1024ⁿ).
+
+    Raises InputError for anything else, or for a size below one byte.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?\s*", text, re.I)
+    if match is None:
+        raise InputError(f"--max-memory: '{text}' is not a size; write bytes or a number with "
+                         "K, M, G or T (powers of 1024): 512M, 2G, 1.5GiB")
+    value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if value < 1:
+        raise InputError(f"--max-memory: '{text}' is less than one byte")
+    return value
+
+
+class _LazyProgress:
+    """A transient progress bar on stderr that appears once a run has taken a second."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.bar: Progress | None = None
+        self.task = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if time.perf_counter() - self.started < PROGRESS_AFTER:
+                return
+            from rich.progress import Progress  # only a long run needs it
+
+            self.bar = Progress(console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("verifying", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@contextmanager
+def _progress() -> Iterator[_LazyProgress | None]:
+    """Yield a progress callback when stderr is a terminal, else None."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    progress = _LazyProgress()
+    try:
+        yield progress
+    finally:
+        progress.stop()
+
+
+def _memory_message(error: MemoryLimitExceeded, report: Report) -> str:
+    shape = shape_text(report.input_shape)
+    if error.probe:
+        return (f"the receptive-field probe would need about {human_bytes(error.needed)} for "
+                f"one position of the {shape} input, more than --max-memory "
+                f"{human_bytes(error.limit)}: give the network a smaller input, or raise "
+                "--max-memory")
+    return (f"verify's arrays would need about {human_bytes(error.needed)} at once, more than "
+            f"--max-memory {human_bytes(error.limit)}: lower --batch (now {report.batch}), give "
+            f"the network a smaller input (now {shape}), or raise --max-memory")
+
+
+def run_verify(network: Network, report: Report, seed: int, max_memory: int,
+               output: VerifyFormat) -> None:
+    """Verify ``report`` against ``network`` on arrays, print the results, and raise
+    VerificationFailed (exit 1) when a check disagrees."""
+    from convcalc.reference.verify import verify as verify_on_arrays  # numpy and numba
+    from convcalc.render.verify import mismatch_lines, verification_json, verification_table
+
+    with _progress() as progress:
+        try:
+            result = verify_on_arrays(network, report, seed=seed, max_memory=max_memory,
+                                      progress=progress)
+        except MemoryLimitExceeded as error:
+            raise InputError(_memory_message(error, report)) from None
+    if result.compile_seconds is not None:
+        print(f"note: compiled the kernels in {result.compile_seconds:.1f} s (cached for next "
+              "time)", file=sys.stderr)
+    if output is VerifyFormat.json:
+        sys.stdout.write(verification_json(result) + "\n")
+    else:
+        console().print(verification_table(result))
+    if not result.ok:
+        for line in mismatch_lines(result):
+            print(f"mismatch: {line}", file=sys.stderr)
+        failed = sum(not check.ok for check in result.layers)
+        raise VerificationFailed(f"{failed} of {len(result.layers)} rows disagree with the "
+                                 "calculator")
+
+
+def _warn(report: Report) -> None:
+    for warning in report.warnings:
+        where = f"layer '{warning.layer}': " if warning.layer else ""
+        print(f"warning: {where}{warning.message}", file=sys.stderr)
+
+
+def verify_layer(network: Network, report: Report, output: OutputFormat,
+                 explanations: tuple[Explanation, ...] | None) -> None:
+    """``layer --verify``: the layer's card then its verification (table), or verify's JSON."""
+    if output is OutputFormat.table:
+        emit(report, output, card=True, explanations=explanations)
+        run_verify(network, report, 0, parse_memory(DEFAULT_MAX_MEMORY), VerifyFormat.table)
+        return
+    if output is not OutputFormat.json or explanations is not None:
+        raise InputError("--verify prints the layer card and its verification (--format "
+                         "table) or verify's JSON (--format json, without --explain)")
+    _warn(report)
+    run_verify(network, report, 0, parse_memory(DEFAULT_MAX_MEMORY), VerifyFormat.json)
+
+
+@app.command()
+@exit_codes
+def verify(
+    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    batch: BatchOption = 1,
+    seed: SeedOption = 0,
+    max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+    output: Annotated[VerifyFormat, typer.Option("--format", help="Output format.")]
+    = VerifyFormat.table,
+) -> None:
+    """Run the network on real arrays with reference kernels and confirm, layer by layer,
+    the shapes, parameters, MACs and receptive fields the calculator prints.
+
+    Exit code 0 when every number agrees, 1 on a mismatch, 2 on invalid input.
+
+    Example: convcalc verify examples/lenet5.yaml
+    """
+    limit = parse_memory(max_memory)
+    source = load_network(file)
+    report = report_of(source, batch, DType.float32, False)
+    _warn(report)
+    run_verify(source.network, report, seed, limit, output)
