@@ -4,7 +4,6 @@ Commands live in sibling modules (one concern each) and register on ``app``; the
 call the core and hand results to ``emit``. Errors become exit codes here only.
 """
 
-from __future__ import annotations
 
 import functools
 import gc
@@ -102,7 +101,7 @@ def report_of(source: NetworkSource, batch: int, dtype: DType, strict: bool) -> 
 
 
 def emit(report: Report, output: OutputFormat, depth: int | None = None, bars: bool = False,
-          card: bool = False, explanations: Sequence[Explanation] | None = None) -> None:
+          card: bool = False, explanations: "Sequence[Explanation] | None" = None) -> None:
     """Print the report on stdout in ``output`` format, and its warnings on stderr.
 
     ``explanations`` (``--explain``) follow the table or the Markdown, or join the JSON as
@@ -127,7 +126,7 @@ def emit(report: Report, output: OutputFormat, depth: int | None = None, bars: b
 
 
 def _emit_explained(report: Report, output: OutputFormat, card: bool, depth: int | None,
-                    bars: bool, explanations: Sequence[Explanation]) -> None:
+                    bars: bool, explanations: "Sequence[Explanation]") -> None:
     """Print the report with its worked formulas (``--explain``)."""
     from convcalc.render.explain import (  # only --explain needs them
         explained_json,

@@ -1,6 +1,5 @@
 """``convcalc layer`` and ``convcalc net``: the calculator itself."""
 
-from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["layer", "net"]
 
-def _explanations(report: Report, wanted: bool) -> tuple[Explanation, ...] | None:
+def _explanations(report: Report, wanted: bool) -> "tuple[Explanation, ...] | None":
     """Return the worked formulas of every layer when ``--explain`` asked for them."""
     if not wanted:
         return None

@@ -1,6 +1,5 @@
 """``convcalc diff``: what changed between two network files, row by row and in total."""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated

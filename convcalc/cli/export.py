@@ -1,6 +1,5 @@
 """``convcalc export``: the network as source code for a framework."""
 
-from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated

@@ -1,6 +1,5 @@
 """Writing a command's result to a file or standard output, never over a file by accident."""
 
-from __future__ import annotations
 
 import sys
 from pathlib import Path

@@ -1,6 +1,5 @@
 """``convcalc plot``: a figure of where a network's cost goes, layer by layer."""
 
-from __future__ import annotations
 
 import sys
 from pathlib import Path

@@ -1,6 +1,5 @@
 """``convcalc schema``: the JSON Schema of the network file, for editors."""
 
-from __future__ import annotations
 
 import json
 

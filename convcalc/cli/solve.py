@@ -1,6 +1,5 @@
 """``convcalc solve``: the kernel settings for an output size, ``same`` padding, input sizes."""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated
