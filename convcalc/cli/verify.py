@@ -24,7 +24,7 @@ from convcalc.results import DType, Report
 from convcalc.spec import Network
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from convcalc.explain import Explanation
 
@@ -72,7 +72,7 @@ class _LazyProgress:
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.bar: Progress | None = None
-        self.task = 0
+        self.task: TaskID | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
@@ -83,7 +83,8 @@ class _LazyProgress:
             self.bar = Progress(console=console(stderr=True), transient=True)
             self.bar.start()
             self.task = self.bar.add_task("verifying", total=total)
-        self.bar.update(self.task, completed=done)
+        if self.task is not None:
+            self.bar.update(self.task, completed=done)
 
     def stop(self) -> None:
         if self.bar is not None:

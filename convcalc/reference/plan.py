@@ -1,0 +1,247 @@
+"""The network as `verify` runs it: its layers in execution order, each with its report row.
+
+`build_plan` pairs every layer of a ``Network`` with the row the calculator printed for
+it, expands ``repeat``, and turns containers into blocks of bodies and a merge. Verify's
+passes and its memory estimate walk this plan rather than the network, so the rows are
+matched once, in one place. Also here: each windowed layer's options resolved per spatial
+dimension, as the kernels take them. Pure: no numpy.
+
+``same`` padding is resolved here from its definition (output ``ceil(W/S)``, the smaller
+half of the padding before), not with the calculator's helpers: the kernels then place
+their windows on that padding, and the output size they find is compared with the
+calculator's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from convcalc.layers import Container, LayerSpec
+from convcalc.layers.conv import Conv, ConvTranspose
+from convcalc.layers.pool import AvgPool, MaxPool
+from convcalc.layers.resample import Pad
+from convcalc.results import LayerRow, Report
+from convcalc.spec import Network
+
+__all__ = [
+    "Block",
+    "Leaf",
+    "Merge",
+    "Node",
+    "PlanMismatch",
+    "WindowOptions",
+    "build_plan",
+    "checked_rows",
+    "per_dim",
+    "window_options",
+]
+
+
+class PlanMismatch(ValueError):
+    """The report's rows do not follow the network (a report of another network)."""
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One layer to run.
+
+    Attributes:
+        layer: the layer as written.
+        row: the calculator's row for it.
+        index: its position among the checked (non-container) rows.
+    """
+
+    layer: LayerSpec
+    row: LayerRow
+    index: int
+
+
+@dataclass(frozen=True)
+class Merge:
+    """The merge closing a block: ``add`` or ``concat`` of the bodies' outputs.
+
+    Attributes:
+        kind: ``add`` or ``concat``.
+        row: the calculator's merge row.
+        index: its position among the checked rows.
+    """
+
+    kind: str
+    row: LayerRow
+    index: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """One turn of a container: bodies on the same input, then a merge (None: one body).
+
+    An empty body is the identity: its output is the block's input.
+    """
+
+    bodies: tuple[tuple[Node, ...], ...]
+    merge: Merge | None
+
+
+Node = Leaf | Block
+
+
+class _Rows:
+    """The report's rows, consumed in execution order."""
+
+    def __init__(self, rows: Sequence[LayerRow]) -> None:
+        self.rows = iter(rows)
+        self.checked = 0
+
+    def take(self, container: bool, type_name: str) -> LayerRow:
+        row = next(self.rows, None)
+        if row is None or row.container != container or row.type != type_name:
+            found = f"row '{row.name}' ({row.type})" if row is not None else "no more rows"
+            what = "container" if container else "layer"
+            raise PlanMismatch(
+                f"the report does not follow the network: expected a {what} "
+                f"row of type {type_name}, found {found}"
+            )
+        return row
+
+    def leaf(self, type_name: str) -> tuple[LayerRow, int]:
+        row = self.take(False, type_name)
+        self.checked += 1
+        return row, self.checked - 1
+
+
+def _sequence(layers: Sequence[LayerSpec], rows: _Rows) -> tuple[Node, ...]:
+    nodes: list[Node] = []
+    for layer in layers:
+        if isinstance(layer, Container):
+            nodes.extend(_container(layer, rows))
+        else:
+            row, index = rows.leaf(layer.type)
+            nodes.append(Leaf(layer, row, index))
+    return tuple(nodes)
+
+
+def _container(layer: Container, rows: _Rows) -> Iterator[Block]:
+    for _ in range(layer.repeat):
+        bodies = tuple(_sequence(body, rows) for _, body in layer.bodies())
+        merge = None
+        if layer.merge_kind is not None:
+            row, index = rows.leaf(layer.merge_kind)
+            merge = Merge(layer.merge_kind, row, index)
+        if layer.repeat > 1:
+            rows.take(True, layer.type)  # the turn's subtotal
+        yield Block(bodies, merge)
+    rows.take(True, layer.type)
+
+
+def build_plan(network: Network, report: Report) -> tuple[Node, ...]:
+    """Return the network's nodes in execution order, each leaf and merge with its row.
+
+    Raises PlanMismatch when the report's rows do not follow the network.
+    """
+    rows = _Rows(report.layers)
+    plan = _sequence(network.layers, rows)
+    leftover = next(rows.rows, None)
+    if leftover is not None:
+        raise PlanMismatch(
+            f"the report does not follow the network: row '{leftover.name}' is left over"
+        )
+    return plan
+
+
+def checked_rows(plan: Sequence[Node]) -> Iterator[Leaf | Merge]:
+    """Yield every leaf and merge of ``plan`` in execution order (their ``index`` order)."""
+    for node in plan:
+        if isinstance(node, Leaf):
+            yield node
+            continue
+        for body in node.bodies:
+            yield from checked_rows(body)
+        if node.merge is not None:
+            yield node.merge
+
+
+# --------------------------------------------------------------------------------------
+# Options per spatial dimension
+
+
+def per_dim(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """Return ``value`` as one int per spatial dimension (an int is repeated)."""
+    return (value,) * rank if isinstance(value, int) else tuple(value)
+
+
+def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """Return ``same`` padding (before, after): by definition the output is ``ceil(W/S)``."""
+    wanted = -(-size // stride)
+    reach = (wanted - 1) * stride + dilation * (kernel - 1) + 1
+    total = max(reach - size, 0)
+    return total // 2, total - total // 2
+
+
+@dataclass(frozen=True)
+class WindowOptions:
+    """A windowed layer's options, one entry per spatial dimension.
+
+    Attributes:
+        kernel: window sizes.
+        stride: steps between windows.
+        dilation: spacing between taps.
+        pad_before: zeros before the input.
+        pad_after: zeros after the input.
+    """
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pad_before: tuple[int, ...]
+    pad_after: tuple[int, ...]
+
+
+def _pads(
+    padding: object,
+    dims: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[tuple[int, int], ...]:
+    rank = len(dims)
+    if padding == "valid":
+        return ((0, 0),) * rank
+    if padding == "same":
+        return tuple(_same_pads(*args) for args in zip(dims, kernel, stride, dilation, strict=True))
+    if isinstance(padding, int):
+        return ((padding, padding),) * rank
+    assert isinstance(padding, tuple)
+    if padding and isinstance(padding[0], tuple):
+        return tuple((int(before), int(after)) for before, after in padding)
+    return tuple((int(p), int(p)) for p in padding)
+
+
+def window_options(
+    layer: Conv | ConvTranspose | MaxPool | AvgPool | Pad, dims: tuple[int, ...]
+) -> WindowOptions:
+    """Return ``layer``'s options per spatial dim for an input of spatial size ``dims``.
+
+    A transposed convolution's ``padding`` crops its output; it is given as both
+    ``pad_before`` and ``pad_after``.
+    """
+    rank = len(dims)
+    ones = (1,) * rank
+    if isinstance(layer, Pad):
+        sides = _pads(layer.padding, dims, ones, ones, ones)
+        return WindowOptions(
+            ones, ones, ones, tuple(b for b, _ in sides), tuple(a for _, a in sides)
+        )
+    kernel = per_dim(layer.kernel, rank)
+    if isinstance(layer, MaxPool | AvgPool):
+        stride = kernel if layer.stride is None else per_dim(layer.stride, rank)
+    else:
+        stride = per_dim(layer.stride, rank)
+    dilation = ones if isinstance(layer, AvgPool) else per_dim(layer.dilation, rank)
+    if isinstance(layer, ConvTranspose):
+        crop = per_dim(layer.padding, rank)
+        return WindowOptions(kernel, stride, dilation, crop, crop)
+    sides = _pads(layer.padding, dims, kernel, stride, dilation)
+    return WindowOptions(
+        kernel, stride, dilation, tuple(b for b, _ in sides), tuple(a for _, a in sides)
+    )

@@ -1,0 +1,345 @@
+"""Run a network on real arrays through the reference kernels and check every row.
+
+`verify(network, report)` walks the network (`plan.py`) in execution order:
+
+1. the value pass (`values.py`) runs every layer's kernel on random float32 arrays and
+   records each row's output shape, parameter arrays, MAC counter and whether every value
+   is finite;
+2. the receptive-field probe (`probe.py`) runs one channel of slabs per input position,
+   for each spatial dim, and records which positions reach each output unit;
+
+then compares each row with the calculator's: shape (with the batch), ``params`` and
+``non_trainable_params``, ``macs``, the receptive field (`field.py`) and finiteness.
+Before anything is allocated, the memory the arrays need is estimated (`memory.py`).
+
+The kernels place their windows themselves; nothing here computes an output size.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from numba.core import event
+
+from convcalc.errors import MemoryLimitExceeded
+from convcalc.reference.expected import Expected, expected_fields
+from convcalc.reference.field import (
+    Supports,
+    as_fraction,
+    formula_mismatches,
+    measure,
+    uncut_units,
+    unit_mismatches,
+)
+from convcalc.reference.memory import estimate_memory
+from convcalc.reference.plan import Leaf, Merge, build_plan, checked_rows
+from convcalc.reference.probe import ProbePass
+from convcalc.reference.results import (
+    AxisMeasurement,
+    FieldCheck,
+    FiniteCheck,
+    LayerCheck,
+    MacsCheck,
+    Mismatch,
+    ParamCount,
+    ParamsCheck,
+    ShapeCheck,
+    Verification,
+)
+from convcalc.reference.values import KernelFailed, ValuePass
+from convcalc.results import Report
+from convcalc.spec import Network
+
+__all__ = ["DEFAULT_MAX_MEMORY", "Progress", "verify"]
+
+DEFAULT_MAX_MEMORY = 2 * 1024**3
+"""The memory verify's arrays may take at once unless told otherwise: 2 GiB."""
+Progress = Callable[[int, int], None]
+"""Called with (steps done, steps in all) as the run goes."""
+
+
+def _dim_names(rank: int) -> tuple[str, ...]:
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[rank]
+
+
+def _number(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _joined(values: Sequence[object]) -> str:
+    return "×".join("?" if v is None else str(v) for v in values)
+
+
+def _field_words(size: Sequence[object], stride: Sequence[object],
+                 padding: Sequence[object]) -> str:
+    strides = [str(as_fraction(s)) if isinstance(s, float) else s for s in stride]
+    return f"size {_joined(size)}, stride {_joined(strides)}, padding {_joined(padding)}"
+
+
+def _axis(supports: Supports, width: int, model: Expected | None,
+          printed: tuple[int, int | float, int] | None) -> tuple[AxisMeasurement, bool]:
+    """Return one dim's measurement and whether it agrees with the calculator.
+
+    ``model`` is the calculator's model of the row along this dim, ``printed`` its
+    printed size, stride and padding there (None when it prints no field).
+    """
+    fit = measure(supports, width)
+    window_wrong: list[int] = []
+    field_wrong: list[int] = []
+    through_padding = 0
+    conclusive = fit.stride is not None
+    if model is not None:
+        window_wrong = unit_mismatches(supports, model.reach.first, model.reach.last)
+        if model.field is not None and printed is not None:
+            size, stride, padding = printed
+            uncut = uncut_units(model.field, model.reach.first, model.reach.last, width)
+            through_padding = int((~uncut).sum())
+            field_wrong = formula_mismatches(supports, width, size, as_fraction(stride),
+                                             padding, model.field.period, uncut)
+            # a short stretch of units cannot show a longer period than it holds
+            conclusive = conclusive and fit.span >= 2 * model.field.period + 1
+    agrees = not window_wrong and not field_wrong
+    if conclusive and printed is not None:
+        size, stride, padding = printed
+        agrees = agrees and (fit.size == size and fit.stride == as_fraction(stride)
+                             and fit.padding in (None, padding))
+    wrong = sorted(set(window_wrong) | set(field_wrong))
+    covers = bool(np.all(supports.reached) and np.all(supports.first == 0)
+                  and np.all(supports.last == width - 1))
+    measurement = AxisMeasurement(
+        input_size=width, units=len(supports.count), unclipped_units=fit.unclipped,
+        size=fit.size if fit.stride is not None else None,
+        stride=None if fit.stride is None else _number(fit.stride),
+        padding=fit.padding if fit.stride is not None else None,
+        covers_whole_input=covers, window_mismatches=len(window_wrong),
+        field_mismatches=len(field_wrong), through_padding=through_padding,
+        mismatched_units=tuple(wrong[:10]))
+    return measurement, agrees
+
+
+@dataclass
+class _Probed:
+    """What the probe passes found, per row and dim."""
+
+    ran: bool
+    widths: tuple[int, ...]
+    supports: list[dict[int, Supports]] = field(default_factory=list)
+    covered: list[dict[int, np.ndarray]] = field(default_factory=list)
+    models: list[dict[int, Expected]] = field(default_factory=list)
+
+
+def _field_check(step: Leaf | Merge, probed: _Probed) -> FieldCheck:
+    expected = step.row.receptive_field
+    if not probed.ran:
+        kind = "none" if not probed.widths else "not_run"
+        return FieldCheck(kind=kind, expected=expected, ok=kind == "not_run" or expected is None)
+    index = step.index
+    if index in probed.covered[0]:
+        # the layer mixes all positions: whatever reaches its input reaches its output
+        covered = tuple(int(c[index][1].sum()) for c in probed.covered)
+        ok = expected is None and all(np.array_equal(c[index][0], c[index][1])
+                                      for c in probed.covered)
+        return FieldCheck(kind="global", expected=expected, covered=covered, ok=ok)
+    if index not in probed.supports[0]:
+        return FieldCheck(kind="after_global", expected=expected, ok=expected is None)
+    printed: list[tuple[int, int | float, int] | None] = (
+        [None] * len(probed.widths) if expected is None else
+        list(zip(expected.size, expected.stride, expected.padding, strict=True)))
+    axes = [_axis(s[index], w, m.get(index), p) for s, w, m, p in
+            zip(probed.supports, probed.widths, probed.models, printed, strict=True)]
+    measured = tuple(axis for axis, _ in axes)
+    ok = all(agrees for _, agrees in axes)
+    kind = "untracked" if expected is None else "field"
+    return FieldCheck(kind=kind, expected=expected, measured=measured, ok=ok)
+
+
+def _field_mismatch(check: FieldCheck, widths: tuple[int, ...]) -> tuple[str, str]:
+    """Return (expected, measured) in words for a failed receptive-field check."""
+    expected = check.expected
+    expected_text = ("global (positions mixed)" if expected is None else
+                     _field_words(expected.size, expected.stride, expected.padding))
+    names = _dim_names(len(widths)) if widths else ()
+    if check.kind == "global":
+        return expected_text, "global, " + ", ".join(
+            f"{count} of {width} positions along {name} reach the output"
+            for name, count, width in zip(names, check.covered or (), widths, strict=True))
+    if check.kind == "after_global":
+        return expected_text, "not measured past the first layer that mixes all positions"
+    if check.kind == "none":
+        return expected_text, "none: the input has no spatial dimension"
+    axes = check.measured or ()
+    measured = _field_words([a.size for a in axes], [a.stride for a in axes],
+                            [a.padding for a in axes])
+    for name, axis in zip(names, axes, strict=True):
+        units = ", ".join(str(u) for u in axis.mismatched_units)
+        if axis.window_mismatches:
+            measured += (f"; along {name}, {axis.window_mismatches} units reach other input "
+                         "positions than the layers' windows lead to")
+        if axis.field_mismatches:
+            measured += (f"; along {name}, {axis.field_mismatches} units with no padding in "
+                         "the way see other positions than the field clipped to the input")
+        if units:
+            more = ", …" if len(axis.mismatched_units) == 10 else ""
+            measured += f" (units {units}{more})"
+    return expected_text, measured
+
+
+def _params_words(count: ParamCount) -> str:
+    return f"{count.trainable:,} trainable + {count.non_trainable:,} non-trainable"
+
+
+def _layer_check(step: Leaf | Merge, batch: int, values: ValuePass, probed: _Probed
+                 ) -> tuple[LayerCheck, list[Mismatch]]:
+    """Return one row's checks and its mismatches in words."""
+    row = step.row
+    name = row.name
+    field_check = _field_check(step, probed)
+    mismatches: list[Mismatch] = []
+    measured = values.measured.get(step.index)
+    if measured is None:
+        error = values.errors.get(step.index)
+        if error is not None:
+            mismatches.append(Mismatch(layer=name, check="kernel",
+                                       expected="the kernel runs the layer",
+                                       measured=f"the kernel refused it: {error}"))
+        check = LayerCheck(name=name, type=row.type, shape=None, params=None, macs=None,
+                           receptive_field=field_check, finite=None, error=error, ok=False)
+        return check, mismatches
+    expected_shape = (batch, *row.output_shape)
+    shape = ShapeCheck(expected=expected_shape, measured=measured.shape,
+                       ok=expected_shape == measured.shape)
+    expected_params = ParamCount(trainable=row.params, non_trainable=row.non_trainable_params)
+    params = ParamsCheck(expected=expected_params, measured=measured.params,
+                         ok=expected_params == measured.params)
+    macs = MacsCheck(expected=row.macs, measured=measured.macs,
+                     padded_taps=measured.padded_taps, ok=row.macs == measured.macs)
+    finite = FiniteCheck(ok=measured.finite)
+    if not shape.ok:
+        mismatches.append(Mismatch(layer=name, check="shape", expected=_joined(shape.expected),
+                                   measured=_joined(shape.measured)))
+    if not params.ok:
+        mismatches.append(Mismatch(layer=name, check="params",
+                                   expected=_params_words(params.expected),
+                                   measured=_params_words(params.measured)))
+    if not macs.ok:
+        mismatches.append(Mismatch(layer=name, check="macs", expected=f"{macs.expected:,}",
+                                   measured=f"{macs.measured:,}"))
+    if not field_check.ok:
+        expected_text, measured_text = _field_mismatch(field_check, probed.widths)
+        mismatches.append(Mismatch(layer=name, check="receptive_field",
+                                   expected=expected_text, measured=measured_text))
+    if not finite.ok:
+        mismatches.append(Mismatch(layer=name, check="finite", expected="finite values",
+                                   measured="NaN or infinity in the output"))
+    ok = shape.ok and params.ok and macs.ok and field_check.ok and finite.ok
+    check = LayerCheck(name=name, type=row.type, shape=shape, params=params, macs=macs,
+                       receptive_field=field_check, finite=finite, ok=ok)
+    return check, mismatches
+
+
+# --------------------------------------------------------------------------------------
+# The run
+
+
+@contextmanager
+def _compile_time() -> Iterator[list[float]]:
+    """Yield a list that afterwards holds the seconds numba spent compiling, if it did."""
+    seconds: list[float] = []
+    with event.install_recorder("numba:compile") as recorder:
+        yield seconds
+    depth, started, total = 0, 0.0, 0.0
+    for timestamp, happened in recorder.buffer:
+        if happened.is_start:
+            if depth == 0:
+                started = timestamp
+            depth += 1
+        elif happened.is_end:
+            depth -= 1
+            if depth == 0:
+                total += timestamp - started
+    if recorder.buffer:
+        seconds.append(total)
+
+
+def _gib(count: int) -> str:
+    return f"{count / 1024**3:.2f} GiB" if count >= 1024**3 else f"{count / 1024**2:.0f} MiB"
+
+
+def verify(
+    network: Network,
+    report: Report,
+    seed: int = 0,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    progress: Progress | None = None,
+) -> Verification:
+    """Return what running ``network`` on real arrays shows about each row of ``report``.
+
+    ``report`` is the calculator's report of ``network`` (its batch is the arrays'
+    batch). Raises MemoryLimitExceeded, before allocating anything, when the arrays
+    would need more than ``max_memory`` bytes at once; PlanMismatch when ``report`` is
+    not a report of ``network``.
+    """
+    started = time.perf_counter()
+    plan = build_plan(network, report)
+    estimate = estimate_memory(plan, report)
+    shape = "×".join(map(str, report.input_shape))
+    if estimate.value_bytes > max_memory:
+        raise MemoryLimitExceeded(
+            f"verify's arrays would need about {_gib(estimate.value_bytes)} at once, more "
+            f"than the {_gib(max_memory)} allowed; use a smaller batch (now {report.batch}) "
+            f"or a smaller input (now {shape})",
+            needed=estimate.value_bytes, limit=max_memory)
+    if estimate.slab_bytes > max_memory:
+        raise MemoryLimitExceeded(
+            f"the receptive-field probe needs about {_gib(estimate.slab_bytes)} for one "
+            f"input position, more than the {_gib(max_memory)} allowed; use a smaller "
+            f"input (now {shape})", needed=estimate.slab_bytes, limit=max_memory, probe=True)
+    steps = list(checked_rows(plan))
+    widths = tuple(report.input_shape[1:])
+    per_chunk = estimate.slabs_per_chunk(max_memory)
+    chunks = [(dim, start, min(start + per_chunk, width))
+              for dim, width in enumerate(widths) for start in range(0, width, per_chunk)]
+    total, done = len(steps) * (1 + len(chunks)), 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    with _compile_time() as compile_seconds:
+        values = ValuePass(seed, tick)
+        complete = True
+        try:
+            values.nodes(plan, values.input((report.batch, *report.input_shape)))
+        except KernelFailed:
+            complete = False
+        probed = _Probed(ran=complete and bool(widths), widths=widths)
+        if probed.ran:
+            probed.supports = [{} for _ in widths]
+            probed.covered = [{} for _ in widths]
+            for dim, start, stop in chunks:
+                probe = ProbePass(dim, start, stop, widths[dim], probed.supports[dim],
+                                   probed.covered[dim], tick)
+                probe.nodes(plan, probe.input(widths))
+            probed.models = [expected_fields(plan, width, dim)
+                             for dim, width in enumerate(widths)]
+    layers: list[LayerCheck] = []
+    mismatches: list[Mismatch] = []
+    for step in steps:
+        if not complete and step.index > max(values.errors):
+            break
+        check, found = _layer_check(step, report.batch, values, probed)
+        layers.append(check)
+        mismatches.extend(found)
+    return Verification(
+        name=report.name, input_shape=report.input_shape, batch=report.batch, seed=seed,
+        ok=complete and not mismatches, complete=complete, layers=tuple(layers),
+        mismatches=tuple(mismatches), memory_bytes=estimate.peak(max_memory),
+        memory_limit=max_memory, seconds=time.perf_counter() - started,
+        compile_seconds=compile_seconds[0] if compile_seconds else None)
