@@ -140,8 +140,9 @@ def run_verify(network: Network, report: Report, seed: int, max_memory: int,
         for line in mismatch_lines(result):
             print(f"mismatch: {line}", file=sys.stderr)
         failed = sum(not check.ok for check in result.layers)
-        raise VerificationFailed(f"{failed} of {len(result.layers)} rows disagree with the "
-                                 "calculator")
+        rows = len(result.layers)
+        raise VerificationFailed(f"{failed} of {rows} rows disagree with the calculator"
+                                 if rows > 1 else "the row disagrees with the calculator")
 
 
 def _warn(report: Report) -> None:
@@ -155,6 +156,7 @@ def verify_layer(network: Network, report: Report, output: OutputFormat,
     """``layer --verify``: the layer's card then its verification (table), or verify's JSON."""
     if output is OutputFormat.table:
         emit(report, output, card=True, explanations=explanations)
+        console().print()
         run_verify(network, report, 0, parse_memory(DEFAULT_MAX_MEMORY), VerifyFormat.table)
         return
     if output is not OutputFormat.json or explanations is not None:

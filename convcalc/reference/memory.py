@@ -167,8 +167,10 @@ class _Peak:
 def estimate_memory(plan: Sequence[Node], report: Report) -> MemoryEstimate:
     """Return the bytes verify's passes over ``plan`` need at once (``report`` gives shapes)."""
     batch = report.batch
+    # the caller keeps the network input alive for the whole pass
+    inputs = batch * math.prod(report.input_shape) * ELEMENT_BYTES
     value = _Peak(_value_cost(batch))
-    value.nodes(plan, batch * math.prod(report.input_shape) * ELEMENT_BYTES, 0, 0)
+    value.nodes(plan, inputs, 0, inputs)
     leaves = [node for node in _leaves(plan)]
     parameters = max(
         ((leaf.row.params + leaf.row.non_trainable_params) * ELEMENT_BYTES for leaf in leaves),
@@ -179,8 +181,9 @@ def estimate_memory(plan: Sequence[Node], report: Report) -> MemoryEstimate:
         return MemoryEstimate(
             value_bytes=value.peak, parameter_bytes=parameters, slab_bytes=0, slabs=0
         )
+    slab = math.prod(spatial) * ELEMENT_BYTES
     probe = _Peak(_probe_cost)
-    probe.nodes(plan, math.prod(spatial) * ELEMENT_BYTES, 0, 0)
+    probe.nodes(plan, slab, 0, slab)
     return MemoryEstimate(
         value_bytes=value.peak,
         parameter_bytes=parameters,

@@ -94,8 +94,11 @@ def _axis(supports: Supports, width: int, model: Expected | None,
     through_padding = 0
     conclusive = fit.stride is not None
     if model is not None:
-        window_wrong = unit_mismatches(supports, model.reach.first, model.reach.last)
-        if model.field is not None and printed is not None:
+        # with another number of units the shape check has already failed
+        same_units = len(model.reach.first) == len(supports.count)
+        if same_units:
+            window_wrong = unit_mismatches(supports, model.reach.first, model.reach.last)
+        if model.field is not None and printed is not None and same_units:
             size, stride, padding = printed
             uncut = uncut_units(model.field, model.reach.first, model.reach.last, width)
             through_padding = int((~uncut).sum())

@@ -110,17 +110,20 @@ def _summary(result: Verification) -> str:
         macs = sum(c.macs.measured for c in result.layers if c.macs)
         padded = sum(c.macs.padded_taps or 0 for c in result.layers if c.macs)
         clipped = any(field_cell(f).endswith(f"* {PASS}") for f in fields)
+        rows = f"All {checked} rows agree" if checked > 1 else "The row agrees"
         lines = [
-            f"All {checked} rows agree with the calculator: output shapes, parameters, "
-            f"{exact(macs)} MACs ({exact(padded)} on padding), receptive fields "
-            f"({measured} measured, {mixed} global), no NaN or infinity.",
+            f"{rows} with the calculator: output shapes, parameters, {exact(macs)} MACs "
+            f"({exact(padded)} on padding), receptive fields ({measured} measured, {mixed} "
+            "global), no NaN or infinity.",
         ]
         if clipped:
-            lines.append("* No unit's field lies inside the input: checked unit by unit "
-                         "against the field clipped to the input.")
+            lines.append("* Too few units lie inside the input to read size, stride and "
+                         "padding off the arrays: each unit was checked against the printed "
+                         "field clipped to the input.")
     else:
         failed = sum(not c.ok for c in result.layers)
-        lines = [f"{failed} of {checked} rows disagree with the calculator:"]
+        lines = [f"{failed} of {checked} rows disagree with the calculator:"
+                 if checked > 1 else "The row disagrees with the calculator:"]
         lines += [f"  {line}" for line in mismatch_lines(result)]
         if not result.complete:
             lines.append("Verify stopped at the layer the kernel refused.")

@@ -1,0 +1,71 @@
+"""Time ``convcalc verify`` on the example networks: a first run that compiles, then warm runs.
+
+Usage::
+
+    python benchmarks/bench_verify.py [--runs 3] [--networks vgg16 resnet18]
+
+Each figure is the wall time of a fresh ``python -m convcalc verify FILE`` process, as a
+user runs it. The first run of each network gets an empty ``NUMBA_CACHE_DIR`` of its own,
+so it compiles every kernel (its stderr note gives the compile time); the warm runs reuse
+that cache. Prints markdown: the machine, then per network the first-run time, the
+compile time it reported, and the median, best and worst warm run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTE = re.compile(r"compiled the kernels in ([\d.]+) s")
+
+
+def run_verify(network: str, cache_dir: str) -> tuple[float, float | None]:
+    """Return the wall time of one ``convcalc verify`` process and its compile time."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    path = REPO_ROOT / "examples" / f"{network}.yaml"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "convcalc", "verify", str(path), "--format",
+                           "json"], capture_output=True, text=True, env=env, cwd=REPO_ROOT)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"verify {network} exited {done.returncode}:\n{done.stderr}")
+    note = NOTE.search(done.stderr)
+    return elapsed, float(note.group(1)) if note else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="warm runs per network")
+    parser.add_argument("--networks", nargs="+", default=["vgg16", "resnet18"])
+    args = parser.parse_args()
+
+    import numba
+    import numpy
+
+    print(f"- CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(f"- Python {platform.python_version()}, numpy {numpy.__version__}, "
+          f"numba {numba.__version__}")
+    print("- `convcalc verify FILE --format json`, batch 1, seed 0, one process per run\n")
+    print("| network | first run s | of which compiling s | warm median s | warm best s "
+          "| warm worst s |")
+    print("|---|--:|--:|--:|--:|--:|")
+    for network in args.networks:
+        with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache_dir:
+            first, compiling = run_verify(network, cache_dir)
+            warm = [run_verify(network, cache_dir)[0] for _ in range(args.runs)]
+        compile_text = f"{compiling:.1f}" if compiling is not None else "—"
+        print(f"| {network} | {first:.1f} | {compile_text} | {statistics.median(warm):.2f} "
+              f"| {min(warm):.2f} | {max(warm):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
