@@ -306,6 +306,9 @@ def test_wrong_shape_params_and_field_are_each_caught() -> None:
                                           "156 trainable + 0 non-trainable")
     assert found[("tanh2", "receptive_field")][0] == "size 14×14, stride 2×2, padding 1×0"
     assert len(found) == 3
+    # a row of another shape has other units: its field is not paired unit by unit
+    pool1 = next(check for check in result.layers if check.name == "pool1")
+    assert pool1.receptive_field.kind == "skipped"
 
 
 def test_a_report_of_another_network_is_refused() -> None:
@@ -441,7 +444,51 @@ def test_expected_reach_drops_taps_in_the_padding() -> None:
     assert reach.last.tolist() == [3, 4, 5, 4]
 
 
-@pytest.mark.xfail(strict=True, reason="known disagreement: the calculator resizes with exact "
+def test_a_dim_whose_units_read_only_padding_hides_the_others() -> None:
+    """On 1×7×1, K2 D3 S3 with padding 2 along W reads W positions −2 and 1: nothing.
+
+    No output unit then sees any input, whatever it reaches along H; the probe sees
+    nothing along either dim and verify expects exactly that.
+    """
+    report, result = verified(network(
+        "input: 1x7x1\nlayers:\n  - {type: conv, filters: 1, kernel: 2, dilation: 3, "
+        "stride: 3, padding: [1, 2]}\n"))
+    assert_all_agree(report, result)
+    axes = result.layers[0].receptive_field.measured
+    assert axes is not None
+    assert [(a.units, a.unclipped_units, a.through_padding) for a in axes] == [(2, 0, 2),
+                                                                            (1, 0, 1)]
+
+
+def test_a_max_pool_window_wholly_in_padding_is_not_finite() -> None:
+    """K2 D2 P1 on a length-1 input: the one window reads −1 and 1, both padding.
+
+    The calculator accepts it (PyTorch does too, padding ≤ K/2) and PyTorch returns −∞;
+    so does the kernel, and verify reports the row as not finite. The probe sees that no
+    position reaches the unit, as the calculator's windows say.
+    """
+    _, result = verified(network(
+        "input: 2x1\nlayers:\n  - {type: maxpool, kernel: 2, dilation: 2, padding: 1}\n"))
+    assert [(m.layer, m.check) for m in result.mismatches] == [("maxpool1", "finite")]
+    assert result.layers[0].receptive_field.ok
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="kernel bug, reported: "
+                   "_place_windows places no ceil-mode window when the kernel overhangs the "
+                   "input")
+def test_ceil_mode_window_overhanging_a_short_input() -> None:
+    """K3 S2, ceil_mode, on a length-2 input: PyTorch and the calculator give one partial
+    window (ceil((2 − 3)/2) + 1 = 1); the kernels place none."""
+    report, result = verified(network(
+        "input: 1x2\nlayers:\n  - type: parallel\n    branches:\n"
+        "      - [{type: maxpool, kernel: 3, stride: 2, ceil_mode: true}]\n"
+        "      - [{type: avgpool, kernel: 3, stride: 2, ceil_mode: true}]\n"))
+    assert report.output_shape == (2, 1)
+    assert result.ok
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="known disagreement: the calculator resizes with exact "
                    "fractions, the kernel (like PyTorch) in float32")
 def test_linear_resize_from_7_to_23_agrees() -> None:
     """Resizing 7 → 23 linearly, output 11 sits exactly on input 3: (11 + ½)·7/23 − ½ = 3.

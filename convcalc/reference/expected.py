@@ -48,11 +48,16 @@ class Reach:
     first: np.ndarray
     last: np.ndarray
 
+    @classmethod
+    def nothing(cls, units: int) -> Reach:
+        """Return the reach of ``units`` units that no input position reaches."""
+        return cls(np.full(units, _NONE, np.int64), np.full(units, -1, np.int64))
+
     def through(self, index_map: IndexMap, units: int) -> Reach:
         """Return the reach of ``units`` output units that read this layer by ``index_map``."""
         size = len(self.first)
-        first = np.full(units, _NONE, np.int64)
-        last = np.full(units, -1, np.int64)
+        empty = Reach.nothing(units)
+        first, last = empty.first, empty.last
         for unit in range(units):
             reads = index_map.reads(unit)
             taps = np.arange(reads.start, reads.stop, reads.step)

@@ -7,8 +7,9 @@ batchnorm, dropout) pass their input on, since they move no position; merges add
 branches (a concat is summed into the one channel). For a spatial dim d, item b of a
 batch is a "slab": ones at position b along d, at every position of the other dims.
 
-Every value stays ≥ 0 and is reset to 0 or 1 after each layer, so an output unit is
-non-zero exactly when its support contains b, and nothing overflows however deep the
+Every value stays ≥ 0 and is reset to 0 or 1 after each layer (a max pool window wholly in
+the padding gives −∞, which becomes 0), so an output unit is non-zero exactly when its
+support contains b, and nothing overflows however deep the
 network. Every layer is separable along each dim, so a unit's support along d is read
 from whether it is non-zero anywhere along the other dims (which also keeps a unit that
 a transposed convolution leaves empty along another dim from hiding it). The probe
@@ -44,14 +45,17 @@ Value = np.ndarray | Global
 
 @njit(cache=True, parallel=True)
 def _binarize_flat(flat: np.ndarray) -> None:
-    """Set every non-zero value of ``flat`` to 1, in place."""
+    """Set every positive value of ``flat`` to 1 and every other to 0, in place.
+
+    Probe values are ≥ 0, but a max pool window that lies wholly in the padding gives −∞:
+    nothing reaches that unit.
+    """
     for index in prange(flat.size):
-        if flat[index] != 0:
-            flat[index] = 1
+        flat[index] = 1 if flat[index] > 0 else 0
 
 
 def _binarized(y: np.ndarray) -> np.ndarray:
-    """Return ``y`` with every non-zero value set to 1 (in place when it is contiguous)."""
+    """Return ``y`` with positive values set to 1, others to 0 (in place when contiguous)."""
     y = np.ascontiguousarray(y)
     _binarize_flat(y.reshape(-1))
     return y

@@ -146,8 +146,9 @@ class FieldCheck(_Frozen):
             the output must depend on every input position), ``after_global`` (not
             measured past the first layer that mixes all positions), ``untracked``
             (the calculator stopped tracking the field; measured, not compared),
-            ``none`` (the network input has no spatial dims) or ``not_run`` (an
-            earlier kernel failed).
+            ``none`` (the network input has no spatial dims), ``not_run`` (an
+            earlier kernel failed) or ``skipped`` (the output shape differs from the
+            calculator's, so its units cannot be paired with the calculator's).
         expected: the calculator's field, or None when it reports none.
         measured: per spatial dim, for ``field`` and ``untracked``.
         covered: for ``global``: per spatial dim, how many input positions reach the
@@ -155,7 +156,8 @@ class FieldCheck(_Frozen):
         ok: whether measurement and calculator agree.
     """
 
-    kind: Literal["field", "global", "after_global", "untracked", "none", "not_run"]
+    kind: Literal["field", "global", "after_global", "untracked", "none", "not_run",
+                  "skipped"]
     expected: ReceptiveField | None
     measured: tuple[AxisMeasurement, ...] | None = None
     covered: tuple[int, ...] | None = None

@@ -103,11 +103,11 @@ class ValuePass:
     def record(self, step: Leaf | Merge, run: Callable[[], Outcome]) -> np.ndarray:
         try:
             y, trainable, non_trainable, macs, padded_taps = run()
-        except (ValueError, TypeError, IndexError) as error:
+        except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             self.errors[step.index] = str(error)
             raise KernelFailed from None
         # min and max carry a NaN or an infinity through, without a temporary array
-        finite = bool(np.isfinite(y.min()) and np.isfinite(y.max()))
+        finite = y.size == 0 or bool(np.isfinite(y.min()) and np.isfinite(y.max()))
         params = ParamCount(trainable=trainable, non_trainable=non_trainable)
         self.measured[step.index] = Measured(tuple(y.shape), params, macs, padded_taps,
                                              finite)

@@ -27,7 +27,7 @@ import numpy as np
 from numba.core import event
 
 from convcalc.errors import MemoryLimitExceeded
-from convcalc.reference.expected import Expected, expected_fields
+from convcalc.reference.expected import Expected, Reach, expected_fields
 from convcalc.reference.field import (
     Supports,
     as_fraction,
@@ -153,8 +153,14 @@ def _field_check(step: Leaf | Merge, probed: _Probed) -> FieldCheck:
     printed: list[tuple[int, int | float, int] | None] = (
         [None] * len(probed.widths) if expected is None else
         list(zip(expected.size, expected.stride, expected.padding, strict=True)))
-    axes = [_axis(s[index], w, m.get(index), p) for s, w, m, p in
-            zip(probed.supports, probed.widths, probed.models, printed, strict=True)]
+    models = [m.get(index) for m in probed.models]
+    if any(m is not None and not np.any(m.reach.last >= 0) for m in models):
+        # Along some dim no unit reaches the input (every tap lands in padding): then no
+        # output unit sees anything, and the probe sees nothing along any dim.
+        models = [None if m is None else Expected(Reach.nothing(len(m.reach.first)), m.field)
+                  for m in models]
+    axes = [_axis(s[index], w, m, p) for s, w, m, p in
+            zip(probed.supports, probed.widths, models, printed, strict=True)]
     measured = tuple(axis for axis, _ in axes)
     ok = all(agrees for _, agrees in axes)
     kind = "untracked" if expected is None else "field"
@@ -179,17 +185,22 @@ def _field_mismatch(check: FieldCheck, widths: tuple[int, ...]) -> tuple[str, st
     measured = _field_words([a.size for a in axes], [a.stride for a in axes],
                             [a.padding for a in axes])
     for name, axis in zip(names, axes, strict=True):
-        units = ", ".join(str(u) for u in axis.mismatched_units)
+        found = []
         if axis.window_mismatches:
-            measured += (f"; along {name}, {axis.window_mismatches} units reach other input "
-                         "positions than the layers' windows lead to")
+            found.append(f"{_units(axis.window_mismatches)} reach other input positions than "
+                         "the layers' windows lead to")
         if axis.field_mismatches:
-            measured += (f"; along {name}, {axis.field_mismatches} units with no padding in "
-                         "the way see other positions than the field clipped to the input")
-        if units:
+            found.append(f"{_units(axis.field_mismatches)} with no padding in the way do not "
+                         "see the printed field clipped to the input")
+        if found:
+            listed = ", ".join(str(u) for u in axis.mismatched_units)
             more = ", …" if len(axis.mismatched_units) == 10 else ""
-            measured += f" (units {units}{more})"
+            measured += f"; along {name}, {' and '.join(found)} (units {listed}{more})"
     return expected_text, measured
+
+
+def _units(count: int) -> str:
+    return "1 unit" if count == 1 else f"{count} units"
 
 
 def _params_words(count: ParamCount) -> str:
@@ -204,6 +215,9 @@ def _layer_check(step: Leaf | Merge, batch: int, values: ValuePass, probed: _Pro
     field_check = _field_check(step, probed)
     mismatches: list[Mismatch] = []
     measured = values.measured.get(step.index)
+    if measured is not None and measured.shape != (batch, *row.output_shape):
+        # other units than the calculator's: the shape check says so, units cannot be paired
+        field_check = FieldCheck(kind="skipped", expected=row.receptive_field, ok=True)
     if measured is None:
         error = values.errors.get(step.index)
         if error is not None:

@@ -59,6 +59,8 @@ def field_cell(check: FieldCheck) -> str:
         return "—" if check.ok else f"— {FAIL}"
     if check.kind == "not_run":
         return "not run"
+    if check.kind == "skipped":
+        return "—"
     if check.kind == "global":
         return f"global {_mark(check.ok)}"
     axes = check.measured or ()
