@@ -116,9 +116,9 @@ def _axis(supports: Supports, width: int, model: Expected | None,
                   and np.all(supports.last == width - 1))
     measurement = AxisMeasurement(
         input_size=width, units=len(supports.count), unclipped_units=fit.unclipped,
-        size=fit.size if fit.stride is not None else None,
-        stride=None if fit.stride is None else _number(fit.stride),
-        padding=fit.padding if fit.stride is not None else None,
+        size=fit.size if conclusive else None,
+        stride=_number(fit.stride) if conclusive and fit.stride is not None else None,
+        padding=fit.padding if conclusive else None,
         covers_whole_input=covers, window_mismatches=len(window_wrong),
         field_mismatches=len(field_wrong), through_padding=through_padding,
         mismatched_units=tuple(wrong[:10]))
@@ -187,11 +187,14 @@ def _field_mismatch(check: FieldCheck, widths: tuple[int, ...]) -> tuple[str, st
     for name, axis in zip(names, axes, strict=True):
         found = []
         if axis.window_mismatches:
-            found.append(f"{_units(axis.window_mismatches)} reach other input positions than "
-                         "the layers' windows lead to")
+            count = axis.window_mismatches
+            found.append(f"{_units(count)} {'reaches' if count == 1 else 'reach'} other input "
+                         "positions than the layers' windows lead to")
         if axis.field_mismatches:
-            found.append(f"{_units(axis.field_mismatches)} with no padding in the way do not "
-                         "see the printed field clipped to the input")
+            count = axis.field_mismatches
+            found.append(f"{_units(count)} with no padding in the way "
+                         f"{'does' if count == 1 else 'do'} not see the printed field clipped "
+                         "to the input")
         if found:
             listed = ", ".join(str(u) for u in axis.mismatched_units)
             more = ", …" if len(axis.mismatched_units) == 10 else ""
