@@ -1196,3 +1196,16 @@ def test_public_api_is_exactly_all() -> None:
         and not name.startswith("_")
     }
     assert sorted(kernels.__all__) == sorted(defined_here)
+
+
+def test_ceil_mode_window_overhanging_a_short_input() -> None:
+    """K3 S2 ceil_mode on a length-2 input places one partial window, as PyTorch does:
+    ceil((2 − 3)/2) + 1 = 1; it reads both inputs (max 5, mean of the two 3.5)."""
+    x = np.array([[[2.0, 5.0]]], np.float32)
+    maxed = kernels.max_pool(x, 3, 2, 1, 0, 0, True)
+    averaged = kernels.avg_pool(x, 3, 2, 0, 0, True, True)
+    assert maxed.shape == averaged.shape == (1, 1, 1)
+    assert maxed[0, 0, 0] == 5.0
+    assert averaged[0, 0, 0] == pytest.approx(3.5)
+    # K4 overhangs by a whole stride: ceil((2 − 4)/2) + 1 = 0 windows (PyTorch refuses it)
+    assert kernels.max_pool(x, 4, 2, 1, 0, 0, True).shape == (1, 1, 0)

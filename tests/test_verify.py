@@ -473,12 +473,9 @@ def test_a_max_pool_window_wholly_in_padding_is_not_finite() -> None:
     assert result.layers[0].receptive_field.ok
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="kernel bug, reported: "
-                   "_place_windows places no ceil-mode window when the kernel overhangs the "
-                   "input")
 def test_ceil_mode_window_overhanging_a_short_input() -> None:
-    """K3 S2, ceil_mode, on a length-2 input: PyTorch and the calculator give one partial
-    window (ceil((2 − 3)/2) + 1 = 1); the kernels place none."""
+    """K3 S2, ceil_mode, on a length-2 input: PyTorch, the calculator and the kernels give
+    one partial window (ceil((2 − 3)/2) + 1 = 1)."""
     report, result = verified(network(
         "input: 1x2\nlayers:\n  - type: parallel\n    branches:\n"
         "      - [{type: maxpool, kernel: 3, stride: 2, ceil_mode: true}]\n"

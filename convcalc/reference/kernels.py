@@ -147,7 +147,8 @@ def _place_windows(
 
     Windows start at 0, S, 2·S, … of the padded input and are kept while they fit in it.
     With ``ceil_mode`` one more, partial window is kept when the last full one left
-    elements uncovered, unless it would start in the right padding (PyTorch's rule).
+    elements uncovered, unless it would start in the right padding (PyTorch's rule); and
+    when none fits, one partial window if the span overhangs by less than a stride.
     """
     padded_length = pad_before + length + pad_after
     count = 0
@@ -155,13 +156,12 @@ def _place_windows(
     while start + span <= padded_length:
         count += 1
         start += stride
+    if count == 0:
+        # No window fits; in ceil mode PyTorch still places one partial window when the
+        # kernel overhangs the padded input by less than a stride.
+        return 1 if ceil_mode and span - padded_length < stride else 0
     last_full_window_end = start - stride + span
-    if (
-        ceil_mode
-        and count > 0
-        and last_full_window_end < padded_length
-        and start < pad_before + length
-    ):
+    if ceil_mode and last_full_window_end < padded_length and start < pad_before + length:
         count += 1
     return count
 
