@@ -677,3 +677,23 @@ def test_merge_concat_needs_equal_ranks() -> None:
     """concat of a flat and a spatial shape is an error."""
     with pytest.raises(LayerError, match="concat joins channels"):
         merge_shapes("concat", [(16,), (16, 4)])
+
+
+def test_pool_window_wholly_in_padding_warns() -> None:
+    """A max pool window whose every tap is padding (K2 D2 P1 on length 1 reads −1 and 1)
+    is named in a warning, since max pooling gives −∞ there."""
+    from convcalc.layers.pool import MaxPool
+
+    step = MaxPool(type="maxpool", kernel=2, dilation=2, padding=1).apply((2, 1))
+    assert step.output_shape == (2, 1)
+    assert step.warnings == ("output 0 along L reads only padding: max pooling gives −∞ "
+                             "there",)
+    # K3 S1 P1 on 1×1: the one window reads the input at its centre tap, so no warning
+    assert MaxPool(type="maxpool", kernel=3, stride=1, padding=1).apply((2, 1, 1)).warnings == ()
+    # K2 D3 P1: on length 3 the window at −1 reads −1 and 2 (input 2), at 0 reads 0 and 3;
+    # on length 2 the only window reads −1 and 2, both padding
+    assert MaxPool(type="maxpool", kernel=2, dilation=3, padding=1, stride=1).apply(
+        (1, 3)).warnings == ()
+    assert MaxPool(type="maxpool", kernel=2, dilation=3, padding=1, stride=1).apply(
+        (1, 2)).warnings == ("output 0 along L reads only padding: max pooling gives −∞ "
+                             "there",)

@@ -71,7 +71,9 @@ class MaxPool(LayerSpec):
         window = self.window(shape)
         out = (shape[0], *window.out)
         cost = Cost(flops=numel(out) * (math.prod(window.kernel) - 1))
-        return Step(out, cost, window.index_maps(), tuple(window.warnings()))
+        empty = [f"{note}: max pooling gives −∞ there" for note in
+                 window.padding_only_windows()]
+        return Step(out, cost, window.index_maps(), (*window.warnings(), *empty))
 
 
 class AvgPool(LayerSpec):
@@ -96,6 +98,8 @@ class AvgPool(LayerSpec):
         window = self.window(shape)
         out = (shape[0], *window.out)
         cost = Cost(flops=numel(out) * math.prod(window.kernel))
+        # No average window lies wholly in padding: without dilation, padding ≤ K/2 leaves
+        # every window a tap on the input (and ceil mode drops one starting in the padding).
         return Step(out, cost, window.index_maps(), tuple(window.warnings()))
 
 

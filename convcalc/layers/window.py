@@ -11,6 +11,9 @@ from convcalc.layers.base import Padding, Shape, per_dim, resolve_padding, spati
 
 __all__ = ["Window", "dim_names", "resolve_window"]
 
+_EDGE_WINDOWS = 100_000
+"""How many windows from each edge are checked for reading only padding."""
+
 
 def dim_names(rank: int) -> tuple[str, ...]:
     """Return the conventional names of ``rank`` spatial dims: L; H, W; D, H, W."""
@@ -45,6 +48,44 @@ class Window:
             WindowMap(k, s, d, p[0])
             for k, s, d, p in zip(self.kernel, self.stride, self.dilation, self.pads, strict=True)
         )
+
+    def padding_only_windows(self) -> list[str]:
+        """Return, per dim, a note of the windows whose every tap lands in the padding.
+
+        Only windows that start before the input or past its end can miss it; a dilated
+        window over the input always has a tap on it when the input is at least as long as
+        the dilation, and otherwise is checked tap by tap like the rest.
+        """
+        notes = []
+        for name, size, k, s, d, (before, _), out in zip(
+            dim_names(len(self.dims)), self.dims, self.kernel, self.stride, self.dilation,
+            self.pads, self.out, strict=True,
+        ):
+            empty = []
+            for o in range(min(out, _EDGE_WINDOWS)):  # windows from the left edge
+                if not self._misses(o * s - before, k, d, size):
+                    if o * s - before >= 0:
+                        break
+                    continue
+                empty.append(o)
+            for o in range(out - 1, max(out - 1 - _EDGE_WINDOWS, -1), -1):  # from the right
+                if o in empty:
+                    continue
+                if not self._misses(o * s - before, k, d, size):
+                    if o * s - before + (k - 1) * d <= size - 1:
+                        break
+                    continue
+                empty.append(o)
+            if empty:
+                listed = ", ".join(str(o) for o in sorted(empty))
+                notes.append(f"output {listed} along {name} reads only padding")
+        return notes
+
+    @staticmethod
+    def _misses(first: int, kernel: int, dilation: int, size: int) -> bool:
+        """Return whether no tap ``first + k·dilation`` (k < kernel) lands in [0, size)."""
+        step = max(0, -(first // dilation))  # ceil(−first/dilation): the first tap ≥ 0
+        return step > kernel - 1 or first + step * dilation > size - 1
 
     def warnings(self) -> list[str]:
         """Return a warning per dim where the last input rows are never read."""
