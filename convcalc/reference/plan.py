@@ -163,6 +163,10 @@ def checked_rows(plan: Sequence[Node]) -> Iterator[Leaf | Merge]:
 
 # --------------------------------------------------------------------------------------
 # Options per spatial dimension
+#
+# These repeat what convcalc.layers does to resolve kernels and padding (`same` included)
+# on purpose: verify checks the calculator's shapes, so the arrays must get their padding
+# from rules written apart from the ones under test, not from the same function.
 
 
 def per_dim(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
