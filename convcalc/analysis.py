@@ -150,6 +150,7 @@ class _Walk:
             raise
         for message in step.warnings:
             self.warn(name, location, message)
+        before = fields
         if not isinstance(fields, str) and step.index_maps is None:
             fields = "global"
         elif not isinstance(fields, str) and step.index_maps:
@@ -161,7 +162,7 @@ class _Walk:
                 self.warn(name, location, "the receptive field's period grew too long to "
                           "track (many upsamplings); it is not reported from here on")
         self.add_row(name, layer.type, depth, False, shape, step.output_shape, step.cost,
-                     fields, location, layer)
+                     fields, location, layer, fields_in=before)
         return step.output_shape, fields
 
     def container(
@@ -208,8 +209,9 @@ class _Walk:
         merge_name = kind
         while merge_name in siblings:  # a child already has the merge's name
             merge_name += "_"
-        self.add_row(f"{name}.{merge_name}", kind, depth, False, shape, merged, cost, merged_fields,
-                     location, None)
+        self.add_row(f"{name}.{merge_name}", kind, depth, False, shape, merged, cost,
+                     merged_fields, location, None,
+                     branch_shapes=tuple(out for out, _ in outputs))
         return merged, merged_fields
 
     def merge(self, name: str, location: Location, branches: list[Fields]) -> Fields:
@@ -251,6 +253,7 @@ class _Walk:
     def add_row(
         self, name: str, layer_type: str, depth: int, container: bool, shape: Shape,
         out: Shape, cost: Cost, fields: Fields, location: Location, spec: LayerSpec | None,
+        fields_in: Fields | None = None, branch_shapes: tuple[Shape, ...] = (),
     ) -> None:
         self.rows.append(LayerRow.model_construct(
             name=name, type=layer_type, depth=depth, container=container, input_shape=shape,
@@ -259,7 +262,8 @@ class _Walk:
             macs=cost.macs * self.batch, flops=cost.flops * self.batch,
             activation_bytes=numel(out) * self.batch * self.element_bytes,
             receptive_field=self.receptive_field(fields), bias_params=cost.bias_params,
-            location=location, spec=spec,
+            location=location, spec=spec, fields_in=fields_in, fields_out=fields,
+            branch_shapes=branch_shapes,
         ))
 
     def warn(self, name: str, location: Location, message: str) -> None:

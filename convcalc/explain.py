@@ -19,12 +19,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc.geometry import AdaptiveMap, IndexMap, ResampleMap, TransposedWindowMap, WindowMap
-from convcalc.layers import Container, LayerSpec, Shape
+from convcalc.layers import LayerSpec, Shape
 from convcalc.layers.base import format_shape, per_dim, resolve_padding
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
@@ -32,7 +31,7 @@ from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRel
 from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from convcalc.layers.resample import Pad, Upsample
 from convcalc.layers.window import Window, dim_names
-from convcalc.receptive_field import AxisField, PeriodTooLong, StrideMismatch, merge_fields
+from convcalc.receptive_field import AxisField
 from convcalc.results import LayerRow, Report
 
 __all__ = ["Explanation", "explain", "transposed_size_line", "window_size_lines"]
@@ -418,7 +417,6 @@ _EXPLAINERS: dict[type[LayerSpec], Callable[..., _Worked]] = {
 
 # ---------------------------------------------------------------- receptive fields
 
-Fields = tuple[AxisField, ...] | Literal["global", "untracked"]
 
 
 def _field_step(index_map: IndexMap, before: AxisField, after: AxisField) -> tuple[str, int]:
@@ -456,146 +454,95 @@ def _field_step(index_map: IndexMap, before: AxisField, after: AxisField) -> tup
            f"({why})", after.size
 
 
-# ---------------------------------------------------------------- the walk
+# ---------------------------------------------------------------- the rows
 
 
-class _Walk:
-    """Follow the rows in the order the analysis made them, explaining each leaf and merge."""
+def _leaf(row: LayerRow) -> tuple[_Worked, list[str], tuple[int, ...] | None]:
+    """Return a layer row's worked formulas, its receptive-field lines and field sizes."""
+    layer = row.spec
+    assert layer is not None
+    explainer = _EXPLAINERS.get(type(layer))
+    if explainer is None:
+        worked = _Worked([f"no worked formulas for {layer.type} layers"],
+                         row.output_shape, row.params, row.non_trainable_params)
+    else:
+        worked = explainer(layer, row.input_shape)
+    before, after = row.fields_in, row.fields_out
+    if not isinstance(before, tuple):  # global or untracked already: nothing to add
+        return worked, [], None
+    if after == "global":
+        return worked, ["RF: global (every output reads every input position)"], None
+    if not isinstance(after, tuple):  # the walk lost track here (a warning says so)
+        return worked, [], None
+    index_maps = layer.apply(row.input_shape).index_maps
+    if not index_maps:  # elementwise: the field is unchanged
+        return worked, [], tuple(f.size for f in after)
+    steps = [_field_step(m, b, a) for m, b, a in zip(index_maps, before, after, strict=True)]
+    return worked, _per_dim(len(steps), lambda i: [steps[i][0]]), tuple(s for _, s in steps)
 
-    def __init__(self, report: Report) -> None:
-        self.rows = report.layers
-        self.position = 0
-        self.batch = report.batch
-        self.explanations: list[Explanation] = []
 
-    def next_row(self) -> LayerRow:
-        row = self.rows[self.position]
-        self.position += 1
-        return row
+def _merge(row: LayerRow) -> tuple[_Worked, list[str], tuple[int, ...] | None]:
+    """Return a merge row's worked formulas, its receptive-field lines and field sizes."""
+    shapes = row.branch_shapes
+    listed = " + ".join(format_shape(s) for s in shapes)
+    out = row.output_shape
+    if row.type == "add":
+        flops = (_n(len(shapes)) - _n(1)).group() * _product(list(out))
+        worked = _Worked([f"add: {listed} → {format_shape(out)} (equal shapes, "
+                          "elementwise)"], out, flops=flops,
+                         flops_note="one add per element for each extra branch")
+    else:
+        written = " + ".join(str(s[0]) for s in shapes)
+        kept = f", spatial {format_shape(out[1:])} kept" if len(out) > 1 else ""
+        worked = _Worked([f"concat: channels = {written} = {out[0]}{kept}"], out)
+    fields = row.fields_out
+    if not isinstance(fields, tuple):
+        return worked, [], None
+    lines = _per_dim(len(fields), lambda i: [
+        f"RF = {fields[i].size}: the union of the branches' fields"])
+    return worked, lines, tuple(f.size for f in fields)
 
-    def sequence(self, layers: Sequence[LayerSpec], shape: Shape,
-                 fields: Fields) -> tuple[Shape, Fields]:
-        for layer in layers:
-            if isinstance(layer, Container):
-                for _ in range(layer.repeat):
-                    shape, fields = self.bodies(layer, shape, fields)
-                    if layer.repeat > 1:
-                        self.next_row()  # this turn's subtotal
-                self.next_row()  # the container's subtotal
-            else:
-                shape, fields = self.leaf(layer, fields)
-        return shape, fields
 
-    def bodies(self, layer: Container, shape: Shape, fields: Fields) -> tuple[Shape, Fields]:
-        outputs = [self.sequence(body, shape, fields) for _, body in layer.bodies()]
-        if layer.merge_kind is None:
-            return outputs[0]
-        return self.merge(layer.merge_kind, outputs)
+def _explanation(row: LayerRow, batch: int, worked: _Worked, rf_lines: list[str],
+                 sizes: tuple[int, ...] | None) -> Explanation:
+    """Return the explanation of one row: its worked lines, then MACs, FLOPs and the field."""
+    lines = list(worked.lines)
 
-    def leaf(self, layer: LayerSpec, fields: Fields) -> tuple[Shape, Fields]:
-        row = self.next_row()
-        if row.spec is not layer:
-            raise AssertionError(f"row {row.name} does not belong to its layer")
-        explainer = _EXPLAINERS.get(type(layer))
-        if explainer is None:
-            worked = _Worked([f"no worked formulas for {layer.type} layers"],
-                             row.output_shape, row.params, row.non_trainable_params)
-        else:
-            worked = explainer(layer, row.input_shape)
-        index_maps = layer.apply(row.input_shape).index_maps
-        rf_lines: list[str] = []
-        sizes: tuple[int, ...] | None = None
-        if isinstance(fields, tuple) and index_maps is None:
-            rf_lines, fields = ["RF: global (every output reads every input position)"], "global"
-        elif isinstance(fields, tuple) and index_maps:
-            try:
-                after = tuple(f.through(m) for f, m in zip(fields, index_maps, strict=True))
-            except PeriodTooLong:
-                fields = "untracked"
-            else:
-                steps = [_field_step(m, b, a)
-                         for m, b, a in zip(index_maps, fields, after, strict=True)]
-                rf_lines = _per_dim(len(steps), lambda i: [steps[i][0]])
-                sizes = tuple(size for _, size in steps)
-                fields = after
-        elif isinstance(fields, tuple):
-            sizes = tuple(f.size for f in fields)
-        self.add(row, worked, rf_lines, sizes)
-        return row.output_shape, fields
+    def scale(term: _Term) -> _Term:
+        return _scaled(batch, term) if batch > 1 else term
 
-    def merge(self, kind: str, outputs: list[tuple[Shape, Fields]]) -> tuple[Shape, Fields]:
-        row = self.next_row()
-        shapes = [shape for shape, _ in outputs]
-        listed = " + ".join(format_shape(s) for s in shapes)
-        if kind == "add":
-            out = shapes[0]
-            flops = (_n(len(shapes)) - _n(1)).group() * _product(list(out))
-            worked = _Worked([f"add: {listed} → {format_shape(out)} (equal shapes, "
-                              "elementwise)"], out, flops=flops,
-                             flops_note="one add per element for each extra branch")
-        else:
-            total = sum(s[0] for s in shapes)
-            written = " + ".join(str(s[0]) for s in shapes)
-            out = (total, *shapes[0][1:])
-            kept = f", spatial {format_shape(out[1:])} kept" if len(out) > 1 else ""
-            worked = _Worked([f"concat: channels = {written} = {total}{kept}"], out)
-        branches = [f for _, f in outputs]
-        fields: Fields
-        rf_lines: list[str] = []
-        if any(f == "untracked" for f in branches):
-            fields = "untracked"
-        elif any(f == "global" for f in branches):
-            fields = "global"
-        else:
-            try:
-                fields = tuple(merge_fields(list(axis))
-                               for axis in zip(*branches, strict=True))
-            except (PeriodTooLong, StrideMismatch):
-                fields = "untracked"
-            else:
-                rf_lines = _per_dim(len(fields), lambda i: [
-                    f"RF = {fields[i].size}: the union of the branches' fields"])
-        sizes = tuple(f.size for f in fields) if isinstance(fields, tuple) else None
-        self.add(row, worked, rf_lines, sizes)
-        return out, fields
-
-    def add(self, row: LayerRow, worked: _Worked, rf_lines: list[str],
-            sizes: tuple[int, ...] | None) -> None:
-        lines = list(worked.lines)
-        def scale(term: _Term) -> _Term:
-            return _scaled(self.batch, term) if self.batch > 1 else term
-
-        note = f"batch {self.batch}" if self.batch > 1 else ""
-        macs = flops = 0
-        if worked.macs is not None:
-            total = scale(worked.macs)
-            lines.append(_equation("MACs", total, note))
-            macs = total.value
-            flops_term = _n(2) * _Term(f"{macs:,}", macs)
-            if worked.flops is not None:
-                flops_term = flops_term + scale(worked.flops)
-            lines.append(_equation("FLOPs", flops_term, worked.flops_note))
-            flops = flops_term.value
-        elif worked.flops is not None:
-            total = scale(worked.flops)
-            text = "; ".join(n for n in (worked.flops_note, note) if n)
-            lines.append(_equation("FLOPs", total, text))
-            flops = total.value
-        lines += rf_lines
-        self.explanations.append(Explanation(
-            layer=row.name, type=row.type, lines=tuple(lines),
-            output_shape=worked.output_shape, params=worked.params,
-            non_trainable_params=worked.non_trainable_params, macs=macs, flops=flops,
-            receptive_field=sizes,
-        ))
+    note = f"batch {batch}" if batch > 1 else ""
+    macs = flops = 0
+    if worked.macs is not None:
+        total = scale(worked.macs)
+        lines.append(_equation("MACs", total, note))
+        macs = total.value
+        flops_term = _n(2) * _Term(f"{macs:,}", macs)
+        if worked.flops is not None:
+            flops_term = flops_term + scale(worked.flops)
+        lines.append(_equation("FLOPs", flops_term, worked.flops_note))
+        flops = flops_term.value
+    elif worked.flops is not None:
+        total = scale(worked.flops)
+        text = "; ".join(n for n in (worked.flops_note, note) if n)
+        lines.append(_equation("FLOPs", total, text))
+        flops = total.value
+    lines += rf_lines
+    return Explanation(
+        layer=row.name, type=row.type, lines=tuple(lines),
+        output_shape=worked.output_shape, params=worked.params,
+        non_trainable_params=worked.non_trainable_params, macs=macs, flops=flops,
+        receptive_field=sizes,
+    )
 
 
 def explain(report: Report) -> tuple[Explanation, ...]:
-    """Return the worked formulas of every layer and merge of ``report``, in row order."""
-    walk = _Walk(report)
-    top = [row.spec for row in report.layers if row.depth == 0]
-    rank = len(report.input_shape) - 1
-    fields: Fields = tuple(AxisField.identity() for _ in range(rank)) if rank else "global"
-    walk.sequence([spec for spec in top if spec is not None], report.input_shape, fields)
-    return tuple(walk.explanations)
+    """Return the worked formulas of every layer and merge of ``report``, in row order.
 
+    The analysis left on each row what the explanation needs (the layer, its input, the
+    receptive field before and after it, a merge's branch shapes), so this is one pass.
+    """
+    return tuple(
+        _explanation(row, report.batch, *(_leaf(row) if row.spec is not None else _merge(row)))
+        for row in report.layers if not row.container
+    )

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +67,10 @@ class LayerRow(_Frozen):
         flops: floating-point operations for the whole batch.
         activation_bytes: bytes of this layer's output for the whole batch.
         receptive_field: the field of an output unit, or None once positions are mixed.
+        fields_in, fields_out: the receptive-field walk's state before and after this row
+            (per-dim ``AxisField`` tuples, or ``"global"``/``"untracked"``), for the
+            explanation; not in the JSON.
+        branch_shapes: a merge row's branch outputs, for the explanation; not in the JSON.
     """
 
     name: str
@@ -84,6 +88,9 @@ class LayerRow(_Frozen):
     bias_params: int = Field(0, exclude=True)
     location: tuple[str | int, ...] = Field((), exclude=True)
     spec: LayerSpec | None = Field(None, exclude=True)
+    fields_in: Any = Field(None, exclude=True)
+    fields_out: Any = Field(None, exclude=True)
+    branch_shapes: tuple[tuple[int, ...], ...] = Field((), exclude=True)
 
 
 class Totals(_Frozen):
