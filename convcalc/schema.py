@@ -55,9 +55,12 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     "count_include_pad": "Whether the padding counts in each window's divisor.",
     "output": "Output size: one int, or one per dimension.",
     "units": "Output features.",
-    "eps": "Added to the variance before its square root.",
-    "p": "Probability of zeroing an element while training; the identity at inference.",
-    "negative_slope": "Slope for negative inputs.",
+    "eps": "Added to the variance before its square root: a finite number above 0 (an "
+           "infinite eps would divide every input away).",
+    "p": "Probability of zeroing an element while training, at least 0 and below 1; the "
+         "identity at inference.",
+    "negative_slope": "Slope for negative inputs: a finite number (an infinite slope gives "
+                      "0·∞, not a number, at zero).",
     "scale": "Integer upsampling factor: one int, or one per dimension. Give scale or size.",
     "size": "Output size: one int, or one per dimension. Give scale or size.",
     "mode": "nearest, or linear (bilinear in 2-D, trilinear in 3-D; align_corners=False).",

@@ -11,6 +11,7 @@ import math
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic_core import PydanticCustomError
 
 from convcalc.errors import LayerError
 from convcalc.geometry import IndexMap, same_padding
@@ -53,18 +54,31 @@ Padding = (
 """Padding: ``same``, ``valid``, one int, one per dim, or (before, after) per dim."""
 
 
-def _yaml_float(value: Any) -> Any:
-    """Return ``"1e-5"`` as 1e-05: YAML 1.1 reads exponents without a dot as strings."""
+def _finite_float(value: Any) -> Any:
+    """Return ``"1e-5"`` as 1e-05 (YAML 1.1 reads exponents without a dot as strings), and
+    refuse a number that is not finite.
+
+    The check runs before the field's bounds, so ``.nan`` is called what it is rather than
+    "should be greater than 0".
+    """
+    number = value
     if isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             return value
-    return value
+    if isinstance(number, float) and not math.isfinite(number):
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    return number
 
 
-Real = Annotated[float, Strict(), BeforeValidator(_yaml_float)]
-"""A number; ints and YAML's dotless exponents (``1e-5``) are accepted."""
+Real = Annotated[float, Strict(), BeforeValidator(_finite_float)]
+"""A finite number; ints and YAML's dotless exponents (``1e-5``) are accepted.
+
+Every float option (``batchnorm.eps``, ``dropout.p``, ``leaky_relu.negative_slope``) needs
+a finite value to mean anything, so ``.inf``, ``-.inf`` and ``.nan`` (and exponents past
+the float range, such as ``1e999``) are refused, with "should be a finite number".
+"""
 Name = Annotated[str, Strict(), Field(min_length=1, max_length=200, pattern=r"^[^.\s]+$")]
 """A layer name: no dots (they join a nested layer's full name) and no spaces."""
 

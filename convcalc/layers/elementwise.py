@@ -19,6 +19,7 @@ class BatchNorm(LayerSpec):
     """
 
     type: Literal["batchnorm"]
+    # Finite (Real): an infinite eps divides every input away, leaving only β.
     eps: Real = Field(1e-5, gt=0)
 
     def apply(self, shape: Shape) -> Step:
@@ -32,6 +33,7 @@ class Dropout(LayerSpec):
     """Dropout: the identity at inference, so no FLOPs are counted."""
 
     type: Literal["dropout"]
+    # A probability below 1 (p = 1 zeroes everything); finite by Real, so never .nan.
     p: Real = Field(0.5, ge=0, lt=1)
 
     def apply(self, shape: Shape) -> Step:
@@ -58,6 +60,7 @@ class LeakyRelu(LayerSpec):
     """Leaky ReLU, ``max(x, a·x)``: one operation per element."""
 
     type: Literal["leaky_relu"]
+    # Any finite slope, negative too; an infinite one makes 0·∞ (nan) at zero.
     negative_slope: Real = 0.01
 
     def apply(self, shape: Shape) -> Step:
