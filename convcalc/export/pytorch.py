@@ -29,11 +29,22 @@ it builds the network, feeds it zeros and prints both. The conventions:
   anew, with its own weights).
 * Nothing is in place (``inplace=True`` would overwrite a residual's input before the
   shortcut reads it).
+
+**What the file holds is data, never spliced text.** Every value from the network file (the
+network's name, layer names, every option) reaches the source only as ``_constant(value)``,
+the ``repr`` of a ``str``, ``int``, ``bool`` or a tuple of them, or a float (``float("inf")``
+where ``repr`` would give a bare ``inf``), so it reads back as itself and cannot end a
+string early. Otherwise a value appears only in a comment line, as printable ASCII with
+every other character escaped (so it cannot end the comment), and never on the first two
+lines (where ``coding: utf-7`` would change how Python decodes the file). The rest of the
+source is the exporter's own text, held as ``_Code``; ``_call`` takes ``_Code`` for nested
+modules and passes anything else through ``_constant``.
 """
 
 from __future__ import annotations
 
-import json
+import math
+import re
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -81,22 +92,65 @@ TORCH_RESERVED_NAMES = frozenset(_TORCH_ATTRIBUTES.split())
 generated classes); dunder names are refused by rule. A test keeps this list complete."""
 
 _ACTIVATIONS = {
-    "relu": "nn.ReLU()", "relu6": "nn.ReLU6()", "gelu": "nn.GELU()", "silu": "nn.SiLU()",
-    "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "hardswish": "nn.Hardswish()",
-    "softmax": "nn.Softmax(dim=1)", "identity": "nn.Identity()",
+    "relu": "nn.ReLU", "relu6": "nn.ReLU6", "gelu": "nn.GELU", "silu": "nn.SiLU",
+    "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "hardswish": "nn.Hardswish",
+    "softmax": "nn.Softmax", "identity": "nn.Identity",
 }
 _LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 # ----------------------------------------------------------------------- source pieces
 
+Constant = str | int | float | bool | None | tuple["Constant", ...]
+"""A value that may reach the source: it is written there by ``_constant`` alone."""
+
+
+@dataclass(frozen=True)
+class _Code:
+    """Source the exporter wrote itself, from its own text and ``_constant``s."""
+
+    text: str
+
+
+def _constant(value: Constant) -> str:
+    """Return ``value`` as a Python literal that reads back as ``value``.
+
+    The only way a value from the network file reaches the source. Subclasses are turned
+    into the base type first, so an enum's or a str subclass's own ``repr`` never runs; a
+    float that is not finite is ``float("inf")``, ``float("-inf")`` or ``float("nan")``.
+    """
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(int(value))
+    if isinstance(value, float):
+        number = float(value)
+        return repr(number) if math.isfinite(number) else f'float("{number!r}")'
+    if isinstance(value, str):
+        return repr(str(value))
+    if isinstance(value, tuple):
+        items = [_constant(item) for item in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    raise TypeError(f"not a constant: {type(value).__name__}")
+
+
+def _comment(text: str) -> str:
+    """Return ``text`` as printable ASCII for a comment: other characters escaped (\\n, \\x00).
+
+    The result holds no line break, so it cannot end the comment it is written in.
+    """
+    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+
 
 @dataclass
 class _Block:
-    """Source over several lines: ``head``, then ``parts`` one level in, then ``tail``."""
+    """Source over several lines: ``head``, then ``parts`` one level in, then ``tail``.
+
+    ``head`` and ``tail`` are the exporter's own text.
+    """
 
     head: str
-    parts: list[_Entry | _Block | str]
+    parts: list[_Entry | _Block | _Code]
     tail: str
 
 
@@ -114,7 +168,7 @@ class _Entry:
     """
 
     name: str
-    module: str | _Block
+    module: _Code | _Block
     comment: str = ""
     full_name: str = ""
     pads: _Entry | None = None
@@ -125,44 +179,49 @@ class _Entry:
 class _Leaf:
     """What one layer becomes: its module, and the pad module before it when one is needed."""
 
-    module: str
-    pad: str | None = None
+    module: _Code
+    pad: _Code | None = None
     helper: str | None = None
 
 
-def _literal(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _ints(values: Sequence[int]) -> str:
+def _ints(values: Sequence[int]) -> int | tuple[int, ...]:
     """Return one int when every dim agrees, else a tuple: ``3`` or ``(3, 1)``."""
     if len(set(values)) == 1:
-        return str(values[0])
-    return "(" + ", ".join(str(v) for v in values) + ")"
+        return values[0]
+    return tuple(values)
 
 
-def _call(function: str, *positional: object, **keywords: object) -> str:
-    """Return ``function(a, b, key=value)``, leaving out keywords whose value is None."""
-    parts = [str(p) for p in positional]
-    parts += [f"{key}={value}" for key, value in keywords.items() if value is not None]
-    return f"{function}({', '.join(parts)})"
+def _call(function: str, *positional: _Code | Constant, **keywords: _Code | Constant) -> _Code:
+    """Return ``function(a, b, key=value)``, leaving out keywords whose value is None.
+
+    ``function`` is the exporter's own (``nn.Conv2d``); an argument is either ``_Code``
+    (a nested module) or a constant, written by ``_constant``.
+    """
+    if not re.fullmatch(r"[A-Za-z_][\w.]*", function):
+        raise AssertionError(f"not a callable's name: {function!r}")
+
+    def source(value: _Code | Constant) -> str:
+        return value.text if isinstance(value, _Code) else _constant(value)
+
+    parts = [source(p) for p in positional]
+    parts += [f"{key}={source(value)}" for key, value in keywords.items() if value is not None]
+    return _Code(f"{function}({', '.join(parts)})")
 
 
 def _shape(shape: Sequence[int]) -> str:
-    return "x".join(str(d) for d in shape)
+    return "x".join(str(int(d)) for d in shape)
 
 
-def _torch_padding(pads: Sequence[tuple[int, int]]) -> str:
+def _torch_padding(pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
     """Return (before, after) per dim in F.pad's order, last dim first: ``(l, r, t, b)``."""
-    flat = [side for before_after in reversed(pads) for side in before_after]
-    return "(" + ", ".join(str(p) for p in flat) + ")"
+    return tuple(side for before_after in reversed(pads) for side in before_after)
 
 
-def _lines(part: _Entry | _Block | str, indent: int) -> list[str]:
+def _lines(part: _Entry | _Block | _Code, indent: int) -> list[str]:
     """Return the source lines of one part, indented by ``indent`` spaces."""
     margin = " " * indent
-    if isinstance(part, str):
-        return [margin + part]
+    if isinstance(part, _Code):
+        return [margin + part.text]
     if isinstance(part, _Block):
         head, *rest = _module_lines(part, indent)
         return [margin + head, *rest]
@@ -170,19 +229,19 @@ def _lines(part: _Entry | _Block | str, indent: int) -> list[str]:
     if part.turns:
         first, stop = part.turns
         module[0] = f"*((str(turn), {module[0]}"
-        module[-1] += f") for turn in range({first}, {stop})),"
+        module[-1] += f") for turn in range({_constant(first)}, {_constant(stop)})),"
     else:
-        module[0] = f"({_literal(part.name)}, {module[0]}"
+        module[0] = f"({_constant(part.name)}, {module[0]}"
         module[-1] += "),"
     if part.comment:
-        module[-1] += f"  # {part.comment}"
+        module[-1] += f"  # {_comment(part.comment)}"
     return [margin + module[0], *module[1:]]
 
 
-def _module_lines(module: str | _Block, indent: int) -> list[str]:
+def _module_lines(module: _Code | _Block, indent: int) -> list[str]:
     """Return a module's lines; the first one unindented (it follows ``("name", ``)."""
-    if isinstance(module, str):
-        return [module]
+    if isinstance(module, _Code):
+        return [module.text]
     if not module.parts:
         return [module.head + module.tail]
     inner = [line for part in module.parts for line in _lines(part, indent + 4)]
@@ -228,14 +287,15 @@ def _conv(layer: Conv, row: LayerRow) -> _Leaf:
         groups=layer.groups if layer.groups != 1 else None,
         bias=None if layer.bias else False,
     )
-    pad = None if symmetric else f"nn.ZeroPad{rank}d({_torch_padding(window.pads)})"
+    pad = None if symmetric else _call(f"nn.ZeroPad{rank}d", _torch_padding(window.pads))
     return _Leaf(module, pad)
 
 
 def _conv_transpose(layer: ConvTranspose, row: LayerRow) -> _Leaf:
     rank = len(row.input_shape) - 1
 
-    def dims(value: int | tuple[int, ...], name: str, default: int) -> str | None:
+    def dims(value: int | tuple[int, ...], name: str, default: int
+             ) -> int | tuple[int, ...] | None:
         values = per_dim(value, rank, name)
         return _ints(values) if any(v != default for v in values) else None
 
@@ -262,11 +322,12 @@ def _maxpool(layer: MaxPool, row: LayerRow) -> _Leaf:
         stride=_ints(window.stride) if window.stride != window.kernel else None,
         padding=_ints(padding) if explicit is None and any(padding) else None,
         dilation=_ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
-        ceil_mode="True" if explicit is None and layer.ceil_mode else None,
+        ceil_mode=True if explicit is None and layer.ceil_mode else None,
     )
     if explicit is None:
         return _Leaf(module)
-    return _Leaf(module, f'nn.ConstantPad{rank}d({_torch_padding(explicit)}, float("-inf"))')
+    return _Leaf(module, _call(f"nn.ConstantPad{rank}d", _torch_padding(explicit),
+                               float("-inf")))
 
 
 def _avgpool(layer: AvgPool, row: LayerRow) -> _Leaf:
@@ -282,14 +343,14 @@ def _avgpool(layer: AvgPool, row: LayerRow) -> _Leaf:
         f"nn.AvgPool{rank}d", _ints(window.kernel),
         stride=_ints(window.stride) if window.stride != window.kernel else None,
         padding=_ints(padding) if own and any(padding) else None,
-        ceil_mode="True" if own and layer.ceil_mode else None,
-        count_include_pad="False" if own and any(padding) and not layer.count_include_pad
+        ceil_mode=True if own and layer.ceil_mode else None,
+        count_include_pad=False if own and any(padding) and not layer.count_include_pad
         else None,
     )
     if explicit is None:
         return _Leaf(module)
     if layer.count_include_pad and list(explicit) == list(window.pads):
-        return _Leaf(module, f"nn.ZeroPad{rank}d({_torch_padding(explicit)})")
+        return _Leaf(module, _call(f"nn.ZeroPad{rank}d", _torch_padding(explicit)))
     counted = window.pads if layer.count_include_pad else [(0, 0)] * rank
     return _Leaf(_call("PaddedAvgPool", module, padding=_torch_padding(explicit),
                        counted=_torch_padding(counted)), helper="PaddedAvgPool")
@@ -305,7 +366,8 @@ def _adaptive_pool(layer: AdaptivePool, row: LayerRow) -> _Leaf:
 def _global_pool(layer: GlobalPool, row: LayerRow) -> _Leaf:
     rank = len(row.input_shape) - 1
     kind = "Avg" if layer.type == "global_avgpool" else "Max"
-    return _Leaf(f"nn.Sequential(nn.Adaptive{kind}Pool{rank}d(1), nn.Flatten())")
+    return _Leaf(_call("nn.Sequential", _call(f"nn.Adaptive{kind}Pool{rank}d", 1),
+                       _call("nn.Flatten")))
 
 
 def _linear(layer: Linear, row: LayerRow) -> _Leaf:
@@ -314,33 +376,35 @@ def _linear(layer: Linear, row: LayerRow) -> _Leaf:
 
 
 def _flatten(layer: Flatten, row: LayerRow) -> _Leaf:
-    return _Leaf("nn.Flatten()")
+    return _Leaf(_call("nn.Flatten"))
 
 
 def _batchnorm(layer: BatchNorm, row: LayerRow) -> _Leaf:
     rank = max(len(row.input_shape) - 1, 1)
     return _Leaf(_call(f"nn.BatchNorm{rank}d", row.input_shape[0],
-                       eps=repr(layer.eps) if layer.eps != 1e-5 else None))
+                       eps=layer.eps if layer.eps != 1e-5 else None))
 
 
 def _dropout(layer: Dropout, row: LayerRow) -> _Leaf:
-    return _Leaf(_call("nn.Dropout", p=repr(layer.p) if layer.p != 0.5 else None))
+    return _Leaf(_call("nn.Dropout", p=layer.p if layer.p != 0.5 else None))
 
 
 def _activation(layer: Activation, row: LayerRow) -> _Leaf:
-    return _Leaf(_ACTIVATIONS[layer.type])
+    if layer.type == "softmax":
+        return _Leaf(_call("nn.Softmax", dim=1))
+    return _Leaf(_call(_ACTIVATIONS[layer.type]))
 
 
 def _leaky_relu(layer: LeakyRelu, row: LayerRow) -> _Leaf:
     slope = layer.negative_slope
-    return _Leaf(_call("nn.LeakyReLU", negative_slope=repr(slope) if slope != 0.01 else None))
+    return _Leaf(_call("nn.LeakyReLU", negative_slope=slope if slope != 0.01 else None))
 
 
 def _pad(layer: Pad, row: LayerRow) -> _Leaf:
     rank = len(row.input_shape) - 1
     ones = (1,) * rank
     pads = resolve_padding(layer.padding, row.input_shape[1:], ones, ones, ones)
-    return _Leaf(f"nn.ZeroPad{rank}d({_torch_padding(pads)})")
+    return _Leaf(_call(f"nn.ZeroPad{rank}d", _torch_padding(pads)))
 
 
 def _upsample(layer: Upsample, row: LayerRow) -> _Leaf:
@@ -351,8 +415,8 @@ def _upsample(layer: Upsample, row: LayerRow) -> _Leaf:
         size=_ints(per_dim(layer.size, rank, "size")) if layer.size is not None else None,
         scale_factor=_ints(per_dim(layer.scale, rank, "scale")) if layer.scale is not None
         else None,
-        mode=_literal(_LINEAR_MODES[rank]) if linear else None,
-        align_corners="False" if linear else None,
+        mode=_LINEAR_MODES[rank] if linear else None,
+        align_corners=False if linear else None,
     ))
 
 
@@ -379,7 +443,12 @@ EXPORTERS: dict[type[LayerSpec], Callable[[Any, LayerRow], _Leaf]] = {
 
 
 def _reserved(name: str) -> bool:
-    return name in TORCH_RESERVED_NAMES or (name.startswith("__") and name.endswith("__"))
+    """Return whether torch may refuse ``name``: its own attributes, and Python's dunders.
+
+    A dunder is ``__x__`` with ``x`` not ending in ``_`` (no special name does), so the
+    rename, a trailing ``_``, always leaves the rule and the loop in ``settle`` ends.
+    """
+    return name in TORCH_RESERVED_NAMES or re.fullmatch(r"__.*[^_]__", name) is not None
 
 
 def _change(row: LayerRow) -> str:
@@ -456,14 +525,15 @@ class _Writer:
             return _Block("nn.Sequential(OrderedDict([", list(bodies[0]), "]))")
         if isinstance(layer, Residual):
             self.helpers.add("Residual")
-            parts: list[_Entry | _Block | str] = [_Block("layers=[", list(bodies[0]), "],")]
+            parts: list[_Entry | _Block | _Code] = [_Block("layers=[", list(bodies[0]), "],")]
             if bodies[1]:
                 parts.append(_Block("shortcut=[", list(bodies[1]), "],"))
             return _Block("Residual(", parts, ")")
         if isinstance(layer, Parallel):
             self.helpers.add("Parallel")
             branches = [_Block("[", list(body), "],") for body in bodies]
-            return _Block("Parallel(", [f"{_literal(layer.merge)},", *branches], ")")
+            merge = _Code(_constant(layer.merge) + ",")
+            return _Block("Parallel(", [merge, *branches], ")")
         raise AssertionError(f"no export for container {type(layer).__name__}")
 
     def settle(self, entries: list[_Entry]) -> None:
@@ -580,12 +650,21 @@ if __name__ == "__main__":
 
 
 def _header(report: Report, source: str | None, version: str, writer: _Writer) -> list[str]:
+    """Return the header comment: fixed text on the first two lines, then the file's values.
+
+    Values from the file (the network's name, its path, layer names) go through
+    ``_comment``, and only from the third line on: Python reads a ``coding:`` declaration
+    on the first two.
+    """
     totals = report.totals
-    title = report.name or "network"
-    origin = f" from {source}" if source else ""
-    lines = [
-        f"# {title} as a PyTorch module, generated by convcalc {version}{origin}.",
-        "#",
+    lines = [f"# A network as a PyTorch module, generated by convcalc {_comment(version)}.", "#"]
+    if report.name is not None:
+        lines.append(f"# network   {_comment(report.name)}")
+    if source:
+        lines.append(f"# file      {_comment(source)}")
+    if len(lines) > 2:
+        lines.append("#")
+    lines += [
         f"# convcalc's numbers for one {_shape(report.input_shape)} input, which build() "
         "reproduces:",
         f"#   parameters      {totals.params:,}",
@@ -608,7 +687,8 @@ def _header(report: Report, source: str | None, version: str, writer: _Writer) -
     notes += [f"Renamed, as torch reserves the name: {full_name} is {name} here."
               for full_name, name in writer.renamed]
     for note in notes:
-        lines += ["# " + line for line in textwrap.wrap(note, 86, break_long_words=False,
+        lines += ["# " + line for line in textwrap.wrap(_comment(note), 86,
+                                                         break_long_words=False,
                                                          break_on_hyphens=False)]
     return lines
 
@@ -633,20 +713,21 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
     if "PaddedAvgPool" in writer.helpers:
         imports.append("import torch.nn.functional as F")
     imports.append("from torch import nn")
-    title = report.name or "network"
     lines = [
         *_header(report, source, __version__, writer),
         "",
-        f'"""{title}: ``build()`` returns it as a torch.nn.Module taking INPUT_SHAPE."""',
+        '"""A network from convcalc as a PyTorch module: ``build()`` returns it."""',
         "",
         "from __future__ import annotations",
         "",
         *imports,
         "",
-        f"INPUT_SHAPE = {tuple(report.input_shape)!r}",
+        f"NAME = {_constant(report.name)}",
+        '"""The network\'s name in its convcalc file; None when it has none."""',
+        f"INPUT_SHAPE = {_constant(tuple(report.input_shape))}",
         '"""The input shape, channels first, batch not included."""',
-        f"OUTPUT_SHAPE = {tuple(report.output_shape)!r}",
-        f"PARAMETERS = {report.totals.params}",
+        f"OUTPUT_SHAPE = {_constant(tuple(report.output_shape))}",
+        f"PARAMETERS = {_constant(report.totals.params)}",
         "",
     ]
     if needs_run:
