@@ -91,3 +91,12 @@ def test_export_does_not_import_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout == "[]\n"
+
+
+def test_wrote_line_escapes_control_characters(run_cli: Any, tmp_path: Path) -> None:
+    """The 'wrote' line shows an ESC in the output path escaped, never raw to the terminal."""
+    target = tmp_path / "a\x1b[2Jb.py"
+    result = run_cli("export", "--to", "pytorch", LENET, "-o", str(target))
+    assert result.exit_code == 0
+    assert result.stderr == f"wrote {tmp_path}/a\\x1b[2Jb.py\n"
+    assert target.exists()

@@ -10,6 +10,7 @@ from convcalc.cli.app import app, console, exit_codes
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
 from convcalc.errors import InputError
 from convcalc.loader import load_network
+from convcalc.textsafe import printable
 
 __all__ = ["ExportTarget", "export"]
 
@@ -42,4 +43,5 @@ def export(
         raise source.annotate(error) from None
     write_output(text, output, force)
     if output not in (None, "-"):
-        console(stderr=True).print(f"wrote {output}", markup=False)
+        # The path is the user's: control characters are shown escaped, not sent raw.
+        console(stderr=True).print(f"wrote {printable(output)}", markup=False)
