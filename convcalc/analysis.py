@@ -16,9 +16,11 @@ from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
 from convcalc.layers.base import numel
 from convcalc.layers.containers import merge_shapes
 from convcalc.receptive_field import (
+    MAX_FIELD_LOOKUPS,
     AxisField,
     PeriodTooLong,
     StrideMismatch,
+    merge_cost,
     merge_fields,
 )
 from convcalc.results import DType, LayerRow, LayerWarning, ReceptiveField, Report, Totals
@@ -26,8 +28,16 @@ from convcalc.spec import Network
 
 __all__ = ["MAX_LAYERS", "analyze", "count_rows"]
 
-MAX_LAYERS = 1_000_000
-"""The most rows (layers, merges and subtotals, repeats expanded) a network may have."""
+MAX_LAYERS = 100_000
+"""The most rows (layers, merges and subtotals, repeats expanded) a network may have.
+
+100,000 rows take about 2.5 s and 300 MB as JSON, 6 s and 400 MB as a table; the time and
+memory are linear in the rows, so the limit is what keeps a 60-byte ``repeat:`` file to
+seconds and megabytes (docs/performance.md)."""
+
+_TOO_COSTLY = (f"the receptive field takes more than {MAX_FIELD_LOOKUPS:,} look-ups to track "
+               "(a long period with many layers or wide kernels); it is not reported from "
+               "here on")
 
 Location = tuple[str | int, ...]
 Fields = tuple[AxisField, ...] | Literal["global", "untracked"]
@@ -35,13 +45,25 @@ Fields = tuple[AxisField, ...] | Literal["global", "untracked"]
 
 
 def count_rows(layers: Sequence[LayerSpec]) -> int:
-    """Return how many report rows ``layers`` expand to, repeats included."""
+    """Return how many report rows ``layers`` expand to, repeats included.
+
+    Each container is counted once however often it is shared (YAML aliases), so the
+    count costs time in the file's size, not in the network's.
+    """
+    return _count_rows(layers, {})
+
+
+def _count_rows(layers: Sequence[LayerSpec], seen: dict[int, int]) -> int:
+    """Return the rows of ``layers``; ``seen`` maps an id of a container to its rows."""
     total = 0
     for layer in layers:
         if isinstance(layer, Container):
-            inner = sum(count_rows(body) for _, body in layer.bodies())
-            inner += 1 if layer.merge_kind else 0
-            total += (inner + 1) * layer.repeat + (1 if layer.repeat > 1 else 0)
+            rows = seen.get(id(layer))
+            if rows is None:
+                inner = sum(_count_rows(body, seen) for _, body in layer.bodies())
+                inner += 1 if layer.merge_kind else 0
+                rows = seen[id(layer)] = (inner + 1) * layer.repeat + (layer.repeat > 1)
+            total += rows
         else:
             total += 1
     return total
@@ -112,6 +134,15 @@ class _Walk:
         # equal to one seen before on an equal input gives the same step.
         self.steps: dict[tuple[LayerSpec, Shape], Step] = {}
         self.last_field: tuple[Fields, ReceptiveField | None] = ("global", None)
+        # Field look-ups spent so far, against MAX_FIELD_LOOKUPS.
+        self.field_lookups = 0
+
+    def afford(self, lookups: int) -> bool:
+        """Return whether the field walk may spend ``lookups`` more; spend them if so."""
+        if self.field_lookups + lookups > MAX_FIELD_LOOKUPS:
+            return False
+        self.field_lookups += lookups
+        return True
 
     def apply(self, layer: LayerSpec, shape: Shape) -> Step:
         """Return ``layer.apply(shape)``, computed once per equal layer and shape."""
@@ -154,13 +185,19 @@ class _Walk:
         if not isinstance(fields, str) and step.index_maps is None:
             fields = "global"
         elif not isinstance(fields, str) and step.index_maps:
+            pairs = list(zip(fields, step.index_maps, strict=True))
             try:
-                fields = tuple(f.through(m) for f, m in zip(fields, step.index_maps,
-                                                            strict=True))
+                lookups = sum(f.cost(m) for f, m in pairs)
             except PeriodTooLong:
                 fields = "untracked"
                 self.warn(name, location, "the receptive field's period grew too long to "
                           "track (many upsamplings); it is not reported from here on")
+            else:
+                if self.afford(lookups):
+                    fields = tuple(f.through(m) for f, m in pairs)
+                else:
+                    fields = "untracked"
+                    self.warn(name, location, _TOO_COSTLY)
         self.add_row(name, layer.type, depth, False, shape, step.output_shape, step.cost,
                      fields, location, layer, fields_in=before)
         return step.output_shape, fields
@@ -206,7 +243,7 @@ class _Walk:
             raise
         merged_fields = self.merge(name, location, [f for _, f in outputs])
         siblings = set(_names(located))
-        merge_name = kind
+        merge_name: str = kind
         while merge_name in siblings:  # a child already has the merge's name
             merge_name += "_"
         self.add_row(f"{name}.{merge_name}", kind, depth, False, shape, merged, cost,
@@ -219,8 +256,12 @@ class _Walk:
             return "untracked"
         if any(f == "global" for f in branches):
             return "global"
+        axes: list[list[AxisField]] = [list(axis) for axis in zip(*branches, strict=True)]
         try:
-            return tuple(merge_fields(list(axis)) for axis in zip(*branches, strict=True))  # type: ignore[arg-type]
+            if not self.afford(sum(merge_cost(axis) for axis in axes)):
+                self.warn(name, location, _TOO_COSTLY)
+                return "untracked"
+            return tuple(merge_fields(axis) for axis in axes)
         except StrideMismatch as mismatch:
             strides = ", ".join(str(s) for s in mismatch.args[0])
             raise LayerError(
