@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from convcalc.errors import LayerError, format_location
 from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
@@ -26,7 +26,7 @@ from convcalc.receptive_field import (
 from convcalc.results import DType, LayerRow, LayerWarning, ReceptiveField, Report, Totals
 from convcalc.spec import Network
 
-__all__ = ["MAX_LAYERS", "analyze", "count_rows"]
+__all__ = ["MAX_LAYERS", "ShapeRow", "analyze", "check_rows", "count_rows", "walk_shapes"]
 
 MAX_LAYERS = 100_000
 """The most rows (layers, merges and subtotals, repeats expanded) a network may have.
@@ -67,6 +67,18 @@ def _count_rows(layers: Sequence[LayerSpec], seen: dict[int, int]) -> int:
         else:
             total += 1
     return total
+
+
+def check_rows(network: Network) -> int:
+    """Return how many rows ``network`` expands to; raise LayerError past MAX_LAYERS."""
+    rows = count_rows(network.layers)
+    if rows > MAX_LAYERS:
+        raise LayerError(
+            f"the network expands to {rows:,} rows (layers, merges and container subtotals, "
+            f"repeats included), past the limit of {MAX_LAYERS:,}; lower a 'repeat'",
+            location=("layers",),
+        )
+    return rows
 
 
 def _number(value: Fraction) -> int | float:
@@ -328,13 +340,7 @@ def analyze(
     """
     if batch < 1:
         raise LayerError(f"batch must be at least 1, got {batch}", field_name="batch")
-    rows = count_rows(network.layers)
-    if rows > MAX_LAYERS:
-        raise LayerError(
-            f"the network expands to {rows:,} rows (layers, merges and container subtotals, "
-            f"repeats included), past the limit of {MAX_LAYERS:,}; lower a 'repeat'",
-            location=("layers",),
-        )
+    check_rows(network)
     walk = _Walk(batch, dtype, strict)
     rank = len(network.input) - 1
     fields: Fields = tuple(AxisField.identity() for _ in range(rank)) if rank else "global"
@@ -355,3 +361,56 @@ def analyze(
         name=network.name, input_shape=tuple(network.input), output_shape=out, batch=batch,
         dtype=dtype, layers=tuple(walk.rows), totals=totals, warnings=tuple(walk.warnings),
     )
+
+
+class ShapeRow(NamedTuple):
+    """One layer of a shape-only walk.
+
+    Attributes:
+        name: the layer's full name, as the report names it.
+        spec: the layer as written.
+        input_shape: its input shape, batch not included.
+    """
+
+    name: str
+    spec: LayerSpec
+    input_shape: Shape
+
+
+class _ShapeWalk(_Walk):
+    """A walk that keeps only each layer's name, spec and input shape, and the warnings:
+    no rows, counts, totals or receptive field."""
+
+    def __init__(self) -> None:
+        super().__init__(1, DType.float32, strict=False)
+        self.leaves: list[ShapeRow] = []
+
+    def add_row(
+        self, name: str, layer_type: str, depth: int, container: bool, shape: Shape,
+        out: Shape, cost: Cost, fields: Fields, location: Location, spec: LayerSpec | None,
+        fields_in: Fields | None = None, branch_shapes: tuple[Shape, ...] = (),
+    ) -> None:
+        if spec is not None:
+            self.leaves.append(ShapeRow(name, spec, shape))
+
+    def subtotal(
+        self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
+        fields: Fields, start: int, location: Location,
+    ) -> None:
+        pass
+
+
+def walk_shapes(network: Network) -> tuple[tuple[ShapeRow, ...], tuple[LayerWarning, ...]]:
+    """Return each layer's name, spec and input shape, and the layers' warnings.
+
+    What ``analyze`` checks, without what it counts: the same layer rules, errors and
+    layer warnings, but no rows, totals or receptive field (so none of the field's
+    warnings). Many times faster than ``analyze`` (no result model per row); for ``solve
+    inputs``, which walks a network once per input size. Raises LayerError as ``analyze``
+    does, the row limit included.
+    """
+    check_rows(network)
+    walk = _ShapeWalk()
+    walk.sequence(network.layers, _names(_located(network.layers, ("layers",))),
+                  tuple(network.input), "global", "", 0, ("layers",))
+    return tuple(walk.leaves), tuple(walk.warnings)
