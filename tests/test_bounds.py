@@ -15,6 +15,7 @@ from convcalc.analysis import count_rows, walk_shapes
 from convcalc.geometry import IndexMap, TransposedWindowMap, WindowMap
 from convcalc.layers.base import MAX_SIZE
 from convcalc.layers.containers import Sequential
+from convcalc.layers.window import Window, dim_names, resolve_window
 from convcalc.receptive_field import MAX_FIELD_LOOKUPS, AxisField
 from convcalc.solve import (
     MAX_CANDIDATES,
@@ -317,3 +318,52 @@ def test_walk_shapes_matches_analyze() -> None:
     assert warnings == report.warnings
     # (34 − 3)/2 = 15.5: conv1 leaves the last row unread along H and along W.
     assert [w.layer for w in warnings] == ["conv1", "conv1"]
+
+
+# ------------------------------------------------------------------ pooling edge windows
+
+
+def padding_only_by_scanning(window: Window) -> list[str]:
+    """Return the padding-only notes the slow way: every window, every tap."""
+    notes = []
+    for name, size, k, s, d, (before, _), out in zip(
+        dim_names(len(window.dims)), window.dims, window.kernel, window.stride,
+        window.dilation, window.pads, window.out, strict=True,
+    ):
+        empty = [o for o in range(out)
+                 if not any(0 <= o * s - before + tap * d < size for tap in range(k))]
+        if empty:
+            notes.append(f"output {', '.join(map(str, empty))} along {name} reads only padding")
+    return notes
+
+
+@settings(max_examples=400, deadline=None)
+@given(size=st.integers(1, 12), kernel=st.integers(1, 6), stride=st.integers(1, 4),
+       dilation=st.integers(1, 14), padding=st.integers(0, 3) | st.just("same"),
+       ceil_mode=st.booleans())
+def test_padding_only_windows_agree_with_scanning_every_window(
+    size: int, kernel: int, stride: int, dilation: int, padding: int | str, ceil_mode: bool,
+) -> None:
+    """The windows found to read only padding are those a scan of every tap finds."""
+    try:
+        window = resolve_window((1, size), "maxpool", kernel, stride, dilation, padding,  # type: ignore[arg-type]
+                                ceil_mode)
+    except LayerError:
+        return
+    assert window.padding_only_windows() == padding_only_by_scanning(window)
+
+
+def test_wide_pool_windows_cost_nothing_per_edge_window() -> None:
+    """A 200,000-wide pool padded by 100,000 is not checked window by window (0.25 s a row).
+
+    By hand: stride 1, so windows 0 … 99,999 start in the padding, and each still reaches
+    the input (its last tap is at o − 100,000 + 199,999 ≥ 0): no window reads only padding.
+    """
+    network = Network.model_validate({"input": [1, 1_000_000], "layers": [
+        {"type": "sequential", "repeat": 200, "layers": [
+            {"type": "maxpool", "kernel": 200_000, "padding": 100_000, "stride": 1}]}]})
+    start = time.perf_counter()
+    report = analyze(network)
+    assert time.perf_counter() - start < 2.0
+    assert report.output_shape == (1, 1_000_200)
+    assert report.warnings == ()
