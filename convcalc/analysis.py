@@ -25,8 +25,17 @@ from convcalc.receptive_field import (
 )
 from convcalc.results import DType, LayerRow, LayerWarning, ReceptiveField, Report, Totals
 from convcalc.spec import Network
+from convcalc.textsafe import shorten
 
-__all__ = ["MAX_LAYERS", "ShapeRow", "analyze", "check_rows", "count_rows", "walk_shapes"]
+__all__ = [
+    "MAX_FULL_NAME",
+    "MAX_LAYERS",
+    "ShapeRow",
+    "analyze",
+    "check_rows",
+    "count_rows",
+    "walk_shapes",
+]
 
 MAX_LAYERS = 100_000
 """The most rows (layers, merges and subtotals, repeats expanded) a network may have.
@@ -38,6 +47,11 @@ seconds and megabytes (docs/performance.md)."""
 _TOO_COSTLY = (f"the receptive field takes more than {MAX_FIELD_LOOKUPS:,} look-ups to track "
                "(a long period with many layers or wide kernels); it is not reported from "
                "here on")
+
+MAX_FULL_NAME = 1_000
+"""The longest full name a row may have (its containers' names and its own, joined by dots):
+each row keeps its full name, so deep nesting of long names would otherwise cost up to
+200 levels × 201 characters a row, 4 GB over 100,000 rows."""
 
 Location = tuple[str | int, ...]
 Fields = tuple[AxisField, ...] | Literal["global", "untracked"]
@@ -128,6 +142,19 @@ def _names(layers: Sequence[tuple[LayerSpec, Location]]) -> list[str]:
     return names
 
 
+def _full_name(prefix: str, name: str, location: Location) -> str:
+    """Return ``prefix + name``, or raise LayerError past MAX_FULL_NAME characters."""
+    if len(prefix) + len(name) > MAX_FULL_NAME:
+        full = prefix + name
+        raise LayerError(
+            f"the layer's full name (its containers' names and its own, joined by dots) is "
+            f"{len(full):,} characters long, past the limit of {MAX_FULL_NAME:,}; shorten "
+            "the names or nest less",
+            location=location, layer=shorten(full),
+        )
+    return prefix + name
+
+
 def _located(layers: Sequence[LayerSpec], location: Location) -> list[tuple[LayerSpec, Location]]:
     """Return each layer of a list with its own location."""
     return [(layer, (*location, index)) for index, layer in enumerate(layers)]
@@ -141,6 +168,9 @@ class _Walk:
         self.element_bytes = dtype.bytes
         self.strict = strict
         self.rows: list[LayerRow] = []
+        # Running sums of the non-container rows' counts, one entry per row and one before
+        # the first: a subtotal is a difference of two, so nesting costs nothing per level.
+        self.sums: list[tuple[int, int, int, int, int, int]] = [(0, 0, 0, 0, 0, 0)]
         self.warnings: list[LayerWarning] = []
         # Networks repeat themselves (repeat:, aliases, stages of equal blocks): a layer
         # equal to one seen before on an equal input gives the same step.
@@ -176,10 +206,11 @@ class _Walk:
     ) -> tuple[Shape, Fields]:
         for index, (layer, name) in enumerate(zip(layers, names, strict=True)):
             here = (*location, index)
+            full = _full_name(prefix, name, here)
             if isinstance(layer, Container):
-                shape, fields = self.container(layer, shape, fields, prefix + name, depth, here)
+                shape, fields = self.container(layer, shape, fields, full, depth, here)
             else:
-                shape, fields = self.leaf(layer, shape, fields, prefix + name, depth, here)
+                shape, fields = self.leaf(layer, shape, fields, full, depth, here)
         return shape, fields
 
     def leaf(
@@ -289,19 +320,18 @@ class _Walk:
         self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
         fields: Fields, start: int, location: Location,
     ) -> None:
-        leaves = [row for row in self.rows[start:] if not row.container]
+        end = self.sums[-1]
+        begin = self.sums[start]
+        params, non_trainable, macs, flops, activation, biases = (
+            e - b for e, b in zip(end, begin, strict=True))
         self.rows.append(LayerRow.model_construct(
             name=name, type=layer.type, depth=depth, container=True, input_shape=shape,
-            output_shape=out,
-            params=sum(r.params for r in leaves),
-            non_trainable_params=sum(r.non_trainable_params for r in leaves),
-            macs=sum(r.macs for r in leaves),
-            flops=sum(r.flops for r in leaves),
-            activation_bytes=sum(r.activation_bytes for r in leaves),
-            receptive_field=self.receptive_field(fields),
-            bias_params=sum(r.bias_params for r in leaves),
+            output_shape=out, params=params, non_trainable_params=non_trainable, macs=macs,
+            flops=flops, activation_bytes=activation,
+            receptive_field=self.receptive_field(fields), bias_params=biases,
             location=location, spec=layer,
         ))
+        self.sums.append(end)
 
     def add_row(
         self, name: str, layer_type: str, depth: int, container: bool, shape: Shape,
@@ -318,6 +348,11 @@ class _Walk:
             location=location, spec=spec, fields_in=fields_in, fields_out=fields,
             branch_shapes=branch_shapes,
         ))
+        row = self.rows[-1]
+        last = self.sums[-1]
+        self.sums.append((last[0] + row.params, last[1] + row.non_trainable_params,
+                          last[2] + row.macs, last[3] + row.flops,
+                          last[4] + row.activation_bytes, last[5] + row.bias_params))
 
     def warn(self, name: str, location: Location, message: str) -> None:
         if self.strict:

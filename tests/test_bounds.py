@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc import MAX_LAYERS, InputError, LayerError, Report, analyze
-from convcalc.analysis import count_rows, walk_shapes
+from convcalc.analysis import MAX_FULL_NAME, count_rows, walk_shapes
 from convcalc.geometry import IndexMap, TransposedWindowMap, WindowMap
 from convcalc.layers.base import MAX_SIZE
 from convcalc.layers.containers import Sequential
@@ -367,3 +367,47 @@ def test_wide_pool_windows_cost_nothing_per_edge_window() -> None:
     assert time.perf_counter() - start < 2.0
     assert report.output_shape == (1, 1_000_200)
     assert report.warnings == ()
+
+
+# ------------------------------------------------------------------ nesting
+
+
+def nested(levels: int, name: str | None, inner: dict[str, Any]) -> dict[str, Any]:
+    """Return ``inner`` wrapped in ``levels`` sequentials, each called ``name``."""
+    for _ in range(levels):
+        inner = {"type": "sequential", "layers": [inner],
+                 **({"name": name} if name else {})}
+    return inner
+
+
+def test_deep_subtotals_are_differences_of_running_sums() -> None:
+    """Every level of a deep nest subtotals its rows, without rescanning them per level.
+
+    By hand: 3 turns of a 4→4 3×3 conv (148 params, 16·16·4·36 = 36,864 MACs each) and a
+    relu, inside 60 sequentials: every subtotal has 444 params and 110,592 MACs.
+    """
+    conv = {"type": "conv", "filters": 4, "kernel": 3, "padding": 1}
+    inner = {"type": "sequential", "repeat": 3, "layers": [conv, "relu"]}
+    report = run([4, 16, 16], [nested(60, None, inner)])
+    subtotals = [row for row in report.layers if row.container]
+    assert len(subtotals) == 60 + 1 + 3
+    assert {(row.params, row.macs) for row in subtotals[-61:]} == {(444, 110_592)}
+    assert {(row.params, row.macs) for row in subtotals[:3]} == {(148, 36_864)}
+    assert report.totals.params == 444
+
+
+def test_full_names_past_the_limit_are_refused() -> None:
+    """A full name past MAX_FULL_NAME characters is refused, naming it cut short.
+
+    Five 200-character names joined by four dots make 1,004 characters.
+    """
+    assert MAX_FULL_NAME == 1_000
+    with pytest.raises(LayerError) as raised:
+        run([1, 8], [nested(5, "n" * 200, {"type": "relu"})])
+    assert raised.value.message == (
+        "the layer's full name (its containers' names and its own, joined by dots) is 1,004 "
+        "characters long, past the limit of 1,000; shorten the names or nest less")
+    assert raised.value.layer == "n" * 60 + "… (1,004 characters)"
+    assert raised.value.location == ("layers", 0, "layers", 0, "layers", 0, "layers", 0,
+                                     "layers", 0)
+    assert len(run([1, 8], [nested(4, "n" * 200, {"type": "relu"})]).layers) == 5
