@@ -109,7 +109,9 @@ def solve(
     """Every kernel, stride, padding and dilation that maps --input to --output.
 
     Simplest first: no unread input rows, then the smallest dilation, stride, kernel and
-    padding. Subcommands solve for 'same' padding and for a network's input sizes.
+    padding. Subcommands solve for 'same' padding and for a network's input sizes. Values
+    go up to 2,147,483,647; a search tries at most 100,000 (kernel, stride, dilation)
+    combinations and checks at most 100,000 settings.
 
     Example: convcalc solve --input 56 --output 28 --k 3
     """
