@@ -9,25 +9,49 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from convcalc.errors import LayerError, format_location
 from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
 from convcalc.layers.base import numel
 from convcalc.layers.containers import merge_shapes
 from convcalc.receptive_field import (
+    MAX_FIELD_LOOKUPS,
     AxisField,
     PeriodTooLong,
     StrideMismatch,
+    merge_cost,
     merge_fields,
 )
 from convcalc.results import DType, LayerRow, LayerWarning, ReceptiveField, Report, Totals
 from convcalc.spec import Network
+from convcalc.textsafe import shorten
 
-__all__ = ["MAX_LAYERS", "analyze", "count_rows"]
+__all__ = [
+    "MAX_FULL_NAME",
+    "MAX_LAYERS",
+    "ShapeRow",
+    "analyze",
+    "check_rows",
+    "count_rows",
+    "walk_shapes",
+]
 
-MAX_LAYERS = 1_000_000
-"""The most rows (layers, merges and subtotals, repeats expanded) a network may have."""
+MAX_LAYERS = 100_000
+"""The most rows (layers, merges and subtotals, repeats expanded) a network may have.
+
+100,000 rows take about 2.5 s and 300 MB as JSON, 6 s and 400 MB as a table; the time and
+memory are linear in the rows, so the limit is what keeps a 60-byte ``repeat:`` file to
+seconds and megabytes (docs/performance.md)."""
+
+_TOO_COSTLY = (f"the receptive field takes more than {MAX_FIELD_LOOKUPS:,} look-ups to track "
+               "(a long period with many layers or wide kernels); it is not reported from "
+               "here on")
+
+MAX_FULL_NAME = 1_000
+"""The longest full name a row may have (its containers' names and its own, joined by dots):
+each row keeps its full name, so deep nesting of long names would otherwise cost up to
+200 levels × 201 characters a row, 4 GB over 100,000 rows."""
 
 Location = tuple[str | int, ...]
 Fields = tuple[AxisField, ...] | Literal["global", "untracked"]
@@ -35,16 +59,40 @@ Fields = tuple[AxisField, ...] | Literal["global", "untracked"]
 
 
 def count_rows(layers: Sequence[LayerSpec]) -> int:
-    """Return how many report rows ``layers`` expand to, repeats included."""
+    """Return how many report rows ``layers`` expand to, repeats included.
+
+    Each container is counted once however often it is shared (YAML aliases), so the
+    count costs time in the file's size, not in the network's.
+    """
+    return _count_rows(layers, {})
+
+
+def _count_rows(layers: Sequence[LayerSpec], seen: dict[int, int]) -> int:
+    """Return the rows of ``layers``; ``seen`` maps an id of a container to its rows."""
     total = 0
     for layer in layers:
         if isinstance(layer, Container):
-            inner = sum(count_rows(body) for _, body in layer.bodies())
-            inner += 1 if layer.merge_kind else 0
-            total += (inner + 1) * layer.repeat + (1 if layer.repeat > 1 else 0)
+            rows = seen.get(id(layer))
+            if rows is None:
+                inner = sum(_count_rows(body, seen) for _, body in layer.bodies())
+                inner += 1 if layer.merge_kind else 0
+                rows = seen[id(layer)] = (inner + 1) * layer.repeat + (layer.repeat > 1)
+            total += rows
         else:
             total += 1
     return total
+
+
+def check_rows(network: Network) -> int:
+    """Return how many rows ``network`` expands to; raise LayerError past MAX_LAYERS."""
+    rows = count_rows(network.layers)
+    if rows > MAX_LAYERS:
+        raise LayerError(
+            f"the network expands to {rows:,} rows (layers, merges and container subtotals, "
+            f"repeats included), past the limit of {MAX_LAYERS:,}; lower a 'repeat'",
+            location=("layers",),
+        )
+    return rows
 
 
 def _number(value: Fraction) -> int | float:
@@ -94,6 +142,19 @@ def _names(layers: Sequence[tuple[LayerSpec, Location]]) -> list[str]:
     return names
 
 
+def _full_name(prefix: str, name: str, location: Location) -> str:
+    """Return ``prefix + name``, or raise LayerError past MAX_FULL_NAME characters."""
+    if len(prefix) + len(name) > MAX_FULL_NAME:
+        full = prefix + name
+        raise LayerError(
+            f"the layer's full name (its containers' names and its own, joined by dots) is "
+            f"{len(full):,} characters long, past the limit of {MAX_FULL_NAME:,}; shorten "
+            "the names or nest less",
+            location=location, layer=shorten(full),
+        )
+    return prefix + name
+
+
 def _located(layers: Sequence[LayerSpec], location: Location) -> list[tuple[LayerSpec, Location]]:
     """Return each layer of a list with its own location."""
     return [(layer, (*location, index)) for index, layer in enumerate(layers)]
@@ -107,11 +168,23 @@ class _Walk:
         self.element_bytes = dtype.bytes
         self.strict = strict
         self.rows: list[LayerRow] = []
+        # Running sums of the non-container rows' counts, one entry per row and one before
+        # the first: a subtotal is a difference of two, so nesting costs nothing per level.
+        self.sums: list[tuple[int, int, int, int, int, int]] = [(0, 0, 0, 0, 0, 0)]
         self.warnings: list[LayerWarning] = []
         # Networks repeat themselves (repeat:, aliases, stages of equal blocks): a layer
         # equal to one seen before on an equal input gives the same step.
         self.steps: dict[tuple[LayerSpec, Shape], Step] = {}
         self.last_field: tuple[Fields, ReceptiveField | None] = ("global", None)
+        # Field look-ups spent so far, against MAX_FIELD_LOOKUPS.
+        self.field_lookups = 0
+
+    def afford(self, lookups: int) -> bool:
+        """Return whether the field walk may spend ``lookups`` more; spend them if so."""
+        if self.field_lookups + lookups > MAX_FIELD_LOOKUPS:
+            return False
+        self.field_lookups += lookups
+        return True
 
     def apply(self, layer: LayerSpec, shape: Shape) -> Step:
         """Return ``layer.apply(shape)``, computed once per equal layer and shape."""
@@ -133,10 +206,11 @@ class _Walk:
     ) -> tuple[Shape, Fields]:
         for index, (layer, name) in enumerate(zip(layers, names, strict=True)):
             here = (*location, index)
+            full = _full_name(prefix, name, here)
             if isinstance(layer, Container):
-                shape, fields = self.container(layer, shape, fields, prefix + name, depth, here)
+                shape, fields = self.container(layer, shape, fields, full, depth, here)
             else:
-                shape, fields = self.leaf(layer, shape, fields, prefix + name, depth, here)
+                shape, fields = self.leaf(layer, shape, fields, full, depth, here)
         return shape, fields
 
     def leaf(
@@ -154,13 +228,19 @@ class _Walk:
         if not isinstance(fields, str) and step.index_maps is None:
             fields = "global"
         elif not isinstance(fields, str) and step.index_maps:
+            pairs = list(zip(fields, step.index_maps, strict=True))
             try:
-                fields = tuple(f.through(m) for f, m in zip(fields, step.index_maps,
-                                                            strict=True))
+                lookups = sum(f.cost(m) for f, m in pairs)
             except PeriodTooLong:
                 fields = "untracked"
                 self.warn(name, location, "the receptive field's period grew too long to "
                           "track (many upsamplings); it is not reported from here on")
+            else:
+                if self.afford(lookups):
+                    fields = tuple(f.through(m) for f, m in pairs)
+                else:
+                    fields = "untracked"
+                    self.warn(name, location, _TOO_COSTLY)
         self.add_row(name, layer.type, depth, False, shape, step.output_shape, step.cost,
                      fields, location, layer, fields_in=before)
         return step.output_shape, fields
@@ -206,7 +286,7 @@ class _Walk:
             raise
         merged_fields = self.merge(name, location, [f for _, f in outputs])
         siblings = set(_names(located))
-        merge_name = kind
+        merge_name: str = kind
         while merge_name in siblings:  # a child already has the merge's name
             merge_name += "_"
         self.add_row(f"{name}.{merge_name}", kind, depth, False, shape, merged, cost,
@@ -219,8 +299,12 @@ class _Walk:
             return "untracked"
         if any(f == "global" for f in branches):
             return "global"
+        axes: list[list[AxisField]] = [list(axis) for axis in zip(*branches, strict=True)]
         try:
-            return tuple(merge_fields(list(axis)) for axis in zip(*branches, strict=True))  # type: ignore[arg-type]
+            if not self.afford(sum(merge_cost(axis) for axis in axes)):
+                self.warn(name, location, _TOO_COSTLY)
+                return "untracked"
+            return tuple(merge_fields(axis) for axis in axes)
         except StrideMismatch as mismatch:
             strides = ", ".join(str(s) for s in mismatch.args[0])
             raise LayerError(
@@ -236,19 +320,18 @@ class _Walk:
         self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
         fields: Fields, start: int, location: Location,
     ) -> None:
-        leaves = [row for row in self.rows[start:] if not row.container]
+        end = self.sums[-1]
+        begin = self.sums[start]
+        params, non_trainable, macs, flops, activation, biases = (
+            e - b for e, b in zip(end, begin, strict=True))
         self.rows.append(LayerRow.model_construct(
             name=name, type=layer.type, depth=depth, container=True, input_shape=shape,
-            output_shape=out,
-            params=sum(r.params for r in leaves),
-            non_trainable_params=sum(r.non_trainable_params for r in leaves),
-            macs=sum(r.macs for r in leaves),
-            flops=sum(r.flops for r in leaves),
-            activation_bytes=sum(r.activation_bytes for r in leaves),
-            receptive_field=self.receptive_field(fields),
-            bias_params=sum(r.bias_params for r in leaves),
+            output_shape=out, params=params, non_trainable_params=non_trainable, macs=macs,
+            flops=flops, activation_bytes=activation,
+            receptive_field=self.receptive_field(fields), bias_params=biases,
             location=location, spec=layer,
         ))
+        self.sums.append(end)
 
     def add_row(
         self, name: str, layer_type: str, depth: int, container: bool, shape: Shape,
@@ -265,6 +348,11 @@ class _Walk:
             location=location, spec=spec, fields_in=fields_in, fields_out=fields,
             branch_shapes=branch_shapes,
         ))
+        row = self.rows[-1]
+        last = self.sums[-1]
+        self.sums.append((last[0] + row.params, last[1] + row.non_trainable_params,
+                          last[2] + row.macs, last[3] + row.flops,
+                          last[4] + row.activation_bytes, last[5] + row.bias_params))
 
     def warn(self, name: str, location: Location, message: str) -> None:
         if self.strict:
@@ -287,13 +375,7 @@ def analyze(
     """
     if batch < 1:
         raise LayerError(f"batch must be at least 1, got {batch}", field_name="batch")
-    rows = count_rows(network.layers)
-    if rows > MAX_LAYERS:
-        raise LayerError(
-            f"the network expands to {rows:,} rows (layers, merges and container subtotals, "
-            f"repeats included), past the limit of {MAX_LAYERS:,}; lower a 'repeat'",
-            location=("layers",),
-        )
+    check_rows(network)
     walk = _Walk(batch, dtype, strict)
     rank = len(network.input) - 1
     fields: Fields = tuple(AxisField.identity() for _ in range(rank)) if rank else "global"
@@ -314,3 +396,56 @@ def analyze(
         name=network.name, input_shape=tuple(network.input), output_shape=out, batch=batch,
         dtype=dtype, layers=tuple(walk.rows), totals=totals, warnings=tuple(walk.warnings),
     )
+
+
+class ShapeRow(NamedTuple):
+    """One layer of a shape-only walk.
+
+    Attributes:
+        name: the layer's full name, as the report names it.
+        spec: the layer as written.
+        input_shape: its input shape, batch not included.
+    """
+
+    name: str
+    spec: LayerSpec
+    input_shape: Shape
+
+
+class _ShapeWalk(_Walk):
+    """A walk that keeps only each layer's name, spec and input shape, and the warnings:
+    no rows, counts, totals or receptive field."""
+
+    def __init__(self) -> None:
+        super().__init__(1, DType.float32, strict=False)
+        self.leaves: list[ShapeRow] = []
+
+    def add_row(
+        self, name: str, layer_type: str, depth: int, container: bool, shape: Shape,
+        out: Shape, cost: Cost, fields: Fields, location: Location, spec: LayerSpec | None,
+        fields_in: Fields | None = None, branch_shapes: tuple[Shape, ...] = (),
+    ) -> None:
+        if spec is not None:
+            self.leaves.append(ShapeRow(name, spec, shape))
+
+    def subtotal(
+        self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
+        fields: Fields, start: int, location: Location,
+    ) -> None:
+        pass
+
+
+def walk_shapes(network: Network) -> tuple[tuple[ShapeRow, ...], tuple[LayerWarning, ...]]:
+    """Return each layer's name, spec and input shape, and the layers' warnings.
+
+    What ``analyze`` checks, without what it counts: the same layer rules, errors and
+    layer warnings, but no rows, totals or receptive field (so none of the field's
+    warnings). Many times faster than ``analyze`` (no result model per row); for ``solve
+    inputs``, which walks a network once per input size. Raises LayerError as ``analyze``
+    does, the row limit included.
+    """
+    check_rows(network)
+    walk = _ShapeWalk()
+    walk.sequence(network.layers, _names(_located(network.layers, ("layers",))),
+                  tuple(network.input), "global", "", 0, ("layers",))
+    return tuple(walk.leaves), tuple(walk.warnings)

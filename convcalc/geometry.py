@@ -131,6 +131,11 @@ class IndexMap:
         first, last = self.span(o)
         return range(first, last + 1)
 
+    @property
+    def widest(self) -> int:
+        """Return the most input indices any one output reads (an upper bound)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class WindowMap(IndexMap):
@@ -159,6 +164,10 @@ class WindowMap(IndexMap):
     def reads(self, o: int) -> range:
         first, last = self.span(o)
         return range(first, last + 1, self.dilation)
+
+    @property
+    def widest(self) -> int:
+        return self.kernel
 
 
 @dataclass(frozen=True)
@@ -205,6 +214,11 @@ class TransposedWindowMap(IndexMap):
         first, last = self.span(o)
         return range(first, last + 1, self.dilation // math.gcd(self.dilation, self.stride))
 
+    @property
+    def widest(self) -> int:
+        # The taps landing on one output are S/gcd(D, S) apart in k.
+        return -(-self.kernel // (self.stride // math.gcd(self.dilation, self.stride)))
+
 
 @dataclass(frozen=True)
 class ResampleMap(IndexMap):
@@ -233,6 +247,10 @@ class ResampleMap(IndexMap):
         position = (o + Fraction(1, 2)) * ratio - Fraction(1, 2)
         return math.floor(position), math.ceil(position)
 
+    @property
+    def widest(self) -> int:
+        return 2 if self.linear else 1
+
 
 @dataclass(frozen=True)
 class AdaptiveMap(IndexMap):
@@ -256,6 +274,10 @@ class AdaptiveMap(IndexMap):
         hi = -(-(o + 1) * self.size_in // self.size_out) - 1
         return lo, hi
 
+    @property
+    def widest(self) -> int:
+        return -(-self.size_in // self.size_out) + 1
+
 
 @dataclass(frozen=True)
 class ShiftMap(IndexMap):
@@ -273,3 +295,7 @@ class ShiftMap(IndexMap):
 
     def span(self, o: int) -> tuple[int, int]:
         return o - self.pad_before, o - self.pad_before
+
+    @property
+    def widest(self) -> int:
+        return 1

@@ -24,10 +24,23 @@ from itertools import pairwise
 
 from convcalc.geometry import IndexMap
 
-__all__ = ["MAX_PERIOD", "AxisField", "PeriodTooLong", "StrideMismatch", "merge_fields"]
+__all__ = [
+    "MAX_FIELD_LOOKUPS",
+    "MAX_PERIOD",
+    "AxisField",
+    "PeriodTooLong",
+    "StrideMismatch",
+    "merge_cost",
+    "merge_fields",
+]
 
 MAX_PERIOD = 4096
 """The longest period tracked; past it the receptive field is reported as untracked."""
+MAX_FIELD_LOOKUPS = 2**23
+"""The most input-field look-ups one network's walk may spend (about 2 s); past them the
+receptive field is reported as untracked. Each layer costs ``AxisField.cost``: one look-up
+per unit of its period, or, when some units see nothing, two per tap up to two per unit of
+the input period, so a network of convolutions and pools spends one a layer."""
 
 
 class PeriodTooLong(Exception):
@@ -66,13 +79,11 @@ class AxisField:
         return self.lefts[index] + offset, self.rights[index] + offset
 
     def through(self, index_map: IndexMap) -> AxisField:
-        """Return the field after a layer whose units read ``index_map.span(o)``."""
-        period_out, period_in = index_map.period
-        turns = self.period // math.gcd(period_in, self.period)
-        period = period_out * turns
-        if period > MAX_PERIOD:
-            raise PeriodTooLong(period)
-        shift = period_in * turns // self.period * self.shift
+        """Return the field after a layer whose units read ``index_map.span(o)``.
+
+        Costs at most ``self.cost(index_map)`` input-field look-ups, whatever the kernel.
+        """
+        period, shift = self._next_period(index_map)
         lefts, rights = [], []
         monotone = self._monotone()
         for unit in range(period):
@@ -85,11 +96,51 @@ class AxisField:
                 lefts.append(self.edges(first)[0])
                 rights.append(self.edges(last)[1])
             else:
-                seen = [self.edges(x) for x in index_map.reads(unit)]
-                seen = [(l_, r_) for l_, r_ in seen if l_ <= r_] or [(seen[0][0], seen[0][0] - 1)]
-                lefts.append(min(l_ for l_, _ in seen))
-                rights.append(max(r_ for _, r_ in seen))
+                left, right = self._reach(index_map.reads(unit))
+                lefts.append(left)
+                rights.append(right)
         return AxisField(period, shift, tuple(lefts), tuple(rights))
+
+    def _next_period(self, index_map: IndexMap) -> tuple[int, int]:
+        """Return the period and shift of the field after ``index_map``.
+
+        Raises PeriodTooLong past MAX_PERIOD.
+        """
+        period_out, period_in = index_map.period
+        turns = self.period // math.gcd(period_in, self.period)
+        period = period_out * turns
+        if period > MAX_PERIOD:
+            raise PeriodTooLong(period)
+        return period, period_in * turns // self.period * self.shift
+
+    def cost(self, index_map: IndexMap) -> int:
+        """Return how many input-field look-ups ``through(index_map)`` does at most.
+
+        One per unit of the new period when fields are monotone, else two per read, and
+        at most two per unit of this field's period (see ``_reach``). Raises PeriodTooLong
+        past MAX_PERIOD.
+        """
+        period, _ = self._next_period(index_map)
+        if self._monotone():
+            return period
+        return period * 2 * min(index_map.widest, self.period)
+
+    def _reach(self, reads: range) -> tuple[int, int]:
+        """Return the first and last input positions the units ``reads`` see, together.
+
+        Unit ``x + q`` sees what unit ``x`` sees moved on by the shift (never backwards),
+        and ``cycle`` steps of the range move ``x`` on by whole periods: so the earliest
+        left edge is among the first ``cycle`` reads and the latest right edge among the
+        last ``cycle``, however many taps the kernel has. A unit that sees nothing
+        (``left > right``) is passed over; when all do, the field is empty, kept in place.
+        """
+        cycle = self.period // math.gcd(reads.step, self.period)
+        head = [self.edges(x) for x in reads[:cycle]]
+        lefts = [left for left, right in head if left <= right]
+        if not lefts:  # the first cycle meets every unit of the period the range meets
+            return head[0][0], head[0][0] - 1
+        rights = [right for left, right in map(self.edges, reads[-cycle:]) if left <= right]
+        return min(lefts), max(rights)
 
     def _monotone(self) -> bool:
         """Return whether every unit sees something and fields never move backwards."""
@@ -124,6 +175,17 @@ class AxisField:
             tuple(self.edges(u)[0] for u in range(period)),
             tuple(self.edges(u)[1] for u in range(period)),
         )
+
+
+def merge_cost(fields: list[AxisField]) -> int:
+    """Return how many look-ups ``merge_fields(fields)`` does: each branch over the period.
+
+    Raises PeriodTooLong past MAX_PERIOD.
+    """
+    period = math.lcm(*(f.period for f in fields))
+    if period > MAX_PERIOD:
+        raise PeriodTooLong(period)
+    return period * len(fields)
 
 
 def merge_fields(fields: list[AxisField]) -> AxisField:

@@ -12,24 +12,27 @@ dilation, stride, kernel, padding and output padding, in that order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from convcalc.analysis import analyze
+from convcalc.analysis import ShapeRow, check_rows, walk_shapes
 from convcalc.errors import InputError, LayerError
 from convcalc.geometry import same_padding, window_output_size
 from convcalc.layers import LayerSpec
+from convcalc.layers.base import MAX_SIZE
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
 from convcalc.layers.window import Window, dim_names
-from convcalc.results import Report
 from convcalc.spec import Network
+from convcalc.textsafe import echo
 
 __all__ = [
+    "MAX_CANDIDATES",
     "MAX_COMBINATIONS",
     "MAX_INPUT_CANDIDATES",
+    "MAX_INPUT_ROWS",
     "InputSizes",
     "Rejected",
     "Requirement",
@@ -44,8 +47,13 @@ __all__ = [
 
 MAX_COMBINATIONS = 100_000
 """The most (kernel, stride, dilation) combinations ``solve_window`` searches."""
+MAX_CANDIDATES = 100_000
+"""The most settings ``solve_window`` checks with the layer's own rules (about 5 s): the
+paddings (transposed: output paddings) that arithmetic leaves, over every combination."""
 MAX_INPUT_CANDIDATES = 10_000
 """The most input sizes ``solve_inputs`` analyses in one call."""
+MAX_INPUT_ROWS = 1_000_000
+"""The most rows ``solve_inputs`` walks in one call (sizes × the network's rows)."""
 
 
 class SolveKind(StrEnum):
@@ -133,10 +141,18 @@ class WindowSolutions(_Frozen):
     solutions: tuple[WindowSolution, ...]
 
 
+def _check_range(name: str, value: int, minimum: int) -> None:
+    """Raise InputError unless ``minimum ≤ value ≤ MAX_SIZE`` (what a layer field takes)."""
+    if value < minimum:
+        raise InputError(f"{name} must be at least {minimum}, got {echo(value)}")
+    if value > MAX_SIZE:
+        raise InputError(f"{name} must be at most {MAX_SIZE:,} (the largest value a layer "
+                         f"takes), got {echo(value)}")
+
+
 def _values(fixed: int | None, bound: int, name: str) -> range:
     if fixed is not None:
-        if fixed < 1:
-            raise InputError(f"{name} must be at least 1, got {fixed}")
+        _check_range(name, fixed, 1)
         return range(fixed, fixed + 1)
     return range(1, bound + 1)
 
@@ -166,6 +182,27 @@ def _window_candidates(size: int, output: int, extent: int, stride: int) -> rang
     return range(max(low, 0), high + 1)
 
 
+def _candidates(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
+                padding: int | None, limit: int) -> range:
+    """Return the paddings (transposed: output paddings) worth checking for one k, s, d.
+
+    Arithmetic alone: for a sliding window the paddings ``_window_candidates`` allows,
+    within ``[0, limit]`` (or the fixed padding); for a transposed conv the output
+    paddings ``x < max(S, D)`` with ``(W − 1)·S + E + x − out = 2P`` for an allowed P.
+    The count does not depend on the stride's size, only on the padding limit.
+    """
+    extent = d * (k - 1) + 1
+    low, high = (0, min(limit, MAX_SIZE)) if padding is None else (padding, padding)
+    if kind is not SolveKind.conv_transpose:
+        window = _window_candidates(size, output, extent, s)
+        return range(max(window.start, low), min(window.stop, high + 1))
+    base = output - (size - 1) * s - extent  # x = base + 2P
+    first = base + 2 * low
+    first = max(first, first % 2)  # the smallest x ≥ 0 of the same parity
+    last = min(base + 2 * high, max(s, d) - 1)
+    return range(first, last + 1, 2)
+
+
 def solve_window(
     size: int,
     output: int,
@@ -190,16 +227,17 @@ def solve_window(
     convolution, dilation on avgpool, or bounds past MAX_COMBINATIONS.
     """
     if size < 1 or output < 1:
-        raise InputError(f"the input and output sizes must be at least 1, got {size} and "
-                         f"{output}")
+        raise InputError(f"the input and output sizes must be at least 1, got {echo(size)} "
+                         f"and {echo(output)}")
+    _check_range("--input", size, 1)
+    _check_range("--output", output, 1)
     for name, bound in (("--max-k", max_kernel), ("--max-stride", max_stride),
                         ("--max-dilation", max_dilation)):
-        if bound < 1:
-            raise InputError(f"{name} must be at least 1, got {bound}")
-    if max_padding is not None and max_padding < 0:
-        raise InputError(f"--max-pad must be at least 0, got {max_padding}")
-    if padding is not None and padding < 0:
-        raise InputError(f"--pad must be at least 0, got {padding}")
+        _check_range(name, bound, 1)
+    if max_padding is not None:
+        _check_range("--max-pad", max_padding, 0)
+    if padding is not None:
+        _check_range("--pad", padding, 0)
     pooling = kind in (SolveKind.maxpool, SolveKind.avgpool)
     if ceil_mode and not pooling:
         raise InputError(f"--ceil-mode applies to maxpool and avgpool, not {kind}")
@@ -215,7 +253,7 @@ def solve_window(
         raise InputError(f"the bounds allow {combinations:,} (kernel, stride, dilation) "
                          f"combinations, past the limit of {MAX_COMBINATIONS:,}; lower --max-k, "
                          "--max-stride or --max-dilation")
-    found: list[WindowSolution] = []
+    searches = []
     for d in dilations:
         for k in kernels:
             if k == 1 and d > 1 and dilation is None:
@@ -223,8 +261,16 @@ def solve_window(
             extent = d * (k - 1) + 1
             limit = k // 2 if pooling else extent - 1
             limit = limit if max_padding is None else max_padding
-            for s in strides:
-                found += _solutions(kind, size, output, k, s, d, padding, limit, ceil_mode)
+            searches += [(k, s, d, _candidates(kind, size, output, k, s, d, padding, limit))
+                         for s in strides]
+    candidates = sum(len(c) for *_, c in searches)
+    if candidates > MAX_CANDIDATES:
+        raise InputError(f"the bounds leave {candidates:,} settings to check, past the limit "
+                         f"of {MAX_CANDIDATES:,}; fix --k, --stride or --dilation, or lower "
+                         "--max-pad")
+    found: list[WindowSolution] = []
+    for k, s, d, candidates_ in searches:
+        found += _solutions(kind, size, output, k, s, d, candidates_, ceil_mode)
     found.sort(key=lambda f: (f.unread_rows > 0, f.dilation, f.stride, f.kernel, f.padding,
                               f.output_padding))
     return WindowSolutions(
@@ -236,28 +282,20 @@ def solve_window(
 
 
 def _solutions(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
-               padding: int | None, limit: int, ceil_mode: bool) -> Iterator[WindowSolution]:
-    """Yield the paddings (and output paddings) that work for one kernel, stride, dilation."""
+               candidates: range, ceil_mode: bool) -> Iterator[WindowSolution]:
+    """Yield the ``candidates`` (paddings; transposed: output paddings) that work."""
     from convcalc.explain import transposed_size_line, window_size_lines  # worked lines, on use
     extent = d * (k - 1) + 1
     if kind is SolveKind.conv_transpose:
-        for extra in range(max(s, d)):
-            twice = (size - 1) * s + extent + extra - output
-            if twice < 0 or twice % 2:
-                continue
-            p = twice // 2
-            if p != (p if padding is None else padding) or (padding is None and p > limit):
-                continue
+        for extra in candidates:
+            p = ((size - 1) * s + extent + extra - output) // 2
             if _fits(_layer(kind, k, s, p, d, False, extra), size, output):
                 yield WindowSolution(
                     kernel=k, stride=s, padding=p, dilation=d, output_padding=extra,
                     whole=True, unread_rows=0,
                     worked=transposed_size_line(size, k, s, d, p, extra))
         return
-    paddings = _window_candidates(size, output, extent, s)
-    for p in paddings if padding is None else [padding]:
-        if (padding is None and p > limit) or p not in paddings:
-            continue
+    for p in candidates:
         layer = _layer(kind, k, s, p, d, ceil_mode)
         if not _fits(layer, size, output):
             continue
@@ -315,8 +353,7 @@ def solve_same(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> Sa
     """Return the padding ``same`` needs for one spatial dim, split before and after."""
     for name, value in (("--input", size), ("--k", kernel), ("--stride", stride),
                         ("--dilation", dilation)):
-        if value < 1:
-            raise InputError(f"{name} must be at least 1, got {value}")
+        _check_range(name, value, 1)
     before, after = same_padding(size, kernel, stride, dilation)
     output = window_output_size(size, kernel, stride, dilation, before, after)
     total = before + after
@@ -372,13 +409,11 @@ class InputSizes(_Frozen):
     rejected: tuple[Rejected, ...]
 
 
-def _division_problem(report: Report, varied: tuple[int, ...],
+def _division_problem(rows: tuple[ShapeRow, ...], varied: tuple[int, ...],
                       requirement: Requirement) -> tuple[str, str] | None:
     """Return the first layer and the division that breaks ``requirement``, or None."""
-    for row in report.layers:
+    for row in rows:
         spec = row.spec
-        if row.container or spec is None:
-            continue
         names = dim_names(len(row.input_shape) - 1)
         if isinstance(spec, Conv | MaxPool | AvgPool):
             window = spec.window(row.input_shape)
@@ -410,13 +445,17 @@ def solve_inputs(
     maximum: int,
     dim: str | None = None,
     requirement: Requirement = Requirement.no_warnings,
+    progress: Callable[[int, int], None] | None = None,
 ) -> InputSizes:
     """Return which input sizes from ``minimum`` to ``maximum`` the network maps cleanly.
 
     Each size is put in every spatial dim (or only in ``dim``, by name: ``H``), keeping the
-    channels, and the network is analysed as ``convcalc net`` would. Raises InputError
-    when the input has no spatial dim, ``dim`` is not one of its names, or the range is
-    empty or longer than MAX_INPUT_CANDIDATES.
+    channels, and the network's layers are checked as ``convcalc net`` would check them
+    (``walk_shapes``: the layers' errors and warnings; the receptive field is not tracked,
+    its warnings being about the report rather than the size). ``progress(done, total)``
+    is called before each size and once at the end. Raises InputError when the input has
+    no spatial dim, ``dim`` is not one of its names, or the range is empty, longer than
+    MAX_INPUT_CANDIDATES, or makes more than MAX_INPUT_ROWS rows to walk.
     """
     shape = tuple(network.input)
     names = dim_names(len(shape) - 1)
@@ -433,29 +472,42 @@ def solve_inputs(
     if minimum < 1 or maximum < minimum:
         raise InputError(f"the range --min {minimum} --max {maximum} is empty; give "
                          "1 ≤ min ≤ max")
+    _check_range("--max", maximum, 1)
     if maximum - minimum + 1 > MAX_INPUT_CANDIDATES:
         raise InputError(f"the range holds {maximum - minimum + 1:,} sizes, past the limit of "
                          f"{MAX_INPUT_CANDIDATES:,}; narrow --min and --max")
+    rows = check_rows(network)
+    walked = (maximum - minimum + 1) * rows
+    if walked > MAX_INPUT_ROWS:
+        raise InputError(
+            f"trying {maximum - minimum + 1:,} sizes on a network of {rows:,} rows walks "
+            f"{walked:,} rows, past the limit of {MAX_INPUT_ROWS:,}; narrow --min and --max "
+            f"(at most {max(MAX_INPUT_ROWS // rows, 1):,} sizes for this network)")
     valid, rejected = [], []
-    for size in range(minimum, maximum + 1):
+    total = maximum - minimum + 1
+    for done, size in enumerate(range(minimum, maximum + 1), start=1):
+        if progress is not None:
+            progress(done - 1, total)
         trial = list(shape)
         for i in varied:
             trial[1 + i] = size
         try:
-            report = analyze(network.model_copy(update={"input": tuple(trial)}))
+            layers, warnings = walk_shapes(network.model_copy(update={"input": tuple(trial)}))
         except LayerError as error:
             rejected.append(Rejected(size=size, layer=error.layer, reason=error.message))
             continue
-        if report.warnings:
-            first = report.warnings[0]
+        if warnings:
+            first = warnings[0]
             rejected.append(Rejected(size=size, layer=first.layer, reason=first.message))
             continue
         problem = (None if requirement is Requirement.no_warnings
-                   else _division_problem(report, varied, requirement))
+                   else _division_problem(layers, varied, requirement))
         if problem is not None:
             rejected.append(Rejected(size=size, layer=problem[0], reason=problem[1]))
             continue
         valid.append(size)
+    if progress is not None:
+        progress(total, total)
     return InputSizes(
         network=network.name, input_shape=shape, dims=tuple(names[i] for i in varied),
         requirement=requirement, minimum=minimum, maximum=maximum, valid=tuple(valid),

@@ -153,3 +153,36 @@ def test_solve_errors(run_cli: Callable[..., Any], args: tuple[str, ...], messag
     """Bad requests exit 2 with one line naming the flag."""
     result = run_cli(*args)
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
+
+
+def test_solve_inputs_escapes_control_characters_in_names(run_cli: Callable[..., Any]) -> None:
+    """A network or layer name with ESC or U+202E is shown escaped, never sent raw."""
+    network = ('name: "net\\e[31m"\ninput: 3x225x225\nlayers:\n'
+               '  - {type: maxpool, kernel: 2, name: "p\\u202eq"}\n')
+    result = run_cli("solve", "inputs", "-", "--min", "225", "--max", "225", input=network)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].startswith("net\\x1b[31m (3×225×225): ")
+    assert result.stdout.splitlines()[2].startswith(
+        "the file's size 225 is not: layer 'p\\u202eq': ")
+
+
+def test_solve_counts_are_grouped(run_cli: Callable[..., Any]) -> None:
+    """Thousands of settings are counted with separators: 48,619 for a 440-stride search."""
+    result = run_cli("solve", "--input", "56", "--output", "28", "--k", "3", "--max-dilation",
+                     "1", "--max-stride", "440", "--max-pad", "2147483647", "--limit", "1")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("conv: 48,619 settings that map 56 → 28")
+    assert lines[-1] == "… and 48,618 more (--limit 0 shows all)"
+
+
+def test_solve_inputs_bound_is_one_line(run_cli: Callable[..., Any]) -> None:
+    """Sizes × rows past the bound exits 2 with one line naming --min and --max."""
+    network = ("input: 3x64x64\nlayers:\n  - {type: sequential, repeat: 2000, layers: "
+               "[{type: conv, filters: 8, kernel: 3, padding: 1}, relu]}\n")
+    result = run_cli("solve", "inputs", "-", "--max", "10000", input=network)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: <stdin>: trying 10,000 sizes on a network of 6,001 rows walks 60,010,000 rows, "
+        "past the limit of 1,000,000; narrow --min and --max (at most 166 sizes for this "
+        "network)\n")

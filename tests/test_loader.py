@@ -236,7 +236,7 @@ def test_repeat_past_the_layer_limit() -> None:
     text = "input: 3x8x8\nlayers:\n  - {type: sequential, repeat: 1000000, layers: [relu, relu]}\n"
     assert error_of(text) == (
         "net.yaml:3: layers: the network expands to 3,000,001 rows (layers, merges and "
-        "container subtotals, repeats included), past the limit of 1,000,000; lower a 'repeat'"
+        "container subtotals, repeats included), past the limit of 100,000; lower a 'repeat'"
     )
 
 

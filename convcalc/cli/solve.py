@@ -2,16 +2,25 @@
 
 
 import sys
-from typing import Annotated
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from convcalc.cli.app import FormatOption, OutputFormat, app, exit_codes
+from convcalc.cli.app import FormatOption, OutputFormat, app, console, exit_codes
 from convcalc.errors import InputError
 from convcalc.loader import load_network
 from convcalc.solve import Requirement, SolveKind, solve_inputs, solve_same, solve_window
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 __all__ = ["inputs", "same", "solve"]
+
+PROGRESS_AFTER = 1.0
+"""Seconds ``solve inputs`` runs before it shows a progress bar (on a terminal only)."""
 
 solve_app = typer.Typer(
     name="solve", invoke_without_command=True, add_completion=False,
@@ -25,6 +34,44 @@ SizeOption = Annotated[int | None, typer.Option("--input", "-i", help="Input siz
 KernelOption = Annotated[int | None, typer.Option("--k", "--kernel", "-k", help="Kernel size.")]
 StrideOption = Annotated[int | None, typer.Option("--stride", "-s", help="Stride.")]
 DilationOption = Annotated[int | None, typer.Option("--dilation", "-d", help="Dilation.")]
+
+
+class _LazyProgress:
+    """A transient progress bar on stderr that appears once a search has taken a second."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if time.perf_counter() - self.started < PROGRESS_AFTER:
+                return
+            from rich.progress import Progress  # only a long search needs it
+
+            self.bar = Progress(console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("trying input sizes", total=total)
+        if self.task is not None:
+            self.bar.update(self.task, completed=done)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@contextmanager
+def _progress() -> Iterator[_LazyProgress | None]:
+    """Yield a progress callback when stderr is a terminal, else None."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    progress = _LazyProgress()
+    try:
+        yield progress
+    finally:
+        progress.stop()
 
 
 def _write(text: str) -> None:
@@ -62,7 +109,9 @@ def solve(
     """Every kernel, stride, padding and dilation that maps --input to --output.
 
     Simplest first: no unread input rows, then the smallest dilation, stride, kernel and
-    padding. Subcommands solve for 'same' padding and for a network's input sizes.
+    padding. Subcommands solve for 'same' padding and for a network's input sizes. Values
+    go up to 2,147,483,647; a search tries at most 100,000 (kernel, stride, dilation)
+    combinations and checks at most 100,000 settings.
 
     Example: convcalc solve --input 56 --output 28 --k 3
     """
@@ -131,7 +180,9 @@ def inputs(
 ) -> None:
     """Which input sizes the network takes with no error and no warning at any layer.
 
-    Each size in the range is analysed in full; --require whole or divisible asks more.
+    Each size in the range is checked at every layer; --require whole or divisible asks
+    more. At most 10,000 sizes, and at most 1,000,000 rows walked (sizes × the network's
+    rows); a progress bar shows after a second.
 
     Example: convcalc solve inputs examples/resnet18.yaml --require divisible
     """
@@ -142,7 +193,8 @@ def inputs(
     if maximum is None:
         maximum = 2 * max(spatial, default=1)
     try:
-        result = solve_inputs(source.network, minimum, maximum, dim, require)
+        with _progress() as progress:
+            result = solve_inputs(source.network, minimum, maximum, dim, require, progress)
     except InputError as error:
         raise source.annotate(error) from None
     _write({

@@ -61,6 +61,18 @@ class Window:
             dim_names(len(self.dims)), self.dims, self.kernel, self.stride, self.dilation,
             self.pads, self.out, strict=True,
         ):
+            if d <= size:
+                # Every window with a tap between its first and last on the input reads it:
+                # only those wholly before or wholly after the input can miss, the first and
+                # the last few, found by division rather than window by window.
+                wholly_before = min(max(-(-(before - (k - 1) * d) // s), 0), out)
+                wholly_after = min(max(-(-(size + before) // s), wholly_before), out)
+                empty = [*range(min(wholly_before, _EDGE_WINDOWS)),
+                         *range(max(wholly_after, out - _EDGE_WINDOWS), out)]
+                if empty:
+                    listed = ", ".join(str(o) for o in empty)
+                    notes.append(f"output {listed} along {name} reads only padding")
+                continue
             empty = []
             for o in range(min(out, _EDGE_WINDOWS)):  # windows from the left edge
                 if not self._misses(o * s - before, k, d, size):

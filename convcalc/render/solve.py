@@ -12,6 +12,7 @@ from itertools import pairwise
 from convcalc.layers.window import dim_names
 from convcalc.render.numbers import shape_text
 from convcalc.solve import InputSizes, Requirement, SamePadding, WindowSolutions
+from convcalc.textsafe import printable
 
 __all__ = [
     "compact_sizes",
@@ -55,7 +56,7 @@ def _bound(name: str, values: tuple[int, int]) -> str:
 def _title(result: WindowSolutions) -> str:
     mode = ", ceil_mode" if result.ceil_mode else ""
     count = len(result.solutions)
-    found = f"{count} setting{'s' if count != 1 else ''}"
+    found = f"{count:,} setting{'s' if count != 1 else ''}"
     padding = (f"padding {result.padding}" if result.padding is not None else
                f"padding ≤ {result.max_padding}" if result.max_padding is not None else
                "padding ≤ half the kernel" if result.kind in ("maxpool", "avgpool")
@@ -75,7 +76,7 @@ def _none_found(result: WindowSolutions) -> str:
 
 def _more(result: WindowSolutions, limit: int) -> str:
     hidden = len(result.solutions) - limit
-    return f"… and {hidden} more (--limit 0 shows all)\n" if limit > 0 and hidden > 0 else ""
+    return f"… and {hidden:,} more (--limit 0 shows all)\n" if limit > 0 and hidden > 0 else ""
 
 
 def solutions_text(result: WindowSolutions, limit: int = 20) -> str:
@@ -201,7 +202,7 @@ _REQUIREMENT_TEXT = {
 
 def _inputs_lines(result: InputSizes) -> list[str]:
     dims = " and ".join(result.dims)
-    name = result.network or "network"
+    name = printable(result.network) if result.network else "network"
     count = result.maximum - result.minimum + 1
     lines = [
         f"{name} ({shape_text(result.input_shape)}): input sizes {result.minimum}–"
@@ -222,11 +223,12 @@ def inputs_text(result: InputSizes) -> str:
             lines.append(f"the file's size {file_size} is valid")
         else:
             reason = next(r for r in result.rejected if r.size == file_size)
-            where = f"layer '{reason.layer}': " if reason.layer else ""
+            where = f"layer '{printable(reason.layer)}': " if reason.layer else ""
             below = [v for v in result.valid if v < file_size][-1:]
             above = [v for v in result.valid if v > file_size][:1]
             nearest = ", ".join(map(str, below + above)) or "none in the range"
-            lines.append(f"the file's size {file_size} is not: {where}{reason.reason}")
+            lines.append(f"the file's size {file_size} is not: {where}"
+                         f"{printable(reason.reason)}")
             lines.append(f"nearest valid: {nearest}")
     return "\n".join(lines) + "\n"
 
