@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import StrictBool
@@ -24,7 +25,7 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.window import Window, dim_names, resolve_window
 
-__all__ = ["Conv", "ConvTranspose"]
+__all__ = ["Conv", "ConvTranspose", "TransposedWindow"]
 
 
 def _check_groups(channels: int, filters: int, groups: int) -> None:
@@ -48,6 +49,37 @@ def _weight_cost(weights: int, macs: int, biases: int, outputs: int) -> Cost:
     )
 
 
+@dataclass(frozen=True)
+class TransposedWindow:
+    """A transposed convolution resolved against one input shape, per spatial dim.
+
+    Attributes:
+        dims: input spatial sizes.
+        kernel: kernel sizes.
+        stride: strides.
+        dilation: dilations.
+        padding: PyTorch's padding, cropped from both ends.
+        output_padding: extra output rows on one side.
+        out: output spatial sizes.
+    """
+
+    dims: Shape
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    out: Shape
+
+    def index_maps(self) -> tuple[TransposedWindowMap, ...]:
+        """Return the receptive-field step of each spatial dim."""
+        return tuple(
+            TransposedWindowMap(k, s, d, p)
+            for k, s, d, p in zip(self.kernel, self.stride, self.dilation, self.padding,
+                                  strict=True)
+        )
+
+
 class Conv(LayerSpec):
     """A convolution: ``filters`` kernels, each spanning ``C/groups`` input channels.
 
@@ -69,9 +101,14 @@ class Conv(LayerSpec):
         return resolve_window(shape, "conv", self.kernel, self.stride, self.dilation,
                               self.padding)
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> Window:
+        """Return the window for an input of ``shape``, or raise if it or the groups misfit."""
         window = self.window(shape)
         _check_groups(shape[0], self.filters, self.groups)
+        return window
+
+    def apply(self, shape: Shape) -> Step:
+        window = self.resolve(shape)
         out = (self.filters, *window.out)
         taps = shape[0] // self.groups * math.prod(window.kernel)
         cost = _weight_cost(self.filters * taps, numel(out) * taps,
@@ -98,7 +135,8 @@ class ConvTranspose(LayerSpec):
     groups: Size = 1
     bias: StrictBool = True
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> TransposedWindow:
+        """Return the options per dim for an input of ``shape``, or raise if they misfit."""
         dims = spatial(shape, "conv_transpose")
         rank = len(dims)
         kernel = per_dim(self.kernel, rank, "kernel")
@@ -107,7 +145,7 @@ class ConvTranspose(LayerSpec):
         padding = per_dim(self.padding, rank, "padding")
         output_padding = per_dim(self.output_padding, rank, "output_padding")
         _check_groups(shape[0], self.filters, self.groups)
-        out_dims = []
+        out = []
         for name, size, k, s, d, p, extra in zip(
             dim_names(rank), dims, kernel, stride, dilation, padding, output_padding,
             strict=True,
@@ -126,13 +164,14 @@ class ConvTranspose(LayerSpec):
                     "use less padding",
                     field_name="padding",
                 )
-            out_dims.append(n)
-        out = (self.filters, *out_dims)
-        taps = self.filters // self.groups * math.prod(kernel)
+            out.append(n)
+        return TransposedWindow(dims, kernel, stride, dilation, padding, output_padding,
+                                tuple(out))
+
+    def apply(self, shape: Shape) -> Step:
+        window = self.resolve(shape)
+        out = (self.filters, *window.out)
+        taps = self.filters // self.groups * math.prod(window.kernel)
         cost = _weight_cost(shape[0] * taps, numel(shape) * taps,
                             self.filters if self.bias else 0, numel(out))
-        maps = tuple(
-            TransposedWindowMap(k, s, d, p)
-            for k, s, d, p in zip(kernel, stride, dilation, padding, strict=True)
-        )
-        return Step(out, cost, maps)
+        return Step(out, cost, window.index_maps())

@@ -19,13 +19,17 @@ class Linear(LayerSpec):
     units: Size
     bias: StrictBool = True
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> int:
+        """Return the input features, or raise if the input is not flat."""
         if len(shape) != 1:
             raise LayerError(
                 f"linear needs a flat input [features], got {format_shape(shape)}; "
                 f"add '- flatten' (→ {numel(shape)}) or a global pooling layer before it"
             )
-        macs = shape[0] * self.units
+        return shape[0]
+
+    def apply(self, shape: Shape) -> Step:
+        macs = self.resolve(shape) * self.units
         biases = self.units if self.bias else 0
         cost = Cost(params=macs + biases, macs=macs, flops=2 * macs + biases,
                     bias_params=biases)

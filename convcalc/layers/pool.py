@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import StrictBool
@@ -22,7 +23,7 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.window import Window, dim_names, resolve_window
 
-__all__ = ["AdaptivePool", "AvgPool", "GlobalPool", "MaxPool"]
+__all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool"]
 
 
 def _pool_window(
@@ -49,6 +50,25 @@ def _pool_window(
     return window
 
 
+@dataclass(frozen=True)
+class AdaptiveBins:
+    """Adaptive pooling's windows resolved against one input shape, per spatial dim.
+
+    Attributes:
+        dims: input spatial sizes.
+        out: output spatial sizes, as given.
+        read: the summed length of the windows (inputs read, overlaps counted twice).
+    """
+
+    dims: Shape
+    out: Shape
+    read: tuple[int, ...]
+
+    def index_maps(self) -> tuple[AdaptiveMap, ...]:
+        """Return the receptive-field step of each spatial dim."""
+        return tuple(AdaptiveMap(w, o) for w, o in zip(self.dims, self.out, strict=True))
+
+
 class MaxPool(LayerSpec):
     """Max pooling; ``stride`` defaults to the kernel. ``ceil_mode`` follows PyTorch.
 
@@ -67,8 +87,12 @@ class MaxPool(LayerSpec):
         return _pool_window(shape, "maxpool", self.kernel, self.stride, self.dilation,
                             self.padding, self.ceil_mode)
 
+    def resolve(self, shape: Shape) -> Window:
+        """Return the options per dim for an input of ``shape``: the pooling window."""
+        return self.window(shape)
+
     def apply(self, shape: Shape) -> Step:
-        window = self.window(shape)
+        window = self.resolve(shape)
         out = (shape[0], *window.out)
         cost = Cost(flops=numel(out) * (math.prod(window.kernel) - 1))
         empty = [f"{note}: max pooling gives −∞ there" for note in
@@ -94,8 +118,12 @@ class AvgPool(LayerSpec):
         return _pool_window(shape, "avgpool", self.kernel, self.stride, 1, self.padding,
                             self.ceil_mode)
 
+    def resolve(self, shape: Shape) -> Window:
+        """Return the options per dim for an input of ``shape``: the pooling window."""
+        return self.window(shape)
+
     def apply(self, shape: Shape) -> Step:
-        window = self.window(shape)
+        window = self.resolve(shape)
         out = (shape[0], *window.out)
         cost = Cost(flops=numel(out) * math.prod(window.kernel))
         # No average window lies wholly in padding: without dilation, padding ≤ K/2 leaves
@@ -114,15 +142,19 @@ class AdaptivePool(LayerSpec):
     type: Literal["adaptive_avgpool", "adaptive_maxpool"]
     output: Dims
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> AdaptiveBins:
+        """Return the windows per dim for an input of ``shape``, or raise if it is flat."""
         dims = spatial(shape, self.type)
         sizes = per_dim(self.output, len(dims), "output")
-        out = (shape[0], *sizes)
-        read = shape[0] * math.prod(adaptive_window_total(w, o) for w, o in zip(dims, sizes,
-                                                                                  strict=True))
+        read = tuple(adaptive_window_total(w, o) for w, o in zip(dims, sizes, strict=True))
+        return AdaptiveBins(dims, sizes, read)
+
+    def apply(self, shape: Shape) -> Step:
+        bins = self.resolve(shape)
+        out = (shape[0], *bins.out)
+        read = shape[0] * math.prod(bins.read)
         flops = read if self.type == "adaptive_avgpool" else read - numel(out)
-        maps = tuple(AdaptiveMap(w, o) for w, o in zip(dims, sizes, strict=True))
-        return Step(out, Cost(flops=flops), maps)
+        return Step(out, Cost(flops=flops), bins.index_maps())
 
 
 class GlobalPool(LayerSpec):
@@ -133,7 +165,11 @@ class GlobalPool(LayerSpec):
 
     type: Literal["global_avgpool", "global_maxpool"]
 
+    def resolve(self, shape: Shape) -> Shape:
+        """Return the spatial dims pooled over, or raise if the input is flat."""
+        return spatial(shape, self.type)
+
     def apply(self, shape: Shape) -> Step:
-        dims = spatial(shape, self.type)
+        dims = self.resolve(shape)
         per_channel = math.prod(dims) - (self.type == "global_maxpool")
         return Step((shape[0],), Cost(flops=shape[0] * per_channel), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import model_validator
@@ -22,7 +23,22 @@ from convcalc.layers.base import (
     spatial,
 )
 
-__all__ = ["Pad", "Upsample"]
+__all__ = ["Pad", "Upsample", "UpsampleSizes"]
+
+
+@dataclass(frozen=True)
+class UpsampleSizes:
+    """An upsampling resolved against one input shape, per spatial dim.
+
+    Attributes:
+        dims: input spatial sizes.
+        scale: the factors, or None when a size was given.
+        out: output spatial sizes.
+    """
+
+    dims: Shape
+    scale: tuple[int, ...] | None
+    out: Shape
 
 
 class Pad(LayerSpec):
@@ -31,10 +47,15 @@ class Pad(LayerSpec):
     type: Literal["pad"]
     padding: NonNegative | tuple[NonNegative, ...] | tuple[tuple[NonNegative, NonNegative], ...]
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> tuple[tuple[int, int], ...]:
+        """Return (before, after) per spatial dim of ``shape``, or raise if they misfit."""
         dims = spatial(shape, "pad")
         ones = (1,) * len(dims)
-        pads = resolve_padding(self.padding, dims, ones, ones, ones)
+        return resolve_padding(self.padding, dims, ones, ones, ones)
+
+    def apply(self, shape: Shape) -> Step:
+        dims = shape[1:]
+        pads = self.resolve(shape)
         out = (shape[0], *(d + b + a for d, (b, a) in zip(dims, pads, strict=True)))
         return Step(out, Cost(), tuple(ShiftMap(b) for b, _ in pads))
 
@@ -58,19 +79,25 @@ class Upsample(LayerSpec):
             raise ValueError("give exactly one of 'scale' (an int factor) or 'size'")
         return self
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> UpsampleSizes:
+        """Return the factors and sizes per dim for an input of ``shape``, or raise."""
         dims = spatial(shape, "upsample")
         rank = len(dims)
         if self.size is not None:
-            sizes = per_dim(self.size, rank, "size")
-        else:
-            sizes = tuple(d * s for d, s in zip(dims, per_dim(self.scale, rank, "scale"),  # type: ignore[arg-type]
-                                                 strict=True))
-            if max(sizes) > MAX_SIZE:
-                raise LayerError(f"scale makes the output {sizes}, past the limit {MAX_SIZE}",
-                                 field_name="scale")
-        out = (shape[0], *sizes)
+            return UpsampleSizes(dims, None, per_dim(self.size, rank, "size"))
+        assert self.scale is not None  # the model validator asks for one of scale and size
+        scale = per_dim(self.scale, rank, "scale")
+        sizes = tuple(d * s for d, s in zip(dims, scale, strict=True))
+        if max(sizes) > MAX_SIZE:
+            raise LayerError(f"scale makes the output {sizes}, past the limit {MAX_SIZE}",
+                             field_name="scale")
+        return UpsampleSizes(dims, scale, sizes)
+
+    def apply(self, shape: Shape) -> Step:
+        sizes = self.resolve(shape)
+        out = (shape[0], *sizes.out)
+        rank = len(sizes.dims)
         flops = (2 ** (rank + 1) - 1) * numel(out) if self.mode == "linear" else 0
-        maps = tuple(ResampleMap(d, s, self.mode == "linear") for d, s in zip(dims, sizes,
-                                                                              strict=True))
+        maps = tuple(ResampleMap(d, s, self.mode == "linear")
+                     for d, s in zip(sizes.dims, sizes.out, strict=True))
         return Step(out, Cost(flops=flops), maps)
