@@ -2,10 +2,12 @@
 
 ``explain(report)`` walks a report's rows the way the analysis made them and gives back one
 ``Explanation`` per layer and merge: lines such as ``out = (32 − 5 + 2·2)/1 + 1 = 32``,
-``params = 10·(3·5·5) + 10 = 760`` and ``RF = 1 + (5−1)·1 = 5``. The inputs of every
-formula come from the layer's own resolved geometry (``window(shape)``, ``per_dim``, the
-index maps of ``apply``); the right-hand sides are evaluated here from the written
-arithmetic, so a test can check each against the report's number.
+``params = 10·(3·5·5) + 10 = 760`` and ``RF = 1 + (5−1)·1 = 5``. Each layer type
+writes its own formulas (``LayerSpec.explain``, from the values its ``resolve`` gives,
+in ``convcalc.layers``); what is left here is what every row shares: the MACs and FLOPs
+lines with the batch, and the receptive-field lines from the index maps. The right-hand
+sides are evaluated from the written arithmetic, so a test can check each against the
+report's number.
 
 The receptive-field line uses the recurrence of Araujo et al. (Distill, 2019),
 ``r_out = r_in + (K−1)·D·S_in``, while every unit of the input sees a span of the same
@@ -15,18 +17,10 @@ the size comes from the exact walk (``convcalc.receptive_field``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc.geometry import AdaptiveMap, IndexMap, ResampleMap, TransposedWindowMap, WindowMap
-from convcalc.layers import LayerSpec, Shape
-from convcalc.layers.base import format_shape, per_dim, resolve_padding
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
-from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
-from convcalc.layers.resample import Pad, Upsample
+from convcalc.layers.base import format_shape
 from convcalc.layers.worked import (
     Term,
     Worked,
@@ -36,8 +30,6 @@ from convcalc.layers.worked import (
     product,
     scaled,
     transposed_size_line,
-    weight_note,
-    window_lines,
     window_size_lines,
 )
 from convcalc.receptive_field import AxisField
@@ -73,187 +65,6 @@ class Explanation(BaseModel):
     macs: int = Field(0, exclude=True)
     flops: int = Field(0, exclude=True)
     receptive_field: tuple[int, ...] | None = Field(None, exclude=True)
-
-
-# ---------------------------------------------------------------- one explainer per type
-
-
-def _conv(layer: Conv, shape: Shape) -> Worked:
-    window = layer.window(shape)
-    lines, sizes = window_lines(window, layer.padding == "same")
-    channels = shape[0] // layer.groups
-    if layer.groups > 1:
-        lines.append(f"groups = {layer.groups}: each filter reads C/groups = {shape[0]}/"
-                     f"{layer.groups} = {channels} channel{'s' if channels > 1 else ''}")
-    taps = product([channels, *window.kernel]).group()
-    params = number(layer.filters) * taps
-    if layer.bias:
-        params = params + number(layer.filters)
-    lines.append(equation("params", params))
-    macs = product([layer.filters, *sizes]) * taps
-    bias_adds = product([layer.filters, *sizes]) if layer.bias else None
-    return Worked(lines, (layer.filters, *sizes), params.value, macs=macs,
-                   flops=bias_adds, flops_note=weight_note(layer.bias))
-
-
-def _conv_transpose(layer: ConvTranspose, shape: Shape) -> Worked:
-    dims = shape[1:]
-    rank = len(dims)
-    kernel = per_dim(layer.kernel, rank, "kernel")
-    stride = per_dim(layer.stride, rank, "stride")
-    dilation = per_dim(layer.dilation, rank, "dilation")
-    padding = per_dim(layer.padding, rank, "padding")
-    extra = per_dim(layer.output_padding, rank, "output_padding")
-    sizes = tuple((w - 1) * s - 2 * p + d * (k - 1) + e + 1
-                  for w, k, s, d, p, e in zip(dims, kernel, stride, dilation, padding, extra,
-                                              strict=True))
-    lines = ["out = (W − 1)·S − 2P + D·(K − 1) + output_padding + 1 (PyTorch's "
-             "ConvTranspose)"]
-    lines += lines_per_dim(rank, lambda i: [transposed_size_line(
-        dims[i], kernel[i], stride[i], dilation[i], padding[i], extra[i])])
-    per_group = layer.filters // layer.groups
-    if layer.groups > 1:
-        lines.append(f"groups = {layer.groups}: each input channel feeds filters/groups = "
-                     f"{layer.filters}/{layer.groups} = {per_group} outputs")
-    taps = product([per_group, *kernel]).group()
-    params = number(shape[0]) * taps
-    if layer.bias:
-        params = params + number(layer.filters)
-    lines.append(equation("params", params))
-    lines.append("MACs by input position: each input element is multiplied into the "
-                 "filters/groups·∏K weights it scatters (the zeros a stride inserts are "
-                 "not counted)")
-    bias_adds = product([layer.filters, *sizes]) if layer.bias else None
-    return Worked(lines, (layer.filters, *sizes), params.value,
-                   macs=product(list(shape)) * taps, flops=bias_adds,
-                   flops_note=weight_note(layer.bias))
-
-
-def _pool(layer: MaxPool | AvgPool, shape: Shape) -> Worked:
-    window = layer.window(shape)
-    lines = []
-    if layer.stride is None:
-        lines.append(f"stride = kernel = {'×'.join(map(str, window.kernel))} (pooling's "
-                     "default)")
-    more, sizes = window_lines(window, layer.padding == "same")
-    lines += more
-    lines.append(f"channels kept: {shape[0]}")
-    out = (shape[0], *sizes)
-    kernel = product(window.kernel)
-    if isinstance(layer, MaxPool):
-        return Worked(lines, out, flops=product(list(out)) * (kernel - number(1)).group(),
-                       flops_note="∏K − 1 comparisons per output")
-    taps = kernel.group() if len(window.kernel) > 1 else kernel
-    return Worked(lines, out, flops=product(list(out)) * taps,
-                   flops_note="∏K − 1 adds and a divide per output")
-
-
-def _adaptive(layer: AdaptivePool, shape: Shape) -> Worked:
-    dims = shape[1:]
-    sizes = per_dim(layer.output, len(dims), "output")
-
-    def lines(i: int) -> list[str]:
-        w, o = dims[i], sizes[i]
-        if w % o == 0:
-            return [f"out = {o} (given); window = stride = {w}/{o} = {w // o}"]
-        lengths = [-(-(j + 1) * w // o) - j * w // o for j in range(o)]
-        shown = ", ".join(map(str, lengths[:8])) + (", …" if o > 8 else "")
-        return [f"out = {o} (given); {w}/{o} is not whole, so the windows "
-                f"[⌊o·{w}/{o}⌋, ⌈(o+1)·{w}/{o}⌉) have {shown} inputs (PyTorch's placement)"]
-
-    body = lines_per_dim(len(dims), lines)
-    totals = [sum(-(-(j + 1) * w // o) - j * w // o for j in range(o))
-              for w, o in zip(dims, sizes, strict=True)]
-    read = product([shape[0], *totals])
-    out = (shape[0], *sizes)
-    if layer.type == "adaptive_avgpool":
-        return Worked(body, out, flops=read,
-                       flops_note="one operation per element read: adds, then a divide")
-    return Worked(body, out, flops=read - product(list(out)),
-                   flops_note="elements read less one per window: comparisons")
-
-
-def _global(layer: GlobalPool, shape: Shape) -> Worked:
-    lines = [f"out = C = {shape[0]} (one value per channel)"]
-    positions = product(list(shape[1:]))
-    if layer.type == "global_avgpool":
-        return Worked(lines, (shape[0],), flops=number(shape[0]) * positions,
-                       flops_note="adds and a divide per channel")
-    return Worked(lines, (shape[0],), flops=number(shape[0]) * (positions - number(1)).group(),
-                   flops_note="comparisons")
-
-
-def _linear(layer: Linear, shape: Shape) -> Worked:
-    macs = number(shape[0]) * number(layer.units)
-    params = macs + number(layer.units) if layer.bias else macs
-    return Worked([equation("params", params)], (layer.units,), params.value, macs=macs,
-                   flops=number(layer.units) if layer.bias else None,
-                   flops_note=weight_note(layer.bias))
-
-
-def _flatten(layer: Flatten, shape: Shape) -> Worked:
-    out = product(list(shape))
-    return Worked([equation("out", out) + " (C·∏W)"], (out.value,))
-
-
-def _batchnorm(layer: BatchNorm, shape: Shape) -> Worked:
-    params = number(2) * number(shape[0])
-    lines = [equation("params", params, "γ and β per channel"),
-             equation("non-trainable", params, "running mean and variance")]
-    return Worked(lines, shape, params.value, params.value, flops=number(2) * product(list(shape)),
-                   flops_note="inference form x·a + b: a multiply and an add per element")
-
-
-def _elementwise(layer: LayerSpec, shape: Shape) -> Worked:
-    if isinstance(layer, Dropout):
-        return Worked(["the identity at inference: out = in, no FLOPs"], shape)
-    per = Activation.FLOPS_PER_ELEMENT.get(layer.type, 1)
-    if per == 0:
-        return Worked(["the identity: out = in, no FLOPs"], shape)
-    elements = product(list(shape))
-    if per == 1:
-        return Worked([], shape, flops=elements, flops_note="one per element")
-    return Worked([], shape, flops=number(per) * elements,
-                   flops_note="exp, sum and divide per element")
-
-
-def _pad(layer: Pad, shape: Shape) -> Worked:
-    dims = shape[1:]
-    ones = (1,) * len(dims)
-    pads = resolve_padding(layer.padding, dims, ones, ones, ones)
-    sizes = tuple(w + b + a for w, (b, a) in zip(dims, pads, strict=True))
-    lines = lines_per_dim(len(dims), lambda i: [
-        f"out = {dims[i]} + {pads[i][0]} + {pads[i][1]} = {sizes[i]}"])
-    return Worked(lines, (shape[0], *sizes))
-
-
-def _upsample(layer: Upsample, shape: Shape) -> Worked:
-    dims = shape[1:]
-    rank = len(dims)
-    if layer.size is not None:
-        sizes = per_dim(layer.size, rank, "size")
-        lines = lines_per_dim(rank, lambda i: [f"out = {sizes[i]} (given size)"])
-    else:
-        scale = per_dim(layer.scale, rank, "scale")  # type: ignore[arg-type]
-        sizes = tuple(w * s for w, s in zip(dims, scale, strict=True))
-        lines = lines_per_dim(rank, lambda i: [f"out = {dims[i]}·{scale[i]} = {sizes[i]}"])
-    out = (shape[0], *sizes)
-    if layer.mode == "nearest":
-        lines.append("nearest: each output copies one input, no FLOPs")
-        return Worked(lines, out)
-    taps = 2**rank
-    per = (number(taps) + number(taps - 1)).group()
-    return Worked(lines, out, flops=per * product(list(out)),
-                   flops_note=f"{taps} multiplies and {taps - 1} adds per output element, "
-                              "align_corners=False")
-
-
-_EXPLAINERS: dict[type[LayerSpec], Callable[..., Worked]] = {
-    Conv: _conv, ConvTranspose: _conv_transpose, MaxPool: _pool, AvgPool: _pool,
-    AdaptivePool: _adaptive, GlobalPool: _global, Linear: _linear, Flatten: _flatten,
-    BatchNorm: _batchnorm, Dropout: _elementwise, Activation: _elementwise,
-    LeakyRelu: _elementwise, Pad: _pad, Upsample: _upsample,
-}
 
 
 # ---------------------------------------------------------------- receptive fields
@@ -302,12 +113,7 @@ def _leaf(row: LayerRow) -> tuple[Worked, list[str], tuple[int, ...] | None]:
     """Return a layer row's worked formulas, its receptive-field lines and field sizes."""
     layer = row.spec
     assert layer is not None
-    explainer = _EXPLAINERS.get(type(layer))
-    if explainer is None:
-        worked = Worked([f"no worked formulas for {layer.type} layers"],
-                         row.output_shape, row.params, row.non_trainable_params)
-    else:
-        worked = explainer(layer, row.input_shape)
+    worked = layer.explain(row.input_shape)
     before, after = row.fields_in, row.fields_out
     if not isinstance(before, tuple):  # global or untracked already: nothing to add
         return worked, [], None

@@ -1,19 +1,32 @@
 """What every layer type provides, and the field types the layer modules share.
 
 A layer type is one pydantic model in one module of this package. It declares its YAML
-fields and, next to them, its rules: ``output_shape``, ``cost`` and ``index_maps`` (the
-receptive-field step). Defining the class registers it; nothing else needs to change.
+fields and, next to them, its rules: ``resolve`` (its options per dim against one input),
+``apply`` (output shape, cost, receptive-field step and warnings, from ``resolve``) and
+``explain`` (the worked formulas, from the same values). Defining the class registers it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    NamedTuple,
+    get_args,
+    get_origin,
+)
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from convcalc.errors import LayerError
 from convcalc.geometry import IndexMap, same_padding
+
+if TYPE_CHECKING:  # worked.py builds on this module
+    from convcalc.layers.worked import Worked
 
 __all__ = [
     "MAX_SIZE",
@@ -133,6 +146,15 @@ class LayerSpec(BaseModel):
         layer cannot take that input.
         """
         raise NotImplementedError
+
+    def explain(self, shape: Shape) -> Worked:
+        """Return this layer's worked formulas on an input of ``shape`` (one sample).
+
+        Built from the values ``resolve`` gives, with the arithmetic written out; every
+        layer type defines it (a test asserts that each registered type does).
+        """
+        raise NotImplementedError(f"the {self.type} layer ({type(self).__name__}) has no "
+                                  "explain()")
 
     def output_shape(self, shape: Shape) -> Shape:
         """Return the output shape for an input of ``shape``."""

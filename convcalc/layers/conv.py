@@ -24,6 +24,16 @@ from convcalc.layers.base import (
     spatial,
 )
 from convcalc.layers.window import Window, dim_names, resolve_window
+from convcalc.layers.worked import (
+    Worked,
+    equation,
+    lines_per_dim,
+    number,
+    product,
+    transposed_size_line,
+    weight_note,
+    window_lines,
+)
 
 __all__ = ["Conv", "ConvTranspose", "TransposedWindow"]
 
@@ -115,6 +125,23 @@ class Conv(LayerSpec):
                             self.filters if self.bias else 0, numel(out))
         return Step(out, cost, window.index_maps(), tuple(window.warnings()))
 
+    def explain(self, shape: Shape) -> Worked:
+        window = self.resolve(shape)
+        lines, sizes = window_lines(window, self.padding == "same")
+        channels = shape[0] // self.groups
+        if self.groups > 1:
+            lines.append(f"groups = {self.groups}: each filter reads C/groups = {shape[0]}/"
+                         f"{self.groups} = {channels} channel{'s' if channels > 1 else ''}")
+        taps = product([channels, *window.kernel]).group()
+        params = number(self.filters) * taps
+        if self.bias:
+            params = params + number(self.filters)
+        lines.append(equation("params", params))
+        macs = product([self.filters, *sizes]) * taps
+        bias_adds = product([self.filters, *sizes]) if self.bias else None
+        return Worked(lines, (self.filters, *sizes), params.value, macs=macs,
+                      flops=bias_adds, flops_note=weight_note(self.bias))
+
 
 class ConvTranspose(LayerSpec):
     """A transposed convolution (PyTorch's ConvTranspose): each input scatters a kernel.
@@ -175,3 +202,27 @@ class ConvTranspose(LayerSpec):
         cost = _weight_cost(shape[0] * taps, numel(shape) * taps,
                             self.filters if self.bias else 0, numel(out))
         return Step(out, cost, window.index_maps())
+
+    def explain(self, shape: Shape) -> Worked:
+        window = self.resolve(shape)
+        lines = ["out = (W − 1)·S − 2P + D·(K − 1) + output_padding + 1 (PyTorch's "
+                 "ConvTranspose)"]
+        lines += lines_per_dim(len(window.dims), lambda i: [transposed_size_line(
+            window.dims[i], window.kernel[i], window.stride[i], window.dilation[i],
+            window.padding[i], window.output_padding[i])])
+        per_group = self.filters // self.groups
+        if self.groups > 1:
+            lines.append(f"groups = {self.groups}: each input channel feeds filters/groups = "
+                         f"{self.filters}/{self.groups} = {per_group} outputs")
+        taps = product([per_group, *window.kernel]).group()
+        params = number(shape[0]) * taps
+        if self.bias:
+            params = params + number(self.filters)
+        lines.append(equation("params", params))
+        lines.append("MACs by input position: each input element is multiplied into the "
+                     "filters/groups·∏K weights it scatters (the zeros a stride inserts are "
+                     "not counted)")
+        out = (self.filters, *window.out)
+        bias_adds = product(list(out)) if self.bias else None
+        return Worked(lines, out, params.value, macs=product(list(shape)) * taps,
+                      flops=bias_adds, flops_note=weight_note(self.bias))

@@ -8,6 +8,7 @@ from pydantic import StrictBool
 
 from convcalc.errors import LayerError
 from convcalc.layers.base import Cost, LayerSpec, Shape, Size, Step, format_shape, numel
+from convcalc.layers.worked import Worked, equation, number, product, weight_note
 
 __all__ = ["Flatten", "Linear"]
 
@@ -35,6 +36,13 @@ class Linear(LayerSpec):
                     bias_params=biases)
         return Step((self.units,), cost, None)
 
+    def explain(self, shape: Shape) -> Worked:
+        macs = number(self.resolve(shape)) * number(self.units)
+        params = macs + number(self.units) if self.bias else macs
+        return Worked([equation("params", params)], (self.units,), params.value, macs=macs,
+                      flops=number(self.units) if self.bias else None,
+                      flops_note=weight_note(self.bias))
+
 
 class Flatten(LayerSpec):
     """Flatten channels and positions into one feature axis: ``[C·∏W]``."""
@@ -43,3 +51,7 @@ class Flatten(LayerSpec):
 
     def apply(self, shape: Shape) -> Step:
         return Step((numel(shape),), Cost(), None if len(shape) > 1 else ())
+
+    def explain(self, shape: Shape) -> Worked:
+        out = product(list(shape))
+        return Worked([equation("out", out) + " (C·∏W)"], (out.value,))

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from convcalc.layers.base import Cost, LayerSpec, Real, Shape, Step, numel
+from convcalc.layers.worked import Worked, equation, number, product
 
 __all__ = ["Activation", "BatchNorm", "Dropout", "LeakyRelu"]
 
@@ -27,6 +28,14 @@ class BatchNorm(LayerSpec):
                     flops=2 * numel(shape))
         return Step(shape, cost)
 
+    def explain(self, shape: Shape) -> Worked:
+        params = number(2) * number(shape[0])
+        lines = [equation("params", params, "γ and β per channel"),
+                 equation("non-trainable", params, "running mean and variance")]
+        return Worked(lines, shape, params.value, params.value,
+                      flops=number(2) * product(list(shape)),
+                      flops_note="inference form x·a + b: a multiply and an add per element")
+
 
 class Dropout(LayerSpec):
     """Dropout: the identity at inference, so no FLOPs are counted."""
@@ -36,6 +45,9 @@ class Dropout(LayerSpec):
 
     def apply(self, shape: Shape) -> Step:
         return Step(shape)
+
+    def explain(self, shape: Shape) -> Worked:
+        return Worked(["the identity at inference: out = in, no FLOPs"], shape)
 
 
 class Activation(LayerSpec):
@@ -53,6 +65,15 @@ class Activation(LayerSpec):
         per_element = self.FLOPS_PER_ELEMENT.get(self.type, 1)
         return Step(shape, Cost(flops=per_element * numel(shape)))
 
+    def explain(self, shape: Shape) -> Worked:
+        per_element = self.FLOPS_PER_ELEMENT.get(self.type, 1)
+        if per_element == 0:
+            return Worked(["the identity: out = in, no FLOPs"], shape)
+        if per_element == 1:
+            return Worked([], shape, flops=product(list(shape)), flops_note="one per element")
+        return Worked([], shape, flops=number(per_element) * product(list(shape)),
+                      flops_note="exp, sum and divide per element")
+
 
 class LeakyRelu(LayerSpec):
     """Leaky ReLU, ``max(x, a·x)``: one operation per element."""
@@ -62,3 +83,6 @@ class LeakyRelu(LayerSpec):
 
     def apply(self, shape: Shape) -> Step:
         return Step(shape, Cost(flops=numel(shape)))
+
+    def explain(self, shape: Shape) -> Worked:
+        return Worked([], shape, flops=product(list(shape)), flops_note="one per element")

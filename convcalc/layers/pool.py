@@ -22,6 +22,7 @@ from convcalc.layers.base import (
     spatial,
 )
 from convcalc.layers.window import Window, dim_names, resolve_window
+from convcalc.layers.worked import Worked, lines_per_dim, number, product, window_lines
 
 __all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool"]
 
@@ -69,6 +70,19 @@ class AdaptiveBins:
         return tuple(AdaptiveMap(w, o) for w, o in zip(self.dims, self.out, strict=True))
 
 
+def _pool_lines(window: Window, stride: Dims | None, padding: Padding,
+                channels: int) -> tuple[list[str], Shape]:
+    """Return a pool's output-size lines (its default stride first) and the shape they give."""
+    lines = []
+    if stride is None:
+        lines.append(f"stride = kernel = {'×'.join(map(str, window.kernel))} (pooling's "
+                     "default)")
+    sizes, out = window_lines(window, padding == "same")
+    lines += sizes
+    lines.append(f"channels kept: {channels}")
+    return lines, (channels, *out)
+
+
 class MaxPool(LayerSpec):
     """Max pooling; ``stride`` defaults to the kernel. ``ceil_mode`` follows PyTorch.
 
@@ -98,6 +112,13 @@ class MaxPool(LayerSpec):
         empty = [f"{note}: max pooling gives −∞ there" for note in
                  window.padding_only_windows()]
         return Step(out, cost, window.index_maps(), (*window.warnings(), *empty))
+
+    def explain(self, shape: Shape) -> Worked:
+        window = self.resolve(shape)
+        lines, out = _pool_lines(window, self.stride, self.padding, shape[0])
+        kernel = product(window.kernel)
+        return Worked(lines, out, flops=product(list(out)) * (kernel - number(1)).group(),
+                      flops_note="∏K − 1 comparisons per output")
 
 
 class AvgPool(LayerSpec):
@@ -130,6 +151,14 @@ class AvgPool(LayerSpec):
         # every window a tap on the input (and ceil mode drops one starting in the padding).
         return Step(out, cost, window.index_maps(), tuple(window.warnings()))
 
+    def explain(self, shape: Shape) -> Worked:
+        window = self.resolve(shape)
+        lines, out = _pool_lines(window, self.stride, self.padding, shape[0])
+        kernel = product(window.kernel)
+        taps = kernel.group() if len(window.kernel) > 1 else kernel
+        return Worked(lines, out, flops=product(list(out)) * taps,
+                      flops_note="∏K − 1 adds and a divide per output")
+
 
 class AdaptivePool(LayerSpec):
     """Adaptive pooling to a fixed ``output`` size, with PyTorch's window placement.
@@ -156,6 +185,29 @@ class AdaptivePool(LayerSpec):
         flops = read if self.type == "adaptive_avgpool" else read - numel(out)
         return Step(out, Cost(flops=flops), bins.index_maps())
 
+    def explain(self, shape: Shape) -> Worked:
+        bins = self.resolve(shape)
+        maps = bins.index_maps()
+
+        def lines(i: int) -> list[str]:
+            w, o = bins.dims[i], bins.out[i]
+            if w % o == 0:
+                return [f"out = {o} (given); window = stride = {w}/{o} = {w // o}"]
+            lengths = [hi - lo + 1 for lo, hi in map(maps[i].span, range(min(o, 8)))]
+            shown = ", ".join(map(str, lengths)) + (", …" if o > 8 else "")
+            return [f"out = {o} (given); {w}/{o} is not whole, so the windows "
+                    f"[⌊o·{w}/{o}⌋, ⌈(o+1)·{w}/{o}⌉) have {shown} inputs (PyTorch's "
+                    "placement)"]
+
+        body = lines_per_dim(len(bins.dims), lines)
+        read = product([shape[0], *bins.read])
+        out = (shape[0], *bins.out)
+        if self.type == "adaptive_avgpool":
+            return Worked(body, out, flops=read,
+                          flops_note="one operation per element read: adds, then a divide")
+        return Worked(body, out, flops=read - product(list(out)),
+                      flops_note="elements read less one per window: comparisons")
+
 
 class GlobalPool(LayerSpec):
     """Global pooling over all spatial positions: output shape ``[C]``.
@@ -173,3 +225,12 @@ class GlobalPool(LayerSpec):
         dims = self.resolve(shape)
         per_channel = math.prod(dims) - (self.type == "global_maxpool")
         return Step((shape[0],), Cost(flops=shape[0] * per_channel), None)
+
+    def explain(self, shape: Shape) -> Worked:
+        positions = product(list(self.resolve(shape)))
+        lines = [f"out = C = {shape[0]} (one value per channel)"]
+        if self.type == "global_avgpool":
+            return Worked(lines, (shape[0],), flops=number(shape[0]) * positions,
+                          flops_note="adds and a divide per channel")
+        return Worked(lines, (shape[0],), flops=number(shape[0]) * (positions - number(1)).group(),
+                      flops_note="comparisons")

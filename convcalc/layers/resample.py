@@ -22,6 +22,7 @@ from convcalc.layers.base import (
     resolve_padding,
     spatial,
 )
+from convcalc.layers.worked import Worked, lines_per_dim, number, product
 
 __all__ = ["Pad", "Upsample", "UpsampleSizes"]
 
@@ -58,6 +59,14 @@ class Pad(LayerSpec):
         pads = self.resolve(shape)
         out = (shape[0], *(d + b + a for d, (b, a) in zip(dims, pads, strict=True)))
         return Step(out, Cost(), tuple(ShiftMap(b) for b, _ in pads))
+
+    def explain(self, shape: Shape) -> Worked:
+        pads = self.resolve(shape)
+        sizes = [number(w) + number(b) + number(a)
+                 for w, (b, a) in zip(shape[1:], pads, strict=True)]
+        lines = lines_per_dim(len(sizes), lambda i: [
+            f"out = {sizes[i].text} = {sizes[i].value}"])
+        return Worked(lines, (shape[0], *(size.value for size in sizes)))
 
 
 class Upsample(LayerSpec):
@@ -101,3 +110,25 @@ class Upsample(LayerSpec):
         maps = tuple(ResampleMap(d, s, self.mode == "linear")
                      for d, s in zip(sizes.dims, sizes.out, strict=True))
         return Step(out, Cost(flops=flops), maps)
+
+    def explain(self, shape: Shape) -> Worked:
+        resolved = self.resolve(shape)
+        rank = len(resolved.dims)
+        if resolved.scale is None:
+            sizes = resolved.out
+            lines = lines_per_dim(rank, lambda i: [f"out = {sizes[i]} (given size)"])
+        else:
+            scaled = [number(w) * number(s)
+                      for w, s in zip(resolved.dims, resolved.scale, strict=True)]
+            sizes = tuple(size.value for size in scaled)
+            lines = lines_per_dim(rank, lambda i: [
+                f"out = {scaled[i].text} = {scaled[i].value}"])
+        out = (shape[0], *sizes)
+        if self.mode == "nearest":
+            lines.append("nearest: each output copies one input, no FLOPs")
+            return Worked(lines, out)
+        taps = 2**rank
+        per = (number(taps) + number(taps - 1)).group()
+        return Worked(lines, out, flops=per * product(list(out)),
+                      flops_note=f"{taps} multiplies and {taps - 1} adds per output element, "
+                                 "align_corners=False")

@@ -1,0 +1,54 @@
+"""Every registered layer type carries all its rules: a new type missing one fails here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from convcalc.layers import REGISTRY, Shape
+
+OPTIONS: dict[str, dict[str, Any]] = {
+    "conv": {"filters": 4, "kernel": 3},
+    "conv_transpose": {"filters": 4, "kernel": 3, "stride": 2},
+    "linear": {"units": 5},
+    "maxpool": {"kernel": 2},
+    "avgpool": {"kernel": 2},
+    "adaptive_avgpool": {"output": 3},
+    "adaptive_maxpool": {"output": 3},
+    "pad": {"padding": 1},
+    "upsample": {"scale": 2, "mode": "linear"},
+}
+"""The options a type needs; a type not named here is tried bare (``- relu``)."""
+
+FLAT_INPUT = {"linear"}
+"""The types that take a flat input [features]."""
+
+LEAF_TYPES = sorted(name for name, cls in REGISTRY.items() if not cls.container)
+
+
+def sample(type_name: str) -> tuple[Any, Shape]:
+    """Return a layer of ``type_name`` and an input it takes, or fail naming the type."""
+    try:
+        layer = REGISTRY[type_name].model_validate({"type": type_name,
+                                                    **OPTIONS.get(type_name, {})})
+    except ValueError as error:
+        pytest.fail(f"{type_name}: give its options in OPTIONS ({error})")
+    return layer, (5,) if type_name in FLAT_INPUT else (2, 7, 6)
+
+
+@pytest.mark.parametrize("type_name", LEAF_TYPES)
+def test_every_layer_type_explains(type_name: str) -> None:
+    """Each layer type's worked formulas end in the shape and counts its apply gives."""
+    layer, shape = sample(type_name)
+    step = layer.apply(shape)
+    try:
+        worked = layer.explain(shape)
+    except NotImplementedError:
+        pytest.fail(f"{type_name}: {type(layer).__name__} has no explain()")
+    flops = 2 * (worked.macs.value if worked.macs else 0) + (
+        worked.flops.value if worked.flops else 0)
+    assert (worked.output_shape, worked.params, worked.non_trainable_params,
+            worked.macs.value if worked.macs else 0, flops) == (
+        step.output_shape, step.cost.params, step.cost.non_trainable_params, step.cost.macs,
+        step.cost.flops), type_name
