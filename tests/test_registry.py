@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from convcalc.layers import REGISTRY, Shape
+from convcalc.layers.base import LayerFamily
 
 OPTIONS: dict[str, dict[str, Any]] = {
     "conv": {"filters": 4, "kernel": 3},
@@ -52,3 +56,38 @@ def test_every_layer_type_explains(type_name: str) -> None:
             worked.macs.value if worked.macs else 0, flops) == (
         step.output_shape, step.cost.params, step.cost.non_trainable_params, step.cost.macs,
         step.cost.flops), type_name
+
+
+REFERENCE_OP = re.compile(r"^convcalc\.reference\.ops\.(?P<family>\w+):(?P<name>\w+)$")
+
+
+@pytest.mark.parametrize("type_name", sorted(REGISTRY))
+def test_every_layer_type_has_a_family(type_name: str) -> None:
+    """Each registered type names its family, the containers theirs."""
+    cls = REGISTRY[type_name]
+    family = getattr(cls, "family", None)
+    assert isinstance(family, LayerFamily), f"{type_name}: {cls.__name__} has no family"
+    assert (family is LayerFamily.container) == cls.container, type_name
+
+
+@pytest.mark.parametrize("type_name", LEAF_TYPES)
+def test_every_layer_type_points_at_its_reference_op(type_name: str) -> None:
+    """Each leaf type names its reference op as ``convcalc.reference.ops.<family>:<name>``,
+    in the module of its own family (containers are walked: their merges have the ops)."""
+    cls = REGISTRY[type_name]
+    try:
+        pointer = cls.reference_op_of(type_name)
+    except AttributeError:
+        pytest.fail(f"{type_name}: {cls.__name__} has no reference_op")
+    match = REFERENCE_OP.match(pointer)
+    assert match, f"{type_name}: {pointer!r} is not convcalc.reference.ops.<family>:<name>"
+    assert match["family"] == cls.family, f"{type_name}: {pointer} is not in its family"
+
+
+def test_layers_import_neither_numpy_nor_numba() -> None:
+    """The rules stay pure: importing the layers and explain loads neither numpy nor numba."""
+    code = ("import sys, convcalc.layers, convcalc.explain; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'numba'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"

@@ -9,6 +9,8 @@ fields and, next to them, its rules: ``resolve`` (its options per dim against on
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from enum import StrEnum
 from typing import (
     TYPE_CHECKING,
     Annotated,
@@ -33,6 +35,7 @@ __all__ = [
     "REGISTRY",
     "Cost",
     "Dims",
+    "LayerFamily",
     "LayerSpec",
     "Name",
     "NonNegative",
@@ -85,6 +88,18 @@ REGISTRY: dict[str, type[LayerSpec]] = {}
 """Layer type name (as written in YAML) -> the model class that implements it."""
 
 
+class LayerFamily(StrEnum):
+    """The families of layer types: one module of this package each, and one module of
+    reference ops each (``convcalc/reference/ops/<family>.py``)."""
+
+    conv = "conv"
+    pool = "pool"
+    dense = "dense"
+    elementwise = "elementwise"
+    resample = "resample"
+    container = "container"
+
+
 class Cost(NamedTuple):
     """What one layer costs for one sample (the analysis scales MACs and FLOPs by batch).
 
@@ -127,6 +142,13 @@ class LayerSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     container: ClassVar[bool] = False
+    family: ClassVar[LayerFamily]
+    """The family this type belongs to."""
+    reference_op: ClassVar[str]
+    """Where verify finds this type's reference op, ``"convcalc.reference.ops.<family>:<name>"``:
+    a string, so that nothing in this package imports numpy or numba."""
+    reference_ops: ClassVar[Mapping[str, str]] = {}
+    """For a class of several types, each type's reference op (instead of ``reference_op``)."""
     type: str
     name: Name | None = None
 
@@ -138,6 +160,11 @@ class LayerSpec(BaseModel):
         if get_origin(annotation) is Literal:
             for type_name in get_args(annotation):
                 REGISTRY[type_name] = cls
+
+    @classmethod
+    def reference_op_of(cls, type_name: str) -> str:
+        """Return where the reference op of ``type_name``, one of this class's types, lives."""
+        return cls.reference_ops.get(type_name) or cls.reference_op
 
     def apply(self, shape: Shape) -> Step:
         """Return what this layer does to an input of ``shape`` (batch not included).

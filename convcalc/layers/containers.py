@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 from pydantic import Field, Strict
 
 from convcalc.errors import LayerError
-from convcalc.layers.base import Cost, LayerSpec, Shape, format_shape, numel
+from convcalc.layers.base import Cost, LayerFamily, LayerSpec, Shape, format_shape, numel
 
 if TYPE_CHECKING:
     from convcalc.spec import Layer
@@ -32,6 +32,7 @@ Body = tuple[tuple[str | int, ...], Sequence[LayerSpec]]
 class Container(LayerSpec):
     """Base of the containers: bodies over one input, then a merge when there are several."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.container
     container: ClassVar[bool] = True
     repeat: Repeat = 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
@@ -13,6 +13,7 @@ from convcalc.geometry import TransposedWindowMap, transposed_output_size
 from convcalc.layers.base import (
     Cost,
     Dims,
+    LayerFamily,
     LayerSpec,
     NonNegative,
     Padding,
@@ -97,6 +98,8 @@ class Conv(LayerSpec):
     ``filters·(C/groups)·∏K (+ filters)``; MACs ``filters·∏out·(C/groups)·∏K``.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.conv
+    reference_op: ClassVar[str] = "convcalc.reference.ops.conv:conv"
     type: Literal["conv"]
     filters: Size
     kernel: Dims
@@ -152,6 +155,8 @@ class ConvTranspose(LayerSpec):
     strided inputs).
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.conv
+    reference_op: ClassVar[str] = "convcalc.reference.ops.conv:conv_transpose"
     type: Literal["conv_transpose"]
     filters: Size
     kernel: Dims

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
 from convcalc.errors import LayerError
-from convcalc.layers.base import Cost, LayerSpec, Shape, Size, Step, format_shape, numel
+from convcalc.layers.base import (
+    Cost,
+    LayerFamily,
+    LayerSpec,
+    Shape,
+    Size,
+    Step,
+    format_shape,
+    numel,
+)
 from convcalc.layers.worked import Worked, equation, number, product, weight_note
 
 __all__ = ["Flatten", "Linear"]
@@ -16,6 +25,8 @@ __all__ = ["Flatten", "Linear"]
 class Linear(LayerSpec):
     """A fully connected layer on a flat input ``[C]``: params ``C·units (+ units)``."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.dense
+    reference_op: ClassVar[str] = "convcalc.reference.ops.dense:linear"
     type: Literal["linear"]
     units: Size
     bias: StrictBool = True
@@ -47,6 +58,8 @@ class Linear(LayerSpec):
 class Flatten(LayerSpec):
     """Flatten channels and positions into one feature axis: ``[C·∏W]``."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.dense
+    reference_op: ClassVar[str] = "convcalc.reference.ops.dense:flatten"
     type: Literal["flatten"]
 
     def apply(self, shape: Shape) -> Step:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from convcalc.layers.base import Cost, LayerSpec, Real, Shape, Step, numel
+from convcalc.layers.base import Cost, LayerFamily, LayerSpec, Real, Shape, Step, numel
 from convcalc.layers.worked import Worked, equation, number, product
 
 __all__ = ["Activation", "BatchNorm", "Dropout", "LeakyRelu"]
@@ -19,6 +20,8 @@ class BatchNorm(LayerSpec):
     statistics (mean, variance) as Keras counts them.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:batchnorm"
     type: Literal["batchnorm"]
     eps: Real = Field(1e-5, gt=0)
 
@@ -40,6 +43,8 @@ class BatchNorm(LayerSpec):
 class Dropout(LayerSpec):
     """Dropout: the identity at inference, so no FLOPs are counted."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:identity"
     type: Literal["dropout"]
     p: Real = Field(0.5, ge=0, lt=1)
 
@@ -57,6 +62,13 @@ class Activation(LayerSpec):
     none for ``identity``, three per element for ``softmax`` (exp, sum, divide).
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_ops: ClassVar[Mapping[str, str]] = {
+        name: f"convcalc.reference.ops.elementwise:{name}" for name in (
+            "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "softmax",
+            "identity",
+        )
+    }
     FLOPS_PER_ELEMENT: ClassVar[dict[str, int]] = {"identity": 0, "softmax": 3}
     type: Literal["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "softmax",
                   "identity"]
@@ -78,6 +90,8 @@ class Activation(LayerSpec):
 class LeakyRelu(LayerSpec):
     """Leaky ReLU, ``max(x, a·x)``: one operation per element."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:leaky_relu"
     type: Literal["leaky_relu"]
     negative_slope: Real = 0.01
 

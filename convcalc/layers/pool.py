@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
@@ -13,6 +14,7 @@ from convcalc.geometry import AdaptiveMap, adaptive_window_total
 from convcalc.layers.base import (
     Cost,
     Dims,
+    LayerFamily,
     LayerSpec,
     Padding,
     Shape,
@@ -89,6 +91,8 @@ class MaxPool(LayerSpec):
     FLOPs: ``∏K − 1`` comparisons per output element.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.pool
+    reference_op: ClassVar[str] = "convcalc.reference.ops.pool:max_pool"
     type: Literal["maxpool"]
     kernel: Dims
     stride: Dims | None = None
@@ -127,6 +131,8 @@ class AvgPool(LayerSpec):
     FLOPs: ``∏K − 1`` adds and one divide per output element.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.pool
+    reference_op: ClassVar[str] = "convcalc.reference.ops.pool:avg_pool"
     type: Literal["avgpool"]
     kernel: Dims
     stride: Dims | None = None
@@ -168,6 +174,11 @@ class AdaptivePool(LayerSpec):
     per element of every window but the first.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.pool
+    reference_ops: ClassVar[Mapping[str, str]] = {
+        "adaptive_avgpool": "convcalc.reference.ops.pool:adaptive_avg_pool",
+        "adaptive_maxpool": "convcalc.reference.ops.pool:adaptive_max_pool",
+    }
     type: Literal["adaptive_avgpool", "adaptive_maxpool"]
     output: Dims
 
@@ -215,6 +226,11 @@ class GlobalPool(LayerSpec):
     FLOPs per channel: ``∏W`` for average (adds and a divide), ``∏W − 1`` for max.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.pool
+    reference_ops: ClassVar[Mapping[str, str]] = {
+        "global_avgpool": "convcalc.reference.ops.pool:global_avg_pool",
+        "global_maxpool": "convcalc.reference.ops.pool:global_max_pool",
+    }
     type: Literal["global_avgpool", "global_maxpool"]
 
     def resolve(self, shape: Shape) -> Shape:

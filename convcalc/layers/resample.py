@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -13,6 +13,7 @@ from convcalc.layers.base import (
     MAX_SIZE,
     Cost,
     Dims,
+    LayerFamily,
     LayerSpec,
     NonNegative,
     Shape,
@@ -45,6 +46,8 @@ class UpsampleSizes:
 class Pad(LayerSpec):
     """Zero padding: one int, one per dim, or (before, after) per dim."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.resample
+    reference_op: ClassVar[str] = "convcalc.reference.ops.resample:pad"
     type: Literal["pad"]
     padding: NonNegative | tuple[NonNegative, ...] | tuple[tuple[NonNegative, NonNegative], ...]
 
@@ -77,6 +80,8 @@ class Upsample(LayerSpec):
     element in ``r`` spatial dims.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.resample
+    reference_op: ClassVar[str] = "convcalc.reference.ops.resample:upsample"
     type: Literal["upsample"]
     scale: Dims | None = None
     size: Dims | None = None
