@@ -17,17 +17,18 @@ the size comes from the exact walk (``convcalc.receptive_field``).
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc.geometry import AdaptiveMap, IndexMap, ResampleMap, TransposedWindowMap, WindowMap
-from convcalc.layers.base import format_shape
+from convcalc.layers.merges import FieldRule, merge_definition
 from convcalc.layers.worked import (
     Term,
     Worked,
     equation,
     lines_per_dim,
     number,
-    product,
     scaled,
     transposed_size_line,
     window_size_lines,
@@ -130,23 +131,17 @@ def _leaf(row: LayerRow) -> tuple[Worked, list[str], tuple[int, ...] | None]:
 
 def _merge(row: LayerRow) -> tuple[Worked, list[str], tuple[int, ...] | None]:
     """Return a merge row's worked formulas, its receptive-field lines and field sizes."""
-    shapes = row.branch_shapes
-    listed = " + ".join(format_shape(s) for s in shapes)
-    out = row.output_shape
-    if row.type == "add":
-        flops = (number(len(shapes)) - number(1)).group() * product(list(out))
-        worked = Worked([f"add: {listed} → {format_shape(out)} (equal shapes, "
-                          "elementwise)"], out, flops=flops,
-                         flops_note="one add per element for each extra branch")
-    else:
-        written = " + ".join(str(s[0]) for s in shapes)
-        kept = f", spatial {format_shape(out[1:])} kept" if len(out) > 1 else ""
-        worked = Worked([f"concat: channels = {written} = {out[0]}{kept}"], out)
+    merge = merge_definition(row.type)
+    worked = merge.explain(row.branch_shapes)
     fields = row.fields_out
     if not isinstance(fields, tuple):
         return worked, [], None
-    lines = lines_per_dim(len(fields), lambda i: [
-        f"RF = {fields[i].size}: the union of the branches' fields"])
+    match merge.field_rule:
+        case FieldRule.union:
+            why = "the union of the branches' fields"
+        case rule:
+            assert_never(rule)
+    lines = lines_per_dim(len(fields), lambda i: [f"RF = {fields[i].size}: {why}"])
     return worked, lines, tuple(f.size for f in fields)
 
 

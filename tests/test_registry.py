@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
+from convcalc.errors import LayerError
 from convcalc.layers import REGISTRY, Shape
 from convcalc.layers.base import LayerFamily
+from convcalc.layers.containers import merge_shapes
+from convcalc.layers.merges import MERGES, FieldRule, MergeName, merge_definition
 
 OPTIONS: dict[str, dict[str, Any]] = {
     "conv": {"filters": 4, "kernel": 3},
@@ -91,3 +94,38 @@ def test_layers_import_neither_numpy_nor_numba() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+MERGE_SHAPES = [(3, 4, 4), (3, 4, 4)]
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_every_merge_explains_its_shape_and_cost(name: str) -> None:
+    """Each merge's worked formulas end in the shape and FLOPs its apply gives."""
+    merge = MERGES[name]
+    out, cost = merge.apply(MERGE_SHAPES)
+    worked = merge.explain(MERGE_SHAPES)
+    assert (worked.output_shape, worked.flops.value if worked.flops else 0) == (out, cost.flops)
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_every_merge_has_its_rules(name: str) -> None:
+    """Each merge is registered under its own name, with a field rule and its reference op."""
+    merge = MERGES[name]
+    assert merge.name == name
+    assert isinstance(merge.field_rule, FieldRule)
+    assert merge.reference_op == f"convcalc.reference.ops.merge:{name}"
+
+
+def test_merge_names_are_the_registered_merges() -> None:
+    """The names a container accepts are exactly the registered merges."""
+    assert set(get_args(MergeName)) == set(MERGES)
+
+
+def test_unknown_merge_is_an_error() -> None:
+    """A merge name with no definition raises, rather than running as another merge."""
+    with pytest.raises(LayerError) as raised:
+        merge_definition("mul")
+    assert raised.value.message == "there is no merge called 'mul'; the merges are add, concat"
+    with pytest.raises(LayerError, match="no merge called 'mul'"):
+        merge_shapes("mul", MERGE_SHAPES)  # type: ignore[arg-type]  # on purpose: not a name
