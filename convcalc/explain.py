@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc.geometry import AdaptiveMap, IndexMap, ResampleMap, TransposedWindowMap, WindowMap
 from convcalc.layers.merges import FieldRule, merge_definition
-from convcalc.layers.worked import (
+from convcalc.layers.worked import (  # the window lines are exported from here for solve
     Term,
     Worked,
     equation,
@@ -69,7 +69,6 @@ class Explanation(BaseModel):
 
 
 # ---------------------------------------------------------------- receptive fields
-
 
 
 def _field_step(index_map: IndexMap, before: AxisField, after: AxisField) -> tuple[str, int]:
