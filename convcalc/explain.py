@@ -2,10 +2,12 @@
 
 ``explain(report)`` walks a report's rows the way the analysis made them and gives back one
 ``Explanation`` per layer and merge: lines such as ``out = (32 − 5 + 2·2)/1 + 1 = 32``,
-``params = 10·(3·5·5) + 10 = 760`` and ``RF = 1 + (5−1)·1 = 5``. The inputs of every
-formula come from the layer's own resolved geometry (``window(shape)``, ``per_dim``, the
-index maps of ``apply``); the right-hand sides are evaluated here from the written
-arithmetic, so a test can check each against the report's number.
+``params = 10·(3·5·5) + 10 = 760`` and ``RF = 1 + (5−1)·1 = 5``. Each layer type
+writes its own formulas (``LayerSpec.explain``, from the values its ``resolve`` gives,
+in ``convcalc.layers``); what is left here is what every row shares: the MACs and FLOPs
+lines with the batch, and the receptive-field lines from the index maps. The right-hand
+sides are evaluated from the written arithmetic, so a test can check each against the
+report's number.
 
 The receptive-field line uses the recurrence of Araujo et al. (Distill, 2019),
 ``r_out = r_in + (K−1)·D·S_in``, while every unit of the input sees a span of the same
@@ -15,22 +17,22 @@ the size comes from the exact walk (``convcalc.receptive_field``).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from fractions import Fraction
+from typing import assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc.geometry import AdaptiveMap, IndexMap, ResampleMap, TransposedWindowMap, WindowMap
-from convcalc.layers import LayerSpec, Shape
-from convcalc.layers.base import format_shape, per_dim, resolve_padding
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
-from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
-from convcalc.layers.resample import Pad, Upsample
-from convcalc.layers.window import Window, dim_names
+from convcalc.layers.merges import FieldRule, merge_definition
+from convcalc.layers.worked import (  # the window lines are exported from here for solve
+    Term,
+    Worked,
+    equation,
+    lines_per_dim,
+    number,
+    scaled,
+    transposed_size_line,
+    window_size_lines,
+)
 from convcalc.receptive_field import AxisField
 from convcalc.results import LayerRow, Report
 
@@ -66,357 +68,7 @@ class Explanation(BaseModel):
     receptive_field: tuple[int, ...] | None = Field(None, exclude=True)
 
 
-# ---------------------------------------------------------------- written arithmetic
-
-
-@dataclass(frozen=True)
-class _Term:
-    """A piece of arithmetic as written (``10·(3·5·5)``) and its value."""
-
-    text: str
-    value: int
-
-    def __mul__(self, other: _Term) -> _Term:
-        return _Term(f"{self.text}·{other.text}", self.value * other.value)
-
-    def __add__(self, other: _Term) -> _Term:
-        return _Term(f"{self.text} + {other.text}", self.value + other.value)
-
-    def __sub__(self, other: _Term) -> _Term:
-        return _Term(f"{self.text} − {other.text}", self.value - other.value)
-
-    def group(self) -> _Term:
-        return _Term(f"({self.text})", self.value)
-
-
-def _n(value: int) -> _Term:
-    return _Term(str(value), value)
-
-
-def _product(values: Sequence[int]) -> _Term:
-    terms = [_n(v) for v in values]
-    result = terms[0]
-    for term in terms[1:]:
-        result = result * term
-    return result
-
-
-def _equation(label: str, term: _Term, note: str = "") -> str:
-    """Return ``label = text = value (note)``; a lone number is not repeated."""
-    worked = "" if term.text == str(term.value) else f"{term.text} = "
-    return f"{label} = {worked}{term.value:,}" + (f" ({note})" if note else "")
-
-
-def _decimal(value: Fraction) -> str:
-    """Return ``14.5``, or ``9.66…`` (cut, not rounded) when it runs past two places."""
-    if (value * 100).denominator == 1:
-        return f"{float(value):g}"
-    return f"{math.floor(value * 100) / 100:.2f}…"
-
-
-def _scaled(factor: int, term: _Term) -> _Term:
-    """Return ``factor·term``, the term in brackets when it is a sum or difference."""
-    depth, loose = 0, False
-    for char in term.text:
-        depth += (char == "(") - (char == ")")
-        loose = loose or (depth == 0 and char in "+−")
-    return _n(factor) * (term.group() if loose else term)
-
-
-def _per_dim(rank: int, lines_of_dim: Callable[[int], list[str]]) -> list[str]:
-    """Return one set of lines when every dim reads alike, else one set per dim, named."""
-    per = [lines_of_dim(i) for i in range(rank)]
-    if all(lines == per[0] for lines in per):
-        return per[0]
-    names = dim_names(rank)
-    return [f"{names[i]}: {line}" for i in range(rank) for line in per[i]]
-
-
-@dataclass
-class _Worked:
-    """What a layer's explainer found: its lines and the numbers they end in (one sample)."""
-
-    lines: list[str]
-    output_shape: Shape
-    params: int = 0
-    non_trainable_params: int = 0
-    macs: _Term | None = None
-    flops: _Term | None = None
-    flops_note: str = ""
-
-
-# ---------------------------------------------------------------- sliding windows
-
-
-def _unread_note(extent: int, stride: int, after: int, remainder: int) -> str:
-    """Return why the positions past the last window are left unread, and which they are."""
-    lost = remainder - after
-    if lost <= 0:
-        return "only right padding is left unread"
-    rows = "the last input row is" if lost == 1 else f"the last {lost} input rows are"
-    gap = stride - extent
-    if gap >= lost:
-        return (f"{rows} never read, as the {gap} row{'s' if gap > 1 else ''} between "
-                f"windows {'are' if gap > 1 else 'is'} anyway (a window of {extent} at "
-                f"stride {stride})")
-    return f"{rows} never read"
-
-
-def window_size_lines(window: Window, i: int) -> tuple[list[str], int]:
-    """Return the lines that work out dim ``i``'s output size, and that size.
-
-    ``out = (32 − 5 + 2·2)/1 + 1 = 32``; a division that is not whole says how it was
-    rounded and which positions are left unread; ceil_mode says when PyTorch drops the
-    last window.
-    """
-    size, k, s, d = window.dims[i], window.kernel[i], window.stride[i], window.dilation[i]
-    before, after = window.pads[i]
-    lines = []
-    extent = d * (k - 1) + 1
-    if d > 1:
-        lines.append(f"effective kernel = {d}·({k} − 1) + 1 = {extent} (dilation {d})")
-    symmetric = f"2·{before}" if before else "0"
-    padding = symmetric if before == after else f"{before} + {after}"
-    span = size - extent + before + after
-    head = f"({size} − {extent} + {padding})/{s}"
-    whole, remainder = divmod(span, s)
-    if not remainder:
-        out = whole + 1
-        note = " (whole, so ceil_mode changes nothing)" if window.ceil_mode else ""
-        lines.append(f"out = {head} + 1 = {out}{note}")
-        return lines, out
-    value = _decimal(Fraction(span, s))
-    if not window.ceil_mode:
-        out = whole + 1
-        note = _unread_note(extent, s, after, remainder)
-        lines.append(f"out = {head} = {value} → floor → {whole} + 1 = {out}; {note}")
-        return lines, out
-    out = whole + 2
-    lines.append(f"out = {head} = {value} → ceil → {whole + 1} + 1 = {out} (ceil_mode)")
-    start = (out - 1) * s
-    if start >= size + before:
-        lines.append(f"the last window would start at ({out} − 1)·{s} = {start} ≥ {size} + "
-                     f"{before}, inside the right padding, so PyTorch drops it: "
-                     f"out = {out - 1}")
-        out -= 1
-    return lines, out
-
-
-def _same_lines(window: Window, i: int) -> list[str]:
-    size, k, s, d = window.dims[i], window.kernel[i], window.stride[i], window.dilation[i]
-    extent = d * (k - 1) + 1
-    out = -(-size // s)
-    total = max((out - 1) * s + extent - size, 0)
-    return [f"same (TensorFlow's rule): out = ⌈{size}/{s}⌉ = {out}; padding = "
-            f"max(({out} − 1)·{s} + {extent} − {size}, 0) = {total} → {total // 2} before, "
-            f"{total - total // 2} after"]
-
-
-def _window_lines(window: Window, same: bool) -> tuple[list[str], tuple[int, ...]]:
-    """Return the output-size lines of every dim (collapsed when alike) and the sizes."""
-    sizes = [window_size_lines(window, i)[1] for i in range(len(window.dims))]
-
-    def lines(i: int) -> list[str]:
-        return (_same_lines(window, i) if same else []) + window_size_lines(window, i)[0]
-
-    return _per_dim(len(window.dims), lines), tuple(sizes)
-
-
-# ---------------------------------------------------------------- one explainer per type
-
-
-def _weight_note(bias: bool) -> str:
-    return "2 per MAC, one add per bias use" if bias else "2 per MAC"
-
-
-def _conv(layer: Conv, shape: Shape) -> _Worked:
-    window = layer.window(shape)
-    lines, sizes = _window_lines(window, layer.padding == "same")
-    channels = shape[0] // layer.groups
-    if layer.groups > 1:
-        lines.append(f"groups = {layer.groups}: each filter reads C/groups = {shape[0]}/"
-                     f"{layer.groups} = {channels} channel{'s' if channels > 1 else ''}")
-    taps = _product([channels, *window.kernel]).group()
-    params = _n(layer.filters) * taps
-    if layer.bias:
-        params = params + _n(layer.filters)
-    lines.append(_equation("params", params))
-    macs = _product([layer.filters, *sizes]) * taps
-    bias_adds = _product([layer.filters, *sizes]) if layer.bias else None
-    return _Worked(lines, (layer.filters, *sizes), params.value, macs=macs,
-                   flops=bias_adds, flops_note=_weight_note(layer.bias))
-
-
-def _conv_transpose(layer: ConvTranspose, shape: Shape) -> _Worked:
-    dims = shape[1:]
-    rank = len(dims)
-    kernel = per_dim(layer.kernel, rank, "kernel")
-    stride = per_dim(layer.stride, rank, "stride")
-    dilation = per_dim(layer.dilation, rank, "dilation")
-    padding = per_dim(layer.padding, rank, "padding")
-    extra = per_dim(layer.output_padding, rank, "output_padding")
-    sizes = tuple((w - 1) * s - 2 * p + d * (k - 1) + e + 1
-                  for w, k, s, d, p, e in zip(dims, kernel, stride, dilation, padding, extra,
-                                              strict=True))
-    lines = ["out = (W − 1)·S − 2P + D·(K − 1) + output_padding + 1 (PyTorch's "
-             "ConvTranspose)"]
-    lines += _per_dim(rank, lambda i: [transposed_size_line(
-        dims[i], kernel[i], stride[i], dilation[i], padding[i], extra[i])])
-    per_group = layer.filters // layer.groups
-    if layer.groups > 1:
-        lines.append(f"groups = {layer.groups}: each input channel feeds filters/groups = "
-                     f"{layer.filters}/{layer.groups} = {per_group} outputs")
-    taps = _product([per_group, *kernel]).group()
-    params = _n(shape[0]) * taps
-    if layer.bias:
-        params = params + _n(layer.filters)
-    lines.append(_equation("params", params))
-    lines.append("MACs by input position: each input element is multiplied into the "
-                 "filters/groups·∏K weights it scatters (the zeros a stride inserts are "
-                 "not counted)")
-    bias_adds = _product([layer.filters, *sizes]) if layer.bias else None
-    return _Worked(lines, (layer.filters, *sizes), params.value,
-                   macs=_product(list(shape)) * taps, flops=bias_adds,
-                   flops_note=_weight_note(layer.bias))
-
-
-def transposed_size_line(size: int, kernel: int, stride: int, dilation: int, padding: int,
-                         output_padding: int) -> str:
-    """Return ``out = (16 − 1)·2 − 2·0 + 1·(2 − 1) + 0 + 1 = 32`` for a transposed conv."""
-    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-    return (f"out = ({size} − 1)·{stride} − 2·{padding} + {dilation}·({kernel} − 1) + "
-            f"{output_padding} + 1 = {out}")
-
-
-def _pool(layer: MaxPool | AvgPool, shape: Shape) -> _Worked:
-    window = layer.window(shape)
-    lines = []
-    if layer.stride is None:
-        lines.append(f"stride = kernel = {'×'.join(map(str, window.kernel))} (pooling's "
-                     "default)")
-    more, sizes = _window_lines(window, layer.padding == "same")
-    lines += more
-    lines.append(f"channels kept: {shape[0]}")
-    out = (shape[0], *sizes)
-    kernel = _product(window.kernel)
-    if isinstance(layer, MaxPool):
-        return _Worked(lines, out, flops=_product(list(out)) * (kernel - _n(1)).group(),
-                       flops_note="∏K − 1 comparisons per output")
-    taps = kernel.group() if len(window.kernel) > 1 else kernel
-    return _Worked(lines, out, flops=_product(list(out)) * taps,
-                   flops_note="∏K − 1 adds and a divide per output")
-
-
-def _adaptive(layer: AdaptivePool, shape: Shape) -> _Worked:
-    dims = shape[1:]
-    sizes = per_dim(layer.output, len(dims), "output")
-
-    def lines(i: int) -> list[str]:
-        w, o = dims[i], sizes[i]
-        if w % o == 0:
-            return [f"out = {o} (given); window = stride = {w}/{o} = {w // o}"]
-        lengths = [-(-(j + 1) * w // o) - j * w // o for j in range(o)]
-        shown = ", ".join(map(str, lengths[:8])) + (", …" if o > 8 else "")
-        return [f"out = {o} (given); {w}/{o} is not whole, so the windows "
-                f"[⌊o·{w}/{o}⌋, ⌈(o+1)·{w}/{o}⌉) have {shown} inputs (PyTorch's placement)"]
-
-    body = _per_dim(len(dims), lines)
-    totals = [sum(-(-(j + 1) * w // o) - j * w // o for j in range(o))
-              for w, o in zip(dims, sizes, strict=True)]
-    read = _product([shape[0], *totals])
-    out = (shape[0], *sizes)
-    if layer.type == "adaptive_avgpool":
-        return _Worked(body, out, flops=read,
-                       flops_note="one operation per element read: adds, then a divide")
-    return _Worked(body, out, flops=read - _product(list(out)),
-                   flops_note="elements read less one per window: comparisons")
-
-
-def _global(layer: GlobalPool, shape: Shape) -> _Worked:
-    lines = [f"out = C = {shape[0]} (one value per channel)"]
-    positions = _product(list(shape[1:]))
-    if layer.type == "global_avgpool":
-        return _Worked(lines, (shape[0],), flops=_n(shape[0]) * positions,
-                       flops_note="adds and a divide per channel")
-    return _Worked(lines, (shape[0],), flops=_n(shape[0]) * (positions - _n(1)).group(),
-                   flops_note="comparisons")
-
-
-def _linear(layer: Linear, shape: Shape) -> _Worked:
-    macs = _n(shape[0]) * _n(layer.units)
-    params = macs + _n(layer.units) if layer.bias else macs
-    return _Worked([_equation("params", params)], (layer.units,), params.value, macs=macs,
-                   flops=_n(layer.units) if layer.bias else None,
-                   flops_note=_weight_note(layer.bias))
-
-
-def _flatten(layer: Flatten, shape: Shape) -> _Worked:
-    out = _product(list(shape))
-    return _Worked([_equation("out", out) + " (C·∏W)"], (out.value,))
-
-
-def _batchnorm(layer: BatchNorm, shape: Shape) -> _Worked:
-    params = _n(2) * _n(shape[0])
-    lines = [_equation("params", params, "γ and β per channel"),
-             _equation("non-trainable", params, "running mean and variance")]
-    return _Worked(lines, shape, params.value, params.value, flops=_n(2) * _product(list(shape)),
-                   flops_note="inference form x·a + b: a multiply and an add per element")
-
-
-def _elementwise(layer: LayerSpec, shape: Shape) -> _Worked:
-    if isinstance(layer, Dropout):
-        return _Worked(["the identity at inference: out = in, no FLOPs"], shape)
-    per = Activation.FLOPS_PER_ELEMENT.get(layer.type, 1)
-    if per == 0:
-        return _Worked(["the identity: out = in, no FLOPs"], shape)
-    elements = _product(list(shape))
-    if per == 1:
-        return _Worked([], shape, flops=elements, flops_note="one per element")
-    return _Worked([], shape, flops=_n(per) * elements,
-                   flops_note="exp, sum and divide per element")
-
-
-def _pad(layer: Pad, shape: Shape) -> _Worked:
-    dims = shape[1:]
-    ones = (1,) * len(dims)
-    pads = resolve_padding(layer.padding, dims, ones, ones, ones)
-    sizes = tuple(w + b + a for w, (b, a) in zip(dims, pads, strict=True))
-    lines = _per_dim(len(dims), lambda i: [
-        f"out = {dims[i]} + {pads[i][0]} + {pads[i][1]} = {sizes[i]}"])
-    return _Worked(lines, (shape[0], *sizes))
-
-
-def _upsample(layer: Upsample, shape: Shape) -> _Worked:
-    dims = shape[1:]
-    rank = len(dims)
-    if layer.size is not None:
-        sizes = per_dim(layer.size, rank, "size")
-        lines = _per_dim(rank, lambda i: [f"out = {sizes[i]} (given size)"])
-    else:
-        scale = per_dim(layer.scale, rank, "scale")  # type: ignore[arg-type]
-        sizes = tuple(w * s for w, s in zip(dims, scale, strict=True))
-        lines = _per_dim(rank, lambda i: [f"out = {dims[i]}·{scale[i]} = {sizes[i]}"])
-    out = (shape[0], *sizes)
-    if layer.mode == "nearest":
-        lines.append("nearest: each output copies one input, no FLOPs")
-        return _Worked(lines, out)
-    taps = 2**rank
-    per = (_n(taps) + _n(taps - 1)).group()
-    return _Worked(lines, out, flops=per * _product(list(out)),
-                   flops_note=f"{taps} multiplies and {taps - 1} adds per output element, "
-                              "align_corners=False")
-
-
-_EXPLAINERS: dict[type[LayerSpec], Callable[..., _Worked]] = {
-    Conv: _conv, ConvTranspose: _conv_transpose, MaxPool: _pool, AvgPool: _pool,
-    AdaptivePool: _adaptive, GlobalPool: _global, Linear: _linear, Flatten: _flatten,
-    BatchNorm: _batchnorm, Dropout: _elementwise, Activation: _elementwise,
-    LeakyRelu: _elementwise, Pad: _pad, Upsample: _upsample,
-}
-
-
 # ---------------------------------------------------------------- receptive fields
-
 
 
 def _field_step(index_map: IndexMap, before: AxisField, after: AxisField) -> tuple[str, int]:
@@ -457,16 +109,11 @@ def _field_step(index_map: IndexMap, before: AxisField, after: AxisField) -> tup
 # ---------------------------------------------------------------- the rows
 
 
-def _leaf(row: LayerRow) -> tuple[_Worked, list[str], tuple[int, ...] | None]:
+def _leaf(row: LayerRow) -> tuple[Worked, list[str], tuple[int, ...] | None]:
     """Return a layer row's worked formulas, its receptive-field lines and field sizes."""
     layer = row.spec
     assert layer is not None
-    explainer = _EXPLAINERS.get(type(layer))
-    if explainer is None:
-        worked = _Worked([f"no worked formulas for {layer.type} layers"],
-                         row.output_shape, row.params, row.non_trainable_params)
-    else:
-        worked = explainer(layer, row.input_shape)
+    worked = layer.explain(row.input_shape)
     before, after = row.fields_in, row.fields_out
     if not isinstance(before, tuple):  # global or untracked already: nothing to add
         return worked, [], None
@@ -478,54 +125,48 @@ def _leaf(row: LayerRow) -> tuple[_Worked, list[str], tuple[int, ...] | None]:
     if not index_maps:  # elementwise: the field is unchanged
         return worked, [], tuple(f.size for f in after)
     steps = [_field_step(m, b, a) for m, b, a in zip(index_maps, before, after, strict=True)]
-    return worked, _per_dim(len(steps), lambda i: [steps[i][0]]), tuple(s for _, s in steps)
+    return worked, lines_per_dim(len(steps), lambda i: [steps[i][0]]), tuple(s for _, s in steps)
 
 
-def _merge(row: LayerRow) -> tuple[_Worked, list[str], tuple[int, ...] | None]:
+def _merge(row: LayerRow) -> tuple[Worked, list[str], tuple[int, ...] | None]:
     """Return a merge row's worked formulas, its receptive-field lines and field sizes."""
-    shapes = row.branch_shapes
-    listed = " + ".join(format_shape(s) for s in shapes)
-    out = row.output_shape
-    if row.type == "add":
-        flops = (_n(len(shapes)) - _n(1)).group() * _product(list(out))
-        worked = _Worked([f"add: {listed} → {format_shape(out)} (equal shapes, "
-                          "elementwise)"], out, flops=flops,
-                         flops_note="one add per element for each extra branch")
-    else:
-        written = " + ".join(str(s[0]) for s in shapes)
-        kept = f", spatial {format_shape(out[1:])} kept" if len(out) > 1 else ""
-        worked = _Worked([f"concat: channels = {written} = {out[0]}{kept}"], out)
+    merge = merge_definition(row.type)
+    worked = merge.explain(row.branch_shapes)
     fields = row.fields_out
     if not isinstance(fields, tuple):
         return worked, [], None
-    lines = _per_dim(len(fields), lambda i: [
-        f"RF = {fields[i].size}: the union of the branches' fields"])
+    match merge.field_rule:
+        case FieldRule.union:
+            why = "the union of the branches' fields"
+        case rule:
+            assert_never(rule)
+    lines = lines_per_dim(len(fields), lambda i: [f"RF = {fields[i].size}: {why}"])
     return worked, lines, tuple(f.size for f in fields)
 
 
-def _explanation(row: LayerRow, batch: int, worked: _Worked, rf_lines: list[str],
+def _explanation(row: LayerRow, batch: int, worked: Worked, rf_lines: list[str],
                  sizes: tuple[int, ...] | None) -> Explanation:
     """Return the explanation of one row: its worked lines, then MACs, FLOPs and the field."""
     lines = list(worked.lines)
 
-    def scale(term: _Term) -> _Term:
-        return _scaled(batch, term) if batch > 1 else term
+    def scale(term: Term) -> Term:
+        return scaled(batch, term) if batch > 1 else term
 
     note = f"batch {batch}" if batch > 1 else ""
     macs = flops = 0
     if worked.macs is not None:
         total = scale(worked.macs)
-        lines.append(_equation("MACs", total, note))
+        lines.append(equation("MACs", total, note))
         macs = total.value
-        flops_term = _n(2) * _Term(f"{macs:,}", macs)
+        flops_term = number(2) * Term(f"{macs:,}", macs)
         if worked.flops is not None:
             flops_term = flops_term + scale(worked.flops)
-        lines.append(_equation("FLOPs", flops_term, worked.flops_note))
+        lines.append(equation("FLOPs", flops_term, worked.flops_note))
         flops = flops_term.value
     elif worked.flops is not None:
         total = scale(worked.flops)
         text = "; ".join(n for n in (worked.flops_note, note) if n)
-        lines.append(_equation("FLOPs", total, text))
+        lines.append(equation("FLOPs", total, text))
         flops = total.value
     lines += rf_lines
     return Explanation(

@@ -1,14 +1,26 @@
 """What every layer type provides, and the field types the layer modules share.
 
 A layer type is one pydantic model in one module of this package. It declares its YAML
-fields and, next to them, its rules: ``output_shape``, ``cost`` and ``index_maps`` (the
-receptive-field step). Defining the class registers it; nothing else needs to change.
+fields and, next to them, its rules: ``resolve`` (its options per dim against one input),
+``apply`` (output shape, cost, receptive-field step and warnings, from ``resolve``) and
+``explain`` (the worked formulas, from the same values). Defining the class registers it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args, get_origin
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    NamedTuple,
+    get_args,
+    get_origin,
+)
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
@@ -16,11 +28,15 @@ from pydantic_core import PydanticCustomError
 from convcalc.errors import LayerError
 from convcalc.geometry import IndexMap, same_padding
 
+if TYPE_CHECKING:  # worked.py builds on this module
+    from convcalc.layers.worked import Worked
+
 __all__ = [
     "MAX_SIZE",
     "REGISTRY",
     "Cost",
     "Dims",
+    "LayerFamily",
     "LayerSpec",
     "Name",
     "NonNegative",
@@ -86,6 +102,18 @@ REGISTRY: dict[str, type[LayerSpec]] = {}
 """Layer type name (as written in YAML) -> the model class that implements it."""
 
 
+class LayerFamily(StrEnum):
+    """The families of layer types: one module of this package each, and one module of
+    reference ops each (``convcalc/reference/ops/<family>.py``)."""
+
+    conv = "conv"
+    pool = "pool"
+    dense = "dense"
+    elementwise = "elementwise"
+    resample = "resample"
+    container = "container"
+
+
 class Cost(NamedTuple):
     """What one layer costs for one sample (the analysis scales MACs and FLOPs by batch).
 
@@ -128,6 +156,13 @@ class LayerSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     container: ClassVar[bool] = False
+    family: ClassVar[LayerFamily]
+    """The family this type belongs to."""
+    reference_op: ClassVar[str]
+    """Where verify finds this type's reference op, ``"convcalc.reference.ops.<family>:<name>"``:
+    a string, so that nothing in this package imports numpy or numba."""
+    reference_ops: ClassVar[Mapping[str, str]] = {}
+    """For a class of several types, each type's reference op (instead of ``reference_op``)."""
     type: str
     name: Name | None = None
 
@@ -140,6 +175,11 @@ class LayerSpec(BaseModel):
             for type_name in get_args(annotation):
                 REGISTRY[type_name] = cls
 
+    @classmethod
+    def reference_op_of(cls, type_name: str) -> str:
+        """Return where the reference op of ``type_name``, one of this class's types, lives."""
+        return cls.reference_ops.get(type_name) or cls.reference_op
+
     def apply(self, shape: Shape) -> Step:
         """Return what this layer does to an input of ``shape`` (batch not included).
 
@@ -147,6 +187,15 @@ class LayerSpec(BaseModel):
         layer cannot take that input.
         """
         raise NotImplementedError
+
+    def explain(self, shape: Shape) -> Worked:
+        """Return this layer's worked formulas on an input of ``shape`` (one sample).
+
+        Built from the values ``resolve`` gives, with the arithmetic written out; every
+        layer type defines it (a test asserts that each registered type does).
+        """
+        raise NotImplementedError(f"the {self.type} layer ({type(self).__name__}) has no "
+                                  "explain()")
 
     def output_shape(self, shape: Shape) -> Shape:
         """Return the output shape for an input of ``shape``."""

@@ -4,7 +4,8 @@ A container is a list of bodies run on the same input and, when there is more th
 a merge. ``sequential`` has one body; ``residual`` has ``layers`` and ``shortcut`` (the
 identity when absent) merged by ``add``; ``parallel`` has its ``branches`` merged by
 ``concat`` (over channels) or ``add``. ``repeat: N`` runs the whole container N times in
-a row. The analysis walks bodies; this module only says what they are and how they merge.
+a row. The analysis walks bodies; this module only says what they are and which merge
+joins them (the merges' rules are in ``convcalc.layers.merges``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, Strict
 
-from convcalc.errors import LayerError
-from convcalc.layers.base import Cost, LayerSpec, Shape, format_shape, numel
+from convcalc.layers.base import Cost, LayerFamily, LayerSpec, Shape
+from convcalc.layers.merges import MergeName, merge_definition
 
 if TYPE_CHECKING:
     from convcalc.spec import Layer
@@ -32,6 +33,7 @@ Body = tuple[tuple[str | int, ...], Sequence[LayerSpec]]
 class Container(LayerSpec):
     """Base of the containers: bodies over one input, then a merge when there are several."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.container
     container: ClassVar[bool] = True
     repeat: Repeat = 1
 
@@ -40,7 +42,7 @@ class Container(LayerSpec):
         raise NotImplementedError
 
     @property
-    def merge_kind(self) -> Literal["add", "concat"] | None:
+    def merge_kind(self) -> MergeName | None:
         """Return how the bodies' outputs combine, or None for a single body."""
         return None
 
@@ -66,7 +68,7 @@ class Residual(Container):
         return [(("layers",), self.layers), (("shortcut",), self.shortcut or [])]
 
     @property
-    def merge_kind(self) -> Literal["add", "concat"] | None:
+    def merge_kind(self) -> MergeName | None:
         return "add"
 
 
@@ -75,28 +77,20 @@ class Parallel(Container):
 
     type: Literal["parallel"]
     branches: Annotated[list[list[Layer]], Field(min_length=1)]
-    merge: Literal["concat", "add"] = "concat"
+    merge: MergeName = "concat"
 
     def bodies(self) -> list[Body]:
         return [(("branches", i), branch) for i, branch in enumerate(self.branches)]
 
     @property
-    def merge_kind(self) -> Literal["add", "concat"] | None:
+    def merge_kind(self) -> MergeName | None:
         return self.merge
 
 
-def merge_shapes(kind: Literal["add", "concat"], shapes: list[Shape]) -> tuple[Shape, Cost]:
+def merge_shapes(kind: MergeName, shapes: list[Shape]) -> tuple[Shape, Cost]:
     """Return the merged shape and its cost: ``add`` takes (n−1)·numel FLOPs, concat none.
 
-    Raises LayerError when the shapes cannot merge (naming every branch's shape).
+    Raises LayerError when the shapes cannot merge (naming every branch's shape), or when
+    ``kind`` names no merge.
     """
-    listed = ", ".join(format_shape(s) for s in shapes)
-    if kind == "add":
-        if len(set(shapes)) > 1:
-            raise LayerError(f"add needs equal shapes, the branches give {listed}")
-        return shapes[0], Cost(flops=(len(shapes) - 1) * numel(shapes[0]))
-    if len({s[1:] for s in shapes}) > 1 or len({len(s) for s in shapes}) > 1:
-        raise LayerError(
-            f"concat joins channels and needs equal spatial sizes, the branches give {listed}"
-        )
-    return (sum(s[0] for s in shapes), *shapes[0][1:]), Cost()
+    return merge_definition(kind).apply(shapes)

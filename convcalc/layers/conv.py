@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
@@ -12,6 +13,7 @@ from convcalc.geometry import TransposedWindowMap, transposed_output_size
 from convcalc.layers.base import (
     Cost,
     Dims,
+    LayerFamily,
     LayerSpec,
     NonNegative,
     Padding,
@@ -23,8 +25,18 @@ from convcalc.layers.base import (
     spatial,
 )
 from convcalc.layers.window import Window, dim_names, resolve_window
+from convcalc.layers.worked import (
+    Worked,
+    equation,
+    lines_per_dim,
+    number,
+    product,
+    transposed_size_line,
+    weight_note,
+    window_lines,
+)
 
-__all__ = ["Conv", "ConvTranspose"]
+__all__ = ["Conv", "ConvTranspose", "TransposedWindow"]
 
 
 def _check_groups(channels: int, filters: int, groups: int) -> None:
@@ -48,6 +60,37 @@ def _weight_cost(weights: int, macs: int, biases: int, outputs: int) -> Cost:
     )
 
 
+@dataclass(frozen=True)
+class TransposedWindow:
+    """A transposed convolution resolved against one input shape, per spatial dim.
+
+    Attributes:
+        dims: input spatial sizes.
+        kernel: kernel sizes.
+        stride: strides.
+        dilation: dilations.
+        padding: PyTorch's padding, cropped from both ends.
+        output_padding: extra output rows on one side.
+        out: output spatial sizes.
+    """
+
+    dims: Shape
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    out: Shape
+
+    def index_maps(self) -> tuple[TransposedWindowMap, ...]:
+        """Return the receptive-field step of each spatial dim."""
+        return tuple(
+            TransposedWindowMap(k, s, d, p)
+            for k, s, d, p in zip(self.kernel, self.stride, self.dilation, self.padding,
+                                  strict=True)
+        )
+
+
 class Conv(LayerSpec):
     """A convolution: ``filters`` kernels, each spanning ``C/groups`` input channels.
 
@@ -55,6 +98,8 @@ class Conv(LayerSpec):
     ``filters·(C/groups)·∏K (+ filters)``; MACs ``filters·∏out·(C/groups)·∏K``.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.conv
+    reference_op: ClassVar[str] = "convcalc.reference.ops.conv:conv"
     type: Literal["conv"]
     filters: Size
     kernel: Dims
@@ -69,14 +114,36 @@ class Conv(LayerSpec):
         return resolve_window(shape, "conv", self.kernel, self.stride, self.dilation,
                               self.padding)
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> Window:
+        """Return the window for an input of ``shape``, or raise if it or the groups misfit."""
         window = self.window(shape)
         _check_groups(shape[0], self.filters, self.groups)
+        return window
+
+    def apply(self, shape: Shape) -> Step:
+        window = self.resolve(shape)
         out = (self.filters, *window.out)
         taps = shape[0] // self.groups * math.prod(window.kernel)
         cost = _weight_cost(self.filters * taps, numel(out) * taps,
                             self.filters if self.bias else 0, numel(out))
         return Step(out, cost, window.index_maps(), tuple(window.warnings()))
+
+    def explain(self, shape: Shape) -> Worked:
+        window = self.resolve(shape)
+        lines, sizes = window_lines(window, self.padding == "same")
+        channels = shape[0] // self.groups
+        if self.groups > 1:
+            lines.append(f"groups = {self.groups}: each filter reads C/groups = {shape[0]}/"
+                         f"{self.groups} = {channels} channel{'s' if channels > 1 else ''}")
+        taps = product([channels, *window.kernel]).group()
+        params = number(self.filters) * taps
+        if self.bias:
+            params = params + number(self.filters)
+        lines.append(equation("params", params))
+        macs = product([self.filters, *sizes]) * taps
+        bias_adds = product([self.filters, *sizes]) if self.bias else None
+        return Worked(lines, (self.filters, *sizes), params.value, macs=macs,
+                      flops=bias_adds, flops_note=weight_note(self.bias))
 
 
 class ConvTranspose(LayerSpec):
@@ -88,6 +155,8 @@ class ConvTranspose(LayerSpec):
     strided inputs).
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.conv
+    reference_op: ClassVar[str] = "convcalc.reference.ops.conv:conv_transpose"
     type: Literal["conv_transpose"]
     filters: Size
     kernel: Dims
@@ -98,7 +167,8 @@ class ConvTranspose(LayerSpec):
     groups: Size = 1
     bias: StrictBool = True
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> TransposedWindow:
+        """Return the options per dim for an input of ``shape``, or raise if they misfit."""
         dims = spatial(shape, "conv_transpose")
         rank = len(dims)
         kernel = per_dim(self.kernel, rank, "kernel")
@@ -107,7 +177,7 @@ class ConvTranspose(LayerSpec):
         padding = per_dim(self.padding, rank, "padding")
         output_padding = per_dim(self.output_padding, rank, "output_padding")
         _check_groups(shape[0], self.filters, self.groups)
-        out_dims = []
+        out = []
         for name, size, k, s, d, p, extra in zip(
             dim_names(rank), dims, kernel, stride, dilation, padding, output_padding,
             strict=True,
@@ -126,13 +196,38 @@ class ConvTranspose(LayerSpec):
                     "use less padding",
                     field_name="padding",
                 )
-            out_dims.append(n)
-        out = (self.filters, *out_dims)
-        taps = self.filters // self.groups * math.prod(kernel)
+            out.append(n)
+        return TransposedWindow(dims, kernel, stride, dilation, padding, output_padding,
+                                tuple(out))
+
+    def apply(self, shape: Shape) -> Step:
+        window = self.resolve(shape)
+        out = (self.filters, *window.out)
+        taps = self.filters // self.groups * math.prod(window.kernel)
         cost = _weight_cost(shape[0] * taps, numel(shape) * taps,
                             self.filters if self.bias else 0, numel(out))
-        maps = tuple(
-            TransposedWindowMap(k, s, d, p)
-            for k, s, d, p in zip(kernel, stride, dilation, padding, strict=True)
-        )
-        return Step(out, cost, maps)
+        return Step(out, cost, window.index_maps())
+
+    def explain(self, shape: Shape) -> Worked:
+        window = self.resolve(shape)
+        lines = ["out = (W − 1)·S − 2P + D·(K − 1) + output_padding + 1 (PyTorch's "
+                 "ConvTranspose)"]
+        lines += lines_per_dim(len(window.dims), lambda i: [transposed_size_line(
+            window.dims[i], window.kernel[i], window.stride[i], window.dilation[i],
+            window.padding[i], window.output_padding[i])])
+        per_group = self.filters // self.groups
+        if self.groups > 1:
+            lines.append(f"groups = {self.groups}: each input channel feeds filters/groups = "
+                         f"{self.filters}/{self.groups} = {per_group} outputs")
+        taps = product([per_group, *window.kernel]).group()
+        params = number(shape[0]) * taps
+        if self.bias:
+            params = params + number(self.filters)
+        lines.append(equation("params", params))
+        lines.append("MACs by input position: each input element is multiplied into the "
+                     "filters/groups·∏K weights it scatters (the zeros a stride inserts are "
+                     "not counted)")
+        out = (self.filters, *window.out)
+        bias_adds = product(list(out)) if self.bias else None
+        return Worked(lines, out, params.value, macs=product(list(shape)) * taps,
+                      flops=bias_adds, flops_note=weight_note(self.bias))

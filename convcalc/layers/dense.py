@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
 from convcalc.errors import LayerError
-from convcalc.layers.base import Cost, LayerSpec, Shape, Size, Step, format_shape, numel
+from convcalc.layers.base import (
+    Cost,
+    LayerFamily,
+    LayerSpec,
+    Shape,
+    Size,
+    Step,
+    format_shape,
+    numel,
+)
+from convcalc.layers.worked import Worked, equation, number, product, weight_note
 
 __all__ = ["Flatten", "Linear"]
 
@@ -15,27 +25,46 @@ __all__ = ["Flatten", "Linear"]
 class Linear(LayerSpec):
     """A fully connected layer on a flat input ``[C]``: params ``C·units (+ units)``."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.dense
+    reference_op: ClassVar[str] = "convcalc.reference.ops.dense:linear"
     type: Literal["linear"]
     units: Size
     bias: StrictBool = True
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> int:
+        """Return the input features, or raise if the input is not flat."""
         if len(shape) != 1:
             raise LayerError(
                 f"linear needs a flat input [features], got {format_shape(shape)}; "
                 f"add '- flatten' (→ {numel(shape)}) or a global pooling layer before it"
             )
-        macs = shape[0] * self.units
+        return shape[0]
+
+    def apply(self, shape: Shape) -> Step:
+        macs = self.resolve(shape) * self.units
         biases = self.units if self.bias else 0
         cost = Cost(params=macs + biases, macs=macs, flops=2 * macs + biases,
                     bias_params=biases)
         return Step((self.units,), cost, None)
 
+    def explain(self, shape: Shape) -> Worked:
+        macs = number(self.resolve(shape)) * number(self.units)
+        params = macs + number(self.units) if self.bias else macs
+        return Worked([equation("params", params)], (self.units,), params.value, macs=macs,
+                      flops=number(self.units) if self.bias else None,
+                      flops_note=weight_note(self.bias))
+
 
 class Flatten(LayerSpec):
     """Flatten channels and positions into one feature axis: ``[C·∏W]``."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.dense
+    reference_op: ClassVar[str] = "convcalc.reference.ops.dense:flatten"
     type: Literal["flatten"]
 
     def apply(self, shape: Shape) -> Step:
         return Step((numel(shape),), Cost(), None if len(shape) > 1 else ())
+
+    def explain(self, shape: Shape) -> Worked:
+        out = product(list(shape))
+        return Worked([equation("out", out) + " (C·∏W)"], (out.value,))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from convcalc.layers.base import Cost, LayerSpec, Real, Shape, Step, numel
+from convcalc.layers.base import Cost, LayerFamily, LayerSpec, Real, Shape, Step, numel
+from convcalc.layers.worked import Worked, equation, number, product
 
 __all__ = ["Activation", "BatchNorm", "Dropout", "LeakyRelu"]
 
@@ -18,6 +20,8 @@ class BatchNorm(LayerSpec):
     statistics (mean, variance) as Keras counts them.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:batchnorm"
     type: Literal["batchnorm"]
     # Finite (Real): an infinite eps divides every input away, leaving only β.
     eps: Real = Field(1e-5, gt=0)
@@ -28,16 +32,29 @@ class BatchNorm(LayerSpec):
                     flops=2 * numel(shape))
         return Step(shape, cost)
 
+    def explain(self, shape: Shape) -> Worked:
+        params = number(2) * number(shape[0])
+        lines = [equation("params", params, "γ and β per channel"),
+                 equation("non-trainable", params, "running mean and variance")]
+        return Worked(lines, shape, params.value, params.value,
+                      flops=number(2) * product(list(shape)),
+                      flops_note="inference form x·a + b: a multiply and an add per element")
+
 
 class Dropout(LayerSpec):
     """Dropout: the identity at inference, so no FLOPs are counted."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:identity"
     type: Literal["dropout"]
     # A probability below 1 (p = 1 zeroes everything); finite by Real, so never .nan.
     p: Real = Field(0.5, ge=0, lt=1)
 
     def apply(self, shape: Shape) -> Step:
         return Step(shape)
+
+    def explain(self, shape: Shape) -> Worked:
+        return Worked(["the identity at inference: out = in, no FLOPs"], shape)
 
 
 class Activation(LayerSpec):
@@ -47,6 +64,13 @@ class Activation(LayerSpec):
     none for ``identity``, three per element for ``softmax`` (exp, sum, divide).
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_ops: ClassVar[Mapping[str, str]] = {
+        name: f"convcalc.reference.ops.elementwise:{name}" for name in (
+            "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "softmax",
+            "identity",
+        )
+    }
     FLOPS_PER_ELEMENT: ClassVar[dict[str, int]] = {"identity": 0, "softmax": 3}
     type: Literal["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "softmax",
                   "identity"]
@@ -55,13 +79,27 @@ class Activation(LayerSpec):
         per_element = self.FLOPS_PER_ELEMENT.get(self.type, 1)
         return Step(shape, Cost(flops=per_element * numel(shape)))
 
+    def explain(self, shape: Shape) -> Worked:
+        per_element = self.FLOPS_PER_ELEMENT.get(self.type, 1)
+        if per_element == 0:
+            return Worked(["the identity: out = in, no FLOPs"], shape)
+        if per_element == 1:
+            return Worked([], shape, flops=product(list(shape)), flops_note="one per element")
+        return Worked([], shape, flops=number(per_element) * product(list(shape)),
+                      flops_note="exp, sum and divide per element")
+
 
 class LeakyRelu(LayerSpec):
     """Leaky ReLU, ``max(x, a·x)``: one operation per element."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:leaky_relu"
     type: Literal["leaky_relu"]
     # Any finite slope, negative too; an infinite one makes 0·∞ (nan) at zero.
     negative_slope: Real = 0.01
 
     def apply(self, shape: Shape) -> Step:
         return Step(shape, Cost(flops=numel(shape)))
+
+    def explain(self, shape: Shape) -> Worked:
+        return Worked([], shape, flops=product(list(shape)), flops_note="one per element")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -12,6 +13,7 @@ from convcalc.layers.base import (
     MAX_SIZE,
     Cost,
     Dims,
+    LayerFamily,
     LayerSpec,
     NonNegative,
     Shape,
@@ -21,22 +23,53 @@ from convcalc.layers.base import (
     resolve_padding,
     spatial,
 )
+from convcalc.layers.worked import Worked, lines_per_dim, number, product
 
-__all__ = ["Pad", "Upsample"]
+__all__ = ["Pad", "Upsample", "UpsampleSizes"]
+
+
+@dataclass(frozen=True)
+class UpsampleSizes:
+    """An upsampling resolved against one input shape, per spatial dim.
+
+    Attributes:
+        dims: input spatial sizes.
+        scale: the factors, or None when a size was given.
+        out: output spatial sizes.
+    """
+
+    dims: Shape
+    scale: tuple[int, ...] | None
+    out: Shape
 
 
 class Pad(LayerSpec):
     """Zero padding: one int, one per dim, or (before, after) per dim."""
 
+    family: ClassVar[LayerFamily] = LayerFamily.resample
+    reference_op: ClassVar[str] = "convcalc.reference.ops.resample:pad"
     type: Literal["pad"]
     padding: NonNegative | tuple[NonNegative, ...] | tuple[tuple[NonNegative, NonNegative], ...]
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> tuple[tuple[int, int], ...]:
+        """Return (before, after) per spatial dim of ``shape``, or raise if they misfit."""
         dims = spatial(shape, "pad")
         ones = (1,) * len(dims)
-        pads = resolve_padding(self.padding, dims, ones, ones, ones)
+        return resolve_padding(self.padding, dims, ones, ones, ones)
+
+    def apply(self, shape: Shape) -> Step:
+        dims = shape[1:]
+        pads = self.resolve(shape)
         out = (shape[0], *(d + b + a for d, (b, a) in zip(dims, pads, strict=True)))
         return Step(out, Cost(), tuple(ShiftMap(b) for b, _ in pads))
+
+    def explain(self, shape: Shape) -> Worked:
+        pads = self.resolve(shape)
+        sizes = [number(w) + number(b) + number(a)
+                 for w, (b, a) in zip(shape[1:], pads, strict=True)]
+        lines = lines_per_dim(len(sizes), lambda i: [
+            f"out = {sizes[i].text} = {sizes[i].value}"])
+        return Worked(lines, (shape[0], *(size.value for size in sizes)))
 
 
 class Upsample(LayerSpec):
@@ -47,6 +80,8 @@ class Upsample(LayerSpec):
     element in ``r`` spatial dims.
     """
 
+    family: ClassVar[LayerFamily] = LayerFamily.resample
+    reference_op: ClassVar[str] = "convcalc.reference.ops.resample:upsample"
     type: Literal["upsample"]
     scale: Dims | None = None
     size: Dims | None = None
@@ -58,19 +93,47 @@ class Upsample(LayerSpec):
             raise ValueError("give exactly one of 'scale' (an int factor) or 'size'")
         return self
 
-    def apply(self, shape: Shape) -> Step:
+    def resolve(self, shape: Shape) -> UpsampleSizes:
+        """Return the factors and sizes per dim for an input of ``shape``, or raise."""
         dims = spatial(shape, "upsample")
         rank = len(dims)
         if self.size is not None:
-            sizes = per_dim(self.size, rank, "size")
-        else:
-            sizes = tuple(d * s for d, s in zip(dims, per_dim(self.scale, rank, "scale"),  # type: ignore[arg-type]
-                                                 strict=True))
-            if max(sizes) > MAX_SIZE:
-                raise LayerError(f"scale makes the output {sizes}, past the limit {MAX_SIZE}",
-                                 field_name="scale")
-        out = (shape[0], *sizes)
+            return UpsampleSizes(dims, None, per_dim(self.size, rank, "size"))
+        assert self.scale is not None  # the model validator asks for one of scale and size
+        scale = per_dim(self.scale, rank, "scale")
+        sizes = tuple(d * s for d, s in zip(dims, scale, strict=True))
+        if max(sizes) > MAX_SIZE:
+            raise LayerError(f"scale makes the output {sizes}, past the limit {MAX_SIZE}",
+                             field_name="scale")
+        return UpsampleSizes(dims, scale, sizes)
+
+    def apply(self, shape: Shape) -> Step:
+        sizes = self.resolve(shape)
+        out = (shape[0], *sizes.out)
+        rank = len(sizes.dims)
         flops = (2 ** (rank + 1) - 1) * numel(out) if self.mode == "linear" else 0
-        maps = tuple(ResampleMap(d, s, self.mode == "linear") for d, s in zip(dims, sizes,
-                                                                              strict=True))
+        maps = tuple(ResampleMap(d, s, self.mode == "linear")
+                     for d, s in zip(sizes.dims, sizes.out, strict=True))
         return Step(out, Cost(flops=flops), maps)
+
+    def explain(self, shape: Shape) -> Worked:
+        resolved = self.resolve(shape)
+        rank = len(resolved.dims)
+        if resolved.scale is None:
+            sizes = resolved.out
+            lines = lines_per_dim(rank, lambda i: [f"out = {sizes[i]} (given size)"])
+        else:
+            scaled = [number(w) * number(s)
+                      for w, s in zip(resolved.dims, resolved.scale, strict=True)]
+            sizes = tuple(size.value for size in scaled)
+            lines = lines_per_dim(rank, lambda i: [
+                f"out = {scaled[i].text} = {scaled[i].value}"])
+        out = (shape[0], *sizes)
+        if self.mode == "nearest":
+            lines.append("nearest: each output copies one input, no FLOPs")
+            return Worked(lines, out)
+        taps = 2**rank
+        per = (number(taps) + number(taps - 1)).group()
+        return Worked(lines, out, flops=per * product(list(out)),
+                      flops_note=f"{taps} multiplies and {taps - 1} adds per output element, "
+                                 "align_corners=False")

@@ -1,0 +1,131 @@
+"""Every registered layer type carries all its rules: a new type missing one fails here."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from typing import Any, get_args
+
+import pytest
+
+from convcalc.errors import LayerError
+from convcalc.layers import REGISTRY, Shape
+from convcalc.layers.base import LayerFamily
+from convcalc.layers.containers import merge_shapes
+from convcalc.layers.merges import MERGES, FieldRule, MergeName, merge_definition
+
+OPTIONS: dict[str, dict[str, Any]] = {
+    "conv": {"filters": 4, "kernel": 3},
+    "conv_transpose": {"filters": 4, "kernel": 3, "stride": 2},
+    "linear": {"units": 5},
+    "maxpool": {"kernel": 2},
+    "avgpool": {"kernel": 2},
+    "adaptive_avgpool": {"output": 3},
+    "adaptive_maxpool": {"output": 3},
+    "pad": {"padding": 1},
+    "upsample": {"scale": 2, "mode": "linear"},
+}
+"""The options a type needs; a type not named here is tried bare (``- relu``)."""
+
+FLAT_INPUT = {"linear"}
+"""The types that take a flat input [features]."""
+
+LEAF_TYPES = sorted(name for name, cls in REGISTRY.items() if not cls.container)
+
+
+def sample(type_name: str) -> tuple[Any, Shape]:
+    """Return a layer of ``type_name`` and an input it takes, or fail naming the type."""
+    try:
+        layer = REGISTRY[type_name].model_validate({"type": type_name,
+                                                    **OPTIONS.get(type_name, {})})
+    except ValueError as error:
+        pytest.fail(f"{type_name}: give its options in OPTIONS ({error})")
+    return layer, (5,) if type_name in FLAT_INPUT else (2, 7, 6)
+
+
+@pytest.mark.parametrize("type_name", LEAF_TYPES)
+def test_every_layer_type_explains(type_name: str) -> None:
+    """Each layer type's worked formulas end in the shape and counts its apply gives."""
+    layer, shape = sample(type_name)
+    step = layer.apply(shape)
+    try:
+        worked = layer.explain(shape)
+    except NotImplementedError:
+        pytest.fail(f"{type_name}: {type(layer).__name__} has no explain()")
+    flops = 2 * (worked.macs.value if worked.macs else 0) + (
+        worked.flops.value if worked.flops else 0)
+    assert (worked.output_shape, worked.params, worked.non_trainable_params,
+            worked.macs.value if worked.macs else 0, flops) == (
+        step.output_shape, step.cost.params, step.cost.non_trainable_params, step.cost.macs,
+        step.cost.flops), type_name
+
+
+REFERENCE_OP = re.compile(r"^convcalc\.reference\.ops\.(?P<family>\w+):(?P<name>\w+)$")
+
+
+@pytest.mark.parametrize("type_name", sorted(REGISTRY))
+def test_every_layer_type_has_a_family(type_name: str) -> None:
+    """Each registered type names its family, the containers theirs."""
+    cls = REGISTRY[type_name]
+    family = getattr(cls, "family", None)
+    assert isinstance(family, LayerFamily), f"{type_name}: {cls.__name__} has no family"
+    assert (family is LayerFamily.container) == cls.container, type_name
+
+
+@pytest.mark.parametrize("type_name", LEAF_TYPES)
+def test_every_layer_type_points_at_its_reference_op(type_name: str) -> None:
+    """Each leaf type names its reference op as ``convcalc.reference.ops.<family>:<name>``,
+    in the module of its own family (containers are walked: their merges have the ops)."""
+    cls = REGISTRY[type_name]
+    try:
+        pointer = cls.reference_op_of(type_name)
+    except AttributeError:
+        pytest.fail(f"{type_name}: {cls.__name__} has no reference_op")
+    match = REFERENCE_OP.match(pointer)
+    assert match, f"{type_name}: {pointer!r} is not convcalc.reference.ops.<family>:<name>"
+    assert match["family"] == cls.family, f"{type_name}: {pointer} is not in its family"
+
+
+def test_layers_import_neither_numpy_nor_numba() -> None:
+    """The rules stay pure: importing the layers and explain loads neither numpy nor numba."""
+    code = ("import sys, convcalc.layers, convcalc.explain; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'numba'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
+
+
+MERGE_SHAPES = [(3, 4, 4), (3, 4, 4)]
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_every_merge_explains_its_shape_and_cost(name: str) -> None:
+    """Each merge's worked formulas end in the shape and FLOPs its apply gives."""
+    merge = MERGES[name]
+    out, cost = merge.apply(MERGE_SHAPES)
+    worked = merge.explain(MERGE_SHAPES)
+    assert (worked.output_shape, worked.flops.value if worked.flops else 0) == (out, cost.flops)
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_every_merge_has_its_rules(name: str) -> None:
+    """Each merge is registered under its own name, with a field rule and its reference op."""
+    merge = MERGES[name]
+    assert merge.name == name
+    assert isinstance(merge.field_rule, FieldRule)
+    assert merge.reference_op == f"convcalc.reference.ops.merge:{name}"
+
+
+def test_merge_names_are_the_registered_merges() -> None:
+    """The names a container accepts are exactly the registered merges."""
+    assert set(get_args(MergeName)) == set(MERGES)
+
+
+def test_unknown_merge_is_an_error() -> None:
+    """A merge name with no definition raises, rather than running as another merge."""
+    with pytest.raises(LayerError) as raised:
+        merge_definition("mul")
+    assert raised.value.message == "there is no merge called 'mul'; the merges are add, concat"
+    with pytest.raises(LayerError, match="no merge called 'mul'"):
+        merge_shapes("mul", MERGE_SHAPES)  # type: ignore[arg-type]  # on purpose: not a name
