@@ -5,7 +5,6 @@ call the core and hand results to ``emit``. Errors become exit codes here only.
 """
 
 
-import functools
 import gc
 import os
 import sys
@@ -15,13 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from convcalc import __version__
 from convcalc.analysis import analyze
-from convcalc.errors import ConvcalcError, InputError
+from convcalc.cli.guard import prepare_streams, run_guarded
+from convcalc.cli.params import whole_numbers
+from convcalc.errors import InputError
 from convcalc.loader import NetworkSource
 from convcalc.render import layer_card, network_table, to_csv, to_json, to_markdown
 from convcalc.results import DType, Report
+from convcalc.textsafe import printable
 
 if TYPE_CHECKING:
     from convcalc.explain import Explanation
@@ -35,10 +38,15 @@ __all__ = [
     "app",
     "console",
     "emit",
+    "MAX_BATCH",
     "exit_codes",
     "main",
     "report_of",
+    "warn",
 ]
+
+MAX_BATCH = 1_000_000_000
+"""The largest ``--batch``: past it the counts stop meaning anything (docs/reliability.md)."""
 
 
 class OutputFormat(StrEnum):
@@ -50,7 +58,26 @@ class OutputFormat(StrEnum):
     markdown = "markdown"
 
 
+class GuardedGroup(TyperGroup):
+    """The command group whose ``main`` maps every exception to one line and an exit code.
+
+    Both ``convcalc`` and tests calling the app through typer's CliRunner pass here, so
+    no traceback reaches a user on either path (convcalc/cli/guard.py has the table).
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        prepare_streams()
+        code = run_guarded(lambda: super(GuardedGroup, self).main(
+            args, prog_name, complete_var, standalone_mode=False, **extra))
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 app = typer.Typer(
+    cls=GuardedGroup,
     name="convcalc",
     help="Exact shapes, parameters, MACs, FLOPs, memory and receptive fields of "
     "convolutional networks, from flags or a YAML file. No framework, no forward pass.",
@@ -60,8 +87,9 @@ app = typer.Typer(
 )
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
-BatchOption = Annotated[int, typer.Option("--batch", "-b", min=1,
-                                          help="Batch size for MACs, FLOPs and memory.")]
+BatchOption = Annotated[int, typer.Option(
+    "--batch", "-b", parser=whole_numbers(1, MAX_BATCH), metavar="INTEGER",
+    help=f"Batch size for MACs, FLOPs and memory (1 to {MAX_BATCH:,}).")]
 DTypeOption = Annotated[DType, typer.Option("--dtype", help="Element type for the memory "
                                                              "columns.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors "
@@ -79,17 +107,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def exit_codes(command: F) -> F:
-    """Wrap a command so convcalc's errors print one line on stderr and set the exit code."""
+    """Return ``command`` as it is: GuardedGroup maps every command's errors now.
 
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ConvcalcError as error:
-            print(f"error: {error}", file=sys.stderr)
-            raise typer.Exit(error.exit_code) from None
+    Kept so command modules that still mark their commands with it keep working.
+    """
+    return command
 
-    return run  # type: ignore[return-value]
+
+def warn(report: Report) -> None:
+    """Print the report's warnings on stderr, one line each, control characters escaped."""
+    for warning in report.warnings:
+        where = f"layer '{printable(warning.layer)}': " if warning.layer else ""
+        print(f"warning: {where}{printable(warning.message)}", file=sys.stderr)
 
 
 def report_of(source: NetworkSource, batch: int, dtype: DType, strict: bool) -> Report:
@@ -110,9 +139,7 @@ def emit(report: Report, output: OutputFormat, depth: int | None = None, bars: b
     if explanations is not None and output is OutputFormat.csv:
         raise InputError("--explain prints formulas, which CSV has no place for; use "
                          "--format table, json or markdown")
-    for warning in report.warnings:
-        where = f"layer '{warning.layer}': " if warning.layer else ""
-        print(f"warning: {where}{warning.message}", file=sys.stderr)
+    warn(report)
     if explanations is not None:
         _emit_explained(report, output, card, depth, bars, explanations)
     elif output is OutputFormat.table:
