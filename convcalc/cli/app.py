@@ -1,10 +1,12 @@
 """The typer app and what every command shares: options, output, errors to exit codes.
 
 Commands live in sibling modules (one concern each) and register on ``app``; they parse,
-call the core and hand results to ``emit``. Errors become exit codes here only.
+call the core and hand results to ``emit``. Errors become exit codes here only: the app's
+group (GuardedGroup) runs every command through convcalc/cli/guard.py.
 """
 
 
+import errno
 import gc
 import os
 import sys
@@ -14,11 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer import Abort, Exit
+from typer._click import Context
+from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from convcalc import __version__
 from convcalc.analysis import analyze
-from convcalc.cli.guard import prepare_streams, run_guarded
+from convcalc.cli.guard import exit_code_of, prepare_streams, run_guarded
 from convcalc.cli.params import whole_numbers
 from convcalc.errors import InputError
 from convcalc.loader import NetworkSource
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
     from convcalc.explain import Explanation
 
 __all__ = [
+    "MAX_BATCH",
     "BatchOption",
     "DTypeOption",
     "FormatOption",
@@ -38,7 +44,6 @@ __all__ = [
     "app",
     "console",
     "emit",
-    "MAX_BATCH",
     "exit_codes",
     "main",
     "report_of",
@@ -67,13 +72,24 @@ class GuardedGroup(TyperGroup):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+             windows_expand_args: bool = True, **extra: Any) -> Any:
         prepare_streams()
         code = run_guarded(lambda: super(GuardedGroup, self).main(
-            args, prog_name, complete_var, standalone_mode=False, **extra))
+            args, prog_name, complete_var, standalone_mode=False,
+            windows_expand_args=windows_expand_args, **extra))
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx: Context) -> Any:
+        # Map a command's errors here, inside typer's main, which would turn a broken pipe
+        # into exit 1 on its own.
+        try:
+            return super().invoke(ctx)
+        except (Exit, Abort, ClickException):
+            raise
+        except BaseException as error:
+            raise Exit(exit_code_of(error)) from None
 
 
 app = typer.Typer(
@@ -96,11 +112,19 @@ StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as 
                                                               "(exit 2).")]
 
 
+class _Console(Console):
+    """A rich console that leaves a broken pipe to the guard (rich would exit 1 itself)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def console(stderr: bool = False) -> Console:
     """Return a console; off a terminal it is wide, so tables are not squeezed to 80."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
-    return Console(file=stream, width=width, soft_wrap=True, highlight=False)
+    return _Console(file=stream, width=width, soft_wrap=True, highlight=False)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

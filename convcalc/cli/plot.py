@@ -12,7 +12,6 @@ from convcalc.cli.app import (
     StrictOption,
     app,
     console,
-    exit_codes,
     report_of,
     warn,
 )
@@ -29,7 +28,6 @@ _FORMATS = ("png", "svg", "pdf")
 
 
 @app.command()
-@exit_codes
 def plot(
     file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
     output: Annotated[str, typer.Option("--output", "-o", help="The figure's file: .png, "

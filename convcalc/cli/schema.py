@@ -3,14 +3,13 @@
 
 import json
 
-from convcalc.cli.app import app, console, exit_codes
+from convcalc.cli.app import app, console
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
 
 __all__ = ["schema"]
 
 
 @app.command()
-@exit_codes
 def schema(output: OutputPathOption = None, force: ForceOption = False) -> None:
     """Print the JSON Schema of network files, for editors that check YAML against one.
 

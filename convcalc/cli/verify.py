@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import sys
 import time
-from fractions import Fraction
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,7 +23,6 @@ from convcalc.cli.app import (
     app,
     console,
     emit,
-    exit_codes,
     report_of,
     warn,
 )
@@ -40,7 +39,8 @@ if TYPE_CHECKING:
 
     from convcalc.explain import Explanation
 
-__all__ = ["MAX_MEMORY", "MAX_SEED", "VerifyFormat", "parse_memory", "run_verify", "verify", "verify_layer"]
+__all__ = ["MAX_MEMORY", "MAX_SEED", "VerifyFormat", "parse_memory", "run_verify", "verify",
+           "verify_layer"]
 
 DEFAULT_MAX_MEMORY = "2G"
 PROGRESS_AFTER = 1.0
@@ -186,7 +186,6 @@ def verify_layer(network: Network, report: Report, output: OutputFormat,
 
 
 @app.command()
-@exit_codes
 def verify(
     file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
     batch: BatchOption = 1,

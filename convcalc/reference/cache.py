@@ -14,6 +14,7 @@ Both must run before the kernel modules are imported (reference/__init__.py does
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -98,20 +99,18 @@ def guard_against_corruption() -> None:
     """Make an unreadable numba cache entry a cache miss that clears the entry's index."""
     from numba.core import caching
 
-    original = caching.Cache.load_overload
+    original: Any = caching.Cache.load_overload
     if getattr(original, "convcalc_guarded", False):
         return
 
     def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
         try:
             return original(self, sig, target_context)
-        except Exception as error:  # noqa: BLE001 - a broken pickle raises almost anything
+        except Exception as error:
             _warn_once(str(self.cache_path), error)
-            try:
-                self.flush()  # an empty index: the next save writes a fresh entry
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):  # an empty index: the next save writes anew
+                self.flush()
             return None
 
     load_overload.convcalc_guarded = True  # type: ignore[attr-defined]
-    caching.Cache.load_overload = load_overload
+    caching.Cache.load_overload = load_overload  # type: ignore[method-assign]

@@ -100,8 +100,8 @@ COLUMNS: list[Column] = [
 
 def mismatch_lines(result: Verification) -> list[str]:
     """Return one line per failed check: layer, check, expected and measured."""
-    return [f"layer '{terminal_text(m.layer)}', {m.check.replace('_', ' ')}: expected {m.expected}; "
-            f"measured {m.measured}" for m in result.mismatches]
+    return [f"layer '{terminal_text(m.layer)}', {m.check.replace('_', ' ')}: expected "
+            f"{m.expected}; measured {m.measured}" for m in result.mismatches]
 
 
 def _summary(result: Verification) -> str:
