@@ -19,6 +19,7 @@ from convcalc.cli.output import ForceOption, write_output
 from convcalc.errors import ConvcalcError, InputError
 from convcalc.loader import load_network
 from convcalc.results import DType
+from convcalc.textsafe import printable
 
 __all__ = ["MISSING_MATPLOTLIB", "plot"]
 
@@ -61,4 +62,4 @@ def plot(
     report = report_of(load_network(file), batch, dtype, strict)
     warn(report)
     write_output(figure_bytes(cost_figure(report), file_format), output, force)
-    console(stderr=True).print(f"wrote {output}", markup=False)
+    console(stderr=True).print(f"wrote {printable(output)}", markup=False)

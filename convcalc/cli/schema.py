@@ -5,6 +5,7 @@ import json
 
 from convcalc.cli.app import app, console
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
+from convcalc.textsafe import printable
 
 __all__ = ["schema"]
 
@@ -20,4 +21,4 @@ def schema(output: OutputPathOption = None, force: ForceOption = False) -> None:
     write_output(json.dumps(network_schema(), indent=2, ensure_ascii=False) + "\n", output,
                  force)
     if output not in (None, "-"):
-        console(stderr=True).print(f"wrote {output}", markup=False)
+        console(stderr=True).print(f"wrote {printable(output)}", markup=False)
