@@ -12,6 +12,7 @@ from convcalc.errors import InputError, SpecError
 from convcalc.layers import REGISTRY
 from convcalc.loader import NetworkSource, network_from_data
 from convcalc.spec import InputShape, Network
+from convcalc.textsafe import echo
 
 __all__ = ["FLAG_OF_FIELD", "LayerKind", "layer_network", "parse_dims"]
 
@@ -35,9 +36,10 @@ FLAG_OF_FIELD = {
 def parse_dims(text: str, flag: str) -> int | list[int]:
     """Return ``3`` as 3 and ``3x5`` as [3, 5]; raise an InputError naming ``flag`` else."""
     parts = re.split(r"\s*[x×X,]\s*", text.strip())
-    if not all(p.isdigit() for p in parts):
-        raise InputError(f"{flag} takes an int or one int per dim such as 3x5, got {text!r}",
-                         source="<flags>")
+    # str.isdigit accepts ² and other scripts' digits, which int() then refuses or reads.
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise InputError(f"{flag} takes an int or one int per dim such as 3x5 (ASCII digits), "
+                         f"got {echo(text)}", source="<flags>")
     values = [int(p) for p in parts]
     return values[0] if len(values) == 1 else values
 

@@ -52,7 +52,8 @@ def test_output_is_required(run_cli: Any) -> None:
     """Without -o there is nowhere to draw: a usage error, exit 2."""
     result = run_cli("plot", LENET)
     assert result.exit_code == 2
-    assert "Missing option '--output'" in result.stderr
+    assert result.stderr == ("error: missing option '--output' / '-o' (see 'convcalc plot "
+                             "--help')\n")
 
 
 def test_missing_matplotlib_says_how_to_install_it(run_cli: Any, tmp_path: Path,

@@ -1,11 +1,12 @@
 """The typer app and what every command shares: options, output, errors to exit codes.
 
 Commands live in sibling modules (one concern each) and register on ``app``; they parse,
-call the core and hand results to ``emit``. Errors become exit codes here only.
+call the core and hand results to ``emit``. Errors become exit codes here only: the app's
+group (GuardedGroup) runs every command through convcalc/cli/guard.py.
 """
 
 
-import functools
+import errno
 import gc
 import os
 import sys
@@ -15,18 +16,26 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer import Abort, Exit
+from typer._click import Context
+from typer._click.exceptions import ClickException
+from typer.core import TyperGroup
 
 from convcalc import __version__
 from convcalc.analysis import analyze
-from convcalc.errors import ConvcalcError, InputError
+from convcalc.cli.guard import exit_code_of, prepare_streams, run_guarded
+from convcalc.cli.params import whole_numbers
+from convcalc.errors import InputError
 from convcalc.loader import NetworkSource
 from convcalc.render import layer_card, network_table, to_csv, to_json, to_markdown
 from convcalc.results import DType, Report
+from convcalc.textsafe import printable
 
 if TYPE_CHECKING:
     from convcalc.explain import Explanation
 
 __all__ = [
+    "MAX_BATCH",
     "BatchOption",
     "DTypeOption",
     "FormatOption",
@@ -38,7 +47,11 @@ __all__ = [
     "exit_codes",
     "main",
     "report_of",
+    "warn",
 ]
+
+MAX_BATCH = 1_000_000_000
+"""The largest ``--batch``: past it the counts stop meaning anything (docs/reliability.md)."""
 
 
 class OutputFormat(StrEnum):
@@ -50,7 +63,37 @@ class OutputFormat(StrEnum):
     markdown = "markdown"
 
 
+class GuardedGroup(TyperGroup):
+    """The command group whose ``main`` maps every exception to one line and an exit code.
+
+    Both ``convcalc`` and tests calling the app through typer's CliRunner pass here, so
+    no traceback reaches a user on either path (convcalc/cli/guard.py has the table).
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        prepare_streams()
+        code = run_guarded(lambda: super(GuardedGroup, self).main(
+            args, prog_name, complete_var, standalone_mode=False,
+            windows_expand_args=windows_expand_args, **extra))
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def invoke(self, ctx: Context) -> Any:
+        # Map a command's errors here, inside typer's main, which would turn a broken pipe
+        # into exit 1 on its own.
+        try:
+            return super().invoke(ctx)
+        except (Exit, Abort, ClickException):
+            raise
+        except BaseException as error:
+            raise Exit(exit_code_of(error)) from None
+
+
 app = typer.Typer(
+    cls=GuardedGroup,
     name="convcalc",
     help="Exact shapes, parameters, MACs, FLOPs, memory and receptive fields of "
     "convolutional networks, from flags or a YAML file. No framework, no forward pass.",
@@ -60,36 +103,46 @@ app = typer.Typer(
 )
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
-BatchOption = Annotated[int, typer.Option("--batch", "-b", min=1,
-                                          help="Batch size for MACs, FLOPs and memory.")]
+BatchOption = Annotated[int, typer.Option(
+    "--batch", "-b", parser=whole_numbers(1, MAX_BATCH), metavar="INTEGER",
+    help=f"Batch size for MACs, FLOPs and memory (1 to {MAX_BATCH:,}).")]
 DTypeOption = Annotated[DType, typer.Option("--dtype", help="Element type for the memory "
                                                              "columns.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors "
                                                               "(exit 2).")]
 
 
+class _Console(Console):
+    """A rich console that leaves a broken pipe to the guard (rich would exit 1 itself)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def console(stderr: bool = False) -> Console:
     """Return a console; off a terminal it is wide, so tables are not squeezed to 80."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
-    return Console(file=stream, width=width, soft_wrap=True, highlight=False)
+    return _Console(file=stream, width=width, soft_wrap=True, highlight=False)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def exit_codes(command: F) -> F:
-    """Wrap a command so convcalc's errors print one line on stderr and set the exit code."""
+    """Return ``command`` as it is: GuardedGroup maps every command's errors now.
 
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ConvcalcError as error:
-            print(f"error: {error}", file=sys.stderr)
-            raise typer.Exit(error.exit_code) from None
+    Kept so command modules that still mark their commands with it keep working.
+    """
+    return command
 
-    return run  # type: ignore[return-value]
+
+def warn(report: Report) -> None:
+    """Print the report's warnings on stderr, one line each, control characters escaped."""
+    for warning in report.warnings:
+        where = f"layer '{printable(warning.layer)}': " if warning.layer else ""
+        print(f"warning: {where}{printable(warning.message)}", file=sys.stderr)
 
 
 def report_of(source: NetworkSource, batch: int, dtype: DType, strict: bool) -> Report:
@@ -110,9 +163,7 @@ def emit(report: Report, output: OutputFormat, depth: int | None = None, bars: b
     if explanations is not None and output is OutputFormat.csv:
         raise InputError("--explain prints formulas, which CSV has no place for; use "
                          "--format table, json or markdown")
-    for warning in report.warnings:
-        where = f"layer '{warning.layer}': " if warning.layer else ""
-        print(f"warning: {where}{warning.message}", file=sys.stderr)
+    warn(report)
     if explanations is not None:
         _emit_explained(report, output, card, depth, bars, explanations)
     elif output is OutputFormat.table:

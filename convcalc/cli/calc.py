@@ -13,7 +13,6 @@ from convcalc.cli.app import (
     StrictOption,
     app,
     emit,
-    exit_codes,
     report_of,
 )
 from convcalc.flags import LayerKind, layer_network
@@ -39,7 +38,6 @@ ExplainOption = Annotated[bool, typer.Option("--explain", help="Show each layer'
 
 
 @app.command()
-@exit_codes
 def layer(
     input_shape: Annotated[str, typer.Option("--input", "-i", help="Input shape, channels "
                                              "first: 3x32x32 (C×H×W), 3x100, 1x8x32x32.")],
@@ -89,7 +87,6 @@ def layer(
 
 
 @app.command()
-@exit_codes
 def net(
     file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
     batch: BatchOption = 1,

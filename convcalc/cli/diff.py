@@ -13,7 +13,6 @@ from convcalc.cli.app import (
     OutputFormat,
     app,
     console,
-    exit_codes,
     report_of,
 )
 from convcalc.loader import load_network
@@ -23,7 +22,6 @@ __all__ = ["diff"]
 
 
 @app.command()
-@exit_codes
 def diff(
     first: Annotated[str, typer.Argument(help="The network before the change (YAML; - reads "
                                          "standard input).")],

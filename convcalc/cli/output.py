@@ -31,10 +31,10 @@ def write_output(content: str | bytes, path: str | None, force: bool) -> None:
         sys.stdout.flush()
         return
     target = Path(path)
-    if target.is_dir():
-        raise InputError("is a directory; give a file name", source=path)
     data = content.encode("utf-8") if isinstance(content, str) else content
     try:
+        if target.is_dir():
+            raise InputError("is a directory; give a file name", source=path)
         # "x" creates the file only if it is not there, so no race replaces one either.
         with target.open("wb" if force else "xb") as handle:
             handle.write(data)
@@ -45,5 +45,6 @@ def write_output(content: str | bytes, path: str | None, force: bool) -> None:
                          source=path) from None
     except PermissionError:
         raise InputError("cannot write: permission denied", source=path) from None
-    except OSError as error:
-        raise InputError(f"cannot write: {error.strerror}", source=path) from None
+    except OSError as error:  # a name too long, a full disk, a read-only file system
+        raise InputError(f"cannot write: {(error.strerror or str(error)).lower()}",
+                         source=path) from None

@@ -1,7 +1,6 @@
 """``convcalc plot``: a figure of where a network's cost goes, layer by layer."""
 
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +12,14 @@ from convcalc.cli.app import (
     StrictOption,
     app,
     console,
-    exit_codes,
     report_of,
+    warn,
 )
 from convcalc.cli.output import ForceOption, write_output
 from convcalc.errors import ConvcalcError, InputError
 from convcalc.loader import load_network
 from convcalc.results import DType
+from convcalc.textsafe import printable
 
 __all__ = ["MISSING_MATPLOTLIB", "plot"]
 
@@ -29,7 +29,6 @@ _FORMATS = ("png", "svg", "pdf")
 
 
 @app.command()
-@exit_codes
 def plot(
     file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
     output: Annotated[str, typer.Option("--output", "-o", help="The figure's file: .png, "
@@ -47,7 +46,12 @@ def plot(
     if file_format not in _FORMATS:
         raise InputError("name the figure .png, .svg or .pdf; its suffix picks the format",
                          source=output)
-    if not force and Path(output).exists():
+    try:
+        exists = Path(output).exists()
+    except OSError as error:  # a name too long for the file system, say
+        raise InputError(f"cannot write: {(error.strerror or str(error)).lower()}",
+                         source=output) from None
+    if not force and exists:
         raise InputError("already exists; pass --force to replace it", source=output)
     try:
         from convcalc.render.plot import cost_figure, figure_bytes
@@ -56,8 +60,6 @@ def plot(
             raise
         raise ConvcalcError(MISSING_MATPLOTLIB) from None
     report = report_of(load_network(file), batch, dtype, strict)
-    for warning in report.warnings:
-        where = f"layer '{warning.layer}': " if warning.layer else ""
-        print(f"warning: {where}{warning.message}", file=sys.stderr)
+    warn(report)
     write_output(figure_bytes(cost_figure(report), file_format), output, force)
-    console(stderr=True).print(f"wrote {output}", markup=False)
+    console(stderr=True).print(f"wrote {printable(output)}", markup=False)

@@ -3,14 +3,14 @@
 
 import json
 
-from convcalc.cli.app import app, console, exit_codes
+from convcalc.cli.app import app, console
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
+from convcalc.textsafe import printable
 
 __all__ = ["schema"]
 
 
 @app.command()
-@exit_codes
 def schema(output: OutputPathOption = None, force: ForceOption = False) -> None:
     """Print the JSON Schema of network files, for editors that check YAML against one.
 
@@ -21,4 +21,4 @@ def schema(output: OutputPathOption = None, force: ForceOption = False) -> None:
     write_output(json.dumps(network_schema(), indent=2, ensure_ascii=False) + "\n", output,
                  force)
     if output not in (None, "-"):
-        console(stderr=True).print(f"wrote {output}", markup=False)
+        console(stderr=True).print(f"wrote {printable(output)}", markup=False)

@@ -12,23 +12,35 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from convcalc.cli.app import BatchOption, OutputFormat, app, console, emit, exit_codes, report_of
+from convcalc.cli.app import (
+    BatchOption,
+    OutputFormat,
+    app,
+    console,
+    emit,
+    report_of,
+    warn,
+)
+from convcalc.cli.params import whole_numbers
 from convcalc.errors import InputError, MemoryLimitExceeded, VerificationFailed
 from convcalc.loader import load_network
 from convcalc.render.numbers import human_bytes, shape_text
 from convcalc.results import DType, Report
 from convcalc.spec import Network
+from convcalc.textsafe import echo
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from convcalc.explain import Explanation
 
-__all__ = ["VerifyFormat", "parse_memory", "run_verify", "verify", "verify_layer"]
+__all__ = ["MAX_MEMORY", "MAX_SEED", "VerifyFormat", "parse_memory", "run_verify", "verify",
+           "verify_layer"]
 
 DEFAULT_MAX_MEMORY = "2G"
 PROGRESS_AFTER = 1.0
@@ -44,8 +56,13 @@ class VerifyFormat(StrEnum):
     json = "json"
 
 
-SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of the random inputs "
-                                         "and weights.")]
+MAX_SEED = 2**32 - 1
+MAX_MEMORY = 1024**5
+"""The largest --max-memory, 1 PiB (1024T): a bound on the bound, so the number is sane."""
+
+SeedOption = Annotated[int, typer.Option(
+    "--seed", parser=whole_numbers(0, MAX_SEED), metavar="INTEGER",
+    help=f"Seed of the random inputs and weights (0 to {MAX_SEED:,}).")]
 MaxMemoryOption = Annotated[str, typer.Option(
     "--max-memory", help="Refuse to run when the arrays would need more: bytes, or 512M, "
     "2G, 1.5GiB (powers of 1024).")]
@@ -54,15 +71,23 @@ MaxMemoryOption = Annotated[str, typer.Option(
 def parse_memory(text: str) -> int:
     """Return a byte count from ``2G``, ``512M``, ``1.5GiB`` or ``1000000`` (K/M/G/T: 1024ⁿ).
 
-    Raises InputError for anything else, or for a size below one byte.
+    Raises InputError for anything else, for a size below one byte, or above MAX_MEMORY.
     """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?\s*", text, re.I)
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kmgt]?)(?:i?b)?\s*", text,
+                         re.IGNORECASE | re.ASCII)
     if match is None:
-        raise InputError(f"--max-memory: '{text}' is not a size; write bytes or a number with "
-                         "K, M, G or T (powers of 1024): 512M, 2G, 1.5GiB")
-    value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+        raise InputError(f"--max-memory: {echo(text)} is not a size; write bytes or a number "
+                         "with K, M, G or T (powers of 1024): 512M, 2G, 1.5GiB")
+    number = match.group(1)
+    if len(number.lstrip("0").partition(".")[0]) > 20:  # no float, no huge int to build
+        raise InputError(f"--max-memory: {echo(text)} is more than the largest allowed, 1024T "
+                         "(1 PiB)")
+    value = int(Fraction(number) * _UNITS[match.group(2).lower()])
     if value < 1:
-        raise InputError(f"--max-memory: '{text}' is less than one byte")
+        raise InputError(f"--max-memory: {echo(text)} is less than one byte")
+    if value > MAX_MEMORY:
+        raise InputError(f"--max-memory: {echo(text)} is more than the largest allowed, 1024T "
+                         "(1 PiB)")
     return value
 
 
@@ -145,12 +170,6 @@ def run_verify(network: Network, report: Report, seed: int, max_memory: int,
                                  if rows > 1 else "the row disagrees with the calculator")
 
 
-def _warn(report: Report) -> None:
-    for warning in report.warnings:
-        where = f"layer '{warning.layer}': " if warning.layer else ""
-        print(f"warning: {where}{warning.message}", file=sys.stderr)
-
-
 def verify_layer(network: Network, report: Report, output: OutputFormat,
                  explanations: tuple[Explanation, ...] | None) -> None:
     """``layer --verify``: the layer's card then its verification (table), or verify's JSON."""
@@ -162,12 +181,11 @@ def verify_layer(network: Network, report: Report, output: OutputFormat,
     if output is not OutputFormat.json or explanations is not None:
         raise InputError("--verify prints the layer card and its verification (--format "
                          "table) or verify's JSON (--format json, without --explain)")
-    _warn(report)
+    warn(report)
     run_verify(network, report, 0, parse_memory(DEFAULT_MAX_MEMORY), VerifyFormat.json)
 
 
 @app.command()
-@exit_codes
 def verify(
     file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
     batch: BatchOption = 1,
@@ -186,5 +204,5 @@ def verify(
     limit = parse_memory(max_memory)
     source = load_network(file)
     report = report_of(source, batch, DType.float32, False)
-    _warn(report)
+    warn(report)
     run_verify(source.network, report, seed, limit, output)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from rich.text import Text
 
 from convcalc.diff import NetworkDiff, RowChange, RowState, TotalChange
+from convcalc.render.cells import csv_cell, markdown_cell, terminal_text
 from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text, shape_text
 from convcalc.results import ReceptiveField
 
@@ -56,7 +57,7 @@ def relative_text(total: TotalChange, unit: str = "") -> str:
 
 
 def _headline(diff: NetworkDiff, everything: bool) -> str:
-    names = f"{diff.a_name or 'A'} → {diff.b_name or 'B'}"
+    names = terminal_text(f"{diff.a_name or 'A'} → {diff.b_name or 'B'}")
     unchanged = diff.count("unchanged")
     hidden = "" if everything or not unchanged else " (hidden; --all shows them)"
     return (f"{names} (batch {diff.batch}, {diff.dtype}): {diff.count('changed')} changed, "
@@ -106,7 +107,7 @@ def diff_text(diff: NetworkDiff, everything: bool = False) -> Text:
     shown = diff.shown(everything)
     if shown:
         header = ["", "Layer", *(name for name, _, _ in COLUMNS)]
-        cells = [[MARK[row.status], "  " * (row.b or row.a).depth + row.name,  # type: ignore[union-attr]
+        cells = [[MARK[row.status], "  " * (row.b or row.a).depth + terminal_text(row.name),  # type: ignore[union-attr]
                   *(_pair(row, cell) for _, _, cell in COLUMNS)] for row in shown]
         lines = _aligned([header, *cells], ["<", "<", *(align for _, align, _ in COLUMNS)])
         text.append(lines[0] + "\n", style="bold")
@@ -129,7 +130,7 @@ def diff_markdown(diff: NetworkDiff, everything: bool = False) -> str:
     if shown:
         lines += ["| | Layer | " + " | ".join(name for name, _, _ in COLUMNS) + " |",
                   "|---|---|" + "".join("--:|" if a == ">" else "---|" for _, a, _ in COLUMNS)]
-        lines += [f"| {MARK[row.status]} | {row.name} | "
+        lines += [f"| {MARK[row.status]} | {markdown_cell(row.name)} | "
                   + " | ".join(_pair(row, cell) for _, _, cell in COLUMNS) + " |"
                   for row in shown]
         lines.append("")
@@ -159,7 +160,7 @@ def diff_csv(diff: NetworkDiff, everything: bool = False) -> str:
         return "x".join(map(str, state.receptive_field.size))
 
     for row in diff.shown(everything):
-        writer.writerow([row.name, row.status,
+        writer.writerow([csv_cell(row.name), row.status,
                          *(value(side, f) for f in fields for side in (row.a, row.b)),
                          size(row.a), size(row.b)])
     totals = {t.quantity: t for t in diff.totals}

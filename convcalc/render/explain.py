@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from convcalc.explain import Explanation
+from convcalc.render.cells import markdown_cell, terminal_text
 from convcalc.render.numbers import shape_text
 from convcalc.results import Report
 
@@ -33,10 +34,10 @@ def explanation_text(report: Report, explanations: Sequence[Explanation],
     for explanation, (name, rest) in zip(explanations, _headings(report, explanations),
                                          strict=True):
         if headings:
-            text.append(name, style="bold")
+            text.append(terminal_text(name), style="bold")
             text.append(rest + "\n")
         for line in explanation.lines:
-            text.append(f"  {line}\n")
+            text.append(f"  {terminal_text(line)}\n")
     text.rstrip()
     return text
 
@@ -46,7 +47,8 @@ def explanation_markdown(report: Report, explanations: Sequence[Explanation]) ->
     parts = ["", "### Worked formulas", ""]
     for explanation, (name, rest) in zip(explanations, _headings(report, explanations),
                                          strict=True):
-        parts += [f"**{name}**{rest}", "", "```text", *explanation.lines,
+        parts += [f"**{markdown_cell(name)}**{rest}", "", "```text",
+                  *(terminal_text(line) for line in explanation.lines),
                   "```", ""]
     return "\n".join(parts)
 

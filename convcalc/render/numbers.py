@@ -9,6 +9,16 @@ from convcalc.results import ReceptiveField
 __all__ = ["compact", "exact", "human_bytes", "receptive_field_text", "shape_text"]
 
 _STEPS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+_HUGE = 10**21
+"""From here a count is shown by its order of magnitude: its digits would not read, and past
+10^308 it would not even fit a float."""
+
+
+def _astronomic(value: int, unit: str) -> str:
+    """Return ``~1e312 B``-style text for a count too large for a float."""
+    digits = len(str(abs(value))) if value.bit_length() < 10_000 else int(
+        value.bit_length() * 0.30103) + 1
+    return f"{'-' if value < 0 else ''}~1e{digits - 1}{unit}"
 
 
 def exact(value: int) -> str:
@@ -18,6 +28,8 @@ def exact(value: int) -> str:
 
 def compact(value: int) -> str:
     """Return a count in three significant digits with a K/M/G/T suffix: 61.1 M."""
+    if abs(value) >= _HUGE:
+        return _astronomic(value, "")
     for size, suffix in _STEPS:
         if abs(value) >= size:
             scaled = value / size
@@ -28,6 +40,8 @@ def compact(value: int) -> str:
 
 def human_bytes(value: int) -> str:
     """Return a byte count in IEC units: 3.06 MiB."""
+    if abs(value) >= _HUGE:
+        return _astronomic(value, " B")
     units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
     scaled = float(value)
     for unit in units:

@@ -21,6 +21,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from convcalc.layers.window import dim_names
+from convcalc.render.cells import terminal_text
 from convcalc.render.numbers import compact, human_bytes, shape_text
 from convcalc.results import LayerRow, Report
 
@@ -150,6 +151,11 @@ def _spans(rows: Sequence[LayerRow]) -> list[tuple[str, int, int]]:
     return named
 
 
+def _label(name: str) -> str:
+    """Return a name as figure text: escaped, and ``$`` literal (it starts mathtext)."""
+    return terminal_text(name).replace("$", r"\$")
+
+
 def cost_figure(report: Report) -> Figure:
     """Return the four-panel figure of where ``report``'s network spends its cost."""
     rows = plotted_rows(report)
@@ -160,7 +166,7 @@ def cost_figure(report: Report) -> Figure:
     totals = report.totals
     batch = f" for a batch of {report.batch}" if report.batch > 1 else ""
     figure.suptitle(
-        f"{report.name or 'network'}: where the cost goes — input "
+        f"{_label(report.name or 'network')}: where the cost goes — input "
         f"{shape_text(report.input_shape)}{batch}, {compact(totals.params)} parameters, "
         f"{compact(totals.macs)} MACs, {human_bytes(totals.activation_bytes)} of "
         f"activations ({report.dtype})", fontsize=11)
@@ -176,7 +182,8 @@ def cost_figure(report: Report) -> Figure:
     bottom = axes[3]
     bottom.set_xlim(-0.6, count - 0.4)
     if count <= NAMED_TICKS_UP_TO:
-        bottom.set_xticks(range(count), [row.name for row in rows], rotation=90, fontsize=7)
+        bottom.set_xticks(range(count), [_label(row.name) for row in rows], rotation=90,
+                          fontsize=7)
     else:
         bottom.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=20))
         bottom.set_xlabel("layer (execution order)")
@@ -185,7 +192,7 @@ def cost_figure(report: Report) -> Figure:
                 if shade % 2 == 0:
                     panel.axvspan(first - 0.5, last + 0.5, color="#000000", alpha=0.04, lw=0)
             if last - first >= 2:
-                axes[0].annotate(name, ((first + last) / 2, 1.0), xytext=(0, -2),
+                axes[0].annotate(_label(name), ((first + last) / 2, 1.0), xytext=(0, -2),
                                  xycoords=("data", "axes fraction"), textcoords="offset points",
                                  ha="center", va="top", fontsize=8, color="#555555")
     return figure

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from rich.console import Group
 from rich.text import Text
 
+from convcalc.render.cells import terminal_text
 from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text, shape_text
 from convcalc.results import LayerRow, Report
 
@@ -40,7 +41,7 @@ def _columns(report: Report, bars: bool, depth: int | None) -> list[Column]:
         return not row.container or row.depth == depth
 
     columns: list[Column] = [
-        ("Layer", "<", lambda r: "  " * r.depth + r.name, "Total"),
+        ("Layer", "<", lambda r: "  " * r.depth + terminal_text(r.name), "Total"),
         ("Type", "<", lambda r: r.type, ""),
         ("Output shape", "<", lambda r: shape_text(r.output_shape),
          shape_text(report.output_shape)),
@@ -81,7 +82,7 @@ def network_table(report: Report, depth: int | None = None, bars: bool = False) 
                          zip(values, columns, widths, strict=True)).rstrip()
 
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
-    title = report.name or "network"
+    title = terminal_text(report.name or "network")
     text = Text(f"{title}: input {shape_text(report.input_shape)}, batch {report.batch}\n\n",
                 style="bold")
     text.append(line([header for header, _, _, _ in columns]) + "\n", style="bold")

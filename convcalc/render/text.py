@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from convcalc.render.cells import csv_cell, markdown_cell
 from convcalc.render.numbers import compact, human_bytes, receptive_field_text, shape_text
 from convcalc.render.table import visible_rows
 from convcalc.results import Report
@@ -35,7 +36,7 @@ def to_csv(report: Report) -> str:
     for row in report.layers:
         field = row.receptive_field
         writer.writerow([
-            row.name, row.type, row.depth, str(row.container).lower(),
+            csv_cell(row.name), row.type, row.depth, str(row.container).lower(),
             _dims(row.input_shape), _dims(row.output_shape), row.params,
             row.non_trainable_params, row.macs, row.flops, row.activation_bytes,
             _dims(field.size if field else None), _dims(field.stride if field else None),
@@ -47,14 +48,15 @@ def to_csv(report: Report) -> str:
 def to_markdown(report: Report, depth: int | None = None) -> str:
     """Return a GitHub-flavoured Markdown table with a totals row."""
     lines = [
-        f"**{report.name or 'network'}**: input {shape_text(report.input_shape)}, "
+        f"**{markdown_cell(report.name or 'network')}**: input {shape_text(report.input_shape)}, "
         f"batch {report.batch}, {report.dtype}",
         "",
         "| Layer | Type | Output shape | Params | MACs | FLOPs | Memory | Receptive field |",
         "|---|---|---|--:|--:|--:|--:|--:|",
     ]
     for row in visible_rows(report, depth):
-        name = "&nbsp;&nbsp;" * row.depth + (f"**{row.name}**" if row.container else row.name)
+        name = "&nbsp;&nbsp;" * row.depth + (f"**{markdown_cell(row.name)}**" if row.container
+                                            else markdown_cell(row.name))
         lines.append(
             f"| {name} | {row.type} | {shape_text(row.output_shape)} | {compact(row.params)} "
             f"| {compact(row.macs)} | {compact(row.flops)} | {human_bytes(row.activation_bytes)} "

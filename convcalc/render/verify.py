@@ -8,6 +8,7 @@ from fractions import Fraction
 from rich.text import Text
 
 from convcalc.reference.results import FieldCheck, LayerCheck, ParamCount, Verification
+from convcalc.render.cells import terminal_text
 from convcalc.render.numbers import exact, human_bytes, shape_text
 
 __all__ = ["mismatch_lines", "verification_json", "verification_table"]
@@ -83,7 +84,7 @@ Column = tuple[str, str, Callable[[LayerCheck], str]]
 """A column: header, alignment ('<' or '>'), the cell of a checked row."""
 
 COLUMNS: list[Column] = [
-    ("Layer", "<", lambda c: c.name),
+    ("Layer", "<", lambda c: terminal_text(c.name)),
     ("Type", "<", lambda c: c.type),
     ("Output shape", "<", lambda c: f"{shape_text(c.shape.measured)} {_mark(c.shape.ok)}"
      if c.shape else FAIL),
@@ -99,8 +100,8 @@ COLUMNS: list[Column] = [
 
 def mismatch_lines(result: Verification) -> list[str]:
     """Return one line per failed check: layer, check, expected and measured."""
-    return [f"layer '{m.layer}', {m.check.replace('_', ' ')}: expected {m.expected}; "
-            f"measured {m.measured}" for m in result.mismatches]
+    return [f"layer '{terminal_text(m.layer)}', {m.check.replace('_', ' ')}: expected "
+            f"{m.expected}; measured {m.measured}" for m in result.mismatches]
 
 
 def _summary(result: Verification) -> str:
@@ -145,7 +146,7 @@ def verification_table(result: Verification) -> Text:
                          zip(values, COLUMNS, widths, strict=True)).rstrip()
 
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
-    title = result.name or "network"
+    title = terminal_text(result.name or "network")
     text = Text(f"{title}: verified on arrays, input {shape_text(result.input_shape)}, "
                 f"batch {result.batch}, seed {result.seed}\n\n", style="bold")
     text.append(line([header for header, _, _ in COLUMNS]) + "\n", style="bold")
