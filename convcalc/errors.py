@@ -4,8 +4,10 @@ The tree::
 
     ConvcalcError                 base of everything convcalc raises on purpose
     ├── InputError                the user's input is wrong: exit code 2
-    │   ├── NetworkFileError      the file cannot be read or parsed (missing, broken YAML,
-    │   │                         a python tag, an alias bomb, nesting too deep)
+    │   ├── NetworkFileError      the file cannot be read or parsed (missing, not UTF-8,
+    │   │                         broken YAML, a tag other than the core ones, a
+    │   │                         duplicate key, a YAML 1.1 number, an alias bomb,
+    │   │                         nesting too deep, stdin closed)
     │   ├── SpecError             the file parses but a layer or field is invalid
     │   ├── LayerError            the layers do not fit together: a kernel larger than its
     │   │                         padded input, channels that `groups` does not divide,
@@ -23,6 +25,8 @@ name, the field. Only the CLI turns them into exit codes and text on stderr.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from convcalc.textsafe import echo, printable
 
 __all__ = [
     "ConvcalcError",
@@ -71,6 +75,9 @@ class ConvcalcError(Exception):
 class InputError(ConvcalcError):
     """The user's input (a file, flags) is invalid; exit code 2.
 
+    ``describe`` escapes and cuts what it repeats of the user's (the layer's name, the
+    file name's control characters), so a message stays one safe line.
+
     Attributes:
         source: the file name, or ``<stdin>``/``<flags>``; filled in by the loader or CLI.
         line: 1-based line in the source, when known.
@@ -89,15 +96,16 @@ class InputError(ConvcalcError):
         """Return the one-line message with its file, line, layer and field prefixed."""
         where = []
         if self.source:
-            where.append(f"{self.source}:{self.line}" if self.line else self.source)
+            source = printable(self.source)
+            where.append(f"{source}:{self.line}" if self.line else source)
         if self.location:
-            where.append(format_location(self.location))
+            where.append(printable(format_location(self.location)))
         if self.layer:
-            where.append(f"layer '{self.layer}'")
-        named = f"'{self.field_name}'" in self.message or self.message.startswith(
-            f"{self.field_name} ")
+            where.append(f"layer {echo(self.layer)}")
+        quoted = echo(self.field_name) if self.field_name else ""
+        named = quoted in self.message or self.message.startswith(f"{self.field_name} ")
         if self.field_name and not named:
-            where.append(f"field '{self.field_name}'")
+            where.append(f"field {quoted}")
         prefix = ": ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
 

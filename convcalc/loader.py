@@ -10,22 +10,27 @@ text is composed again and the error's location followed through the nodes.
 from __future__ import annotations
 
 import difflib
+import errno
+import functools
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 if TYPE_CHECKING:
     import yaml
 
 from convcalc.errors import InputError, Location, NetworkFileError, SpecError, format_location
-from convcalc.layers import REGISTRY
-from convcalc.spec import LAYER_TYPES, Network
+from convcalc.layers import REGISTRY, LayerSpec
+from convcalc.spec import LAYER_TYPES, Layer, Network
+from convcalc.textsafe import MAX_ECHO, echo, printable, shorten
 
-__all__ = ["MAX_FILE_BYTES", "MAX_NESTING", "MAX_NODES", "NetworkSource", "load_network",
-           "network_from_data", "parse_network"]
+__all__ = ["MAX_DIGITS", "MAX_FILE_BYTES", "MAX_MERGED_KEYS", "MAX_NESTING", "MAX_NODES",
+           "NetworkSource", "load_network", "network_from_data", "parse_network"]
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """The largest network file read."""
@@ -37,11 +42,213 @@ MAX_NESTING = 200
 
 
 
+MAX_DIGITS = 100
+"""The most digits a number in a network file may have (no field takes more than ten;
+Python refuses to convert past about 4,300)."""
+
+MAX_MERGED_KEYS = 1_000_000
+"""The most keys a file's merge keys (``<<: *base``) may copy in all."""
+
+_INT_1_2 = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_INT_1_1 = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?::[0-5]?[0-9])*)")
+_MERGE = "tag:yaml.org,2002:merge"
+_YAML_1_1_BOOLEANS = frozenset({"yes", "no", "on", "off"})
+_CORE_TAGS = ("null", "bool", "int", "float", "str", "seq", "map")
+
+
 def _yaml() -> tuple[Any, type[yaml.SafeLoader]]:
-    """Return PyYAML and its safe loader (the C one where it is built), imported on use."""
+    """Return PyYAML and the network-file loader (on its C parser where it is built)."""
     import yaml
 
-    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml, _loader_class()
+
+
+@functools.cache
+def _loader_class() -> type[yaml.SafeLoader]:
+    """Build the loader: PyYAML's C parser, YAML 1.2's core scalars, plain data only.
+
+    PyYAML resolves YAML 1.1, where ``no`` is false, ``010`` is 8, ``1:00`` is 60 and
+    ``!!set`` makes a set. A network file means what YAML 1.2 means: ``yes``/``no``/
+    ``on``/``off`` and dates stay text, the 1.1-only integer forms are refused with the
+    number to write, and only the core tags (null, bool, int, float, str, seq, map) load.
+    Parsing stays in C; only these scalar and mapping rules run in Python, as before.
+    """
+    import yaml
+    import yaml.constructor
+    import yaml.resolver
+
+    # PyYAML has no type stubs here: its classes are Any to mypy.
+    SafeConstructor: Any = yaml.constructor.SafeConstructor
+    BaseResolver: Any = yaml.resolver.BaseResolver
+    Resolver: Any = yaml.resolver.Resolver
+    try:
+        from yaml.cyaml import CParser
+        Parser: Any = CParser
+    except ImportError:  # PyYAML built without libyaml: the same rules, parsed in Python
+        Parser = _python_parser(yaml)
+
+    class NetworkResolver(BaseResolver):  # type: ignore[misc]
+        """YAML 1.1's scalar patterns minus its booleans, timestamps and ``=``."""
+
+    for first, resolvers in Resolver.yaml_implicit_resolvers.items():
+        for tag, pattern in resolvers:
+            if tag.rsplit(":", 1)[1] in ("null", "int", "float") or tag == _MERGE:
+                NetworkResolver.add_implicit_resolver(tag, pattern, [first])
+    NetworkResolver.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"))
+
+    class NetworkConstructor(SafeConstructor):  # type: ignore[misc]
+        """Plain data only, each key once, numbers as YAML 1.2 writes them."""
+
+        yaml_constructors: ClassVar[dict[Any, Any]] = {
+            f"tag:yaml.org,2002:{name}": SafeConstructor.yaml_constructors[
+                f"tag:yaml.org,2002:{name}"] for name in _CORE_TAGS}
+
+        def construct_undefined(self, node: yaml.Node) -> Any:
+            raise _refused(node, f"the tag {echo(_short_tag(node.tag))} is not allowed; "
+                           "network files hold plain data (mappings, lists, numbers, "
+                           "strings)")
+
+        def construct_yaml_int(self, node: yaml.Node) -> int:
+            return _yaml_int(node)
+
+        def construct_yaml_float(self, node: yaml.Node) -> float:
+            text = str(node.value)
+            if "_" in text or ":" in text:
+                raise _refused(node, f"{echo(text)} is a YAML 1.1 number (underscores or "
+                               "base-60 parts); write it as plain decimal digits, or quote "
+                               "it for text")
+            try:
+                return float(SafeConstructor.construct_yaml_float(self, node))
+            except ValueError:
+                raise _refused(node, f"{echo(text)} is not a number") from None
+
+        def construct_yaml_bool(self, node: yaml.Node) -> bool:
+            text = str(node.value)
+            if text.lower() not in ("true", "false"):
+                raise _refused(node, f"{echo(text)} is not a boolean; write true or false")
+            return text.lower() == "true"
+
+        def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+            if not isinstance(node, yaml.MappingNode):
+                raise _refused(node, f"expected a mapping, found {node.id}")
+            mapping: dict[Any, Any] = {}
+            merges = False
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    merges = True
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    seen = key in mapping
+                except TypeError:
+                    raise _refused(key_node, "a mapping key must be a plain value, not a "
+                                   "list or mapping") from None
+                if seen:
+                    first = next(k for k, _ in node.value if k.tag != _MERGE
+                                 and self.construct_object(k, deep=deep) == key)
+                    raise _refused(key_node, f"duplicate key {echo(key)} (lines "
+                                   f"{first.start_mark.line + 1} and "
+                                   f"{key_node.start_mark.line + 1}); a mapping takes each "
+                                   "key once")
+                mapping[key] = self.construct_object(value_node, deep=deep)
+            if merges:  # ``<<: *base``: the written keys win over the merged ones
+                return {**self._merged(node, deep), **mapping}
+            return mapping
+
+        def _merged(self, node: yaml.Node, deep: bool) -> dict[Any, Any]:
+            merge = [(k, v) for k, v in node.value if k.tag == _MERGE]
+            sources = [s for _, v in merge for s in (
+                v.value if isinstance(v, yaml.SequenceNode) else [v])]
+            # Count before copying: each merge copies its sources' keys, so a few aliases
+            # of a large mapping would otherwise copy it over and over.
+            self.merged_keys = getattr(self, "merged_keys", 0) + sum(
+                len(s.value) for s in sources if isinstance(s, yaml.MappingNode))
+            if self.merged_keys > MAX_MERGED_KEYS:
+                raise _refused(node, f"the merge keys ('<<') copy more than "
+                               f"{MAX_MERGED_KEYS:,} keys; write the repetition with "
+                               "'repeat' instead")
+            copy = yaml.MappingNode(node.tag, merge, node.start_mark, node.end_mark)
+            self.flatten_mapping(copy)
+            merged: dict[Any, Any] = {}
+            for key_node, value_node in copy.value:
+                key = self.construct_object(key_node, deep=deep)
+                merged.setdefault(key, self.construct_object(value_node, deep=deep))
+            return merged
+
+    NetworkConstructor.add_constructor(None, NetworkConstructor.construct_undefined)
+    for name in ("int", "float", "bool"):
+        NetworkConstructor.add_constructor(f"tag:yaml.org,2002:{name}",
+                                           getattr(NetworkConstructor, f"construct_yaml_{name}"))
+
+    class NetworkLoader(Parser, NetworkConstructor, NetworkResolver):  # type: ignore[misc]
+        """PyYAML's (C) parser with the network file's constructor and resolver."""
+
+        def __init__(self, stream: str) -> None:
+            Parser.__init__(self, stream)
+            NetworkConstructor.__init__(self)
+            NetworkResolver.__init__(self)
+
+    return NetworkLoader
+
+
+def _python_parser(yaml: Any) -> type:
+    """Return PyYAML's pure-Python reader, scanner, parser and composer as one class."""
+
+    class PythonParser(yaml.reader.Reader, yaml.scanner.Scanner,  # type: ignore[misc]
+                       yaml.parser.Parser, yaml.composer.Composer):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+
+    return PythonParser
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _refused(node: yaml.Node, message: str) -> NetworkFileError:
+    """Return the error for a node the network format refuses, with the node's line."""
+    return NetworkFileError(message, line=node.start_mark.line + 1)
+
+
+def _yaml_int(node: yaml.Node) -> int:
+    """Return a decimal integer; refuse YAML 1.1's other forms, saying the number to write."""
+    text = str(node.value)
+    if len(text) > MAX_DIGITS:
+        digits = sum(c.isdigit() for c in text)
+        if digits > MAX_DIGITS:
+            raise _refused(node, f"a number of {digits:,} digits; numbers here have at most "
+                           f"{MAX_DIGITS} digits (no size exceeds 2,147,483,647)")
+    if _INT_1_2.fullmatch(text):
+        return int(text)
+    if not _INT_1_1.fullmatch(text):
+        raise _refused(node, f"{echo(text)} is not an integer")
+    body = text.replace("_", "").lstrip("+-")
+    sign = -1 if text.startswith("-") else 1
+    try:
+        if ":" in body:
+            value = 0
+            for part in body.split(":"):
+                value = value * 60 + int(part)
+            form = "sexagesimal (base-60) integer"
+        elif body[:2] in ("0x", "0b"):
+            value = int(body[2:], 16 if body[1] == "x" else 2)
+            form = "hexadecimal integer" if body[1] == "x" else "binary integer"
+        elif len(body) > 1 and body[0] == "0":
+            value, form = int(body, 8), "octal integer"
+        else:
+            value, form = int(body), "integer with underscores"  # 1_000
+    except ValueError:
+        raise _refused(node, f"{echo(text)} is not an integer") from None
+    raise _refused(node, f"{text} is a YAML 1.1 {form}; write {sign * value}, or quote it "
+                   "for text" if len(text) <= MAX_ECHO else
+                   f"{echo(text)} is a YAML 1.1 {form}; write it in decimal digits")
+
 
 _DIMS_HELP = "an int ≥ 1, or a list with one int ≥ 1 per spatial dim such as [3, 1]"
 _FIELD_HELP = {
@@ -121,7 +328,7 @@ def load_network(path: str | Path) -> NetworkSource:
     name = "<stdin>" if str(path) == "-" else str(path)
     try:
         if name == "<stdin>":
-            text = sys.stdin.read(MAX_FILE_BYTES + 1)
+            text = _read_stdin()
         else:
             file = Path(path)
             if file.is_dir():
@@ -136,61 +343,219 @@ def load_network(path: str | Path) -> NetworkSource:
         raise NetworkFileError(f"not UTF-8 text ({error.reason} at byte {error.start})",
                                source=name) from None
     except OSError as error:
-        raise NetworkFileError(f"cannot read: {error.strerror}", source=name) from None
+        reason = (error.strerror or str(error)).lower()
+        raise NetworkFileError(f"cannot read: {reason}", source=name) from None
     if len(text) > MAX_FILE_BYTES:
         raise NetworkFileError(f"larger than the limit of {MAX_FILE_BYTES // 2**20} MiB",
                                source=name)
     return parse_network(text, name)
 
 
+def _read_stdin() -> str:
+    """Return standard input decoded as UTF-8, whatever the locale says it is.
+
+    The bytes are read and decoded here: Python's text stdin decodes by the locale, with
+    ``surrogateescape`` in a C locale, which lets bad bytes through as lone surrogates.
+    """
+    stream = sys.stdin
+    if stream is None:  # started with stdin closed (``<&-``)
+        raise OSError(errno.EBADF, "standard input is closed")
+    binary = getattr(stream, "buffer", None)
+    if binary is None:  # replaced by a text stream (a test, an embedding program)
+        return stream.read(MAX_FILE_BYTES + 1)
+    return bytes(binary.read(MAX_FILE_BYTES + 1)).decode("utf-8")
+
+
 def parse_network(text: str, name: str = "<string>") -> NetworkSource:
     """Return the network in the YAML ``text``; ``name`` is used in error messages."""
     yaml, loader = _yaml()
     try:
-        data = yaml.load(text, Loader=loader)  # a safe loader: no python tags
-    except yaml.constructor.ConstructorError as error:
-        mark = error.problem_mark
-        line = mark.line + 1 if mark else None
-        if error.problem and "tag" in error.problem:
-            tag = error.problem.split("tag", 1)[1].strip(" '")
-            raise NetworkFileError(
-                f"the tag {tag!r} is not allowed; network files hold plain data (mappings, "
-                "lists, numbers, strings)", source=name, line=line) from None
-        raise NetworkFileError(f"invalid YAML: {error.problem}", source=name,
-                               line=line) from None
+        data = yaml.load(text, Loader=loader)
+    except NetworkFileError as error:  # a rule of the format, raised while constructing
+        error.source = name
+        raise
+    except yaml.reader.ReaderError as error:
+        raise NetworkFileError(
+            f"the character {echo(chr(error.character))} is not allowed in a YAML file "
+            "(control characters other than tab and line breaks); remove it",
+            source=name, line=_line_at_byte(text, error.position)) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "invalid YAML"
-        raise NetworkFileError(f"invalid YAML: {problem}", source=name,
+        raise NetworkFileError(f"invalid YAML: {_one_line(problem)}", source=name,
                                line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as error:
-        raise NetworkFileError(f"invalid YAML: {error}", source=name) from None
+        raise NetworkFileError(f"invalid YAML: {_one_line(str(error))}",
+                               source=name) from None
     except RecursionError:
         raise NetworkFileError(f"nested too deeply (the limit is {MAX_NESTING} levels)",
                                source=name) from None
     try:
-        _check_graph(data)
+        shared = _check_graph(data)
     except NetworkFileError as error:
         error.source, error.line = name, _line_of(_compose(text), error.location)
         raise
-    return network_from_data(data, name, text)
+    return network_from_data(data, name, text, shared=shared)
 
 
-def network_from_data(data: Any, name: str, text: str | None = None) -> NetworkSource:
-    """Return the network described by plain data (what the YAML held), validated."""
+def _one_line(text: str) -> str:
+    """Return a parser's message on one line, escaped and cut."""
+    return shorten(printable(" ".join(text.split())), 200)
+
+
+def _line_at_byte(text: str, position: int) -> int:
+    """Return the 1-based line of a UTF-8 byte offset (where the C parser reports)."""
+    return text.encode("utf-8", "surrogatepass")[:position].count(b"\n") + 1
+
+
+def network_from_data(data: Any, name: str, text: str | None = None, *,
+                      shared: bool = False) -> NetworkSource:
+    """Return the network described by plain data (what the YAML held), validated.
+
+    ``shared`` says that the data holds objects reached more than once (YAML aliases):
+    those are validated once each, by node, so the cost is that of the file rather than
+    of its expansion. Plain trees are validated whole, which is faster, and again by node
+    only when they are invalid, to find the first error in the file's order.
+    """
     if not isinstance(data, dict):
         raise SpecError(
             "a network file is a mapping with 'input' and 'layers' (see docs/format.md), "
             f"got {_kind(data)}", source=name, line=1,
         )
     try:
-        network = Network.model_validate(data)
-    except ValidationError as error:
-        raise _spec_error(error, data, _compose(text), name) from None
+        if not shared:
+            try:
+                return NetworkSource(Network.model_validate(data), name, text)
+            except ValidationError:
+                pass  # find the first error by node, as for shared data
+        network = _NodeValidator(data).network()
+    except _Invalid as invalid:
+        raise _spec_error(invalid.error, invalid.data, invalid.path, invalid.is_layer,
+                          _compose(text), name) from None
     except RecursionError:
         raise NetworkFileError(f"nested too deeply (the limit is {MAX_NESTING} levels)",
                                source=name) from None
     return NetworkSource(network, name, text)
+
+
+class _Invalid(Exception):
+    """A node of the data failed validation: its error, its data and where it is."""
+
+    def __init__(self, error: ValidationError, data: Any, path: Location,
+                 is_layer: bool) -> None:
+        super().__init__("invalid node")  # not str(error): it renders every error
+        self.error, self.data, self.path, self.is_layer = error, data, path, is_layer
+
+
+_CONTAINER_FIELDS = {"sequential": ("layers",), "residual": ("layers", "shortcut"),
+                     "parallel": ("branches",)}
+
+
+class _NodeValidator:
+    """Validate a network node by node: each distinct layer mapping once, bottom-up.
+
+    YAML aliases make the data a DAG whose expansion can be a million times its size.
+    Every layer mapping is validated once, by ``id``, with its children's models already
+    in place (the ``Layer`` union takes model instances as they are), and every occurrence
+    of it shares that one frozen model. Layer validation depends only on the mapping, so
+    sharing is exact. The network's own fields are checked first, then the layers in the
+    file's order, each container's body before the container; the first invalid node
+    raises, with its path (the first place the file reaches it).
+    """
+
+    def __init__(self, data: dict[Any, Any]) -> None:
+        self.data = data
+        self.layers: dict[int, Any] = {}
+        self.lists: dict[tuple[str, int], Any] = {}
+        self.names: dict[str, Any] = {}
+        self.stand_ins: dict[int, list[Any]] = {}  # id of a validated body -> its stand-in
+
+    def network(self) -> Network:
+        """Return the validated network, or raise _Invalid for its first invalid node."""
+        head = dict(self.data)
+        if isinstance(head.get("layers"), list):  # check the network's own fields first
+            head["layers"] = ["identity"]
+        self._validate(Network.model_validate, head, (), is_layer=False, original=self.data)
+        whole = dict(self.data)
+        if "layers" in whole:
+            whole["layers"] = self._layer_list(whole["layers"], ("layers",))
+        network: Network = self._validate(Network.model_validate, whole, (), is_layer=False,
+                                          original=self.data)
+        return network
+
+    def _layer_list(self, value: Any, path: Location) -> Any:
+        if not isinstance(value, list):
+            return value
+        key = ("layers", id(value))
+        if key not in self.lists:
+            models = [self._layer(item, (*path, i)) for i, item in enumerate(value)]
+            self.lists[key] = models
+            if all(isinstance(model, LayerSpec) for model in models):
+                self.stand_ins[id(models)] = models[:1]
+        return self.lists[key]
+
+    def _branches(self, value: Any, path: Location) -> Any:
+        if not isinstance(value, list):
+            return value
+        key = ("branches", id(value))
+        if key not in self.lists:
+            branches = [self._layer_list(b, (*path, i)) for i, b in enumerate(value)]
+            self.lists[key] = branches
+            if all(id(branch) in self.stand_ins for branch in branches):
+                self.stand_ins[id(branches)] = [self.stand_ins[id(b)] for b in branches[:1]]
+        return self.lists[key]
+
+    def _sample(self, body: Any) -> Any:
+        """Return a short stand-in for a body whose layers are all validated models.
+
+        A body shared by many containers would otherwise be checked once per container;
+        the stand-in (its first layer, or first branch) lets pydantic check the
+        container's own fields, and the validated body goes in after. A body holding
+        anything else is returned whole, to be validated and reported as written.
+        """
+        return self.stand_ins.get(id(body), body)
+
+    def _layer(self, value: Any, path: Location) -> Any:
+        if isinstance(value, str):  # a bare name: one model for every ``- relu``
+            if value not in self.names:
+                self.names[value] = self._validate(_layer_adapter().validate_python, value, path,
+                                                   is_layer=True)
+            return self.names[value]
+        if not isinstance(value, dict):
+            return value  # a mistake the container's validation reports
+        key = id(value)
+        if key in self.layers:
+            return self.layers[key]
+        prepared, bodies = value, {}
+        fields = _CONTAINER_FIELDS.get(value.get("type"))  # type: ignore[arg-type]
+        if fields:
+            prepared = dict(value)
+            for field in fields:
+                if field in value:
+                    child = (*path, field)
+                    bodies[field] = (self._branches(value[field], child) if field == "branches"
+                                     else self._layer_list(value[field], child))
+                    prepared[field] = self._sample(bodies[field])
+        model = self._validate(_layer_adapter().validate_python, prepared, path, is_layer=True,
+                               original=value)
+        if any(prepared[f] is not bodies[f] for f in bodies):
+            model = model.model_copy(update=bodies)
+        self.layers[key] = model
+        return model
+
+    @staticmethod
+    def _validate(validate: Callable[[Any], Any], value: Any, path: Location, *,
+                  is_layer: bool, original: Any = None) -> Any:
+        try:
+            return validate(value)
+        except ValidationError as error:
+            raise _Invalid(error, original if original is not None else value, path,
+                           is_layer) from None
+
+
+@functools.cache
+def _layer_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(Layer)  # type: ignore[arg-type]
 
 
 def _kind(value: Any) -> str:
@@ -200,13 +565,15 @@ def _kind(value: Any) -> str:
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
-def _check_graph(data: Any) -> None:
+def _check_graph(data: Any) -> bool:
     """Raise on recursive aliases, alias bombs and deep nesting in the loaded data.
 
     YAML aliases load as shared objects, so a bomb costs little until something walks it
     as a tree. Walk each distinct list and mapping once, computing how many values and how
-    deep the document is once every alias is expanded, without expanding it.
+    deep the document is once every alias is expanded, without expanding it. Return
+    whether any list or mapping is reached more than once (the data is a DAG, not a tree).
     """
+    shared = False
     sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded values, depth)
     on_path: set[int] = set()
     stack: list[tuple[Any, Location, bool]] = [(data, (), False)]
@@ -229,6 +596,7 @@ def _check_graph(data: Any) -> None:
             sizes[key] = (count, depth)
             continue
         if key in sizes:
+            shared = True
             continue
         if key in on_path:
             raise NetworkFileError("an alias refers to a node that contains it (a recursive "
@@ -236,8 +604,12 @@ def _check_graph(data: Any) -> None:
         on_path.add(key)
         stack.append((value, path, True))
         for part, child in children:
-            if isinstance(child, (list, dict)) and id(child) not in sizes:
-                stack.append((child, (*path, part), False))
+            if isinstance(child, (list, dict)):
+                if id(child) in sizes:
+                    shared = True
+                else:
+                    stack.append((child, (*path, part), False))
+    return shared
 
 
 def _children(value: Any) -> list[tuple[str | int, Any]]:
@@ -249,22 +621,31 @@ def _children(value: Any) -> list[tuple[str | int, Any]]:
 
 
 def _suggest(word: object, choices: list[str] | tuple[str, ...]) -> str:
+    if not isinstance(word, str) or len(word) > 100:
+        return ""
     close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _spec_error(error: ValidationError, data: Any, root: yaml.Node | None,
-                name: str) -> SpecError:
-    """Return the first validation error as a message a person can act on."""
+def _spec_error(error: ValidationError, data: Any, base: Location, is_layer: bool,
+                root: yaml.Node | None, name: str) -> SpecError:
+    """Return the first validation error of one node as a message a person can act on.
+
+    ``data`` is the node that failed (a layer mapping, or the network's), found at
+    ``base`` in the file; pydantic's locations are relative to it.
+    """
     priority = {"unknown_layer_type": 0, "extra_forbidden": 1}
     errors = sorted(error.errors(include_url=False), key=lambda e: priority.get(e["type"], 2))
     first = errors[0]
-    split = _split_loc(first["loc"], data)
-    related = [e for e in errors if _split_loc(e["loc"], data)[:2] == split[:2]]
-    path, field, layer = split
-    message = _message(first, related, field, layer)
-    location = (*path, field) if field is not None and _has(data, (*path, field)) else path
-    layer_name = layer.get("name") if isinstance(layer, dict) else None
+    split = _split_loc(first["loc"], data, base, is_layer)
+    related = [e for e in errors if _split_loc(e["loc"], data, base, is_layer)[:2] == split[:2]]
+    path, field, layer, in_layer = split
+    message = _message(dict(first), [dict(e) for e in related], field,
+                       layer if in_layer else None)
+    relative = path[len(base):]
+    location = (*path, field) if field is not None and _has(
+        data, (*relative, field)) else path
+    layer_name = layer.get("name") if in_layer and isinstance(layer, dict) else None
     return SpecError(
         message, source=name, line=_line_of(root, location), location=path,
         layer=layer_name if isinstance(layer_name, str) else None,
@@ -283,14 +664,16 @@ def _has(data: Any, path: Location) -> bool:
     return True
 
 
-def _split_loc(loc: tuple[Any, ...], data: Any) -> tuple[Location, str | None, Any]:
-    """Return (path to the innermost layer or the network, field, that layer's raw data).
+def _split_loc(loc: tuple[Any, ...], data: Any, base: Location,
+               is_layer: bool) -> tuple[Location, str | None, Any, bool]:
+    """Return (path to the innermost layer or the network, field, that layer's raw data,
+    whether it is a layer rather than the network).
 
     Pydantic's locations carry union tags (class names, type descriptions) that are not
     in the file; keep only the parts that index the data, and note the field.
     """
-    path: list[str | int] = []
-    node, layer, layer_path = data, data, []
+    path: list[str | int] = list(base)
+    node, layer, layer_path, in_layer = data, data, list(base), is_layer
     field: str | None = None
     for part in loc:
         if isinstance(node, list) and isinstance(part, int) and part < len(node):
@@ -298,7 +681,7 @@ def _split_loc(loc: tuple[Any, ...], data: Any) -> tuple[Location, str | None, A
             path.append(part)
             if len(path) > 1 and (path[-2] in ("layers", "shortcut") or (
                     isinstance(path[-2], int) and len(path) > 2 and path[-3] == "branches")):
-                layer, layer_path, field = node, list(path), None
+                layer, layer_path, field, in_layer = node, list(path), None, True
         elif isinstance(node, dict) and part in node:
             node = node[part]
             path.append(part)
@@ -308,7 +691,7 @@ def _split_loc(loc: tuple[Any, ...], data: Any) -> tuple[Location, str | None, A
                 part not in {c.__name__ for c in REGISTRY.values()}):
             field = part  # a missing or unknown key
             break
-    return tuple(layer_path), field, layer
+    return tuple(layer_path), field, layer, in_layer
 
 
 def _message(first: dict[str, Any], related: list[dict[str, Any]], field: str | None,
@@ -323,26 +706,54 @@ def _message(first: dict[str, Any], related: list[dict[str, Any]], field: str | 
             return "this layer has no 'type'; write e.g. 'type: conv' or a bare name like relu"
         if not isinstance(value, dict):
             return (f"a layer is a mapping with a 'type', or a bare type name like relu; got "
-                    f"{_kind(value)} {value!r}")
+                    f"{_kind(value)} {echo(value)}")
         written = value.get("type")
-        return (f"unknown layer type {written!r}{_suggest(written, LAYER_TYPES)}; "
+        return (f"unknown layer type {echo(written)}{_suggest(written, LAYER_TYPES)}; "
                 f"the types are: {', '.join(LAYER_TYPES)}")
     what = f"a {layer_type} layer" if cls else "the network"
     if kind == "extra_forbidden":
-        return (f"unknown key {field!r}{_suggest(field, keys)} for {what}; "
+        return (f"unknown key {echo(field)}{_suggest(field, keys)} for {what}; "
                 f"it takes: {', '.join(keys)}")
-    help_text = _FIELD_HELP.get(f"{layer_type}.{field}", _FIELD_HELP.get(str(field)))
     if kind == "missing":
-        return f"{what} needs {field!r}" + (f": {help_text}" if help_text else "")
+        help_text = _FIELD_HELP.get(f"{layer_type}.{field}", _FIELD_HELP.get(str(field)))
+        return f"{what} needs {echo(field)}" + (f": {help_text}" if help_text else "")
+    rule = _broken_rule(kind, first.get("ctx") or {}, field, value)
+    if rule:
+        return rule
+    help_text = _FIELD_HELP.get(f"{layer_type}.{field}", _FIELD_HELP.get(str(field)))
     if help_text and (len(related) > 1 or kind.endswith(("_type", "_short", "_long",
                                                          "_mismatch", "literal_error"))):
-        return f"{value!r} is not valid here; expected {help_text}"
+        return f"{echo(value)} is not valid here; expected {help_text}"
     text = first["msg"]
     text = text.replace("Input should be", "should be").replace("Value error, ", "")
     text = text.replace("a valid tuple", "a list")
     plain = kind != "value_error" and not isinstance(value, (dict, list))
-    got = f" (got {value!r})" if plain else ""
+    got = f" (got {echo(value)})" if plain else ""
     return f"{text}{got}"
+
+
+def _broken_rule(kind: str, ctx: dict[str, Any], field: str | None, value: Any) -> str | None:
+    """Return a message naming the one rule a name, a shape or a boolean broke, or None."""
+    if kind == "bool_type" and isinstance(value, str) and value.lower() in _YAML_1_1_BOOLEANS:
+        meant = "true" if value.lower() in ("yes", "on") else "false"
+        return (f"{echo(value)} is a YAML 1.1 boolean, which a network file reads as text; "
+                f"write {meant}")
+    if field == "name" and isinstance(value, str):
+        if kind == "string_too_long":
+            return (f"a name has at most {ctx.get('max_length')} characters; this one has "
+                    f"{len(value):,}")
+        if kind == "string_too_short":
+            return "a name cannot be empty"
+        if kind == "string_pattern_mismatch":
+            bad = next(c for c in value if c == "." or c.isspace())
+            what = "a dot" if bad == "." else f"the whitespace character {echo(bad)}"
+            return (f"a name has no dots or spaces (dots join the names of nested layers); "
+                    f"{echo(value)} has {what}")
+    if field == "input" and isinstance(value, (list, tuple)) and kind in (
+            "too_long", "too_short"):
+        return (f"a shape has 1 to 4 sizes, channels first (C, C×L, C×H×W or C×D×H×W); "
+                f"this one has {len(value):,} ({echo(value)})")
+    return None
 
 
 def describe_location(location: Location) -> str:

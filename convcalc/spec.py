@@ -24,8 +24,12 @@ from pydantic import (
 from convcalc.layers import REGISTRY, LayerSpec
 from convcalc.layers import containers as _containers
 from convcalc.layers.base import MAX_SIZE
+from convcalc.textsafe import echo
 
 __all__ = ["LAYER_TYPES", "Layer", "Network", "parse_shape"]
+
+_SHAPE_SEPARATOR = re.compile(r"\s*[x×X,]\s*")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 LAYER_TYPES: tuple[str, ...] = tuple(sorted(REGISTRY))
 """Every layer type name the format accepts."""
@@ -34,25 +38,29 @@ LAYER_TYPES: tuple[str, ...] = tuple(sorted(REGISTRY))
 def parse_shape(value: Any) -> Any:
     """Return ``3x224x224`` (also ``3×224×224``, ``3,224,224``) as a list of ints.
 
-    Anything that is not a string is returned unchanged for the field's own validation.
+    Sizes are ASCII digits only (``str.isdigit`` would take ``٣`` and ``²``). Anything
+    that is not a string is returned unchanged for the field's own validation.
     """
     if isinstance(value, int) and not isinstance(value, bool):
         return [value]
     if not isinstance(value, str):
         return value
-    parts = re.split(r"\s*[x×X,]\s*", value.strip())
-    if not all(p.isdigit() for p in parts):
+    parts = _SHAPE_SEPARATOR.split(value.strip())
+    if not all(_ASCII_DIGITS.fullmatch(p) for p in parts):
         raise ValueError(
-            f"'{value}' is not a shape; write channels first, e.g. 3x224x224 (C×H×W), "
-            "3x100 (C×L) or 1x16x64x64 (C×D×H×W)"
+            f"{echo(value)} is not a shape; write channels first in digits 0-9, e.g. "
+            "3x224x224 (C×H×W), 3x100 (C×L) or 1x16x64x64 (C×D×H×W)"
         )
+    if any(len(p.lstrip("0")) > len(str(MAX_SIZE)) for p in parts):  # before int(): no
+        raise ValueError(                                                # 5,000-digit ints
+            f"{echo(value)} is not a shape: each size is at most {MAX_SIZE:,}")
     return [int(p) for p in parts]
 
 
 def _only_version_1(value: Any) -> Any:
     """Return 1 for ``version: 1``; refuse ``true`` and ``1.0``, which YAML would allow."""
     if type(value) is not int or value != 1:
-        raise ValueError(f"the only format version is 1, got {value!r}")
+        raise ValueError(f"the only format version is 1, got {echo(value)}")
     return value
 
 
