@@ -25,7 +25,7 @@ from convcalc.receptive_field import (
 )
 from convcalc.results import DType, LayerRow, LayerWarning, ReceptiveField, Report, Totals
 from convcalc.spec import Network
-from convcalc.textsafe import shorten
+from convcalc.textsafe import echo
 
 __all__ = [
     "MAX_FULL_NAME",
@@ -120,7 +120,7 @@ def _names(layers: Sequence[tuple[LayerSpec, Location]]) -> list[str]:
             continue
         if layer.name in taken:
             raise LayerError(
-                f"the name '{layer.name}' is already used by the layer at "
+                f"the name {echo(layer.name)} is already used by the layer at "
                 f"{format_location(taken[layer.name])}; names must be unique among siblings",
                 location=location,
                 field_name="name",
@@ -150,7 +150,7 @@ def _full_name(prefix: str, name: str, location: Location) -> str:
             f"the layer's full name (its containers' names and its own, joined by dots) is "
             f"{len(full):,} characters long, past the limit of {MAX_FULL_NAME:,}; shorten "
             "the names or nest less",
-            location=location, layer=shorten(full),
+            location=location, layer=full,
         )
     return prefix + name
 
