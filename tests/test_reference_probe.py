@@ -27,7 +27,7 @@ from convcalc.reference.field import Supports
 from convcalc.reference.plan import Block, Leaf, Node, build_plan, per_dim, window_options
 from convcalc.reference.probe import ProbePass, resolve_shared
 from convcalc.reference.values import ELEMENTWISE, MIXES_ALL_POSITIONS, weightless
-from convcalc.reference.verify import MAX_PROBE_WORK, verify
+from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
 from tests.test_verify import SYNTHETIC
 
 _GLOBAL = object()
@@ -175,14 +175,51 @@ def test_elementwise_rows_cost_nothing_in_the_probe() -> None:
 
 
 def test_a_probe_above_its_work_bound_is_refused_before_running() -> None:
-    """1×200000 through a K3 conv: 200,000 slabs × (200,000 + 199,998 units) × 3 taps is
-    about 2.4·10¹¹ steps, above the bound: an input error naming it, nothing run."""
+    """1×200000 through a K3 conv: 200,000 slabs × (their line of 200,000 + (200,000 +
+    199,998 units) × 3 taps) is about 2.8·10¹¹ steps, above the bound: an input error
+    naming it, nothing run."""
     net = parse_network("input: 1x200000\nlayers:\n  - {type: conv, filters: 1, kernel: 3}\n"
                         ).network
     with pytest.raises(InputError) as caught:
         verify(net, analyze(net))
     assert MAX_PROBE_WORK == 20_000_000_000
     assert str(caught.value) == (
-        "the receptive-field probe would take about 2.4e+11 steps for the 1×200000 input "
+        "the receptive-field probe would take about 2.8e+11 steps for the 1×200000 input "
         "(one pass per input position along each spatial dim), more than the 2e+10 "
         "allowed: give the network a shorter input")
+
+
+def test_checks_above_their_unit_bound_are_refused_before_running() -> None:
+    """1×100 upsampled 1000× then 100 K3 P1 convs: 100,000 + 100·100,000 = 10,100,000
+    units to compare, above the 10⁷ bound."""
+    net = parse_network("input: 1x100\nlayers:\n  - {type: upsample, scale: 1000}\n"
+                        + "  - {type: conv, filters: 1, kernel: 3, padding: 1}\n" * 100
+                        ).network
+    assert MAX_CHECKED_UNITS == 10_000_000
+    with pytest.raises(InputError, match="verify would compare 10,100,000 output units"):
+        verify(net, analyze(net))
+
+
+def test_a_row_that_passes_its_input_on_shares_its_check() -> None:
+    """Fifty relus after a conv on 1×3000: every relu's field measurement is the conv's,
+    and each is checked against its own printed field."""
+    net = parse_network("input: 1x3000\nlayers:\n  - {type: conv, filters: 1, kernel: 5}\n"
+                        + "  - relu\n" * 50).network
+    result = verify(net, analyze(net))
+    assert result.ok
+    fields = {check.receptive_field.measured for check in result.layers}
+    assert len(fields) == 1
+
+
+def test_more_paths_than_the_bound_are_refused_before_the_slabs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mixed-branches network needs two paths along H; with the bound at one, verify
+    refuses after its pass with no slab, naming the count."""
+    monkeypatch.setattr("convcalc.reference.verify.MAX_PROBE_TERMS", 1)
+    net = parse_network(MIXED_BRANCHES).network
+    with pytest.raises(InputError) as caught:
+        verify(net, analyze(net))
+    assert str(caught.value) == (
+        "the receptive-field probe would follow 2 paths of different extents at once for the "
+        "1×12×1 input, more than the 1 allowed: the branches of the network's merges reach "
+        "different positions")

@@ -52,7 +52,7 @@ from convcalc.reference.plan import Block, Leaf, Node, checked_rows, per_dim, wi
 from convcalc.reference.values import ELEMENTWISE, MIXES_ALL_POSITIONS
 
 __all__ = ["GLOBAL", "MAX_PROBE_TERMS", "Global", "ProbeLimitExceeded", "ProbePass", "along",
-           "probe_work", "resolve_shared"]
+           "checked_units", "probe_work", "resolve_shared"]
 
 MAX_PROBE_TERMS = 8
 """The most terms (paths with different extents along the other dims) the probe follows
@@ -335,11 +335,12 @@ def resolve_shared(supports: dict[int, Supports], shared: dict[int, int | None],
 
 
 def probe_work(plan: Sequence[Node], widths: tuple[int, ...]) -> int:
-    """Return the probe's work: over every dim d, W_d slabs times, per row that runs a
-    kernel, its units along d times its taps along d (a bound on the inner-loop trips)."""
+    """Return the probe's work: over every dim d, W_d slabs times their line (W_d) and,
+    per row that runs a kernel, its units in and out along d times its taps along d (a
+    bound on the inner-loop trips)."""
     work = 0
     for dim, width in enumerate(widths):
-        per_slab = 0
+        per_slab = width
         for step in checked_rows(plan):
             row = step.row
             if len(row.output_shape) < 2 or (isinstance(step, Leaf) and (
@@ -357,3 +358,18 @@ def probe_work(plan: Sequence[Node], widths: tuple[int, ...]) -> int:
     return work
 
 
+
+
+def checked_units(plan: Sequence[Node], rank: int) -> int:
+    """Return the output units whose supports verify compares with the calculator's, over
+    every row with a field and every spatial dim (an elementwise row shares its input's)."""
+    units = 0
+    for step in checked_rows(plan):
+        row = step.row
+        if isinstance(step, Leaf) and isinstance(step.layer, MIXES_ALL_POSITIONS):
+            break
+        if len(row.output_shape) < 2 or (isinstance(step, Leaf)
+                                         and isinstance(step.layer, ELEMENTWISE)):
+            continue
+        units += sum(row.output_shape[1:1 + rank])
+    return units

@@ -42,6 +42,7 @@ from convcalc.reference.probe import (
     MAX_PROBE_TERMS,
     ProbeLimitExceeded,
     ProbePass,
+    checked_units,
     probe_work,
     resolve_shared,
 )
@@ -61,10 +62,14 @@ from convcalc.reference.values import KernelFailed, ValuePass
 from convcalc.results import Report
 from convcalc.spec import Network
 
-__all__ = ["DEFAULT_MAX_MEMORY", "MAX_PROBE_WORK", "Progress", "verify"]
+__all__ = ["DEFAULT_MAX_MEMORY", "MAX_CHECKED_UNITS", "MAX_PROBE_WORK", "Progress", "verify"]
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3
 """The memory verify's arrays may take at once unless told otherwise: 2 GiB."""
+MAX_CHECKED_UNITS = 10_000_000
+"""The most output units verify compares with the calculator's field, over every row
+(rows that pass their input on share their input's check) and spatial dim: the checks
+walk the units in Python, about 5 µs each."""
 MAX_PROBE_WORK = 20_000_000_000
 """The most inner-loop trips the receptive-field probe may take (`probe.probe_work`):
 about a minute on two cores. The probe's time grows with the square of the input's side
@@ -144,6 +149,18 @@ class _Probed:
     supports: list[dict[int, Supports]] = field(default_factory=list)
     covered: list[dict[int, np.ndarray]] = field(default_factory=list)
     models: list[dict[int, Expected]] = field(default_factory=list)
+    # A row that passes its input on shares its input's supports and model: its check
+    # along a dim is the same computation, done once (keyed by the objects themselves).
+    axes: dict[tuple[int, int, int, object], tuple[AxisMeasurement, bool]] = field(
+        default_factory=dict)
+
+    def axis(self, dim: int, supports: Supports, model: Expected | None,
+             printed: tuple[int, int | float, int] | None) -> tuple[AxisMeasurement, bool]:
+        """Return `_axis` of one dim, computed once per supports, model and printed field."""
+        key = (dim, id(supports), id(model), printed)
+        if key not in self.axes:
+            self.axes[key] = _axis(supports, self.widths[dim], model, printed)
+        return self.axes[key]
 
 
 def _field_check(step: Leaf | Merge, probed: _Probed) -> FieldCheck:
@@ -169,8 +186,8 @@ def _field_check(step: Leaf | Merge, probed: _Probed) -> FieldCheck:
         # output unit sees anything, and the probe sees nothing along any dim.
         models = [None if m is None else Expected(Reach.nothing(len(m.reach.first)), m.field)
                   for m in models]
-    axes = [_axis(s[index], w, m, p) for s, w, m, p in
-            zip(probed.supports, probed.widths, models, printed, strict=True)]
+    axes = [probed.axis(dim, s[index], m, p) for dim, (s, m, p) in
+            enumerate(zip(probed.supports, models, printed, strict=True))]
     measured = tuple(axis for axis, _ in axes)
     ok = all(agrees for _, agrees in axes)
     kind = "untracked" if expected is None else "field"
@@ -364,6 +381,12 @@ def verify(
     widths = tuple(report.input_shape[1:])
     work = probe_work(plan, widths)
     _check_probe_work(work, shape)
+    units = checked_units(plan, len(widths))
+    if units > MAX_CHECKED_UNITS:
+        raise ProbeLimitExceeded(
+            f"verify would compare {units:,} output units with the calculator's receptive "
+            f"fields for the {shape} input, more than the {MAX_CHECKED_UNITS:,} allowed: give "
+            "the network a shorter input or fewer upsamplings")
 
     def chunks_of(estimate: MemoryEstimate) -> list[tuple[int, int, int]]:
         per_chunk = estimate.slabs_per_chunk(max_memory)
