@@ -4,6 +4,10 @@ Usage::
 
     python benchmarks/bench_verify.py [--runs 3] [--networks vgg16 resnet18]
 
+A network is an example's name (examples/NAME.yaml) or one of the large inputs below,
+whose receptive-field probe once dominated: ``conv_relu_3x1024x1024`` (it must stay under
+10 s warm) and ``fifty_relus_1x20000``.
+
 Each figure is the wall time of a fresh ``python -m convcalc verify FILE`` process, as a
 user runs it. The first run of each network gets an empty ``NUMBA_CACHE_DIR`` of its own,
 so it compiles every kernel (its stderr note gives the compile time); the warm runs reuse
@@ -26,12 +30,20 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTE = re.compile(r"compiled the kernels in ([\d.]+) s")
+LARGE_INPUTS = {
+    "conv_relu_3x1024x1024": "input: 3x1024x1024\nlayers:\n"
+                             "  - {type: conv, filters: 8, kernel: 3, padding: 1}\n  - relu\n",
+    "fifty_relus_1x20000": "input: 1x20000\nlayers:\n" + "  - relu\n" * 50,
+}
 
 
 def run_verify(network: str, cache_dir: str) -> tuple[float, float | None]:
     """Return the wall time of one ``convcalc verify`` process and its compile time."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
     path = REPO_ROOT / "examples" / f"{network}.yaml"
+    if network in LARGE_INPUTS:
+        path = Path(cache_dir) / f"{network}.yaml"
+        path.write_text(LARGE_INPUTS[network])
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "convcalc", "verify", str(path), "--format",
                            "json"], capture_output=True, text=True, env=env, cwd=REPO_ROOT)

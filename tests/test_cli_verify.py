@@ -39,7 +39,7 @@ def test_verify_prints_a_row_per_layer_and_exits_0(run_cli: Any) -> None:
     assert lines[-2] == ("All 12 rows agree with the calculator: output shapes, parameters, "
                          "416,520 MACs (0 on padding), receptive fields (6 measured, 1 global), "
                          "no NaN or infinity.")
-    assert lines[-1] == "Arrays: about 506 KiB at most (limit 2.00 GiB)."
+    assert lines[-1] == "Arrays: about 290 KiB at most (limit 2.00 GiB)."
     assert stderr_of(result) == ""
 
 
@@ -124,14 +124,15 @@ def test_memory_guard_exits_2_saying_what_to_change(run_cli: Any) -> None:
 
 
 def test_memory_guard_for_the_probe_exits_2(run_cli: Any, tmp_path: Any) -> None:
-    """A slab of a large input above --max-memory is refused, naming the input."""
-    path = tmp_path / "big.yaml"
-    path.write_text("input: 1x1024x1024\nlayers:\n  - {type: conv, filters: 1, kernel: 3}\n")
-    result = run_cli("verify", str(path), "--max-memory", "17000000")
+    """A probe of a long input above --max-memory is refused, naming the input."""
+    path = tmp_path / "long.yaml"
+    path.write_text("input: 1x20000\nlayers:\n"
+                    + "  - {type: conv, filters: 1, kernel: 3, padding: 1}\n" * 3)
+    result = run_cli("verify", str(path), "--max-memory", "3000000")
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: the receptive-field probe would need about 17.0 MiB for one position of the "
-        "1×1024×1024 input, more than --max-memory 16.2 MiB: give the network a smaller "
+        "error: the receptive-field probe would need about 7.71 MiB for one position of the "
+        "1×20000 input, more than --max-memory 2.86 MiB: give the network a smaller "
         "input, or raise --max-memory\n")
 
 

@@ -335,15 +335,23 @@ def test_memory_guard_refuses_before_running() -> None:
 
 
 def test_memory_guard_for_the_probe() -> None:
-    """One slab of a large input above the limit is refused as the probe's need."""
-    net = network("input: 1x1024x1024\nlayers:\n  - {type: conv, filters: 1, kernel: 3}\n")
-    # value pass 16,760,928 B; one slab 17,805,332 B (it also reads the output's supports)
+    """A long 1-D input whose probe alone is above the limit is refused as the probe's need.
+
+    1×20000 through three K3 P1 convs. One slab: the input line 80,000 B kept, the
+    running conv's input and output 80,000 B each, its padded line twice 2·20,002·4 B:
+    400,016 B. Kept for the run: supports and reach, 40 B per unit of 3 rows (2,400,000 B),
+    the checks' 256 B per unit (5,120,000 B), covered flags and other sets 6 B per input
+    position (120,000 B), 8 KiB per row (24,576 B) and 8 KiB per row and dim checked
+    (24,576 B): 7,689,152 B.
+    """
+    net = network("input: 1x20000\nlayers:\n"
+                  + "  - {type: conv, filters: 1, kernel: 3, padding: 1}\n" * 3)
     with pytest.raises(MemoryLimitExceeded) as caught:
-        verify(net, analyze(net), max_memory=17_000_000)
-    assert caught.value.probe and caught.value.needed == 17_805_332
+        verify(net, analyze(net), max_memory=3_000_000)
+    assert caught.value.probe and caught.value.needed == 400_016 + 7_689_152
     assert str(caught.value) == (
-        "the receptive-field probe needs about 17 MiB for one input position, more than the "
-        "16 MiB allowed; use a smaller input (now 1×1024×1024)")
+        "the receptive-field probe needs about 8 MiB for one input position, more than the "
+        "3 MiB allowed; use a smaller input (now 1×20000)")
 
 
 def test_memory_estimate_by_hand() -> None:
@@ -351,26 +359,35 @@ def test_memory_estimate_by_hand() -> None:
 
     Value pass, at the conv: input 512 B + output 2,048 B + padded input twice
     (2·1·10·10·4 = 800 B each) + the weights' copy 160 B + the parameters 160 B = 4,480 B;
-    at the relu: input kept 512 B + conv output 2,048 B + relu output 2,048 B = 4,608 B.
-    Probe, per slab: slab 256 B + output 256 B + padded twice 800 B + reading 64 B.
+    at the relu: input kept 512 B + conv output 2,048 B + relu output 2,048 B = 4,608 B;
+    plus 8 KiB per row for what is kept in Python: 20,992 B.
+    Probe, per slab, along either dim: the slab's line 32 B + the conv's output line 32 B
+    + its padded line twice 2·10·4 B = 144 B. Kept: 40 B per unit of the conv's row in
+    2 dims (640 B), 256 B per unit for the checks (2,048 B), 6 B per input position per
+    dim (80 B), 8 KiB per row (16,384 B) and per row and dim checked (16,384 B): 35,536 B.
     """
     net = network("input: 1x8x8\nlayers:\n  - {type: conv, filters: 4, kernel: 3, "
                   "padding: 1}\n  - relu\n")
     report = analyze(net, batch=2)
     estimate = estimate_memory(build_plan(net, report), report)
-    assert (estimate.value_bytes, estimate.parameter_bytes) == (4_608, 160)
-    assert (estimate.slab_bytes, estimate.slabs) == (1_376, 8)
-    assert estimate.slabs_per_chunk(10_000) == 7
-    assert estimate.peak(10_000) == 9_632
+    assert (estimate.value_bytes, estimate.parameter_bytes) == (20_992, 160)
+    assert (estimate.slab_bytes, estimate.slabs) == (144, 8)
+    assert estimate.probe_fixed_bytes == 35_536
+    assert estimate.slabs_per_chunk(35_536 + 5 * 144) == 5
+    assert estimate.peak(35_536 + 5 * 144) == 36_256
 
 
 def test_the_probe_runs_in_chunks_when_memory_is_tight() -> None:
     """A limit that fits a few slabs at a time gives the same answer as one chunk."""
-    net = load_network(EXAMPLES / "lenet5.yaml").network
+    net = network("input: 1x3000\nlayers:\n"
+                  + "  - {type: conv, filters: 2, kernel: 3, padding: 1}\n  - relu\n" * 3)
     report = analyze(net)
     whole = verify(net, report)
-    chunked = verify(net, report, max_memory=256 * 1024)
-    assert chunked.ok and chunked.memory_limit == 256 * 1024
+    estimate = estimate_memory(build_plan(net, report), report)
+    limit = max(estimate.value_bytes, estimate.probe_fixed_bytes + 3 * estimate.slab_bytes)
+    assert estimate.slabs_per_chunk(limit) < estimate.slabs
+    chunked = verify(net, report, max_memory=limit)
+    assert chunked.ok and chunked.memory_limit == limit
     assert chunked.layers == whole.layers
 
 

@@ -23,12 +23,17 @@ compares both against the calculator, so they must not share its arithmetic.
 
 No kernel calls BLAS or a framework; each can be checked line by line against its
 formula. Compiled kernels are cached on disk, so only the first run pays for compiling.
+
+Every array a kernel needs, its output, scratch and index tables, is allocated by numpy in
+the public wrapper and handed to the compiled loop, which allocates nothing of size: so
+`tracemalloc` sees every byte (numba's own allocator does not report to it), and
+`verify`'s memory estimate (memory.py) can be checked against what the kernels allocate.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -185,21 +190,9 @@ def _taps_on_input(
 
 
 @njit(cache=True, parallel=True)
-def _pad_kernel(
-    x: np.ndarray, pad_before: tuple[int, int, int], pad_after: tuple[int, int, int]
-) -> np.ndarray:
-    """Return ``x`` (N, C, D, H, W) with zeros added before and after each spatial dim."""
+def _pad_kernel(x: np.ndarray, y: np.ndarray, pad_before: tuple[int, int, int]) -> None:
+    """Copy ``x`` (N, C, D, H, W) into the zeros ``y`` at ``pad_before`` in each spatial dim."""
     batch, channels, depth, height, width = x.shape
-    y = np.zeros(
-        (
-            batch,
-            channels,
-            pad_before[0] + depth + pad_after[0],
-            pad_before[1] + height + pad_after[1],
-            pad_before[2] + width + pad_after[2],
-        ),
-        np.float32,
-    )
     for plane in prange(batch * channels):
         n = plane // channels
         c = plane % channels
@@ -209,6 +202,15 @@ def _pad_kernel(
                     y[n, c, pad_before[0] + d, pad_before[1] + h, pad_before[2] + w] = x[
                         n, c, d, h, w
                     ]
+
+
+def _padded(
+    x5: np.ndarray, before: tuple[int, int, int], after: tuple[int, int, int]
+) -> np.ndarray:
+    """Return the 5-D ``x5`` with zeros added before and after each spatial dim."""
+    shape = tuple(b + size + a for b, size, a in zip(before, x5.shape[2:], after, strict=True))
+    y = np.zeros(x5.shape[:2] + shape, np.float32)
+    _pad_kernel(x5, y, before)
     return y
 
 
@@ -217,7 +219,7 @@ def pad(x: np.ndarray, pad_before: IntPerDim, pad_after: IntPerDim) -> np.ndarra
     x5, rank = _as_5d(x)
     before = _lift(_per_dim(pad_before, rank, "pad_before"), 0)
     after = _lift(_per_dim(pad_after, rank, "pad_after"), 0)
-    return _drop_lifted(_pad_kernel(x5, before, after), rank)
+    return _drop_lifted(_padded(x5, before, after), rank)
 
 
 # --------------------------------------------------------------------------------------
@@ -304,23 +306,22 @@ def _conv_kernel(
     x_padded: np.ndarray,
     weight: np.ndarray,
     bias: np.ndarray,
+    y: np.ndarray,
     stride: tuple[int, int, int],
     dilation: tuple[int, int, int],
     input_shape: tuple[int, int, int],
     pad_before: tuple[int, int, int],
-) -> tuple[np.ndarray, int, int]:
-    """Return ``(y, macs, padded_taps)`` of a grouped 3-D convolution.
+) -> tuple[int, int]:
+    """Fill ``y`` with a grouped 3-D convolution; return ``(macs, padded_taps)``.
 
     ``x_padded`` is (N, G, D, H, W, C/G), already zero padded; ``weight`` is
-    (G, F, KD, KH, KW, C/G); ``y`` is (N, G·F, OD, OH, OW). ``input_shape`` and
-    ``pad_before`` say where the real input sits inside ``x_padded``, to count padded taps.
+    (G, F, KD, KH, KW, C/G); ``y`` is (N, G·F, OD, OH, OW), its window counts placed by
+    `_place_windows`. ``input_shape`` and ``pad_before`` say where the real input sits
+    inside ``x_padded``, to count padded taps.
     """
     batch, groups, padded_d, padded_h, padded_w, group_channels = x_padded.shape
     filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:5]
-    out_d = _place_windows(padded_d, 0, 0, dilation[0] * (kernel_d - 1) + 1, stride[0], False)
-    out_h = _place_windows(padded_h, 0, 0, dilation[1] * (kernel_h - 1) + 1, stride[1], False)
-    out_w = _place_windows(padded_w, 0, 0, dilation[2] * (kernel_w - 1) + 1, stride[2], False)
-    y = np.empty((batch, groups * filters_per_group, out_d, out_h, out_w), np.float32)
+    out_d, out_h, out_w = y.shape[2:]
 
     x_flat = x_padded.reshape(-1)
     w_flat = weight.reshape(-1)
@@ -418,7 +419,7 @@ def _conv_kernel(
     )
     all_taps = out_d * kernel_d * out_h * kernel_h * out_w * kernel_w
     padded_taps = batch * groups * filters_per_group * group_channels * (all_taps - taps_on_input)
-    return y, macs, padded_taps
+    return macs, padded_taps
 
 
 def conv(
@@ -449,7 +450,7 @@ def conv(
         raise ValueError(f"weight has {group_channels} input channels, expected C_in/groups")
     before = _lift(_per_dim(pad_before, rank, "pad_before"), 0)
     after = _lift(_per_dim(pad_after, rank, "pad_after"), 0)
-    padded = _pad_kernel(x5, before, after)
+    padded = _padded(x5, before, after)
     x_channels_last = np.ascontiguousarray(
         padded.reshape(batch, groups, group_channels, *padded.shape[2:]).transpose(0, 1, 3, 4, 5, 2)
     )
@@ -459,12 +460,21 @@ def conv(
             0, 1, 3, 4, 5, 2
         )
     )
-    y, macs, padded_taps = _conv_kernel(
+    lifted_stride = _lift(_per_dim(stride, rank, "stride"), 1)
+    lifted_dilation = _lift(_per_dim(dilation, rank, "dilation"), 1)
+    out_size = tuple(
+        _place_windows(length, 0, 0, d * (k - 1) + 1, s, False)
+        for length, k, s, d in zip(padded.shape[2:], kernel_shape, lifted_stride, lifted_dilation,
+                                   strict=True)
+    )
+    y = np.empty((batch, out_channels, *out_size), np.float32)
+    macs, padded_taps = _conv_kernel(
         x_channels_last,
         w_channels_last,
         _bias_or_zeros(bias, out_channels),
-        _lift(_per_dim(stride, rank, "stride"), 1),
-        _lift(_per_dim(dilation, rank, "dilation"), 1),
+        y,
+        lifted_stride,
+        lifted_dilation,
         _lift(x5.shape[2:][KERNEL_RANK - rank :], 1),
         before,
     )
@@ -476,26 +486,24 @@ def _conv_transpose_kernel(
     x: np.ndarray,
     weight: np.ndarray,
     bias: np.ndarray,
+    full: np.ndarray,
+    y: np.ndarray,
     groups: int,
     stride: tuple[int, int, int],
     dilation: tuple[int, int, int],
     padding: tuple[int, int, int],
-    output_padding: tuple[int, int, int],
-) -> tuple[np.ndarray, int]:
-    """Return ``(y, macs)`` of a grouped 3-D transposed convolution, PyTorch's meaning.
+) -> int:
+    """Fill ``y`` with a grouped 3-D transposed convolution, PyTorch's meaning; return MACs.
 
-    Each input element at ``i`` scatters ``x·w[k]`` to ``i·S + k·D`` of a full result;
-    ``output_padding`` extends that result at the end, and ``padding`` crops it on both
-    sides. ``x`` is (N, C_in, D, H, W); ``weight`` is (C_in, C_out/groups, KD, KH, KW).
+    Each input element at ``i`` scatters ``x·w[k]`` to ``i·S + k·D`` of the full result
+    ``full`` (zeros; ``output_padding`` makes it longer at the end), and ``padding`` crops
+    it on both sides into ``y``. ``x`` is (N, C_in, D, H, W); ``weight`` is
+    (C_in, C_out/groups, KD, KH, KW).
     """
     batch, in_channels, in_d, in_h, in_w = x.shape
     filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:]
     group_channels = in_channels // groups
     out_channels = groups * filters_per_group
-    full_d = (in_d - 1) * stride[0] + (kernel_d - 1) * dilation[0] + 1 + output_padding[0]
-    full_h = (in_h - 1) * stride[1] + (kernel_h - 1) * dilation[1] + 1 + output_padding[1]
-    full_w = (in_w - 1) * stride[2] + (kernel_w - 1) * dilation[2] + 1 + output_padding[2]
-    full = np.zeros((batch, out_channels, full_d, full_h, full_w), np.float32)
 
     macs = 0
     # Each work item owns one output plane, so the scatters of different items never meet.
@@ -519,16 +527,6 @@ def _conv_transpose_kernel(
                                     ] += x[n, in_channel, i_d, i_h, i_w] * w
                                 macs += in_w
 
-    y = np.empty(
-        (
-            batch,
-            out_channels,
-            full_d - 2 * padding[0],
-            full_h - 2 * padding[1],
-            full_w - 2 * padding[2],
-        ),
-        np.float32,
-    )
     for item in prange(batch * out_channels):
         n = item // out_channels
         out_channel = item % out_channels
@@ -539,7 +537,7 @@ def _conv_transpose_kernel(
                         full[n, out_channel, o_d + padding[0], o_h + padding[1], o_w + padding[2]]
                         + bias[out_channel]
                     )
-    return y, macs
+    return macs
 
 
 def conv_transpose(
@@ -566,15 +564,30 @@ def conv_transpose(
         raise ValueError(f"groups={groups} must divide C_in={in_channels}")
     out_channels = groups * weight.shape[1]
     lifted_padding = _lift(_per_dim(padding, rank, "padding"), 0)
-    y, macs = _conv_transpose_kernel(
+    lifted_stride = _lift(_per_dim(stride, rank, "stride"), 1)
+    lifted_dilation = _lift(_per_dim(dilation, rank, "dilation"), 1)
+    extra = _lift(_per_dim(output_padding, rank, "output_padding"), 0)
+    kernel_shape = _lift(weight.shape[2:], 1)
+    full_size = tuple(
+        (length - 1) * s + (k - 1) * d + 1 + e
+        for length, k, s, d, e in zip(x5.shape[2:], kernel_shape, lifted_stride, lifted_dilation,
+                                      extra, strict=True)
+    )
+    out_size = tuple(length - 2 * p for length, p in zip(full_size, lifted_padding, strict=True))
+    if min(out_size) < 0:
+        raise ValueError(f"padding {lifted_padding} crops more than the full result {full_size}")
+    full = np.zeros((x5.shape[0], out_channels, *full_size), np.float32)
+    y = np.empty((x5.shape[0], out_channels, *out_size), np.float32)
+    macs = _conv_transpose_kernel(
         x5,
-        weight.reshape(weight.shape[:2] + _lift(weight.shape[2:], 1)),
+        weight.reshape(weight.shape[:2] + kernel_shape),
         _bias_or_zeros(bias, out_channels),
+        full,
+        y,
         groups,
-        _lift(_per_dim(stride, rank, "stride"), 1),
-        _lift(_per_dim(dilation, rank, "dilation"), 1),
+        lifted_stride,
+        lifted_dilation,
         lifted_padding,
-        _lift(_per_dim(output_padding, rank, "output_padding"), 0),
     )
     return _drop_lifted(y, rank), int(macs)
 
@@ -586,28 +599,18 @@ def conv_transpose(
 @njit(cache=True, parallel=True)
 def _max_pool_kernel(
     x: np.ndarray,
+    y: np.ndarray,
     kernel: tuple[int, int, int],
     stride: tuple[int, int, int],
     dilation: tuple[int, int, int],
     pad_before: tuple[int, int, int],
-    pad_after: tuple[int, int, int],
-    ceil_mode: bool,
-) -> np.ndarray:
-    """Return the 3-D max pool of ``x`` (N, C, D, H, W); padding counts as −∞.
+) -> None:
+    """Fill ``y`` with the 3-D max pool of ``x`` (N, C, D, H, W); padding counts as −∞.
 
     A NaN in a window wins, as in PyTorch.
     """
     batch, channels, depth, height, width = x.shape
-    out_d = _place_windows(
-        depth, pad_before[0], pad_after[0], dilation[0] * (kernel[0] - 1) + 1, stride[0], ceil_mode
-    )
-    out_h = _place_windows(
-        height, pad_before[1], pad_after[1], dilation[1] * (kernel[1] - 1) + 1, stride[1], ceil_mode
-    )
-    out_w = _place_windows(
-        width, pad_before[2], pad_after[2], dilation[2] * (kernel[2] - 1) + 1, stride[2], ceil_mode
-    )
-    y = np.empty((batch, channels, out_d, out_h, out_w), np.float32)
+    out_d, out_h, out_w = y.shape[2:]
     for plane in prange(batch * channels):
         n = plane // channels
         c = plane % channels
@@ -631,7 +634,24 @@ def _max_pool_kernel(
                                 if value > largest or np.isnan(value):
                                     largest = value
                     y[n, c, od, oh, ow] = largest
-    return y
+
+
+def _pooled(
+    x5: np.ndarray,
+    span: tuple[int, int, int],
+    stride: tuple[int, int, int],
+    pad_before: tuple[int, int, int],
+    pad_after: tuple[int, int, int],
+    ceil_mode: bool,
+) -> np.ndarray:
+    """Return an empty output for windows of ``span`` placed on the padded ``x5``."""
+    out_size = tuple(
+        _place_windows(length, before, after, window, step, ceil_mode)
+        for length, before, after, window, step in zip(
+            x5.shape[2:], pad_before, pad_after, span, stride, strict=True
+        )
+    )
+    return np.empty(x5.shape[:2] + out_size, np.float32)
 
 
 def max_pool(
@@ -645,67 +665,72 @@ def max_pool(
 ) -> np.ndarray:
     """Return the max pool of ``x`` with PyTorch's semantics, padding allowed per side."""
     x5, rank = _as_5d(x)
-    y = _max_pool_kernel(
-        x5,
-        _lift(_per_dim(kernel, rank, "kernel"), 1),
-        _lift(_per_dim(stride, rank, "stride"), 1),
-        _lift(_per_dim(dilation, rank, "dilation"), 1),
-        _lift(_per_dim(pad_before, rank, "pad_before"), 0),
-        _lift(_per_dim(pad_after, rank, "pad_after"), 0),
-        bool(ceil_mode),
+    lifted_kernel = _lift(_per_dim(kernel, rank, "kernel"), 1)
+    lifted_stride = _lift(_per_dim(stride, rank, "stride"), 1)
+    lifted_dilation = _lift(_per_dim(dilation, rank, "dilation"), 1)
+    before = _lift(_per_dim(pad_before, rank, "pad_before"), 0)
+    after = _lift(_per_dim(pad_after, rank, "pad_after"), 0)
+    span = (
+        lifted_dilation[0] * (lifted_kernel[0] - 1) + 1,
+        lifted_dilation[1] * (lifted_kernel[1] - 1) + 1,
+        lifted_dilation[2] * (lifted_kernel[2] - 1) + 1,
     )
+    y = _pooled(x5, span, lifted_stride, before, after, bool(ceil_mode))
+    _max_pool_kernel(x5, y, lifted_kernel, lifted_stride, lifted_dilation, before)
     return _drop_lifted(y, rank)
 
 
 @njit(cache=True, parallel=True)
 def _avg_pool_kernel(
     x: np.ndarray,
+    y: np.ndarray,
     kernel: tuple[int, int, int],
     stride: tuple[int, int, int],
     pad_before: tuple[int, int, int],
     pad_after: tuple[int, int, int],
-    ceil_mode: bool,
     count_include_pad: bool,
-) -> np.ndarray:
-    """Return the 3-D average pool of ``x`` (N, C, D, H, W) with PyTorch's divisor.
+) -> None:
+    """Fill ``y`` with the 3-D average pool of ``x`` (N, C, D, H, W) with PyTorch's divisor.
 
     The divisor is the window clipped to the padded input with ``count_include_pad``
     (so a ceil-mode window hanging past the padding is not divided by the full kernel),
     and the window clipped to the real input without it.
     """
     batch, channels, depth, height, width = x.shape
-    shape = (depth, height, width)
-    out_d = _place_windows(depth, pad_before[0], pad_after[0], kernel[0], stride[0], ceil_mode)
-    out_h = _place_windows(height, pad_before[1], pad_after[1], kernel[1], stride[1], ceil_mode)
-    out_w = _place_windows(width, pad_before[2], pad_after[2], kernel[2], stride[2], ceil_mode)
-    y = np.empty((batch, channels, out_d, out_h, out_w), np.float32)
+    out_d, out_h, out_w = y.shape[2:]
     for plane in prange(batch * channels):
         n = plane // channels
         c = plane % channels
-        start = np.empty(KERNEL_RANK, np.int64)
-        end = np.empty(KERNEL_RANK, np.int64)
         for od in range(out_d):
+            padded_d, start_d, end_d = _avg_window(od, kernel[0], stride[0], pad_before[0],
+                                                   pad_after[0], depth)
             for oh in range(out_h):
+                padded_h, start_h, end_h = _avg_window(oh, kernel[1], stride[1], pad_before[1],
+                                                       pad_after[1], height)
                 for ow in range(out_w):
-                    padded_window = 1
-                    input_window = 1
-                    for axis, out_index in enumerate((od, oh, ow)):
-                        # Window bounds in input coordinates: first clipped to the padded
-                        # input, then to the real input.
-                        first = out_index * stride[axis] - pad_before[axis]
-                        last = min(first + kernel[axis], shape[axis] + pad_after[axis])
-                        padded_window *= last - first
-                        start[axis] = max(first, 0)
-                        end[axis] = min(last, shape[axis])
-                        input_window *= end[axis] - start[axis]
+                    padded_w, start_w, end_w = _avg_window(ow, kernel[2], stride[2],
+                                                           pad_before[2], pad_after[2], width)
                     total = 0.0
-                    for i_d in range(start[0], end[0]):
-                        for i_h in range(start[1], end[1]):
-                            for i_w in range(start[2], end[2]):
+                    for i_d in range(start_d, end_d):
+                        for i_h in range(start_h, end_h):
+                            for i_w in range(start_w, end_w):
                                 total += x[n, c, i_d, i_h, i_w]
-                    divisor = padded_window if count_include_pad else input_window
+                    if count_include_pad:
+                        divisor = padded_d * padded_h * padded_w
+                    else:
+                        divisor = (end_d - start_d) * (end_h - start_h) * (end_w - start_w)
                     y[n, c, od, oh, ow] = total / divisor
-    return y
+
+
+@njit(cache=True)
+def _avg_window(
+    out_index: int, kernel: int, stride: int, pad_before: int, pad_after: int, length: int
+) -> tuple[int, int, int]:
+    """Return one dim of an average window: its length clipped to the padded input, and
+    its start and end clipped to the real input."""
+    first = out_index * stride - pad_before
+    last = min(first + kernel, length + pad_after)
+    return last - first, max(first, 0), min(last, length)
 
 
 def avg_pool(
@@ -719,39 +744,38 @@ def avg_pool(
 ) -> np.ndarray:
     """Return the average pool of ``x`` with PyTorch's semantics, padding allowed per side."""
     x5, rank = _as_5d(x)
-    y = _avg_pool_kernel(
-        x5,
-        _lift(_per_dim(kernel, rank, "kernel"), 1),
-        _lift(_per_dim(stride, rank, "stride"), 1),
-        _lift(_per_dim(pad_before, rank, "pad_before"), 0),
-        _lift(_per_dim(pad_after, rank, "pad_after"), 0),
-        bool(ceil_mode),
-        bool(count_include_pad),
-    )
+    lifted_kernel = _lift(_per_dim(kernel, rank, "kernel"), 1)
+    lifted_stride = _lift(_per_dim(stride, rank, "stride"), 1)
+    before = _lift(_per_dim(pad_before, rank, "pad_before"), 0)
+    after = _lift(_per_dim(pad_after, rank, "pad_after"), 0)
+    y = _pooled(x5, lifted_kernel, lifted_stride, before, after, bool(ceil_mode))
+    _avg_pool_kernel(x5, y, lifted_kernel, lifted_stride, before, after,
+                     bool(count_include_pad))
     return _drop_lifted(y, rank)
 
 
-@njit(cache=True)
 def _adaptive_bounds(length: int, out_length: int) -> tuple[np.ndarray, np.ndarray]:
     """Return PyTorch's adaptive windows: ``[floor(o·L/O), ceil((o+1)·L/O))`` for each o."""
-    start = np.empty(out_length, np.int64)
-    end = np.empty(out_length, np.int64)
-    for o in range(out_length):
-        start[o] = o * length // out_length
-        end[o] = -(-(o + 1) * length // out_length)
-    return start, end
+    outputs = np.arange(out_length, dtype=np.int64)
+    return outputs * length // out_length, -(-(outputs + 1) * length // out_length)
 
 
 @njit(cache=True, parallel=True)
 def _adaptive_pool_kernel(
-    x: np.ndarray, output_size: tuple[int, int, int], take_max: bool
-) -> np.ndarray:
-    """Return the adaptive max (``take_max``) or average pool of ``x`` (N, C, D, H, W)."""
-    batch, channels, depth, height, width = x.shape
-    start_d, end_d = _adaptive_bounds(depth, output_size[0])
-    start_h, end_h = _adaptive_bounds(height, output_size[1])
-    start_w, end_w = _adaptive_bounds(width, output_size[2])
-    y = np.empty((batch, channels, *output_size), np.float32)
+    x: np.ndarray,
+    y: np.ndarray,
+    start_d: np.ndarray,
+    end_d: np.ndarray,
+    start_h: np.ndarray,
+    end_h: np.ndarray,
+    start_w: np.ndarray,
+    end_w: np.ndarray,
+    take_max: bool,
+) -> None:
+    """Fill ``y`` with the adaptive max (``take_max``) or average pool of ``x`` (N, C, D, H, W)
+    over the windows ``[start, end)`` per output index of each dim."""
+    batch, channels = x.shape[:2]
+    output_size = y.shape[2:]
     for plane in prange(batch * channels):
         n = plane // channels
         c = plane % channels
@@ -776,21 +800,26 @@ def _adaptive_pool_kernel(
                             * (end_w[ow] - start_w[ow])
                         )
                         y[n, c, od, oh, ow] = total / count
-    return y
+
+
+def _adaptive_pool(x: np.ndarray, output_size: IntPerDim, take_max: bool) -> np.ndarray:
+    x5, rank = _as_5d(x)
+    size = _lift(_per_dim(output_size, rank, "output_size"), 1)
+    bounds = [_adaptive_bounds(length, out) for length, out in zip(x5.shape[2:], size,
+                                                                   strict=True)]
+    y = np.empty(x5.shape[:2] + size, np.float32)
+    _adaptive_pool_kernel(x5, y, *bounds[0], *bounds[1], *bounds[2], take_max)
+    return _drop_lifted(y, rank)
 
 
 def adaptive_avg_pool(x: np.ndarray, output_size: IntPerDim) -> np.ndarray:
     """Return the adaptive average pool of ``x`` to ``output_size`` (PyTorch's windows)."""
-    x5, rank = _as_5d(x)
-    size = _lift(_per_dim(output_size, rank, "output_size"), 1)
-    return _drop_lifted(_adaptive_pool_kernel(x5, size, False), rank)
+    return _adaptive_pool(x, output_size, False)
 
 
 def adaptive_max_pool(x: np.ndarray, output_size: IntPerDim) -> np.ndarray:
     """Return the adaptive max pool of ``x`` to ``output_size`` (PyTorch's windows)."""
-    x5, rank = _as_5d(x)
-    size = _lift(_per_dim(output_size, rank, "output_size"), 1)
-    return _drop_lifted(_adaptive_pool_kernel(x5, size, True), rank)
+    return _adaptive_pool(x, output_size, True)
 
 
 def global_avg_pool(x: np.ndarray) -> np.ndarray:
@@ -808,17 +837,17 @@ def global_max_pool(x: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, parallel=True, fastmath=_DOT_FASTMATH)
-def _linear_kernel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, int]:
-    """Return ``(x·weightᵀ + bias, macs)`` for ``x`` (rows, in) and ``weight`` (units, in)."""
+def _linear_kernel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, y: np.ndarray) -> int:
+    """Fill ``y`` with ``x·weightᵀ + bias`` for ``x`` (rows, in), ``weight`` (units, in);
+    return the MACs."""
     rows, in_features = x.shape
     units = weight.shape[0]
-    y = np.empty((rows, units), np.float32)
     macs = 0
     for unit in prange(units):
         for row in range(rows):
             y[row, unit] = _dot(weight[unit], 0, x[row], 0, in_features) + bias[unit]
             macs += in_features
-    return y, macs
+    return macs
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> tuple[np.ndarray, int]:
@@ -831,7 +860,9 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> tuple[
     if weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"weight {weight.shape} does not take inputs of shape {x.shape}")
     units = weight.shape[0]
-    y, macs = _linear_kernel(x.reshape(-1, x.shape[-1]), weight, _bias_or_zeros(bias, units))
+    rows = x.reshape(-1, x.shape[-1])
+    y = np.empty((rows.shape[0], units), np.float32)
+    macs = _linear_kernel(rows, weight, _bias_or_zeros(bias, units), y)
     return y.reshape((*x.shape[:-1], units)), int(macs)
 
 
@@ -843,17 +874,17 @@ def _batchnorm_kernel(
     running_mean: np.ndarray,
     running_var: np.ndarray,
     eps: float,
-) -> np.ndarray:
-    """Return ``(x − mean)/sqrt(var + eps)·gamma + beta`` per channel of ``x`` (N, C, S)."""
+    y: np.ndarray,
+) -> None:
+    """Fill ``y`` with ``(x − mean)/sqrt(var + eps)·gamma + beta`` per channel of ``x``
+    (N, C, S)."""
     batch, channels, positions = x.shape
-    y = np.empty_like(x)
     for plane in prange(batch * channels):
         n = plane // channels
         c = plane % channels
         scale = gamma[c] / math.sqrt(running_var[c] + eps)
         for i in range(positions):
             y[n, c, i] = (x[n, c, i] - running_mean[c]) * scale + beta[c]
-    return y
 
 
 def batchnorm(
@@ -875,10 +906,12 @@ def batchnorm(
     )
     if any(v.shape != (channels,) for v in (gamma, beta, running_mean, running_var)):
         raise ValueError(f"batchnorm statistics must each have shape ({channels},)")
-    y = _batchnorm_kernel(
-        x.reshape(x.shape[0], channels, -1), gamma, beta, running_mean, running_var, float(eps)
+    y = np.empty_like(x)
+    _batchnorm_kernel(
+        x.reshape(x.shape[0], channels, -1), gamma, beta, running_mean, running_var, float(eps),
+        y.reshape(x.shape[0], channels, -1),
     )
-    return y.reshape(x.shape)
+    return y
 
 
 # --------------------------------------------------------------------------------------
@@ -886,40 +919,32 @@ def batchnorm(
 
 
 @njit(cache=True, parallel=True)
-def _relu_kernel(x: np.ndarray) -> np.ndarray:
-    """Return ``max(x, 0)`` elementwise."""
-    y = np.empty_like(x)
+def _relu_kernel(x: np.ndarray, y: np.ndarray) -> None:
+    """Fill ``y`` with ``max(x, 0)`` elementwise."""
     for i in prange(x.size):
         y[i] = x[i] if x[i] > 0 else 0.0
-    return y
 
 
 @njit(cache=True, parallel=True)
-def _relu6_kernel(x: np.ndarray) -> np.ndarray:
-    """Return ``min(max(x, 0), 6)`` elementwise."""
-    y = np.empty_like(x)
+def _relu6_kernel(x: np.ndarray, y: np.ndarray) -> None:
+    """Fill ``y`` with ``min(max(x, 0), 6)`` elementwise."""
     for i in prange(x.size):
         y[i] = min(max(x[i], 0.0), 6.0)
-    return y
 
 
 @njit(cache=True, parallel=True)
-def _leaky_relu_kernel(x: np.ndarray, negative_slope: float) -> np.ndarray:
-    """Return ``x`` where positive, ``negative_slope·x`` elsewhere."""
-    y = np.empty_like(x)
+def _leaky_relu_kernel(x: np.ndarray, negative_slope: float, y: np.ndarray) -> None:
+    """Fill ``y`` with ``x`` where positive, ``negative_slope·x`` elsewhere."""
     for i in prange(x.size):
         y[i] = x[i] if x[i] > 0 else negative_slope * x[i]
-    return y
 
 
 @njit(cache=True, parallel=True)
-def _gelu_kernel(x: np.ndarray) -> np.ndarray:
-    """Return ``x·Φ(x) = x/2·(1 + erf(x/√2))`` elementwise (the exact, erf form)."""
-    y = np.empty_like(x)
+def _gelu_kernel(x: np.ndarray, y: np.ndarray) -> None:
+    """Fill ``y`` with ``x·Φ(x) = x/2·(1 + erf(x/√2))`` elementwise (the exact, erf form)."""
     for i in prange(x.size):
         value = float(x[i])
         y[i] = 0.5 * value * (1.0 + math.erf(value / math.sqrt(2.0)))
-    return y
 
 
 @njit(cache=True)
@@ -932,48 +957,40 @@ def _logistic(value: float) -> float:
 
 
 @njit(cache=True, parallel=True)
-def _sigmoid_kernel(x: np.ndarray) -> np.ndarray:
-    """Return ``1/(1 + e^−x)`` elementwise."""
-    y = np.empty_like(x)
+def _sigmoid_kernel(x: np.ndarray, y: np.ndarray) -> None:
+    """Fill ``y`` with ``1/(1 + e^−x)`` elementwise."""
     for i in prange(x.size):
         y[i] = _logistic(float(x[i]))
-    return y
 
 
 @njit(cache=True, parallel=True)
-def _silu_kernel(x: np.ndarray) -> np.ndarray:
-    """Return ``x·sigmoid(x)`` elementwise."""
-    y = np.empty_like(x)
+def _silu_kernel(x: np.ndarray, y: np.ndarray) -> None:
+    """Fill ``y`` with ``x·sigmoid(x)`` elementwise."""
     for i in prange(x.size):
         value = float(x[i])
         y[i] = value * _logistic(value)
-    return y
 
 
 @njit(cache=True, parallel=True)
-def _tanh_kernel(x: np.ndarray) -> np.ndarray:
-    """Return ``tanh(x)`` elementwise."""
-    y = np.empty_like(x)
+def _tanh_kernel(x: np.ndarray, y: np.ndarray) -> None:
+    """Fill ``y`` with ``tanh(x)`` elementwise."""
     for i in prange(x.size):
         y[i] = math.tanh(float(x[i]))
-    return y
 
 
 @njit(cache=True, parallel=True)
-def _hardswish_kernel(x: np.ndarray) -> np.ndarray:
-    """Return ``x·relu6(x + 3)/6`` elementwise."""
-    y = np.empty_like(x)
+def _hardswish_kernel(x: np.ndarray, y: np.ndarray) -> None:
+    """Fill ``y`` with ``x·relu6(x + 3)/6`` elementwise."""
     for i in prange(x.size):
         value = float(x[i])
         y[i] = value * min(max(value + 3.0, 0.0), 6.0) / 6.0
-    return y
 
 
 @njit(cache=True, parallel=True)
-def _softmax_kernel(x: np.ndarray) -> np.ndarray:
-    """Return the softmax of ``x`` (N, C, S) over C, shifted by the max so exp cannot overflow."""
+def _softmax_kernel(x: np.ndarray, y: np.ndarray) -> None:
+    """Fill ``y`` with the softmax of ``x`` (N, C, S) over C, shifted by the max so exp
+    cannot overflow."""
     batch, channels, positions = x.shape
-    y = np.empty_like(x)
     for item in prange(batch * positions):
         n = item // positions
         i = item % positions
@@ -985,52 +1002,54 @@ def _softmax_kernel(x: np.ndarray) -> np.ndarray:
             total += math.exp(float(x[n, c, i]) - largest)
         for c in range(channels):
             y[n, c, i] = math.exp(float(x[n, c, i]) - largest) / total
+
+
+def _elementwise(kernel: Callable[..., None], x: np.ndarray, *options: float) -> np.ndarray:
+    """Return ``kernel`` applied to every element of ``x`` (flat views in, a new array out)."""
+    x = _as_float32(x, "x")
+    y = np.empty_like(x)
+    kernel(x.reshape(-1), *options, y.reshape(-1))
     return y
-
-
-def _flat(x: np.ndarray) -> np.ndarray:
-    """Return ``x`` as a flat float32 view for an elementwise kernel."""
-    return _as_float32(x, "x").reshape(-1)
 
 
 def relu(x: np.ndarray) -> np.ndarray:
     """Return ``max(x, 0)``."""
-    return _relu_kernel(_flat(x)).reshape(x.shape)
+    return _elementwise(_relu_kernel, x)
 
 
 def relu6(x: np.ndarray) -> np.ndarray:
     """Return ``min(max(x, 0), 6)``."""
-    return _relu6_kernel(_flat(x)).reshape(x.shape)
+    return _elementwise(_relu6_kernel, x)
 
 
 def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """Return ``x`` where positive and ``negative_slope·x`` elsewhere."""
-    return _leaky_relu_kernel(_flat(x), float(negative_slope)).reshape(x.shape)
+    return _elementwise(_leaky_relu_kernel, x, float(negative_slope))
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """Return the exact (erf) GELU, ``x/2·(1 + erf(x/√2))``."""
-    return _gelu_kernel(_flat(x)).reshape(x.shape)
+    return _elementwise(_gelu_kernel, x)
 
 
 def silu(x: np.ndarray) -> np.ndarray:
     """Return ``x·sigmoid(x)``."""
-    return _silu_kernel(_flat(x)).reshape(x.shape)
+    return _elementwise(_silu_kernel, x)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Return ``1/(1 + e^−x)``."""
-    return _sigmoid_kernel(_flat(x)).reshape(x.shape)
+    return _elementwise(_sigmoid_kernel, x)
 
 
 def tanh(x: np.ndarray) -> np.ndarray:
     """Return ``tanh(x)``."""
-    return _tanh_kernel(_flat(x)).reshape(x.shape)
+    return _elementwise(_tanh_kernel, x)
 
 
 def hardswish(x: np.ndarray) -> np.ndarray:
     """Return ``x·relu6(x + 3)/6``."""
-    return _hardswish_kernel(_flat(x)).reshape(x.shape)
+    return _elementwise(_hardswish_kernel, x)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -1038,7 +1057,10 @@ def softmax(x: np.ndarray) -> np.ndarray:
     x = _as_float32(x, "x")
     if x.ndim < 2:
         raise ValueError(f"softmax needs x of shape (N, C, ...), not {x.shape}")
-    return _softmax_kernel(x.reshape(x.shape[0], x.shape[1], -1)).reshape(x.shape)
+    y = np.empty_like(x)
+    planes = (x.shape[0], x.shape[1], -1)
+    _softmax_kernel(x.reshape(planes), y.reshape(planes))
+    return y
 
 
 def identity(x: np.ndarray) -> np.ndarray:
@@ -1052,9 +1074,10 @@ def identity(x: np.ndarray) -> np.ndarray:
 
 @njit(cache=True)
 def _source_taps(
-    in_length: int, out_length: int, source_scale: float, linear: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(index, weight)``, each (2, out): output o is the weighted sum of 2 inputs.
+    in_length: int, source_scale: float, linear: bool, index: np.ndarray, weight: np.ndarray
+) -> None:
+    """Fill ``index`` and ``weight`` (zeros, each (2, out)): output o is the weighted sum of
+    2 inputs.
 
     ``source_scale`` is input length per output element. Both rules are PyTorch's, in its
     float32 arithmetic: ``nearest`` reads ``min(floor(o·scale), L − 1)``; ``linear``
@@ -1065,8 +1088,7 @@ def _source_taps(
     kernel alone also short-cuts that case and an output twice the input (``o >> 1``); its
     1-D and 3-D nearest kernels follow the rule above, and so does this one.
     """
-    index = np.zeros((2, out_length), np.int64)
-    weight = np.zeros((2, out_length), np.float64)
+    out_length = index.shape[1]
     scale = np.float32(source_scale)
     for o in range(out_length):
         if not linear:
@@ -1088,22 +1110,32 @@ def _source_taps(
             index[1, o] = above
             weight[0, o] = 1.0 - above_weight
             weight[1, o] = above_weight
+
+
+def _tap_tables(
+    in_length: int, out_length: int, source_scale: float, linear: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(index, weight)``, each (2, out), of one dim (see `_source_taps`)."""
+    index = np.zeros((2, out_length), np.int64)
+    weight = np.zeros((2, out_length), np.float64)
+    _source_taps(in_length, source_scale, linear, index, weight)
     return index, weight
 
 
 @njit(cache=True, parallel=True)
 def _upsample_kernel(
     x: np.ndarray,
-    output_size: tuple[int, int, int],
-    source_scale: tuple[float, float, float],
-    linear: bool,
-) -> np.ndarray:
-    """Return ``x`` (N, C, D, H, W) resampled to ``output_size``, separably per dimension."""
-    batch, channels, depth, height, width = x.shape
-    index_d, weight_d = _source_taps(depth, output_size[0], source_scale[0], linear)
-    index_h, weight_h = _source_taps(height, output_size[1], source_scale[1], linear)
-    index_w, weight_w = _source_taps(width, output_size[2], source_scale[2], linear)
-    y = np.empty((batch, channels, *output_size), np.float32)
+    y: np.ndarray,
+    index_d: np.ndarray,
+    weight_d: np.ndarray,
+    index_h: np.ndarray,
+    weight_h: np.ndarray,
+    index_w: np.ndarray,
+    weight_w: np.ndarray,
+) -> None:
+    """Fill ``y`` with ``x`` (N, C, D, H, W) resampled by the tap tables of each dim."""
+    batch, channels = x.shape[:2]
+    output_size = y.shape[2:]
     for plane in prange(batch * channels):
         n = plane // channels
         c = plane % channels
@@ -1121,7 +1153,6 @@ def _upsample_kernel(
                                     * x[n, c, index_d[a, od], index_h[b, oh], index_w[e, ow]]
                                 )
                     y[n, c, od, oh, ow] = total
-    return y
 
 
 def upsample(
@@ -1154,7 +1185,11 @@ def upsample(
             raise ValueError(f"scale needs {rank} values, one per spatial dimension")
         out_size = tuple(math.floor(length * s) for length, s in zip(in_size, scales, strict=True))
         source_scales = tuple(1.0 / s for s in scales)
-    y = _upsample_kernel(x5, _lift(out_size, 1), _lift(source_scales, 1.0), mode == "linear")
+    lifted_size = _lift(out_size, 1)
+    tables = [_tap_tables(length, out, scale_of, mode == "linear") for length, out, scale_of
+              in zip(x5.shape[2:], lifted_size, _lift(source_scales, 1.0), strict=True)]
+    y = np.empty(x5.shape[:2] + lifted_size, np.float32)
+    _upsample_kernel(x5, y, *tables[0], *tables[1], *tables[2])
     return _drop_lifted(y, rank)
 
 

@@ -4,10 +4,15 @@ Two passes run one after the other, so the need is the larger of the two:
 
 * the value pass, on real arrays: the activations alive at once (a container keeps its
   input and its finished branches until the merge), the running layer's parameters, and
-  its kernel's scratch (a convolution copies its input padded and channels last, and
-  its weights channels last; a transposed convolution builds its output uncropped);
-* the receptive-field probe, one channel per input position ("slab"), run in chunks of
-  slabs that fit the limit; its need is given per slab.
+  every array its kernel allocates besides its output (kernels.py allocates them all in
+  numpy, so a test can hold this estimate against `tracemalloc`): a convolution's padded
+  input, its channels-last copy and its weights' channels-last copy; a transposed
+  convolution's uncropped result; the zero bias of a layer without one; resampling's tap
+  tables and adaptive pooling's window bounds, per output index of every dim;
+* the receptive-field probe (probe.py), one item per input position ("slab") along one
+  dim, the other dims of length 1, run in chunks of slabs that fit the limit; its need is
+  given per slab, times the paths it follows, plus what it keeps for the whole run (every
+  row's supports and expected reach, per unit of every dim).
 
 Float32 throughout. Pure: no numpy.
 """
@@ -20,15 +25,44 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten
+from convcalc.layers.dense import Flatten, Linear
 from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
+from convcalc.layers.pool import AdaptivePool, GlobalPool
+from convcalc.layers.resample import Upsample
 from convcalc.reference.plan import Block, Leaf, Merge, Node, per_dim, window_options
 from convcalc.results import Report
 
-__all__ = ["ELEMENT_BYTES", "MemoryEstimate", "estimate_memory"]
+__all__ = [
+    "CHECK_RECORD_BYTES",
+    "ELEMENT_BYTES",
+    "KERNEL_RANK",
+    "ROW_RECORD_BYTES",
+    "TAP_TABLE_BYTES",
+    "WINDOW_BOUND_BYTES",
+    "MemoryEstimate",
+    "estimate_memory",
+]
 
 ELEMENT_BYTES = 4
-"""Every array verify allocates is float32."""
+"""Every array of values verify allocates is float32."""
+KERNEL_RANK = 3
+"""Spatial dims the kernels work in (kernels.KERNEL_RANK): tables exist for each."""
+TAP_TABLE_BYTES = 2 * (8 + 8)
+"""Resampling's tables per output index of a dim: two int64 sources, two float64 weights."""
+WINDOW_BOUND_BYTES = 2 * 8
+"""Adaptive pooling's window bounds per output index of a dim: int64 start and end."""
+UNIT_RECORD_BYTES = 3 * 8 + 2 * 8
+"""What the probe keeps per unit of every row and dim for the whole run: its supports
+(first, last, count) and the calculator's reach (first, last), int64 each."""
+ROW_RECORD_BYTES = 8 * 1024
+"""What the passes keep and make in Python per checked row besides its arrays: what was
+measured, the arrays' headers, the options and small tables handed to the kernels."""
+CHECK_RECORD_BYTES = 8 * 1024
+"""What checking one row along one dim makes in Python besides its per-unit arrays: the
+fit, the measurement and the check records."""
+UNIT_CHECK_BYTES = 256
+"""What comparing one row's units takes at once, per unit (the fit's and the field's
+arrays, and the field's edges as Python pairs)."""
 
 
 class MemoryEstimate(BaseModel):
@@ -37,8 +71,11 @@ class MemoryEstimate(BaseModel):
     Attributes:
         value_bytes: the value pass's peak: activations, one layer's parameters, scratch.
         parameter_bytes: the largest layer's parameters (part of ``value_bytes``).
-        slab_bytes: the probe's peak for one slab (one input position along one dim).
+        slab_bytes: the probe's peak for one slab (one input position along one dim),
+            the largest over the dims, for all the paths it follows.
         slabs: the most slabs one probe pass has: the input's longest spatial side.
+        probe_fixed_bytes: what the probe keeps whatever its chunks: the supports and
+            reach of every row, the checks' arrays, tap tables.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -47,16 +84,22 @@ class MemoryEstimate(BaseModel):
     parameter_bytes: int
     slab_bytes: int
     slabs: int
+    probe_fixed_bytes: int = 0
 
     def slabs_per_chunk(self, limit: int) -> int:
         """Return how many slabs one probe chunk takes so the probe stays within ``limit``."""
         if self.slab_bytes == 0:
             return max(self.slabs, 1)
-        return max(1, min(self.slabs, limit // self.slab_bytes))
+        room = limit - self.probe_fixed_bytes
+        return max(1, min(self.slabs, room // self.slab_bytes))
+
+    def probe_bytes(self, limit: int) -> int:
+        """Return the probe's estimated peak with chunks sized for ``limit``."""
+        return self.slabs_per_chunk(limit) * self.slab_bytes + self.probe_fixed_bytes
 
     def peak(self, limit: int) -> int:
         """Return the estimated peak of the whole run with probe chunks sized for ``limit``."""
-        return max(self.value_bytes, self.slabs_per_chunk(limit) * self.slab_bytes)
+        return max(self.value_bytes, self.probe_bytes(limit))
 
 
 # (bytes of a new output array, or None when the output is the input or a view of it;
@@ -64,31 +107,40 @@ class MemoryEstimate(BaseModel):
 Cost = tuple[int | None, int, int]
 
 _ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout)
+_MIXES_ALL_POSITIONS = (Flatten, Linear, GlobalPool)
 
 
-def _conv_scratch(leaf: Leaf, channels: int, batch: int) -> int:
-    """Return the bytes of a convolution's padded channels-last input and its own scratch."""
+def _lifted(sizes: Sequence[int]) -> int:
+    """Return the sum of per-dim ``sizes`` with 1 for each dim the kernels add."""
+    return sum(sizes) + KERNEL_RANK - len(sizes)
+
+
+def _full_size(leaf: Leaf, dims: Sequence[int]) -> list[int]:
+    """Return a transposed convolution's uncropped result size per dim."""
     layer = leaf.layer
-    dims = leaf.row.input_shape[1:]
-    options = window_options(layer, dims)  # type: ignore[arg-type]
-    if isinstance(layer, ConvTranspose):
-        full = [
-            (size - 1) * s + d * (k - 1) + 1 + extra
-            for size, k, s, d, extra in zip(
-                dims,
-                options.kernel,
-                options.stride,
-                options.dilation,
-                per_dim(layer.output_padding, len(dims)),
-                strict=True,
-            )
-        ]
-        return batch * channels * math.prod(full) * ELEMENT_BYTES
-    padded = [
-        size + before + after
-        for size, before, after in zip(dims, options.pad_before, options.pad_after, strict=True)
-    ]
-    return 2 * batch * channels * math.prod(padded) * ELEMENT_BYTES
+    options = window_options(layer, tuple(dims))  # type: ignore[arg-type]
+    return [(size - 1) * s + d * (k - 1) + 1 + extra for size, k, s, d, extra in zip(
+        dims, options.kernel, options.stride, options.dilation,
+        per_dim(layer.output_padding, len(dims)), strict=True)]  # type: ignore[attr-defined]
+
+
+def _padded_size(leaf: Leaf, dims: Sequence[int]) -> list[int]:
+    """Return a convolution's padded input size per dim."""
+    options = window_options(leaf.layer, tuple(dims))  # type: ignore[arg-type]
+    return [size + before + after for size, before, after in zip(
+        dims, options.pad_before, options.pad_after, strict=True)]
+
+
+def _tables(leaf: Leaf) -> int:
+    """Return the bytes of a layer's index tables (resampling, adaptive pooling)."""
+    out = leaf.row.output_shape[1:]
+    if isinstance(leaf.layer, Upsample):
+        return TAP_TABLE_BYTES * _lifted(out)
+    if isinstance(leaf.layer, AdaptivePool):
+        return WINDOW_BOUND_BYTES * _lifted(out)
+    if isinstance(leaf.layer, GlobalPool):
+        return WINDOW_BOUND_BYTES * KERNEL_RANK
+    return 0
 
 
 def _value_cost(batch: int) -> Callable[[Leaf | Merge], Cost]:
@@ -101,32 +153,48 @@ def _value_cost(batch: int) -> Callable[[Leaf | Merge], Cost]:
         parameters = (row.params + row.non_trainable_params) * ELEMENT_BYTES
         if isinstance(layer, Flatten):
             return None, 0, 0
+        dims = row.input_shape[1:]
+        zero_bias = 0
+        if isinstance(layer, Conv | ConvTranspose | Linear) and not layer.bias:
+            zero_bias = row.output_shape[0] * ELEMENT_BYTES
         if isinstance(layer, Conv):
-            # plus the weights' channels-last copy
-            scratch = _conv_scratch(step, row.input_shape[0], batch) + parameters
+            padded = batch * row.input_shape[0] * math.prod(_padded_size(step, dims))
+            # the padded input, its channels-last copy and the weights' channels-last copy
+            scratch = 2 * padded * ELEMENT_BYTES + parameters + zero_bias
             return out, scratch, parameters
         if isinstance(layer, ConvTranspose):
-            return out, _conv_scratch(step, row.output_shape[0], batch), parameters
-        return out, 0, parameters
+            full = batch * row.output_shape[0] * math.prod(_full_size(step, dims))
+            return out, full * ELEMENT_BYTES + zero_bias, parameters
+        return out, zero_bias + _tables(step), parameters
 
     return cost
 
 
-def _probe_cost(step: Leaf | Merge) -> Cost:
-    """Return one slab's cost: one channel, elementwise layers pass their input on."""
-    row = step.row
-    if len(row.output_shape) < 2 or (isinstance(step, Leaf) and row.receptive_field is None):
-        return 0, 0, 0  # positions are mixed: the probe stops here
-    spatial = math.prod(row.output_shape[1:]) * ELEMENT_BYTES
-    # reading the supports makes a bool array a quarter the size of the output
-    reading = spatial // ELEMENT_BYTES
-    if isinstance(step, Merge):
-        return spatial, reading, 0
-    if isinstance(step.layer, _ELEMENTWISE):
-        return None, 0, 0
-    if isinstance(step.layer, Conv | ConvTranspose):
-        return spatial, _conv_scratch(step, 1, 1) + reading, 0
-    return spatial, reading, 0
+def _probe_cost(dim: int) -> Callable[[Leaf | Merge], Cost]:
+    """Return one slab's cost along ``dim``: one item, length 1 in the other dims."""
+
+    def cost(step: Leaf | Merge) -> Cost:
+        row = step.row
+        spatial = len(row.input_shape) > 1
+        if isinstance(step, Leaf) and isinstance(step.layer, _MIXES_ALL_POSITIONS):
+            # which slabs reach it: a bool per position; the probe stops there
+            return 0, row.input_shape[1 + dim] if spatial else 0, 0
+        if not spatial or len(row.output_shape) < 2:
+            return 0, 0, 0  # past the first layer that mixes all positions
+        out = row.output_shape[1 + dim] * ELEMENT_BYTES
+        if isinstance(step, Merge):
+            return out, 0, 0
+        layer = step.layer
+        if isinstance(layer, _ELEMENTWISE):
+            return None, 0, 0
+        if isinstance(layer, Conv):
+            padded = _padded_size(step, row.input_shape[1:])[dim]
+            return out, 2 * padded * ELEMENT_BYTES, 0
+        if isinstance(layer, ConvTranspose):
+            return out, _full_size(step, row.input_shape[1:])[dim] * ELEMENT_BYTES, 0
+        return out, 0, 0
+
+    return cost
 
 
 class _Peak:
@@ -164,14 +232,20 @@ class _Peak:
         return new or current
 
 
-def estimate_memory(plan: Sequence[Node], report: Report) -> MemoryEstimate:
-    """Return the bytes verify's passes over ``plan`` need at once (``report`` gives shapes)."""
+def estimate_memory(plan: Sequence[Node], report: Report, probe_terms: int = 1
+                    ) -> MemoryEstimate:
+    """Return the bytes verify's passes over ``plan`` need at once (``report`` gives shapes).
+
+    ``probe_terms`` is the most paths the probe follows at once (probe.py): each holds
+    its own arrays.
+    """
     batch = report.batch
     # the caller keeps the network input alive for the whole pass
     inputs = batch * math.prod(report.input_shape) * ELEMENT_BYTES
     value = _Peak(_value_cost(batch))
     value.nodes(plan, inputs, 0, inputs)
-    leaves = [node for node in _leaves(plan)]
+    records = ROW_RECORD_BYTES * len(_steps(plan))
+    leaves = _leaves(plan)
     parameters = max(
         ((leaf.row.params + leaf.row.non_trainable_params) * ELEMENT_BYTES for leaf in leaves),
         default=0,
@@ -179,17 +253,49 @@ def estimate_memory(plan: Sequence[Node], report: Report) -> MemoryEstimate:
     spatial = report.input_shape[1:]
     if not spatial:
         return MemoryEstimate(
-            value_bytes=value.peak, parameter_bytes=parameters, slab_bytes=0, slabs=0
+            value_bytes=value.peak + records, parameter_bytes=parameters, slab_bytes=0,
+            slabs=0
         )
-    slab = math.prod(spatial) * ELEMENT_BYTES
-    probe = _Peak(_probe_cost)
-    probe.nodes(plan, slab, 0, slab)
+    slab = 0
+    for dim, width in enumerate(spatial):
+        probe = _Peak(_probe_cost(dim))
+        probe.nodes(plan, width * ELEMENT_BYTES, 0, width * ELEMENT_BYTES)
+        slab = max(slab, probe.peak * probe_terms)
     return MemoryEstimate(
-        value_bytes=value.peak,
+        value_bytes=value.peak + records,
         parameter_bytes=parameters,
-        slab_bytes=probe.peak,
+        slab_bytes=slab,
         slabs=max(spatial),
+        probe_fixed_bytes=_probe_fixed(plan, spatial) + records,
     )
+
+
+def _probe_fixed(plan: Sequence[Node], spatial: Sequence[int]) -> int:
+    """Return what the probe keeps whatever its chunks (see UNIT_RECORD_BYTES)."""
+    # an elementwise row shares its input's supports and reach
+    units = [max(step.row.output_shape[1:]) for step in _steps(plan)
+             if len(step.row.output_shape) > 1
+             and not (isinstance(step, Leaf) and isinstance(step.layer, _ELEMENTWISE))]
+    kept = UNIT_RECORD_BYTES * len(spatial) * sum(units)
+    checking = UNIT_CHECK_BYTES * max(max(units, default=0), max(spatial))
+    tables = max((_tables(leaf) for leaf in _leaves(plan)), default=0)
+    # per dim: the slabs' covered flags and the other dims' sets
+    flags = 2 * max(spatial) + ELEMENT_BYTES * sum(spatial)
+    records = CHECK_RECORD_BYTES * len(spatial) * len(units)
+    return kept + checking + tables + flags + records
+
+
+def _steps(plan: Sequence[Node]) -> list[Leaf | Merge]:
+    found: list[Leaf | Merge] = []
+    for node in plan:
+        if isinstance(node, Leaf):
+            found.append(node)
+        else:
+            for body in node.bodies:
+                found.extend(_steps(body))
+            if node.merge is not None:
+                found.append(node.merge)
+    return found
 
 
 def _leaves(plan: Sequence[Node]) -> list[Leaf]:

@@ -3,36 +3,64 @@
 The probe runs the network's geometry with one channel and every weight 1: conv,
 conv_transpose and linear with one input and one output channel and groups 1; pools,
 pad and upsample as they are; layers that act on each element alone (activations,
-batchnorm, dropout) pass their input on, since they move no position; merges add their
-branches (a concat is summed into the one channel). For a spatial dim d, item b of a
-batch is a "slab": ones at position b along d, at every position of the other dims.
+batchnorm, dropout) pass their input on, since they move no position: their supports are
+their input's, shared, at no cost. Merges add their branches (a concat is summed into the
+one channel). For a spatial dim d, item b of a batch is a "slab": ones at position b
+along d, at every position of the other dims.
 
 Every value stays ≥ 0 and is reset to 0 or 1 after each layer (a max pool window wholly in
 the padding gives −∞, which becomes 0), so an output unit is non-zero exactly when its
-support contains b, and nothing overflows however deep the
-network. Every layer is separable along each dim, so a unit's support along d is read
-from whether it is non-zero anywhere along the other dims (which also keeps a unit that
-a transposed convolution leaves empty along another dim from hiding it). The probe
-stops at the first layer that mixes all positions (flatten, linear, global pooling),
-where it records which slabs reach the output at all.
+support contains b. Every layer is separable along each dim: with every weight 1, a
+layer's output on a product of sets (one set per dim) is the product of what the layer
+does along each dim alone. So a slab's array is a union of products, one per path through
+the merges: a set along d (which depends on b) times a set along each other dim (which
+does not). The probe keeps exactly that: per path a *term*, an array along d of one item
+per slab (the other dims of length 1), and, per other dim, the path's set along it (one
+array, shared by every slab). A unit along d is reached anywhere along the other dims
+exactly when a term reaches it whose other sets are not empty. Terms whose other sets are
+equal are merged (their arrays added); a term whose set along some other dim becomes empty
+is dropped, as the slab's product would be zero. In a network without such differences
+there is one term, and a slab costs the length along d, not the whole volume.
+
+Each layer runs through the real kernel, along one dim at a time: the array keeps its
+rank, with unit length and unit options (kernel 1, stride 1, no padding) in the other
+dims, so the kernels' own loops place the windows along every dim of the network.
+
+The probe stops at the first layer that mixes all positions (flatten, linear, global
+pooling), where it records which slabs reach the output at all.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numba import njit, prange
 
+from convcalc.errors import InputError
+from convcalc.layers import LayerSpec
 from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Linear
+from convcalc.layers.dense import Flatten, Linear
+from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
+from convcalc.layers.resample import Pad, Upsample
 from convcalc.reference import kernels
 from convcalc.reference.field import Supports
-from convcalc.reference.plan import Block, Leaf, Node, per_dim, window_options
-from convcalc.reference.values import ELEMENTWISE, MIXES_ALL_POSITIONS, weightless
+from convcalc.reference.plan import Block, Leaf, Node, checked_rows, per_dim, window_options
+from convcalc.reference.values import ELEMENTWISE, MIXES_ALL_POSITIONS
 
-__all__ = ["GLOBAL", "Global", "ProbePass"]
+__all__ = ["GLOBAL", "MAX_PROBE_TERMS", "Global", "ProbeLimitExceeded", "ProbePass", "along",
+           "checked_units", "probe_work", "resolve_shared"]
+
+MAX_PROBE_TERMS = 8
+"""The most terms (paths with different extents along the other dims) the probe follows
+at once; each costs as much as the whole probe of a network without merges."""
+
+
+class ProbeLimitExceeded(InputError):
+    """The receptive-field probe would take more work than it is allowed; nothing ran."""
 
 
 class Global:
@@ -40,7 +68,24 @@ class Global:
 
 
 GLOBAL = Global()
-Value = np.ndarray | Global
+
+
+@dataclass
+class Terms:
+    """The probe's value after a row: per key (the other dims' sets), the array along d.
+
+    Attributes:
+        arrays: per key, the array along the probed dim, one item per slab.
+        others: per key, the sets along the other dims (None at the probed dim).
+        source: the checked row whose supports these are (None: the network input).
+    """
+
+    arrays: dict[bytes, np.ndarray] = field(default_factory=dict)
+    others: dict[bytes, tuple[np.ndarray | None, ...]] = field(default_factory=dict)
+    source: int | None = None
+
+
+Value = Terms | Global
 
 
 @njit(cache=True, parallel=True)
@@ -61,6 +106,90 @@ def _binarized(y: np.ndarray) -> np.ndarray:
     return y
 
 
+_FOLD_BLOCK = 512
+"""Units one work item of `_fold` takes: a block of columns read row after row."""
+
+
+@njit(cache=True, parallel=True)
+def _fold(values: np.ndarray, start: int, first: np.ndarray, last: np.ndarray,
+          count: np.ndarray) -> None:
+    """Fold ``values`` (slabs × units, 0 or 1) into each unit's first and last reaching
+    position and count, for the slabs ``start, start + 1, …``; allocates nothing."""
+    slabs, units = values.shape
+    for block in prange((units + _FOLD_BLOCK - 1) // _FOLD_BLOCK):
+        low = block * _FOLD_BLOCK
+        high = min(low + _FOLD_BLOCK, units)
+        for slab in range(slabs):
+            position = start + slab
+            for unit in range(low, high):
+                if values[slab, unit] > 0:
+                    first[unit] = min(first[unit], position)
+                    last[unit] = max(last[unit], position)
+                    count[unit] += 1
+
+
+def _only(values: Sequence[Any], axis: int, fill: Any) -> tuple[Any, ...]:
+    """Return ``values`` with every dim but ``axis`` set to ``fill``."""
+    return tuple(value if dim == axis else fill for dim, value in enumerate(values))
+
+
+def along(layer: LayerSpec, x: np.ndarray, axis: int, dims: tuple[int, ...]) -> np.ndarray:
+    """Return ``layer`` run by its kernel along spatial ``axis`` alone, every weight 1.
+
+    ``x`` has length 1 in the other spatial dims, which get unit options; ``dims`` is
+    the layer's real input size per dim (``same`` padding depends on it).
+    """
+    rank = len(dims)
+    if isinstance(layer, Conv | ConvTranspose):
+        options = window_options(layer, dims)
+        weight = np.ones((1, 1, *_only(options.kernel, axis, 1)), np.float32)
+        stride, dilation = _only(options.stride, axis, 1), _only(options.dilation, axis, 1)
+        before = _only(options.pad_before, axis, 0)
+        if isinstance(layer, Conv):
+            return kernels.conv(x, weight, None, stride, dilation, before,
+                                _only(options.pad_after, axis, 0), 1)[0]
+        extra = _only(per_dim(layer.output_padding, rank), axis, 0)
+        return kernels.conv_transpose(x, weight, None, stride, dilation, before, extra, 1)[0]
+    if isinstance(layer, MaxPool | AvgPool | Pad):
+        options = window_options(layer, dims)
+        kernel, stride = _only(options.kernel, axis, 1), _only(options.stride, axis, 1)
+        before, after = _only(options.pad_before, axis, 0), _only(options.pad_after, axis, 0)
+        if isinstance(layer, Pad):
+            return kernels.pad(x, before, after)
+        if isinstance(layer, MaxPool):
+            return kernels.max_pool(x, kernel, stride, _only(options.dilation, axis, 1),
+                                    before, after, layer.ceil_mode)
+        return kernels.avg_pool(x, kernel, stride, before, after, layer.ceil_mode,
+                                layer.count_include_pad)
+    if isinstance(layer, AdaptivePool):
+        adaptive = (kernels.adaptive_avg_pool if layer.type == "adaptive_avgpool"
+                    else kernels.adaptive_max_pool)
+        return adaptive(x, _only(per_dim(layer.output, rank), axis, 1))
+    if isinstance(layer, Upsample):
+        if layer.size is not None:
+            return kernels.upsample(x, size=_only(per_dim(layer.size, rank), axis, 1),
+                                    mode=layer.mode)
+        scale = tuple(float(s) for s in per_dim(layer.scale, rank))  # type: ignore[arg-type]
+        return kernels.upsample(x, scale=_only(scale, axis, 1.0), mode=layer.mode)
+    raise ValueError(f"verify has no reference kernel for layer type {layer.type}")
+
+
+def _mixed(layer: LayerSpec, x: np.ndarray) -> np.ndarray:
+    """Return the output of a layer that mixes all positions, every weight 1."""
+    if isinstance(layer, Linear):
+        return kernels.linear(x, np.ones((1, x.shape[-1]), np.float32), None)[0]
+    if isinstance(layer, GlobalPool):
+        pool = (kernels.global_avg_pool if layer.type == "global_avgpool"
+                else kernels.global_max_pool)
+        return pool(x)
+    assert isinstance(layer, Flatten)
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+
+def _key(others: tuple[np.ndarray | None, ...]) -> bytes:
+    return b"|".join(b"" if other is None else other.tobytes() for other in others)
+
+
 class ProbePass:
     """Runs slabs ``start`` to ``stop`` along ``dim`` and folds in each row's supports.
 
@@ -68,28 +197,38 @@ class ProbePass:
         supports: per checked-row index, the supports along ``dim`` (shared by the
             chunks of one dim).
         covered: per checked-row index of a layer that mixes all positions, which of the
-            ``width`` network-input positions reach its input (row 0) and its output
-            (row 1).
+            ``widths[dim]`` network-input positions reach its input (row 0) and its
+            output (row 1).
+        shared: per elementwise row, the row whose supports it shares (None: the input).
+        most_terms: the most terms the pass held at once.
     """
 
-    def __init__(self, dim: int, start: int, stop: int, width: int,
+    def __init__(self, dim: int, start: int, stop: int, widths: tuple[int, ...],
                  supports: dict[int, Supports], covered: dict[int, np.ndarray],
                  tick: Callable[[], None]) -> None:
-        self.dim, self.start, self.stop, self.width = dim, start, stop, width
+        self.dim, self.start, self.stop, self.widths = dim, start, stop, widths
         self.supports = supports
         self.covered = covered
         self.tick = tick
-        # an elementwise layer passes the same array on: it is read once
-        self.last_read: tuple[np.ndarray, np.ndarray] | None = None
+        self.shared: dict[int, int | None] = {}
+        self.most_terms = 0
 
-    def input(self, spatial: tuple[int, ...]) -> np.ndarray:
-        """Return the slabs: item i is ones at position start + i along dim, zeros elsewhere."""
-        x = np.zeros((self.stop - self.start, 1, *spatial), np.float32)
-        for item in range(self.stop - self.start):
-            index: list[Any] = [item, 0] + [slice(None)] * len(spatial)
-            index[2 + self.dim] = self.start + item
-            x[tuple(index)] = 1
-        return x
+    def _lengths(self, axis: int, length: int) -> tuple[int, ...]:
+        """Return spatial lengths: ``length`` along ``axis``, 1 along the other dims."""
+        return tuple(length if dim == axis else 1 for dim in range(len(self.widths)))
+
+    def input(self) -> Terms:
+        """Return the slabs: item i is one at position start + i along dim, one item per
+        slab; the other dims' sets are their whole inputs."""
+        width = self.widths[self.dim]
+        slabs = self.stop - self.start
+        x = np.zeros((slabs, 1, *self._lengths(self.dim, width)), np.float32)
+        x.reshape(slabs, width)[np.arange(slabs), np.arange(self.start, self.stop)] = 1
+        others = tuple(None if axis == self.dim else
+                       np.ones((1, 1, *self._lengths(axis, length)), np.float32)
+                       for axis, length in enumerate(self.widths))
+        key = _key(others)
+        return Terms({key: x}, {key: others}, None)
 
     def nodes(self, nodes: Sequence[Node], x: Value) -> Value:
         """Return the probe's value after ``nodes``, reading every row on the way."""
@@ -101,14 +240,21 @@ class ProbePass:
         outputs = [self.nodes(body, x) if body else x for body in block.bodies]
         if block.merge is None:
             return outputs[0]
-        arrays = [out for out in outputs if isinstance(out, np.ndarray)]
-        if len(arrays) < len(outputs):
+        terms = [out for out in outputs if isinstance(out, Terms)]
+        if len(terms) < len(outputs):
             self.tick()
             return GLOBAL
         # add and concat alike: the union of the branches' supports, in one channel
-        y = _binarized(kernels.add(*arrays))
-        self.read(block.merge.index, y)
-        return y
+        merged = Terms(source=block.merge.index)
+        grouped: dict[bytes, list[np.ndarray]] = {}
+        for branch in terms:
+            for key, array in branch.arrays.items():
+                grouped.setdefault(key, []).append(array)
+                merged.others[key] = branch.others[key]
+        for key, arrays in grouped.items():
+            merged.arrays[key] = _binarized(kernels.add(*arrays))
+        self.read(block.merge.index, merged)
+        return merged
 
     def leaf(self, leaf: Leaf, x: Value) -> Value:
         if isinstance(x, Global):
@@ -116,49 +262,114 @@ class ProbePass:
             return GLOBAL
         layer = leaf.layer
         if isinstance(layer, ELEMENTWISE):
-            y = x
-        elif isinstance(layer, Conv):
-            options = window_options(layer, x.shape[2:])
-            y, _, _ = kernels.conv(x, np.ones((1, 1, *options.kernel), np.float32), None,
-                                   options.stride, options.dilation, options.pad_before,
-                                   options.pad_after, 1)
-        elif isinstance(layer, ConvTranspose):
-            options = window_options(layer, x.shape[2:])
-            y, _ = kernels.conv_transpose(x, np.ones((1, 1, *options.kernel), np.float32),
-                                          None, options.stride, options.dilation,
-                                          options.pad_before,
-                                          per_dim(layer.output_padding, x.ndim - 2), 1)
-        elif isinstance(layer, Linear):
-            y, _ = kernels.linear(x, np.ones((1, x.shape[-1]), np.float32), None)
-        else:
-            y = weightless(layer, x)
+            self.shared[leaf.index] = x.source
+            self.tick()
+            return x
         if isinstance(layer, MIXES_ALL_POSITIONS):
-            self.cover(leaf.index, x, y)
+            self.cover(leaf, x)
             return GLOBAL
-        if y is not x:
-            y = _binarized(y)
+        y = Terms(source=leaf.index)
+        dead: tuple[np.ndarray, tuple[np.ndarray | None, ...]] | None = None
+        for key, array in x.arrays.items():
+            others = x.others[key]
+            dims = tuple(array.shape[2 + axis] if other is None else other.shape[2 + axis]
+                         for axis, other in enumerate(others))
+            moved = tuple(None if other is None else
+                          _binarized(along(layer, other, axis, dims))
+                          for axis, other in enumerate(others))
+            out = _binarized(along(layer, array, self.dim, dims))
+            if any(other is not None and not other.any() for other in moved):
+                dead = (out, moved)  # this path reaches nothing along another dim
+                continue
+            new_key = _key(moved)
+            if new_key in y.arrays:
+                out = _binarized(kernels.add(y.arrays[new_key], out))
+            y.arrays[new_key] = out
+            y.others[new_key] = moved
+        if not y.arrays and dead is not None:
+            # no path reaches this row along some other dim: the slabs reach no unit
+            out, moved = dead
+            out[...] = 0
+            y.arrays[b""], y.others[b""] = out, moved
         self.read(leaf.index, y)
         return y
 
-    def read(self, index: int, y: np.ndarray) -> None:
+    def read(self, index: int, y: Terms) -> None:
         """Fold in which slabs reach each output unit of row ``index`` along the dim."""
-        if self.last_read is not None and self.last_read[0] is y:
-            reached = self.last_read[1]
-        else:
-            others = tuple(axis for axis in range(1, y.ndim) if axis != 2 + self.dim)
-            reached = np.any(y, axis=others)
-            self.last_read = (y, reached)
+        self.most_terms = max(self.most_terms, len(y.arrays))
+        arrays = list(y.arrays.values())
+        values = arrays[0] if len(arrays) == 1 else _binarized(kernels.add(*arrays))
+        values = values.reshape(values.shape[0], values.shape[2 + self.dim])
         if index not in self.supports:
-            self.supports[index] = Supports.empty(reached.shape[1])
-        self.supports[index].add(reached, self.start)
+            self.supports[index] = Supports.empty(values.shape[1])
+        found = self.supports[index]
+        _fold(values, self.start, found.first, found.last, found.count)
         self.tick()
 
-    def cover(self, index: int, x: np.ndarray, y: np.ndarray) -> None:
+    def cover(self, leaf: Leaf, x: Terms) -> None:
         """Record which slabs reach the input and the output of a layer that mixes all
         positions."""
-        if index not in self.covered:
-            self.covered[index] = np.zeros((2, self.width), bool)
-        for side, array in enumerate((x, y)):
-            reached = np.any(array.reshape(array.shape[0], -1), axis=1)
-            self.covered[index][side, self.start:self.stop] |= reached
+        if leaf.index not in self.covered:
+            self.covered[leaf.index] = np.zeros((2, self.widths[self.dim]), bool)
+        covered = self.covered[leaf.index]
+        for array in x.arrays.values():
+            for side, values in enumerate((array, _mixed(leaf.layer, array))):
+                reached = np.any(values.reshape(values.shape[0], math.prod(values.shape[1:]))
+                                 > 0, axis=1)
+                covered[side, self.start:self.stop] |= reached
         self.tick()
+
+
+def resolve_shared(supports: dict[int, Supports], shared: dict[int, int | None],
+                   width: int) -> None:
+    """Give each elementwise row the supports of the row it passes on (in index order, so
+    a chain of them resolves), or of the network input."""
+    positions = np.arange(width, dtype=np.int64)
+    identity = Supports(positions, positions.copy(), np.ones(width, np.int64))
+    for index in sorted(shared):
+        source = shared[index]
+        if source is None:
+            supports[index] = identity
+        elif source in supports:
+            supports[index] = supports[source]
+
+
+def probe_work(plan: Sequence[Node], widths: tuple[int, ...]) -> int:
+    """Return the probe's work: over every dim d, W_d slabs times their line (W_d) and,
+    per row that runs a kernel, its units in and out along d times its taps along d (a
+    bound on the inner-loop trips)."""
+    work = 0
+    for dim, width in enumerate(widths):
+        per_slab = width
+        for step in checked_rows(plan):
+            row = step.row
+            if len(row.output_shape) < 2 or (isinstance(step, Leaf) and (
+                    isinstance(step.layer, MIXES_ALL_POSITIONS))):
+                break
+            if isinstance(step, Leaf) and isinstance(step.layer, ELEMENTWISE):
+                continue
+            taps = 1
+            if isinstance(step, Leaf) and isinstance(step.layer, Conv | ConvTranspose
+                                                     | MaxPool | AvgPool):
+                options = window_options(step.layer, row.input_shape[1:])
+                taps = options.kernel[dim]
+            per_slab += (row.input_shape[1 + dim] + row.output_shape[1 + dim]) * taps
+        work += width * per_slab
+    return work
+
+
+
+
+def checked_units(plan: Sequence[Node], rank: int) -> int:
+    """Return the output units whose supports verify compares with the calculator's, over
+    every row with a field and every spatial dim (an elementwise row shares its input's)."""
+    units = 0
+    for step in checked_rows(plan):
+        row = step.row
+        if isinstance(step, Leaf) and isinstance(step.layer, MIXES_ALL_POSITIONS):
+            break
+        if len(row.output_shape) < 2 or (isinstance(step, Leaf)
+                                         and isinstance(step.layer, ELEMENTWISE)):
+            continue
+        units += sum(row.output_shape[1:1 + rank])
+    return units

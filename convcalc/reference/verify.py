@@ -36,9 +36,16 @@ from convcalc.reference.field import (
     uncut_units,
     unit_mismatches,
 )
-from convcalc.reference.memory import estimate_memory
-from convcalc.reference.plan import Leaf, Merge, build_plan, checked_rows
-from convcalc.reference.probe import ProbePass
+from convcalc.reference.memory import MemoryEstimate, estimate_memory
+from convcalc.reference.plan import Leaf, Merge, Node, build_plan, checked_rows
+from convcalc.reference.probe import (
+    MAX_PROBE_TERMS,
+    ProbeLimitExceeded,
+    ProbePass,
+    checked_units,
+    probe_work,
+    resolve_shared,
+)
 from convcalc.reference.results import (
     AxisMeasurement,
     FieldCheck,
@@ -55,10 +62,18 @@ from convcalc.reference.values import KernelFailed, ValuePass
 from convcalc.results import Report
 from convcalc.spec import Network
 
-__all__ = ["DEFAULT_MAX_MEMORY", "Progress", "verify"]
+__all__ = ["DEFAULT_MAX_MEMORY", "MAX_CHECKED_UNITS", "MAX_PROBE_WORK", "Progress", "verify"]
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3
 """The memory verify's arrays may take at once unless told otherwise: 2 GiB."""
+MAX_CHECKED_UNITS = 10_000_000
+"""The most output units verify compares with the calculator's field, over every row
+(rows that pass their input on share their input's check) and spatial dim: the checks
+walk the units in Python, about 5 µs each."""
+MAX_PROBE_WORK = 20_000_000_000
+"""The most inner-loop trips the receptive-field probe may take (`probe.probe_work`):
+about a minute on two cores. The probe's time grows with the square of the input's side
+(W slabs of W positions), so a long enough input is refused before anything runs."""
 Progress = Callable[[int, int], None]
 """Called with (steps done, steps in all) as the run goes."""
 
@@ -134,6 +149,18 @@ class _Probed:
     supports: list[dict[int, Supports]] = field(default_factory=list)
     covered: list[dict[int, np.ndarray]] = field(default_factory=list)
     models: list[dict[int, Expected]] = field(default_factory=list)
+    # A row that passes its input on shares its input's supports and model: its check
+    # along a dim is the same computation, done once (keyed by the objects themselves).
+    axes: dict[tuple[int, int, int, object], tuple[AxisMeasurement, bool]] = field(
+        default_factory=dict)
+
+    def axis(self, dim: int, supports: Supports, model: Expected | None,
+             printed: tuple[int, int | float, int] | None) -> tuple[AxisMeasurement, bool]:
+        """Return `_axis` of one dim, computed once per supports, model and printed field."""
+        key = (dim, id(supports), id(model), printed)
+        if key not in self.axes:
+            self.axes[key] = _axis(supports, self.widths[dim], model, printed)
+        return self.axes[key]
 
 
 def _field_check(step: Leaf | Merge, probed: _Probed) -> FieldCheck:
@@ -159,8 +186,8 @@ def _field_check(step: Leaf | Merge, probed: _Probed) -> FieldCheck:
         # output unit sees anything, and the probe sees nothing along any dim.
         models = [None if m is None else Expected(Reach.nothing(len(m.reach.first)), m.field)
                   for m in models]
-    axes = [_axis(s[index], w, m, p) for s, w, m, p in
-            zip(probed.supports, probed.widths, models, printed, strict=True)]
+    axes = [probed.axis(dim, s[index], m, p) for dim, (s, m, p) in
+            enumerate(zip(probed.supports, models, printed, strict=True))]
     measured = tuple(axis for axis, _ in axes)
     ok = all(agrees for _, agrees in axes)
     kind = "untracked" if expected is None else "field"
@@ -290,6 +317,41 @@ def _gib(count: int) -> str:
     return f"{count / 1024**3:.2f} GiB" if count >= 1024**3 else f"{count / 1024**2:.0f} MiB"
 
 
+def _check_probe_memory(estimate: MemoryEstimate, max_memory: int, shape: str) -> None:
+    """Raise MemoryLimitExceeded when one slab of the probe is already above the limit."""
+    need = estimate.slab_bytes + estimate.probe_fixed_bytes
+    if need > max_memory:
+        raise MemoryLimitExceeded(
+            f"the receptive-field probe needs about {_gib(need)} for one "
+            f"input position, more than the {_gib(max_memory)} allowed; use a smaller "
+            f"input (now {shape})", needed=need, limit=max_memory, probe=True)
+
+
+def _check_probe_work(work: int, shape: str) -> None:
+    """Raise ProbeLimitExceeded when the probe would take more than MAX_PROBE_WORK steps."""
+    if work > MAX_PROBE_WORK:
+        raise ProbeLimitExceeded(
+            f"the receptive-field probe would take about {work:.2g} steps for the {shape} "
+            f"input (one pass per input position along each spatial dim), more than the "
+            f"{MAX_PROBE_WORK:.0e} allowed: give the network a shorter input")
+
+
+def _probe_terms(plan: Sequence[Node], widths: tuple[int, ...], shape: str) -> int:
+    """Return the most paths the probe follows at once, found by running it with no slab
+    (the other dims' sets only); raise ProbeLimitExceeded above MAX_PROBE_TERMS."""
+    most = 1
+    for dim in range(len(widths)):
+        dry = ProbePass(dim, 0, 0, widths, {}, {}, lambda: None)
+        dry.nodes(plan, dry.input())
+        most = max(most, dry.most_terms)
+    if most > MAX_PROBE_TERMS:
+        raise ProbeLimitExceeded(
+            f"the receptive-field probe would follow {most} paths of different extents at "
+            f"once for the {shape} input, more than the {MAX_PROBE_TERMS} allowed: the "
+            "branches of the network's merges reach different positions")
+    return most
+
+
 def verify(
     network: Network,
     report: Report,
@@ -314,23 +376,33 @@ def verify(
             f"than the {_gib(max_memory)} allowed; use a smaller batch (now {report.batch}) "
             f"or a smaller input (now {shape})",
             needed=estimate.value_bytes, limit=max_memory)
-    if estimate.slab_bytes > max_memory:
-        raise MemoryLimitExceeded(
-            f"the receptive-field probe needs about {_gib(estimate.slab_bytes)} for one "
-            f"input position, more than the {_gib(max_memory)} allowed; use a smaller "
-            f"input (now {shape})", needed=estimate.slab_bytes, limit=max_memory, probe=True)
+    _check_probe_memory(estimate, max_memory, shape)
     steps = list(checked_rows(plan))
     widths = tuple(report.input_shape[1:])
-    per_chunk = estimate.slabs_per_chunk(max_memory)
-    chunks = [(dim, start, min(start + per_chunk, width))
-              for dim, width in enumerate(widths) for start in range(0, width, per_chunk)]
-    total, done = len(steps) * (1 + len(chunks)), 0
+    work = probe_work(plan, widths)
+    _check_probe_work(work, shape)
+    units = checked_units(plan, len(widths))
+    if units > MAX_CHECKED_UNITS:
+        raise ProbeLimitExceeded(
+            f"verify would compare {units:,} output units with the calculator's receptive "
+            f"fields for the {shape} input, more than the {MAX_CHECKED_UNITS:,} allowed: give "
+            "the network a shorter input or fewer upsamplings")
+
+    def chunks_of(estimate: MemoryEstimate) -> list[tuple[int, int, int]]:
+        per_chunk = estimate.slabs_per_chunk(max_memory)
+        return [(dim, start, min(start + per_chunk, width))
+                for dim, width in enumerate(widths) for start in range(0, width, per_chunk)]
+
+    chunks = chunks_of(estimate)
+    # a step per row: its value, its probe in each chunk, its checks; a network whose
+    # merges need more than one probe path gets more chunks, and progress is held at total
+    total, done = len(steps) * (2 + len(chunks)), 0
 
     def tick() -> None:
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, total)
+            progress(min(done, total), total)
 
     with _compile_time() as compile_seconds:
         values = ValuePass(seed, tick)
@@ -341,12 +413,22 @@ def verify(
             complete = False
         probed = _Probed(ran=complete and bool(widths), widths=widths)
         if probed.ran:
+            terms = _probe_terms(plan, widths, shape)
+            if terms > 1:
+                estimate = estimate_memory(plan, report, probe_terms=terms)
+                _check_probe_memory(estimate, max_memory, shape)
+                _check_probe_work(work * terms, shape)
+                chunks = chunks_of(estimate)
             probed.supports = [{} for _ in widths]
             probed.covered = [{} for _ in widths]
+            shared: list[dict[int, int | None]] = [{} for _ in widths]
             for dim, start, stop in chunks:
-                probe = ProbePass(dim, start, stop, widths[dim], probed.supports[dim],
-                                   probed.covered[dim], tick)
-                probe.nodes(plan, probe.input(widths))
+                probe = ProbePass(dim, start, stop, widths, probed.supports[dim],
+                                  probed.covered[dim], tick)
+                probe.nodes(plan, probe.input())
+                shared[dim] = probe.shared
+            for dim, width in enumerate(widths):
+                resolve_shared(probed.supports[dim], shared[dim], width)
             probed.models = [expected_fields(plan, width, dim)
                              for dim, width in enumerate(widths)]
     layers: list[LayerCheck] = []
@@ -355,6 +437,7 @@ def verify(
         if not complete and step.index > max(values.errors):
             break
         check, found = _layer_check(step, report.batch, values, probed)
+        tick()
         layers.append(check)
         mismatches.extend(found)
     return Verification(
