@@ -31,19 +31,15 @@ it builds the network, feeds it zeros and prints both. The conventions:
   shortcut reads it).
 
 **What the file holds is data, never spliced text.** Every value from the network file (the
-network's name, layer names, every option) reaches the source only as ``_constant(value)``,
-the ``repr`` of a ``str``, ``int``, ``bool`` or a tuple of them, or a float (``float("inf")``
-where ``repr`` would give a bare ``inf``), so it reads back as itself and cannot end a
-string early. Otherwise a value appears only in a comment line, as printable ASCII with
-every other character escaped (so it cannot end the comment), and never on the first two
-lines (where ``coding: utf-7`` would change how Python decodes the file). The rest of the
-source is the exporter's own text, held as ``_Code``; ``_call`` takes ``_Code`` for nested
-modules and passes anything else through ``_constant``.
+network's name, layer names, every option) reaches the source only as ``constant(value)``
+or, in a comment line, through ``comment`` (both in ``convcalc.layers.torch_source``, with
+the rest of the pieces the source is built from), and never on the first two lines (where
+``coding: utf-7`` would change how Python decodes the file). The rest of the source is the
+exporter's own text, held as ``Code``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -58,6 +54,16 @@ from convcalc.layers.dense import Flatten, Linear
 from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
 from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from convcalc.layers.resample import Pad, Upsample
+from convcalc.layers.torch_source import (
+    Code,
+    TorchHelper,
+    TorchLeaf,
+    call,
+    comment,
+    constant,
+    ints,
+    torch_padding,
+)
 from convcalc.layers.window import Window
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
@@ -99,47 +105,7 @@ _ACTIVATIONS = {
 _LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
-# ----------------------------------------------------------------------- source pieces
-
-Constant = str | int | float | bool | None | tuple["Constant", ...]
-"""A value that may reach the source: it is written there by ``_constant`` alone."""
-
-
-@dataclass(frozen=True)
-class _Code:
-    """Source the exporter wrote itself, from its own text and ``_constant``s."""
-
-    text: str
-
-
-def _constant(value: Constant) -> str:
-    """Return ``value`` as a Python literal that reads back as ``value``.
-
-    The only way a value from the network file reaches the source. Subclasses are turned
-    into the base type first, so an enum's or a str subclass's own ``repr`` never runs; a
-    float that is not finite is ``float("inf")``, ``float("-inf")`` or ``float("nan")``.
-    """
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return repr(int(value))
-    if isinstance(value, float):
-        number = float(value)
-        return repr(number) if math.isfinite(number) else f'float("{number!r}")'
-    if isinstance(value, str):
-        return repr(str(value))
-    if isinstance(value, tuple):
-        items = [_constant(item) for item in value]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    raise TypeError(f"not a constant: {type(value).__name__}")
-
-
-def _comment(text: str) -> str:
-    """Return ``text`` as printable ASCII for a comment: other characters escaped (\\n, \\x00).
-
-    The result holds no line break, so it cannot end the comment it is written in.
-    """
-    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+# ----------------------------------------------------------------------- layout
 
 
 @dataclass
@@ -150,7 +116,7 @@ class _Block:
     """
 
     head: str
-    parts: list[_Entry | _Block | _Code]
+    parts: list[_Entry | _Block | Code]
     tail: str
 
 
@@ -168,59 +134,21 @@ class _Entry:
     """
 
     name: str
-    module: _Code | _Block
+    module: Code | _Block
     comment: str = ""
     full_name: str = ""
     pads: _Entry | None = None
     turns: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True)
-class _Leaf:
-    """What one layer becomes: its module, and the pad module before it when one is needed."""
-
-    module: _Code
-    pad: _Code | None = None
-    helper: str | None = None
-
-
-def _ints(values: Sequence[int]) -> int | tuple[int, ...]:
-    """Return one int when every dim agrees, else a tuple: ``3`` or ``(3, 1)``."""
-    if len(set(values)) == 1:
-        return values[0]
-    return tuple(values)
-
-
-def _call(function: str, *positional: _Code | Constant, **keywords: _Code | Constant) -> _Code:
-    """Return ``function(a, b, key=value)``, leaving out keywords whose value is None.
-
-    ``function`` is the exporter's own (``nn.Conv2d``); an argument is either ``_Code``
-    (a nested module) or a constant, written by ``_constant``.
-    """
-    if not re.fullmatch(r"[A-Za-z_][\w.]*", function):
-        raise AssertionError(f"not a callable's name: {function!r}")
-
-    def source(value: _Code | Constant) -> str:
-        return value.text if isinstance(value, _Code) else _constant(value)
-
-    parts = [source(p) for p in positional]
-    parts += [f"{key}={source(value)}" for key, value in keywords.items() if value is not None]
-    return _Code(f"{function}({', '.join(parts)})")
-
-
 def _shape(shape: Sequence[int]) -> str:
     return "x".join(str(int(d)) for d in shape)
 
 
-def _torch_padding(pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
-    """Return (before, after) per dim in F.pad's order, last dim first: ``(l, r, t, b)``."""
-    return tuple(side for before_after in reversed(pads) for side in before_after)
-
-
-def _lines(part: _Entry | _Block | _Code, indent: int) -> list[str]:
+def _lines(part: _Entry | _Block | Code, indent: int) -> list[str]:
     """Return the source lines of one part, indented by ``indent`` spaces."""
     margin = " " * indent
-    if isinstance(part, _Code):
+    if isinstance(part, Code):
         return [margin + part.text]
     if isinstance(part, _Block):
         head, *rest = _module_lines(part, indent)
@@ -229,18 +157,18 @@ def _lines(part: _Entry | _Block | _Code, indent: int) -> list[str]:
     if part.turns:
         first, stop = part.turns
         module[0] = f"*((str(turn), {module[0]}"
-        module[-1] += f") for turn in range({_constant(first)}, {_constant(stop)})),"
+        module[-1] += f") for turn in range({constant(first)}, {constant(stop)})),"
     else:
-        module[0] = f"({_constant(part.name)}, {module[0]}"
+        module[0] = f"({constant(part.name)}, {module[0]}"
         module[-1] += "),"
     if part.comment:
-        module[-1] += f"  # {_comment(part.comment)}"
+        module[-1] += f"  # {comment(part.comment)}"
     return [margin + module[0], *module[1:]]
 
 
-def _module_lines(module: _Code | _Block, indent: int) -> list[str]:
+def _module_lines(module: Code | _Block, indent: int) -> list[str]:
     """Return a module's lines; the first one unindented (it follows ``("name", ``)."""
-    if isinstance(module, _Code):
+    if isinstance(module, Code):
         return [module.text]
     if not module.parts:
         return [module.head + module.tail]
@@ -273,35 +201,35 @@ def _pool_padding(window: Window, out: Sequence[int], explicit: bool = False
     return pads
 
 
-def _conv(layer: Conv, row: LayerRow) -> _Leaf:
+def _conv(layer: Conv, row: LayerRow) -> TorchLeaf:
     window = layer.window(row.input_shape)
     rank = len(window.dims)
     symmetric = all(before == after for before, after in window.pads)
     padding = tuple(before for before, _ in window.pads)
-    module = _call(
+    module = call(
         f"nn.Conv{rank}d", row.input_shape[0], layer.filters,
-        kernel_size=_ints(window.kernel),
-        stride=_ints(window.stride) if any(s != 1 for s in window.stride) else None,
-        padding=_ints(padding) if symmetric and any(padding) else None,
-        dilation=_ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
+        kernel_size=ints(window.kernel),
+        stride=ints(window.stride) if any(s != 1 for s in window.stride) else None,
+        padding=ints(padding) if symmetric and any(padding) else None,
+        dilation=ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
         groups=layer.groups if layer.groups != 1 else None,
         bias=None if layer.bias else False,
     )
-    pad = None if symmetric else _call(f"nn.ZeroPad{rank}d", _torch_padding(window.pads))
-    return _Leaf(module, pad)
+    pad = None if symmetric else call(f"nn.ZeroPad{rank}d", torch_padding(window.pads))
+    return TorchLeaf(module, pad)
 
 
-def _conv_transpose(layer: ConvTranspose, row: LayerRow) -> _Leaf:
+def _conv_transpose(layer: ConvTranspose, row: LayerRow) -> TorchLeaf:
     rank = len(row.input_shape) - 1
 
     def dims(value: int | tuple[int, ...], name: str, default: int
              ) -> int | tuple[int, ...] | None:
         values = per_dim(value, rank, name)
-        return _ints(values) if any(v != default for v in values) else None
+        return ints(values) if any(v != default for v in values) else None
 
-    module = _call(
+    module = call(
         f"nn.ConvTranspose{rank}d", row.input_shape[0], layer.filters,
-        kernel_size=_ints(per_dim(layer.kernel, rank, "kernel")),
+        kernel_size=ints(per_dim(layer.kernel, rank, "kernel")),
         stride=dims(layer.stride, "stride", 1),
         padding=dims(layer.padding, "padding", 0),
         output_padding=dims(layer.output_padding, "output_padding", 0),
@@ -309,28 +237,28 @@ def _conv_transpose(layer: ConvTranspose, row: LayerRow) -> _Leaf:
         bias=None if layer.bias else False,
         dilation=dims(layer.dilation, "dilation", 1),
     )
-    return _Leaf(module)
+    return TorchLeaf(module)
 
 
-def _maxpool(layer: MaxPool, row: LayerRow) -> _Leaf:
+def _maxpool(layer: MaxPool, row: LayerRow) -> TorchLeaf:
     window = layer.window(row.input_shape)
     rank = len(window.dims)
     explicit = _pool_padding(window, row.output_shape[1:])
     padding = tuple(before for before, _ in window.pads)
-    module = _call(
-        f"nn.MaxPool{rank}d", _ints(window.kernel),
-        stride=_ints(window.stride) if window.stride != window.kernel else None,
-        padding=_ints(padding) if explicit is None and any(padding) else None,
-        dilation=_ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
+    module = call(
+        f"nn.MaxPool{rank}d", ints(window.kernel),
+        stride=ints(window.stride) if window.stride != window.kernel else None,
+        padding=ints(padding) if explicit is None and any(padding) else None,
+        dilation=ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
         ceil_mode=True if explicit is None and layer.ceil_mode else None,
     )
     if explicit is None:
-        return _Leaf(module)
-    return _Leaf(module, _call(f"nn.ConstantPad{rank}d", _torch_padding(explicit),
+        return TorchLeaf(module)
+    return TorchLeaf(module, call(f"nn.ConstantPad{rank}d", torch_padding(explicit),
                                float("-inf")))
 
 
-def _avgpool(layer: AvgPool, row: LayerRow) -> _Leaf:
+def _avgpool(layer: AvgPool, row: LayerRow) -> TorchLeaf:
     window = layer.window(row.input_shape)
     rank = len(window.dims)
     # AvgPool3d alone refuses an input smaller than its kernel, padding or not.
@@ -339,88 +267,88 @@ def _avgpool(layer: AvgPool, row: LayerRow) -> _Leaf:
     explicit = _pool_padding(window, row.output_shape[1:], explicit=small)
     padding = tuple(before for before, _ in window.pads)
     own = explicit is None
-    module = _call(
-        f"nn.AvgPool{rank}d", _ints(window.kernel),
-        stride=_ints(window.stride) if window.stride != window.kernel else None,
-        padding=_ints(padding) if own and any(padding) else None,
+    module = call(
+        f"nn.AvgPool{rank}d", ints(window.kernel),
+        stride=ints(window.stride) if window.stride != window.kernel else None,
+        padding=ints(padding) if own and any(padding) else None,
         ceil_mode=True if own and layer.ceil_mode else None,
         count_include_pad=False if own and any(padding) and not layer.count_include_pad
         else None,
     )
     if explicit is None:
-        return _Leaf(module)
+        return TorchLeaf(module)
     if layer.count_include_pad and list(explicit) == list(window.pads):
-        return _Leaf(module, _call(f"nn.ZeroPad{rank}d", _torch_padding(explicit)))
+        return TorchLeaf(module, call(f"nn.ZeroPad{rank}d", torch_padding(explicit)))
     counted = window.pads if layer.count_include_pad else [(0, 0)] * rank
-    return _Leaf(_call("PaddedAvgPool", module, padding=_torch_padding(explicit),
-                       counted=_torch_padding(counted)), helper="PaddedAvgPool")
+    return TorchLeaf(call("PaddedAvgPool", module, padding=torch_padding(explicit),
+                       counted=torch_padding(counted)), helper=_PADDED_AVG_POOL)
 
 
-def _adaptive_pool(layer: AdaptivePool, row: LayerRow) -> _Leaf:
+def _adaptive_pool(layer: AdaptivePool, row: LayerRow) -> TorchLeaf:
     rank = len(row.input_shape) - 1
     kind = "Avg" if layer.type == "adaptive_avgpool" else "Max"
-    return _Leaf(_call(f"nn.Adaptive{kind}Pool{rank}d",
-                       _ints(per_dim(layer.output, rank, "output"))))
+    return TorchLeaf(call(f"nn.Adaptive{kind}Pool{rank}d",
+                       ints(per_dim(layer.output, rank, "output"))))
 
 
-def _global_pool(layer: GlobalPool, row: LayerRow) -> _Leaf:
+def _global_pool(layer: GlobalPool, row: LayerRow) -> TorchLeaf:
     rank = len(row.input_shape) - 1
     kind = "Avg" if layer.type == "global_avgpool" else "Max"
-    return _Leaf(_call("nn.Sequential", _call(f"nn.Adaptive{kind}Pool{rank}d", 1),
-                       _call("nn.Flatten")))
+    return TorchLeaf(call("nn.Sequential", call(f"nn.Adaptive{kind}Pool{rank}d", 1),
+                       call("nn.Flatten")))
 
 
-def _linear(layer: Linear, row: LayerRow) -> _Leaf:
-    return _Leaf(_call("nn.Linear", row.input_shape[0], layer.units,
+def _linear(layer: Linear, row: LayerRow) -> TorchLeaf:
+    return TorchLeaf(call("nn.Linear", row.input_shape[0], layer.units,
                        bias=None if layer.bias else False))
 
 
-def _flatten(layer: Flatten, row: LayerRow) -> _Leaf:
-    return _Leaf(_call("nn.Flatten"))
+def _flatten(layer: Flatten, row: LayerRow) -> TorchLeaf:
+    return TorchLeaf(call("nn.Flatten"))
 
 
-def _batchnorm(layer: BatchNorm, row: LayerRow) -> _Leaf:
+def _batchnorm(layer: BatchNorm, row: LayerRow) -> TorchLeaf:
     rank = max(len(row.input_shape) - 1, 1)
-    return _Leaf(_call(f"nn.BatchNorm{rank}d", row.input_shape[0],
+    return TorchLeaf(call(f"nn.BatchNorm{rank}d", row.input_shape[0],
                        eps=layer.eps if layer.eps != 1e-5 else None))
 
 
-def _dropout(layer: Dropout, row: LayerRow) -> _Leaf:
-    return _Leaf(_call("nn.Dropout", p=layer.p if layer.p != 0.5 else None))
+def _dropout(layer: Dropout, row: LayerRow) -> TorchLeaf:
+    return TorchLeaf(call("nn.Dropout", p=layer.p if layer.p != 0.5 else None))
 
 
-def _activation(layer: Activation, row: LayerRow) -> _Leaf:
+def _activation(layer: Activation, row: LayerRow) -> TorchLeaf:
     if layer.type == "softmax":
-        return _Leaf(_call("nn.Softmax", dim=1))
-    return _Leaf(_call(_ACTIVATIONS[layer.type]))
+        return TorchLeaf(call("nn.Softmax", dim=1))
+    return TorchLeaf(call(_ACTIVATIONS[layer.type]))
 
 
-def _leaky_relu(layer: LeakyRelu, row: LayerRow) -> _Leaf:
+def _leaky_relu(layer: LeakyRelu, row: LayerRow) -> TorchLeaf:
     slope = layer.negative_slope
-    return _Leaf(_call("nn.LeakyReLU", negative_slope=slope if slope != 0.01 else None))
+    return TorchLeaf(call("nn.LeakyReLU", negative_slope=slope if slope != 0.01 else None))
 
 
-def _pad(layer: Pad, row: LayerRow) -> _Leaf:
+def _pad(layer: Pad, row: LayerRow) -> TorchLeaf:
     rank = len(row.input_shape) - 1
     ones = (1,) * rank
     pads = resolve_padding(layer.padding, row.input_shape[1:], ones, ones, ones)
-    return _Leaf(_call(f"nn.ZeroPad{rank}d", _torch_padding(pads)))
+    return TorchLeaf(call(f"nn.ZeroPad{rank}d", torch_padding(pads)))
 
 
-def _upsample(layer: Upsample, row: LayerRow) -> _Leaf:
+def _upsample(layer: Upsample, row: LayerRow) -> TorchLeaf:
     rank = len(row.input_shape) - 1
     linear = layer.mode == "linear"
-    return _Leaf(_call(
+    return TorchLeaf(call(
         "nn.Upsample",
-        size=_ints(per_dim(layer.size, rank, "size")) if layer.size is not None else None,
-        scale_factor=_ints(per_dim(layer.scale, rank, "scale")) if layer.scale is not None
+        size=ints(per_dim(layer.size, rank, "size")) if layer.size is not None else None,
+        scale_factor=ints(per_dim(layer.scale, rank, "scale")) if layer.scale is not None
         else None,
         mode=_LINEAR_MODES[rank] if linear else None,
         align_corners=False if linear else None,
     ))
 
 
-EXPORTERS: dict[type[LayerSpec], Callable[[Any, LayerRow], _Leaf]] = {
+EXPORTERS: dict[type[LayerSpec], Callable[[Any, LayerRow], TorchLeaf]] = {
     Conv: _conv,
     ConvTranspose: _conv_transpose,
     MaxPool: _maxpool,
@@ -465,7 +393,7 @@ class _Writer:
     """One walk over the network beside its report rows, which come in the same order."""
 
     rows: Iterator[LayerRow]
-    helpers: set[str] = field(default_factory=set)
+    helpers: dict[str, TorchHelper] = field(default_factory=dict)
     renamed: list[tuple[str, str]] = field(default_factory=list)
     padded: list[str] = field(default_factory=list)
 
@@ -474,6 +402,11 @@ class _Writer:
         if row.spec is not spec or (kind is not None and row.type != kind):
             raise AssertionError(f"export walk out of step at row {row.name!r}")
         return row
+
+    def helper(self, helper: TorchHelper) -> None:
+        """Have the file define ``helper``; one name is one class."""
+        if self.helpers.setdefault(helper.name, helper) != helper:
+            raise AssertionError(f"two helper classes called {helper.name!r}")
 
     def layers(self, layers: Sequence[LayerSpec]) -> list[_Entry]:
         entries: list[_Entry] = []
@@ -488,7 +421,7 @@ class _Writer:
         row = self.row(layer)
         leaf = EXPORTERS[type(layer)](layer, row)
         if leaf.helper:
-            self.helpers.add(leaf.helper)
+            self.helper(leaf.helper)
         entry = _Entry(_local(row.name), leaf.module, _change(row), row.name)
         if leaf.pad is None:
             return [entry]
@@ -524,15 +457,15 @@ class _Writer:
         if isinstance(layer, Sequential):
             return _Block("nn.Sequential(OrderedDict([", list(bodies[0]), "]))")
         if isinstance(layer, Residual):
-            self.helpers.add("Residual")
-            parts: list[_Entry | _Block | _Code] = [_Block("layers=[", list(bodies[0]), "],")]
+            self.helper(_RESIDUAL)
+            parts: list[_Entry | _Block | Code] = [_Block("layers=[", list(bodies[0]), "],")]
             if bodies[1]:
                 parts.append(_Block("shortcut=[", list(bodies[1]), "],"))
             return _Block("Residual(", parts, ")")
         if isinstance(layer, Parallel):
-            self.helpers.add("Parallel")
+            self.helper(_PARALLEL)
             branches = [_Block("[", list(body), "],") for body in bodies]
-            merge = _Code(_constant(layer.merge) + ",")
+            merge = Code(constant(layer.merge) + ",")
             return _Block("Parallel(", [merge, *branches], ")")
         raise AssertionError(f"no export for container {type(layer).__name__}")
 
@@ -558,8 +491,7 @@ class _Writer:
 
 # ----------------------------------------------------------------------- the file
 
-_HELPERS = {
-    "Residual": '''
+_RESIDUAL = TorchHelper("Residual", '''
 class Residual(nn.Module):
     """``layers(x) + shortcut(x)``; an empty shortcut is the identity.
 
@@ -580,8 +512,8 @@ class Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _run(self, self._layer_names, x) + _run(self, self._shortcut_names, x)
-''',
-    "Parallel": '''
+''')
+_PARALLEL = TorchHelper("Parallel", '''
 class Parallel(nn.Module):
     """Branches over the same input, merged by "concat" (over channels) or "add"; [] is x.
 
@@ -603,8 +535,8 @@ class Parallel(nn.Module):
         for output in outputs[1:]:
             total = total + output
         return total
-''',
-    "PaddedAvgPool": '''
+''')
+_PADDED_AVG_POOL = TorchHelper("PaddedAvgPool", '''
 class PaddedAvgPool(nn.Module):
     """Average pooling over explicit padding (F.pad's order, last dim first).
 
@@ -627,8 +559,10 @@ class PaddedAvgPool(nn.Module):
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, counted={self.counted}"
-''',
-}
+''', ("import torch.nn.functional as F",))
+
+_CONTAINER_HELPERS = ("Residual", "Parallel")
+"""The containers' helper classes, written first and in this order; they call ``_run``."""
 
 _RUN = '''
 def _run(parent: nn.Module, names: list[str], x: torch.Tensor) -> torch.Tensor:
@@ -653,15 +587,15 @@ def _header(report: Report, source: str | None, version: str, writer: _Writer) -
     """Return the header comment: fixed text on the first two lines, then the file's values.
 
     Values from the file (the network's name, its path, layer names) go through
-    ``_comment``, and only from the third line on: Python reads a ``coding:`` declaration
+    ``comment``, and only from the third line on: Python reads a ``coding:`` declaration
     on the first two.
     """
     totals = report.totals
-    lines = [f"# A network as a PyTorch module, generated by convcalc {_comment(version)}.", "#"]
+    lines = [f"# A network as a PyTorch module, generated by convcalc {comment(version)}.", "#"]
     if report.name is not None:
-        lines.append(f"# network   {_comment(report.name)}")
+        lines.append(f"# network   {comment(report.name)}")
     if source:
-        lines.append(f"# file      {_comment(source)}")
+        lines.append(f"# file      {comment(source)}")
     if len(lines) > 2:
         lines.append("#")
     lines += [
@@ -687,7 +621,7 @@ def _header(report: Report, source: str | None, version: str, writer: _Writer) -
     notes += [f"Renamed, as torch reserves the name: {full_name} is {name} here."
               for full_name, name in writer.renamed]
     for note in notes:
-        lines += ["# " + line for line in textwrap.wrap(_comment(note), 86,
+        lines += ["# " + line for line in textwrap.wrap(comment(note), 86,
                                                          break_long_words=False,
                                                          break_on_hyphens=False)]
     return lines
@@ -706,13 +640,13 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
     entries = writer.layers(network.layers)
     writer.settle(entries)
     body = _module_lines(_Block("nn.Sequential(OrderedDict([", list(entries), "]))"), 4)
-    helpers = [_HELPERS[name] for name in ("Residual", "Parallel", "PaddedAvgPool")
-               if name in writer.helpers]
-    needs_run = bool(writer.helpers & {"Residual", "Parallel"})
-    imports = ["from collections import OrderedDict", "", "import torch"]
-    if "PaddedAvgPool" in writer.helpers:
-        imports.append("import torch.nn.functional as F")
-    imports.append("from torch import nn")
+    helpers = [writer.helpers[name] for name in _CONTAINER_HELPERS if name in writer.helpers]
+    helpers += sorted((helper for name, helper in writer.helpers.items()
+                       if name not in _CONTAINER_HELPERS), key=lambda helper: helper.name)
+    needs_run = any(name in writer.helpers for name in _CONTAINER_HELPERS)
+    imports = ["from collections import OrderedDict", "", "import torch",
+               *sorted({line for helper in helpers for line in helper.imports}),
+               "from torch import nn"]
     lines = [
         *_header(report, source, __version__, writer),
         "",
@@ -722,18 +656,18 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
         "",
         *imports,
         "",
-        f"NAME = {_constant(report.name)}",
+        f"NAME = {constant(report.name)}",
         '"""The network\'s name in its convcalc file; None when it has none."""',
-        f"INPUT_SHAPE = {_constant(tuple(report.input_shape))}",
+        f"INPUT_SHAPE = {constant(tuple(report.input_shape))}",
         '"""The input shape, channels first, batch not included."""',
-        f"OUTPUT_SHAPE = {_constant(tuple(report.output_shape))}",
-        f"PARAMETERS = {_constant(report.totals.params)}",
+        f"OUTPUT_SHAPE = {constant(tuple(report.output_shape))}",
+        f"PARAMETERS = {constant(report.totals.params)}",
         "",
     ]
     if needs_run:
         lines += ["", *_RUN.strip("\n").split("\n"), ""]
     for helper in helpers:
-        lines += ["", *helper.strip("\n").split("\n"), ""]
+        lines += ["", *helper.source.strip("\n").split("\n"), ""]
     lines += [
         "",
         "def build() -> nn.Sequential:",
