@@ -11,19 +11,9 @@ it builds the network, feeds it zeros and prints both. The conventions:
   module, as their convcalc names are unique across the bodies. A name that torch keeps
   for itself (``forward``, ``float``, ``training``, …) gets a trailing ``_``; the file's
   header lists every such rename.
-* **Padding PyTorch's layers cannot express** — before ≠ after (per-side padding, ``same``
-  with an even kernel or a stride), or more than half a pooling kernel — is an explicit
-  pad module just before the layer, named ``<layer>_pad``: zeros before a convolution,
-  −inf before a max pool (which is what pooling's implicit padding means).
-* **ceil_mode over explicit padding.** PyTorch's ceil_mode drops a last window that starts
-  in the right padding only by its own symmetric padding, so where the padding is
-  explicit the pool runs in floor mode over enough extra padding on the right to give
-  convcalc's output size; the extra is −inf (max) or not counted (average).
-* **Average pooling over explicit padding** divides each window's sum by the positions it
-  counts (the input, plus the padding with ``count_include_pad``), as PyTorch's does, in
-  a small ``PaddedAvgPool`` module; with ``count_include_pad`` and nothing extra a zero pad
-  module and a plain average pool do it.
-* **Global pooling** is an adaptive pool to 1 followed by ``nn.Flatten``, giving [N, C].
+* **Each layer** is the module its type's ``to_pytorch`` writes (in its module of
+  ``convcalc.layers``): the ``nn`` class by the input's rank and, where PyTorch's own
+  padding cannot express convcalc's, a pad module just before it, named ``<layer>_pad``.
 * **repeat: N** is an ``nn.Sequential`` of N copies named ``0`` … ``N−1``; consecutive
   copies whose source is the same are written once, in a loop (each copy is still built
   anew, with its own weights).
@@ -42,33 +32,21 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from convcalc.analysis import analyze
 from convcalc.layers import Container, LayerSpec, Parallel, Residual, Sequential
-from convcalc.layers.base import per_dim, resolve_padding
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
-from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
-from convcalc.layers.resample import Pad, Upsample
 from convcalc.layers.torch_source import (
     Code,
     TorchHelper,
-    TorchLeaf,
-    call,
     comment,
     constant,
-    ints,
-    torch_padding,
 )
-from convcalc.layers.window import Window
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
 
-__all__ = ["EXPORTERS", "TORCH_RESERVED_NAMES", "to_pytorch"]
+__all__ = ["TORCH_RESERVED_NAMES", "to_pytorch"]
 
 _TORCH_ATTRIBUTES = """
     T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl
@@ -97,12 +75,6 @@ TORCH_RESERVED_NAMES = frozenset(_TORCH_ATTRIBUTES.split())
 (attributes of ``nn.Module``, ``nn.Sequential``, ``nn.ModuleDict`` in torch 2.x and of the
 generated classes); dunder names are refused by rule. A test keeps this list complete."""
 
-_ACTIVATIONS = {
-    "relu": "nn.ReLU", "relu6": "nn.ReLU6", "gelu": "nn.GELU", "silu": "nn.SiLU",
-    "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "hardswish": "nn.Hardswish",
-    "softmax": "nn.Softmax", "identity": "nn.Identity",
-}
-_LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 # ----------------------------------------------------------------------- layout
@@ -176,197 +148,6 @@ def _module_lines(module: Code | _Block, indent: int) -> list[str]:
     return [module.head, *inner, " " * indent + module.tail]
 
 
-# ----------------------------------------------------------------------- layers
-
-
-def _pool_padding(window: Window, out: Sequence[int], explicit: bool = False
-                  ) -> list[tuple[int, int]] | None:
-    """Return None when PyTorch's own pool padding gives convcalc's output, else explicit pads.
-
-    PyTorch pads symmetrically, at most half the (undilated) kernel. Otherwise (or when
-    ``explicit``) the pads are (before, after + extra) per dim, the extra making floor mode
-    reach convcalc's ceil-mode size.
-    """
-    own = all(before == after and 2 * before <= k for (before, after), k
-              in zip(window.pads, window.kernel, strict=True))
-    if own and not explicit:
-        return None
-    pads = []
-    for size, k, s, d, (before, after), n in zip(window.dims, window.kernel, window.stride,
-                                                 window.dilation, window.pads, out, strict=True):
-        padded, extent = size + before + after, d * (k - 1) + 1
-        floor_count = (padded - extent) // s + 1
-        extra = (n - 1) * s + extent - padded if n > floor_count else 0
-        pads.append((before, after + extra))
-    return pads
-
-
-def _conv(layer: Conv, row: LayerRow) -> TorchLeaf:
-    window = layer.window(row.input_shape)
-    rank = len(window.dims)
-    symmetric = all(before == after for before, after in window.pads)
-    padding = tuple(before for before, _ in window.pads)
-    module = call(
-        f"nn.Conv{rank}d", row.input_shape[0], layer.filters,
-        kernel_size=ints(window.kernel),
-        stride=ints(window.stride) if any(s != 1 for s in window.stride) else None,
-        padding=ints(padding) if symmetric and any(padding) else None,
-        dilation=ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
-        groups=layer.groups if layer.groups != 1 else None,
-        bias=None if layer.bias else False,
-    )
-    pad = None if symmetric else call(f"nn.ZeroPad{rank}d", torch_padding(window.pads))
-    return TorchLeaf(module, pad)
-
-
-def _conv_transpose(layer: ConvTranspose, row: LayerRow) -> TorchLeaf:
-    rank = len(row.input_shape) - 1
-
-    def dims(value: int | tuple[int, ...], name: str, default: int
-             ) -> int | tuple[int, ...] | None:
-        values = per_dim(value, rank, name)
-        return ints(values) if any(v != default for v in values) else None
-
-    module = call(
-        f"nn.ConvTranspose{rank}d", row.input_shape[0], layer.filters,
-        kernel_size=ints(per_dim(layer.kernel, rank, "kernel")),
-        stride=dims(layer.stride, "stride", 1),
-        padding=dims(layer.padding, "padding", 0),
-        output_padding=dims(layer.output_padding, "output_padding", 0),
-        groups=layer.groups if layer.groups != 1 else None,
-        bias=None if layer.bias else False,
-        dilation=dims(layer.dilation, "dilation", 1),
-    )
-    return TorchLeaf(module)
-
-
-def _maxpool(layer: MaxPool, row: LayerRow) -> TorchLeaf:
-    window = layer.window(row.input_shape)
-    rank = len(window.dims)
-    explicit = _pool_padding(window, row.output_shape[1:])
-    padding = tuple(before for before, _ in window.pads)
-    module = call(
-        f"nn.MaxPool{rank}d", ints(window.kernel),
-        stride=ints(window.stride) if window.stride != window.kernel else None,
-        padding=ints(padding) if explicit is None and any(padding) else None,
-        dilation=ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
-        ceil_mode=True if explicit is None and layer.ceil_mode else None,
-    )
-    if explicit is None:
-        return TorchLeaf(module)
-    return TorchLeaf(module, call(f"nn.ConstantPad{rank}d", torch_padding(explicit),
-                               float("-inf")))
-
-
-def _avgpool(layer: AvgPool, row: LayerRow) -> TorchLeaf:
-    window = layer.window(row.input_shape)
-    rank = len(window.dims)
-    # AvgPool3d alone refuses an input smaller than its kernel, padding or not.
-    small = rank == 3 and any(size < k for size, k in zip(window.dims, window.kernel,
-                                                          strict=True))
-    explicit = _pool_padding(window, row.output_shape[1:], explicit=small)
-    padding = tuple(before for before, _ in window.pads)
-    own = explicit is None
-    module = call(
-        f"nn.AvgPool{rank}d", ints(window.kernel),
-        stride=ints(window.stride) if window.stride != window.kernel else None,
-        padding=ints(padding) if own and any(padding) else None,
-        ceil_mode=True if own and layer.ceil_mode else None,
-        count_include_pad=False if own and any(padding) and not layer.count_include_pad
-        else None,
-    )
-    if explicit is None:
-        return TorchLeaf(module)
-    if layer.count_include_pad and list(explicit) == list(window.pads):
-        return TorchLeaf(module, call(f"nn.ZeroPad{rank}d", torch_padding(explicit)))
-    counted = window.pads if layer.count_include_pad else [(0, 0)] * rank
-    return TorchLeaf(call("PaddedAvgPool", module, padding=torch_padding(explicit),
-                       counted=torch_padding(counted)), helper=_PADDED_AVG_POOL)
-
-
-def _adaptive_pool(layer: AdaptivePool, row: LayerRow) -> TorchLeaf:
-    rank = len(row.input_shape) - 1
-    kind = "Avg" if layer.type == "adaptive_avgpool" else "Max"
-    return TorchLeaf(call(f"nn.Adaptive{kind}Pool{rank}d",
-                       ints(per_dim(layer.output, rank, "output"))))
-
-
-def _global_pool(layer: GlobalPool, row: LayerRow) -> TorchLeaf:
-    rank = len(row.input_shape) - 1
-    kind = "Avg" if layer.type == "global_avgpool" else "Max"
-    return TorchLeaf(call("nn.Sequential", call(f"nn.Adaptive{kind}Pool{rank}d", 1),
-                       call("nn.Flatten")))
-
-
-def _linear(layer: Linear, row: LayerRow) -> TorchLeaf:
-    return TorchLeaf(call("nn.Linear", row.input_shape[0], layer.units,
-                       bias=None if layer.bias else False))
-
-
-def _flatten(layer: Flatten, row: LayerRow) -> TorchLeaf:
-    return TorchLeaf(call("nn.Flatten"))
-
-
-def _batchnorm(layer: BatchNorm, row: LayerRow) -> TorchLeaf:
-    rank = max(len(row.input_shape) - 1, 1)
-    return TorchLeaf(call(f"nn.BatchNorm{rank}d", row.input_shape[0],
-                       eps=layer.eps if layer.eps != 1e-5 else None))
-
-
-def _dropout(layer: Dropout, row: LayerRow) -> TorchLeaf:
-    return TorchLeaf(call("nn.Dropout", p=layer.p if layer.p != 0.5 else None))
-
-
-def _activation(layer: Activation, row: LayerRow) -> TorchLeaf:
-    if layer.type == "softmax":
-        return TorchLeaf(call("nn.Softmax", dim=1))
-    return TorchLeaf(call(_ACTIVATIONS[layer.type]))
-
-
-def _leaky_relu(layer: LeakyRelu, row: LayerRow) -> TorchLeaf:
-    slope = layer.negative_slope
-    return TorchLeaf(call("nn.LeakyReLU", negative_slope=slope if slope != 0.01 else None))
-
-
-def _pad(layer: Pad, row: LayerRow) -> TorchLeaf:
-    rank = len(row.input_shape) - 1
-    ones = (1,) * rank
-    pads = resolve_padding(layer.padding, row.input_shape[1:], ones, ones, ones)
-    return TorchLeaf(call(f"nn.ZeroPad{rank}d", torch_padding(pads)))
-
-
-def _upsample(layer: Upsample, row: LayerRow) -> TorchLeaf:
-    rank = len(row.input_shape) - 1
-    linear = layer.mode == "linear"
-    return TorchLeaf(call(
-        "nn.Upsample",
-        size=ints(per_dim(layer.size, rank, "size")) if layer.size is not None else None,
-        scale_factor=ints(per_dim(layer.scale, rank, "scale")) if layer.scale is not None
-        else None,
-        mode=_LINEAR_MODES[rank] if linear else None,
-        align_corners=False if linear else None,
-    ))
-
-
-EXPORTERS: dict[type[LayerSpec], Callable[[Any, LayerRow], TorchLeaf]] = {
-    Conv: _conv,
-    ConvTranspose: _conv_transpose,
-    MaxPool: _maxpool,
-    AvgPool: _avgpool,
-    AdaptivePool: _adaptive_pool,
-    GlobalPool: _global_pool,
-    Linear: _linear,
-    Flatten: _flatten,
-    BatchNorm: _batchnorm,
-    Dropout: _dropout,
-    Activation: _activation,
-    LeakyRelu: _leaky_relu,
-    Pad: _pad,
-    Upsample: _upsample,
-}
-"""Each leaf layer class -> the function writing its module from its report row."""
-
-
 # ----------------------------------------------------------------------- the walk
 
 
@@ -419,7 +200,7 @@ class _Writer:
 
     def leaf(self, layer: LayerSpec) -> list[_Entry]:
         row = self.row(layer)
-        leaf = EXPORTERS[type(layer)](layer, row)
+        leaf = layer.to_pytorch(row.input_shape)
         if leaf.helper:
             self.helper(leaf.helper)
         entry = _Entry(_local(row.name), leaf.module, _change(row), row.name)
@@ -536,31 +317,6 @@ class Parallel(nn.Module):
             total = total + output
         return total
 ''')
-_PADDED_AVG_POOL = TorchHelper("PaddedAvgPool", '''
-class PaddedAvgPool(nn.Module):
-    """Average pooling over explicit padding (F.pad's order, last dim first).
-
-    Each window's sum is divided by how many of its positions count: the input's, and the
-    ``counted`` padding's; the rest of ``padding`` only lets the last window fit.
-    """
-
-    def __init__(
-        self, pool: nn.Module, padding: tuple[int, ...], counted: tuple[int, ...]
-    ) -> None:
-        super().__init__()
-        self.pool = pool
-        self.padding = padding
-        self.counted = counted
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ones = F.pad(torch.ones_like(x[:1, :1]), self.counted, value=1.0)
-        rest = [total - counted for total, counted in zip(self.padding, self.counted)]
-        return self.pool(F.pad(x, self.padding)) / self.pool(F.pad(ones, rest))
-
-    def extra_repr(self) -> str:
-        return f"padding={self.padding}, counted={self.counted}"
-''', ("import torch.nn.functional as F",))
-
 _CONTAINER_HELPERS = ("Residual", "Parallel")
 """The containers' helper classes, written first and in this order; they call ``_run``."""
 
