@@ -140,6 +140,23 @@ def test_every_merge_has_its_rules(name: str) -> None:
     assert merge.reference_op == f"convcalc.reference.ops.merge:{name}"
 
 
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_every_merge_exports_to_pytorch(name: str) -> None:
+    """Each merge writes its PyTorch source: an expression joining given tensors, the lines
+    of a forward that return the merge of a list, and its words for the Parallel class."""
+    merge = MERGES[name]
+    try:
+        expression = merge.torch_expression(["a", "b"])
+        statements = merge.torch_statements("outputs")
+    except NotImplementedError as error:
+        pytest.fail(f"{name}: {error}")
+    assert isinstance(ast.parse(expression, mode="eval").body, ast.expr), name
+    body = "".join(f"    {line}\n" for line in statements)
+    function = ast.parse(f"def forward(outputs):\n{body}").body[0]
+    assert isinstance(function, ast.FunctionDef) and isinstance(function.body[-1], ast.Return)
+    assert f'"{name}"' in merge.torch_summary, name
+
+
 def test_merge_names_are_the_registered_merges() -> None:
     """The names a container accepts are exactly the registered merges."""
     assert set(get_args(MergeName)) == set(MERGES)

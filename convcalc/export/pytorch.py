@@ -34,9 +34,11 @@ import re
 import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import get_args
 
 from convcalc.analysis import analyze
 from convcalc.layers import Container, LayerSpec, Parallel, Residual, Sequential
+from convcalc.layers.merges import Merge, MergeName, merge_definition
 from convcalc.layers.torch_source import (
     Code,
     TorchHelper,
@@ -232,22 +234,24 @@ class _Writer:
 
     def bodies(self, layer: Container) -> _Block:
         bodies = [self.layers(body) for _, body in layer.bodies()]
-        if layer.merge_kind is not None:
-            self.row(None, layer.merge_kind)
+        merge = None if layer.merge_kind is None else merge_definition(layer.merge_kind)
+        if merge is not None:
+            self.row(None, merge.name)
         self.settle([entry for body in bodies for entry in body])
         if isinstance(layer, Sequential):
             return _Block("nn.Sequential(OrderedDict([", list(bodies[0]), "]))")
         if isinstance(layer, Residual):
-            self.helper(_RESIDUAL)
+            assert merge is not None  # a residual's bodies are always merged
+            self.helper(_residual(merge))
             parts: list[_Entry | _Block | Code] = [_Block("layers=[", list(bodies[0]), "],")]
             if bodies[1]:
                 parts.append(_Block("shortcut=[", list(bodies[1]), "],"))
             return _Block("Residual(", parts, ")")
         if isinstance(layer, Parallel):
-            self.helper(_PARALLEL)
+            self.helper(_parallel())
             branches = [_Block("[", list(body), "],") for body in bodies]
-            merge = Code(constant(layer.merge) + ",")
-            return _Block("Parallel(", [merge, *branches], ")")
+            merge_name = Code(constant(layer.merge) + ",")
+            return _Block("Parallel(", [merge_name, *branches], ")")
         raise AssertionError(f"no export for container {type(layer).__name__}")
 
     def settle(self, entries: list[_Entry]) -> None:
@@ -272,9 +276,14 @@ class _Writer:
 
 # ----------------------------------------------------------------------- the file
 
-_RESIDUAL = TorchHelper("Residual", '''
+def _residual(merge: Merge) -> TorchHelper:
+    """Return the ``Residual`` class: its two bodies' outputs joined as ``merge`` writes it."""
+    summary = merge.torch_expression(["layers(x)", "shortcut(x)"])
+    merged = merge.torch_expression(["_run(self, self._layer_names, x)",
+                                     "_run(self, self._shortcut_names, x)"])
+    return TorchHelper("Residual", f'''
 class Residual(nn.Module):
-    """``layers(x) + shortcut(x)``; an empty shortcut is the identity.
+    """``{summary}``; an empty shortcut is the identity.
 
     The modules of both bodies are children of this one, under their own names.
     """
@@ -292,11 +301,30 @@ class Residual(nn.Module):
         self._shortcut_names = [name for name, _ in shortcut]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _run(self, self._layer_names, x) + _run(self, self._shortcut_names, x)
+        return {merged}
 ''')
-_PARALLEL = TorchHelper("Parallel", '''
+
+
+def _parallel() -> TorchHelper:
+    """Return the ``Parallel`` class, which merges its branches by any registered merge.
+
+    Each merge writes its own lines of ``forward``, chosen by name in ``MergeName``'s
+    order; the last needs no test, as a ``Parallel`` is only ever given a merge its file
+    named and the loader accepts only those names. A name without a definition raises.
+    """
+    merges = [merge_definition(name) for name in get_args(MergeName)]
+    forward: list[str] = []
+    for merge in merges[:-1]:
+        if not re.fullmatch(r"\w+", merge.name):
+            raise AssertionError(f"not a merge's name: {merge.name!r}")
+        forward += [f'if self._merge == "{merge.name}":',
+                    *("    " + line for line in merge.torch_statements("outputs"))]
+    forward += merges[-1].torch_statements("outputs")
+    summary = " or ".join(merge.torch_summary for merge in merges)
+    merged = "\n".join(" " * 8 + line for line in forward)
+    return TorchHelper("Parallel", f'''
 class Parallel(nn.Module):
-    """Branches over the same input, merged by "concat" (over channels) or "add"; [] is x.
+    """Branches over the same input, merged by {summary}; [] is x.
 
     The modules of every branch are children of this one, under their own names.
     """
@@ -310,13 +338,10 @@ class Parallel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs = [_run(self, names, x) for names in self._branch_names]
-        if self._merge == "concat":
-            return torch.cat(outputs, dim=1)
-        total = outputs[0]
-        for output in outputs[1:]:
-            total = total + output
-        return total
+{merged}
 ''')
+
+
 _CONTAINER_HELPERS = ("Residual", "Parallel")
 """The containers' helper classes, written first and in this order; they call ``_run``."""
 
