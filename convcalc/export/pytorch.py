@@ -39,12 +39,7 @@ from typing import get_args
 from convcalc.analysis import analyze
 from convcalc.layers import Container, LayerSpec, Parallel, Residual, Sequential
 from convcalc.layers.merges import Merge, MergeName, merge_definition
-from convcalc.layers.torch_source import (
-    Code,
-    TorchHelper,
-    comment,
-    constant,
-)
+from convcalc.layers.torch_source import Code, TorchHelper, comment, constant
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
 
@@ -76,7 +71,6 @@ TORCH_RESERVED_NAMES = frozenset(_TORCH_ATTRIBUTES.split())
 """Names ``add_module`` refuses on ``nn.Sequential`` and the containers the file defines
 (attributes of ``nn.Module``, ``nn.Sequential``, ``nn.ModuleDict`` in torch 2.x and of the
 generated classes); dunder names are refused by rule. A test keeps this list complete."""
-
 
 
 # ----------------------------------------------------------------------- layout
