@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from convcalc import SpecError
 from convcalc.export import to_pytorch
-from convcalc.export.pytorch import _constant, _reserved
+from convcalc.export.pytorch import _reserved
+from convcalc.layers.torch_source import constant
 from convcalc.loader import network_from_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,8 +250,8 @@ class _Mode(StrEnum):
     (("x", (1.5, float("inf"))), "('x', (1.5, float(\"inf\")))"),
 ])
 def test_constants_read_back_as_themselves(value: Any, written: str) -> None:
-    """_constant writes each value as a literal that evaluates back to it; inf is float("inf")."""
-    assert _constant(value) == written
+    """constant writes each value as a literal that evaluates back to it; inf is float("inf")."""
+    assert constant(value) == written
     again = eval(written, {"__builtins__": {"float": float}})
     if isinstance(value, float) and math.isnan(value):
         assert math.isnan(again)
@@ -263,7 +264,7 @@ def test_constants_refuse_anything_else() -> None:
     """A value that is not a str, int, float, bool, None or tuple of them cannot be written."""
     for value in ([1], {"a": 1}, object(), b"x"):
         with pytest.raises(TypeError, match="not a constant"):
-            _constant(value)  # type: ignore[arg-type]  # a wrong type is the point
+            constant(value)  # type: ignore[arg-type]  # a wrong type is the point
 
 
 @pytest.mark.parametrize(("layer", "field", "value"), [

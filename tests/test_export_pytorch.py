@@ -25,8 +25,9 @@ from torch import nn
 
 from convcalc import LayerError, SpecError, analyze
 from convcalc.export import to_pytorch
-from convcalc.export.pytorch import EXPORTERS, TORCH_RESERVED_NAMES
-from convcalc.layers import REGISTRY, Container
+from convcalc.export.pytorch import TORCH_RESERVED_NAMES
+from convcalc.layers import REGISTRY, Container, LayerSpec
+from convcalc.layers.merges import MERGES
 from convcalc.layers.pool import AvgPool, MaxPool
 from convcalc.loader import load_network, network_from_data
 from convcalc.results import Report
@@ -281,7 +282,8 @@ def test_layer_case_matches_report(name: str) -> None:
 
 
 def test_cases_cover_every_layer_type() -> None:
-    """The cases above use every layer type of the format, and each type has an exporter."""
+    """The cases above use every layer type of the format, and each leaf type writes its
+    own module (a ``to_pytorch`` of its own)."""
     used: set[str] = set()
 
     def collect(layers: list[Any]) -> None:
@@ -297,8 +299,27 @@ def test_cases_cover_every_layer_type() -> None:
     for _, layers in CASES.values():
         collect(layers)
     assert used == set(REGISTRY)
-    leaves = {cls for cls in REGISTRY.values() if not issubclass(cls, Container)}
-    assert leaves == set(EXPORTERS)
+    missing = sorted(name for name, cls in REGISTRY.items() if not issubclass(cls, Container)
+                     and cls.to_pytorch is LayerSpec.to_pytorch)
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_merges_compute_their_shape_in_torch(name: str) -> None:
+    """Each merge's PyTorch source, as an expression and as a forward's lines, gives the
+    shape its own rule gives (3 branches), and the two forms agree."""
+    merge = MERGES[name]
+    shapes = [(3, 4, 4), (3, 4, 4), (3, 4, 4)]
+    tensors = [torch.randn(2, *shape) for shape in shapes]
+    names = [f"t{i}" for i in range(len(tensors))]
+    given = dict(zip(names, tensors, strict=True))
+    joined = eval(merge.torch_expression(names), {"torch": torch, **given})
+    body = "".join(f"    {line}\n" for line in merge.torch_statements("outputs"))
+    namespace: dict[str, Any] = {"torch": torch}
+    exec(f"def forward(outputs):\n{body}", namespace)
+    folded = namespace["forward"](tensors)
+    assert tuple(joined.shape[1:]) == tuple(folded.shape[1:]) == merge.apply(shapes)[0]
+    assert torch.equal(joined, folded)
 
 
 POOL_CASES = [name for name in CASES if name.startswith(("maxpool", "avgpool"))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from convcalc.layers import REGISTRY, Shape
 from convcalc.layers.base import LayerFamily
 from convcalc.layers.containers import merge_shapes
 from convcalc.layers.merges import MERGES, FieldRule, MergeName, merge_definition
+from convcalc.layers.torch_source import Code, TorchLeaf
 
 OPTIONS: dict[str, dict[str, Any]] = {
     "conv": {"filters": 4, "kernel": 3},
@@ -59,6 +61,27 @@ def test_every_layer_type_explains(type_name: str) -> None:
             worked.macs.value if worked.macs else 0, flops) == (
         step.output_shape, step.cost.params, step.cost.non_trainable_params, step.cost.macs,
         step.cost.flops), type_name
+
+
+@pytest.mark.parametrize("type_name", LEAF_TYPES)
+def test_every_layer_type_exports_to_pytorch(type_name: str) -> None:
+    """Each layer type writes its PyTorch module for a sample input: an ``nn`` call (or a
+    helper class's, which it brings), and a pad module only as a call of its own."""
+    layer, shape = sample(type_name)
+    try:
+        leaf = layer.to_pytorch(shape)
+    except NotImplementedError:
+        pytest.fail(f"{type_name}: {type(layer).__name__} has no to_pytorch()")
+    assert isinstance(leaf, TorchLeaf), type_name
+    for module in (leaf.module, leaf.pad):
+        if module is None:
+            continue
+        assert isinstance(module, Code), type_name
+        expression = ast.parse(module.text, mode="eval").body
+        assert isinstance(expression, ast.Call), f"{type_name}: {module.text}"
+        called = ast.unparse(expression.func)
+        helper = leaf.helper.name if leaf.helper else None
+        assert called.startswith("nn.") or called == helper, f"{type_name}: {module.text}"
 
 
 REFERENCE_OP = re.compile(r"^convcalc\.reference\.ops\.(?P<family>\w+):(?P<name>\w+)$")
@@ -115,6 +138,23 @@ def test_every_merge_has_its_rules(name: str) -> None:
     assert merge.name == name
     assert isinstance(merge.field_rule, FieldRule)
     assert merge.reference_op == f"convcalc.reference.ops.merge:{name}"
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_every_merge_exports_to_pytorch(name: str) -> None:
+    """Each merge writes its PyTorch source: an expression joining given tensors, the lines
+    of a forward that return the merge of a list, and its words for the Parallel class."""
+    merge = MERGES[name]
+    try:
+        expression = merge.torch_expression(["a", "b"])
+        statements = merge.torch_statements("outputs")
+    except NotImplementedError as error:
+        pytest.fail(f"{name}: {error}")
+    assert isinstance(ast.parse(expression, mode="eval").body, ast.expr), name
+    body = "".join(f"    {line}\n" for line in statements)
+    function = ast.parse(f"def forward(outputs):\n{body}").body[0]
+    assert isinstance(function, ast.FunctionDef) and isinstance(function.body[-1], ast.Return)
+    assert f'"{name}"' in merge.torch_summary, name
 
 
 def test_merge_names_are_the_registered_merges() -> None:

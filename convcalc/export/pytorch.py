@@ -11,19 +11,9 @@ it builds the network, feeds it zeros and prints both. The conventions:
   module, as their convcalc names are unique across the bodies. A name that torch keeps
   for itself (``forward``, ``float``, ``training``, …) gets a trailing ``_``; the file's
   header lists every such rename.
-* **Padding PyTorch's layers cannot express** — before ≠ after (per-side padding, ``same``
-  with an even kernel or a stride), or more than half a pooling kernel — is an explicit
-  pad module just before the layer, named ``<layer>_pad``: zeros before a convolution,
-  −inf before a max pool (which is what pooling's implicit padding means).
-* **ceil_mode over explicit padding.** PyTorch's ceil_mode drops a last window that starts
-  in the right padding only by its own symmetric padding, so where the padding is
-  explicit the pool runs in floor mode over enough extra padding on the right to give
-  convcalc's output size; the extra is −inf (max) or not counted (average).
-* **Average pooling over explicit padding** divides each window's sum by the positions it
-  counts (the input, plus the padding with ``count_include_pad``), as PyTorch's does, in
-  a small ``PaddedAvgPool`` module; with ``count_include_pad`` and nothing extra a zero pad
-  module and a plain average pool do it.
-* **Global pooling** is an adaptive pool to 1 followed by ``nn.Flatten``, giving [N, C].
+* **Each layer** is the module its type's ``to_pytorch`` writes (in its module of
+  ``convcalc.layers``): the ``nn`` class by the input's rank and, where PyTorch's own
+  padding cannot express convcalc's, a pad module just before it, named ``<layer>_pad``.
 * **repeat: N** is an ``nn.Sequential`` of N copies named ``0`` … ``N−1``; consecutive
   copies whose source is the same are written once, in a loop (each copy is still built
   anew, with its own weights).
@@ -31,38 +21,29 @@ it builds the network, feeds it zeros and prints both. The conventions:
   shortcut reads it).
 
 **What the file holds is data, never spliced text.** Every value from the network file (the
-network's name, layer names, every option) reaches the source only as ``_constant(value)``,
-the ``repr`` of a ``str``, ``int``, ``bool`` or a tuple of them, or a float (``float("inf")``
-where ``repr`` would give a bare ``inf``), so it reads back as itself and cannot end a
-string early. Otherwise a value appears only in a comment line, as printable ASCII with
-every other character escaped (so it cannot end the comment), and never on the first two
-lines (where ``coding: utf-7`` would change how Python decodes the file). The rest of the
-source is the exporter's own text, held as ``_Code``; ``_call`` takes ``_Code`` for nested
-modules and passes anything else through ``_constant``.
+network's name, layer names, every option) reaches the source only as ``constant(value)``
+or, in a comment line, through ``comment`` (both in ``convcalc.layers.torch_source``, with
+the rest of the pieces the source is built from), and never on the first two lines (where
+``coding: utf-7`` would change how Python decodes the file). The rest of the source is the
+exporter's own text, held as ``Code``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import get_args
 
 from convcalc.analysis import analyze
 from convcalc.layers import Container, LayerSpec, Parallel, Residual, Sequential
-from convcalc.layers.base import per_dim, resolve_padding
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
-from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
-from convcalc.layers.resample import Pad, Upsample
-from convcalc.layers.window import Window
+from convcalc.layers.merges import Merge, MergeName, merge_definition
+from convcalc.layers.torch_source import Code, TorchHelper, comment, constant
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
 
-__all__ = ["EXPORTERS", "TORCH_RESERVED_NAMES", "to_pytorch"]
+__all__ = ["TORCH_RESERVED_NAMES", "to_pytorch"]
 
 _TORCH_ATTRIBUTES = """
     T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl
@@ -91,55 +72,8 @@ TORCH_RESERVED_NAMES = frozenset(_TORCH_ATTRIBUTES.split())
 (attributes of ``nn.Module``, ``nn.Sequential``, ``nn.ModuleDict`` in torch 2.x and of the
 generated classes); dunder names are refused by rule. A test keeps this list complete."""
 
-_ACTIVATIONS = {
-    "relu": "nn.ReLU", "relu6": "nn.ReLU6", "gelu": "nn.GELU", "silu": "nn.SiLU",
-    "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "hardswish": "nn.Hardswish",
-    "softmax": "nn.Softmax", "identity": "nn.Identity",
-}
-_LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
-
-# ----------------------------------------------------------------------- source pieces
-
-Constant = str | int | float | bool | None | tuple["Constant", ...]
-"""A value that may reach the source: it is written there by ``_constant`` alone."""
-
-
-@dataclass(frozen=True)
-class _Code:
-    """Source the exporter wrote itself, from its own text and ``_constant``s."""
-
-    text: str
-
-
-def _constant(value: Constant) -> str:
-    """Return ``value`` as a Python literal that reads back as ``value``.
-
-    The only way a value from the network file reaches the source. Subclasses are turned
-    into the base type first, so an enum's or a str subclass's own ``repr`` never runs; a
-    float that is not finite is ``float("inf")``, ``float("-inf")`` or ``float("nan")``.
-    """
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return repr(int(value))
-    if isinstance(value, float):
-        number = float(value)
-        return repr(number) if math.isfinite(number) else f'float("{number!r}")'
-    if isinstance(value, str):
-        return repr(str(value))
-    if isinstance(value, tuple):
-        items = [_constant(item) for item in value]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    raise TypeError(f"not a constant: {type(value).__name__}")
-
-
-def _comment(text: str) -> str:
-    """Return ``text`` as printable ASCII for a comment: other characters escaped (\\n, \\x00).
-
-    The result holds no line break, so it cannot end the comment it is written in.
-    """
-    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+# ----------------------------------------------------------------------- layout
 
 
 @dataclass
@@ -150,7 +84,7 @@ class _Block:
     """
 
     head: str
-    parts: list[_Entry | _Block | _Code]
+    parts: list[_Entry | _Block | Code]
     tail: str
 
 
@@ -168,59 +102,21 @@ class _Entry:
     """
 
     name: str
-    module: _Code | _Block
+    module: Code | _Block
     comment: str = ""
     full_name: str = ""
     pads: _Entry | None = None
     turns: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True)
-class _Leaf:
-    """What one layer becomes: its module, and the pad module before it when one is needed."""
-
-    module: _Code
-    pad: _Code | None = None
-    helper: str | None = None
-
-
-def _ints(values: Sequence[int]) -> int | tuple[int, ...]:
-    """Return one int when every dim agrees, else a tuple: ``3`` or ``(3, 1)``."""
-    if len(set(values)) == 1:
-        return values[0]
-    return tuple(values)
-
-
-def _call(function: str, *positional: _Code | Constant, **keywords: _Code | Constant) -> _Code:
-    """Return ``function(a, b, key=value)``, leaving out keywords whose value is None.
-
-    ``function`` is the exporter's own (``nn.Conv2d``); an argument is either ``_Code``
-    (a nested module) or a constant, written by ``_constant``.
-    """
-    if not re.fullmatch(r"[A-Za-z_][\w.]*", function):
-        raise AssertionError(f"not a callable's name: {function!r}")
-
-    def source(value: _Code | Constant) -> str:
-        return value.text if isinstance(value, _Code) else _constant(value)
-
-    parts = [source(p) for p in positional]
-    parts += [f"{key}={source(value)}" for key, value in keywords.items() if value is not None]
-    return _Code(f"{function}({', '.join(parts)})")
-
-
 def _shape(shape: Sequence[int]) -> str:
     return "x".join(str(int(d)) for d in shape)
 
 
-def _torch_padding(pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
-    """Return (before, after) per dim in F.pad's order, last dim first: ``(l, r, t, b)``."""
-    return tuple(side for before_after in reversed(pads) for side in before_after)
-
-
-def _lines(part: _Entry | _Block | _Code, indent: int) -> list[str]:
+def _lines(part: _Entry | _Block | Code, indent: int) -> list[str]:
     """Return the source lines of one part, indented by ``indent`` spaces."""
     margin = " " * indent
-    if isinstance(part, _Code):
+    if isinstance(part, Code):
         return [margin + part.text]
     if isinstance(part, _Block):
         head, *rest = _module_lines(part, indent)
@@ -229,214 +125,23 @@ def _lines(part: _Entry | _Block | _Code, indent: int) -> list[str]:
     if part.turns:
         first, stop = part.turns
         module[0] = f"*((str(turn), {module[0]}"
-        module[-1] += f") for turn in range({_constant(first)}, {_constant(stop)})),"
+        module[-1] += f") for turn in range({constant(first)}, {constant(stop)})),"
     else:
-        module[0] = f"({_constant(part.name)}, {module[0]}"
+        module[0] = f"({constant(part.name)}, {module[0]}"
         module[-1] += "),"
     if part.comment:
-        module[-1] += f"  # {_comment(part.comment)}"
+        module[-1] += f"  # {comment(part.comment)}"
     return [margin + module[0], *module[1:]]
 
 
-def _module_lines(module: _Code | _Block, indent: int) -> list[str]:
+def _module_lines(module: Code | _Block, indent: int) -> list[str]:
     """Return a module's lines; the first one unindented (it follows ``("name", ``)."""
-    if isinstance(module, _Code):
+    if isinstance(module, Code):
         return [module.text]
     if not module.parts:
         return [module.head + module.tail]
     inner = [line for part in module.parts for line in _lines(part, indent + 4)]
     return [module.head, *inner, " " * indent + module.tail]
-
-
-# ----------------------------------------------------------------------- layers
-
-
-def _pool_padding(window: Window, out: Sequence[int], explicit: bool = False
-                  ) -> list[tuple[int, int]] | None:
-    """Return None when PyTorch's own pool padding gives convcalc's output, else explicit pads.
-
-    PyTorch pads symmetrically, at most half the (undilated) kernel. Otherwise (or when
-    ``explicit``) the pads are (before, after + extra) per dim, the extra making floor mode
-    reach convcalc's ceil-mode size.
-    """
-    own = all(before == after and 2 * before <= k for (before, after), k
-              in zip(window.pads, window.kernel, strict=True))
-    if own and not explicit:
-        return None
-    pads = []
-    for size, k, s, d, (before, after), n in zip(window.dims, window.kernel, window.stride,
-                                                 window.dilation, window.pads, out, strict=True):
-        padded, extent = size + before + after, d * (k - 1) + 1
-        floor_count = (padded - extent) // s + 1
-        extra = (n - 1) * s + extent - padded if n > floor_count else 0
-        pads.append((before, after + extra))
-    return pads
-
-
-def _conv(layer: Conv, row: LayerRow) -> _Leaf:
-    window = layer.window(row.input_shape)
-    rank = len(window.dims)
-    symmetric = all(before == after for before, after in window.pads)
-    padding = tuple(before for before, _ in window.pads)
-    module = _call(
-        f"nn.Conv{rank}d", row.input_shape[0], layer.filters,
-        kernel_size=_ints(window.kernel),
-        stride=_ints(window.stride) if any(s != 1 for s in window.stride) else None,
-        padding=_ints(padding) if symmetric and any(padding) else None,
-        dilation=_ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
-        groups=layer.groups if layer.groups != 1 else None,
-        bias=None if layer.bias else False,
-    )
-    pad = None if symmetric else _call(f"nn.ZeroPad{rank}d", _torch_padding(window.pads))
-    return _Leaf(module, pad)
-
-
-def _conv_transpose(layer: ConvTranspose, row: LayerRow) -> _Leaf:
-    rank = len(row.input_shape) - 1
-
-    def dims(value: int | tuple[int, ...], name: str, default: int
-             ) -> int | tuple[int, ...] | None:
-        values = per_dim(value, rank, name)
-        return _ints(values) if any(v != default for v in values) else None
-
-    module = _call(
-        f"nn.ConvTranspose{rank}d", row.input_shape[0], layer.filters,
-        kernel_size=_ints(per_dim(layer.kernel, rank, "kernel")),
-        stride=dims(layer.stride, "stride", 1),
-        padding=dims(layer.padding, "padding", 0),
-        output_padding=dims(layer.output_padding, "output_padding", 0),
-        groups=layer.groups if layer.groups != 1 else None,
-        bias=None if layer.bias else False,
-        dilation=dims(layer.dilation, "dilation", 1),
-    )
-    return _Leaf(module)
-
-
-def _maxpool(layer: MaxPool, row: LayerRow) -> _Leaf:
-    window = layer.window(row.input_shape)
-    rank = len(window.dims)
-    explicit = _pool_padding(window, row.output_shape[1:])
-    padding = tuple(before for before, _ in window.pads)
-    module = _call(
-        f"nn.MaxPool{rank}d", _ints(window.kernel),
-        stride=_ints(window.stride) if window.stride != window.kernel else None,
-        padding=_ints(padding) if explicit is None and any(padding) else None,
-        dilation=_ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
-        ceil_mode=True if explicit is None and layer.ceil_mode else None,
-    )
-    if explicit is None:
-        return _Leaf(module)
-    return _Leaf(module, _call(f"nn.ConstantPad{rank}d", _torch_padding(explicit),
-                               float("-inf")))
-
-
-def _avgpool(layer: AvgPool, row: LayerRow) -> _Leaf:
-    window = layer.window(row.input_shape)
-    rank = len(window.dims)
-    # AvgPool3d alone refuses an input smaller than its kernel, padding or not.
-    small = rank == 3 and any(size < k for size, k in zip(window.dims, window.kernel,
-                                                          strict=True))
-    explicit = _pool_padding(window, row.output_shape[1:], explicit=small)
-    padding = tuple(before for before, _ in window.pads)
-    own = explicit is None
-    module = _call(
-        f"nn.AvgPool{rank}d", _ints(window.kernel),
-        stride=_ints(window.stride) if window.stride != window.kernel else None,
-        padding=_ints(padding) if own and any(padding) else None,
-        ceil_mode=True if own and layer.ceil_mode else None,
-        count_include_pad=False if own and any(padding) and not layer.count_include_pad
-        else None,
-    )
-    if explicit is None:
-        return _Leaf(module)
-    if layer.count_include_pad and list(explicit) == list(window.pads):
-        return _Leaf(module, _call(f"nn.ZeroPad{rank}d", _torch_padding(explicit)))
-    counted = window.pads if layer.count_include_pad else [(0, 0)] * rank
-    return _Leaf(_call("PaddedAvgPool", module, padding=_torch_padding(explicit),
-                       counted=_torch_padding(counted)), helper="PaddedAvgPool")
-
-
-def _adaptive_pool(layer: AdaptivePool, row: LayerRow) -> _Leaf:
-    rank = len(row.input_shape) - 1
-    kind = "Avg" if layer.type == "adaptive_avgpool" else "Max"
-    return _Leaf(_call(f"nn.Adaptive{kind}Pool{rank}d",
-                       _ints(per_dim(layer.output, rank, "output"))))
-
-
-def _global_pool(layer: GlobalPool, row: LayerRow) -> _Leaf:
-    rank = len(row.input_shape) - 1
-    kind = "Avg" if layer.type == "global_avgpool" else "Max"
-    return _Leaf(_call("nn.Sequential", _call(f"nn.Adaptive{kind}Pool{rank}d", 1),
-                       _call("nn.Flatten")))
-
-
-def _linear(layer: Linear, row: LayerRow) -> _Leaf:
-    return _Leaf(_call("nn.Linear", row.input_shape[0], layer.units,
-                       bias=None if layer.bias else False))
-
-
-def _flatten(layer: Flatten, row: LayerRow) -> _Leaf:
-    return _Leaf(_call("nn.Flatten"))
-
-
-def _batchnorm(layer: BatchNorm, row: LayerRow) -> _Leaf:
-    rank = max(len(row.input_shape) - 1, 1)
-    return _Leaf(_call(f"nn.BatchNorm{rank}d", row.input_shape[0],
-                       eps=layer.eps if layer.eps != 1e-5 else None))
-
-
-def _dropout(layer: Dropout, row: LayerRow) -> _Leaf:
-    return _Leaf(_call("nn.Dropout", p=layer.p if layer.p != 0.5 else None))
-
-
-def _activation(layer: Activation, row: LayerRow) -> _Leaf:
-    if layer.type == "softmax":
-        return _Leaf(_call("nn.Softmax", dim=1))
-    return _Leaf(_call(_ACTIVATIONS[layer.type]))
-
-
-def _leaky_relu(layer: LeakyRelu, row: LayerRow) -> _Leaf:
-    slope = layer.negative_slope
-    return _Leaf(_call("nn.LeakyReLU", negative_slope=slope if slope != 0.01 else None))
-
-
-def _pad(layer: Pad, row: LayerRow) -> _Leaf:
-    rank = len(row.input_shape) - 1
-    ones = (1,) * rank
-    pads = resolve_padding(layer.padding, row.input_shape[1:], ones, ones, ones)
-    return _Leaf(_call(f"nn.ZeroPad{rank}d", _torch_padding(pads)))
-
-
-def _upsample(layer: Upsample, row: LayerRow) -> _Leaf:
-    rank = len(row.input_shape) - 1
-    linear = layer.mode == "linear"
-    return _Leaf(_call(
-        "nn.Upsample",
-        size=_ints(per_dim(layer.size, rank, "size")) if layer.size is not None else None,
-        scale_factor=_ints(per_dim(layer.scale, rank, "scale")) if layer.scale is not None
-        else None,
-        mode=_LINEAR_MODES[rank] if linear else None,
-        align_corners=False if linear else None,
-    ))
-
-
-EXPORTERS: dict[type[LayerSpec], Callable[[Any, LayerRow], _Leaf]] = {
-    Conv: _conv,
-    ConvTranspose: _conv_transpose,
-    MaxPool: _maxpool,
-    AvgPool: _avgpool,
-    AdaptivePool: _adaptive_pool,
-    GlobalPool: _global_pool,
-    Linear: _linear,
-    Flatten: _flatten,
-    BatchNorm: _batchnorm,
-    Dropout: _dropout,
-    Activation: _activation,
-    LeakyRelu: _leaky_relu,
-    Pad: _pad,
-    Upsample: _upsample,
-}
-"""Each leaf layer class -> the function writing its module from its report row."""
 
 
 # ----------------------------------------------------------------------- the walk
@@ -465,7 +170,7 @@ class _Writer:
     """One walk over the network beside its report rows, which come in the same order."""
 
     rows: Iterator[LayerRow]
-    helpers: set[str] = field(default_factory=set)
+    helpers: dict[str, TorchHelper] = field(default_factory=dict)
     renamed: list[tuple[str, str]] = field(default_factory=list)
     padded: list[str] = field(default_factory=list)
 
@@ -474,6 +179,11 @@ class _Writer:
         if row.spec is not spec or (kind is not None and row.type != kind):
             raise AssertionError(f"export walk out of step at row {row.name!r}")
         return row
+
+    def helper(self, helper: TorchHelper) -> None:
+        """Have the file define ``helper``; one name is one class."""
+        if self.helpers.setdefault(helper.name, helper) != helper:
+            raise AssertionError(f"two helper classes called {helper.name!r}")
 
     def layers(self, layers: Sequence[LayerSpec]) -> list[_Entry]:
         entries: list[_Entry] = []
@@ -486,9 +196,9 @@ class _Writer:
 
     def leaf(self, layer: LayerSpec) -> list[_Entry]:
         row = self.row(layer)
-        leaf = EXPORTERS[type(layer)](layer, row)
+        leaf = layer.to_pytorch(row.input_shape)
         if leaf.helper:
-            self.helpers.add(leaf.helper)
+            self.helper(leaf.helper)
         entry = _Entry(_local(row.name), leaf.module, _change(row), row.name)
         if leaf.pad is None:
             return [entry]
@@ -518,22 +228,24 @@ class _Writer:
 
     def bodies(self, layer: Container) -> _Block:
         bodies = [self.layers(body) for _, body in layer.bodies()]
-        if layer.merge_kind is not None:
-            self.row(None, layer.merge_kind)
+        merge = None if layer.merge_kind is None else merge_definition(layer.merge_kind)
+        if merge is not None:
+            self.row(None, merge.name)
         self.settle([entry for body in bodies for entry in body])
         if isinstance(layer, Sequential):
             return _Block("nn.Sequential(OrderedDict([", list(bodies[0]), "]))")
         if isinstance(layer, Residual):
-            self.helpers.add("Residual")
-            parts: list[_Entry | _Block | _Code] = [_Block("layers=[", list(bodies[0]), "],")]
+            assert merge is not None  # a residual's bodies are always merged
+            self.helper(_residual(merge))
+            parts: list[_Entry | _Block | Code] = [_Block("layers=[", list(bodies[0]), "],")]
             if bodies[1]:
                 parts.append(_Block("shortcut=[", list(bodies[1]), "],"))
             return _Block("Residual(", parts, ")")
         if isinstance(layer, Parallel):
-            self.helpers.add("Parallel")
+            self.helper(_parallel())
             branches = [_Block("[", list(body), "],") for body in bodies]
-            merge = _Code(_constant(layer.merge) + ",")
-            return _Block("Parallel(", [merge, *branches], ")")
+            merge_name = Code(constant(layer.merge) + ",")
+            return _Block("Parallel(", [merge_name, *branches], ")")
         raise AssertionError(f"no export for container {type(layer).__name__}")
 
     def settle(self, entries: list[_Entry]) -> None:
@@ -558,10 +270,14 @@ class _Writer:
 
 # ----------------------------------------------------------------------- the file
 
-_HELPERS = {
-    "Residual": '''
+def _residual(merge: Merge) -> TorchHelper:
+    """Return the ``Residual`` class: its two bodies' outputs joined as ``merge`` writes it."""
+    summary = merge.torch_expression(["layers(x)", "shortcut(x)"])
+    merged = merge.torch_expression(["_run(self, self._layer_names, x)",
+                                     "_run(self, self._shortcut_names, x)"])
+    return TorchHelper("Residual", f'''
 class Residual(nn.Module):
-    """``layers(x) + shortcut(x)``; an empty shortcut is the identity.
+    """``{summary}``; an empty shortcut is the identity.
 
     The modules of both bodies are children of this one, under their own names.
     """
@@ -579,11 +295,30 @@ class Residual(nn.Module):
         self._shortcut_names = [name for name, _ in shortcut]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _run(self, self._layer_names, x) + _run(self, self._shortcut_names, x)
-''',
-    "Parallel": '''
+        return {merged}
+''')
+
+
+def _parallel() -> TorchHelper:
+    """Return the ``Parallel`` class, which merges its branches by any registered merge.
+
+    Each merge writes its own lines of ``forward``, chosen by name in ``MergeName``'s
+    order; the last needs no test, as a ``Parallel`` is only ever given a merge its file
+    named and the loader accepts only those names. A name without a definition raises.
+    """
+    merges = [merge_definition(name) for name in get_args(MergeName)]
+    forward: list[str] = []
+    for merge in merges[:-1]:
+        if not re.fullmatch(r"\w+", merge.name):
+            raise AssertionError(f"not a merge's name: {merge.name!r}")
+        forward += [f'if self._merge == "{merge.name}":',
+                    *("    " + line for line in merge.torch_statements("outputs"))]
+    forward += merges[-1].torch_statements("outputs")
+    summary = " or ".join(merge.torch_summary for merge in merges)
+    merged = "\n".join(" " * 8 + line for line in forward)
+    return TorchHelper("Parallel", f'''
 class Parallel(nn.Module):
-    """Branches over the same input, merged by "concat" (over channels) or "add"; [] is x.
+    """Branches over the same input, merged by {summary}; [] is x.
 
     The modules of every branch are children of this one, under their own names.
     """
@@ -597,38 +332,12 @@ class Parallel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs = [_run(self, names, x) for names in self._branch_names]
-        if self._merge == "concat":
-            return torch.cat(outputs, dim=1)
-        total = outputs[0]
-        for output in outputs[1:]:
-            total = total + output
-        return total
-''',
-    "PaddedAvgPool": '''
-class PaddedAvgPool(nn.Module):
-    """Average pooling over explicit padding (F.pad's order, last dim first).
+{merged}
+''')
 
-    Each window's sum is divided by how many of its positions count: the input's, and the
-    ``counted`` padding's; the rest of ``padding`` only lets the last window fit.
-    """
 
-    def __init__(
-        self, pool: nn.Module, padding: tuple[int, ...], counted: tuple[int, ...]
-    ) -> None:
-        super().__init__()
-        self.pool = pool
-        self.padding = padding
-        self.counted = counted
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ones = F.pad(torch.ones_like(x[:1, :1]), self.counted, value=1.0)
-        rest = [total - counted for total, counted in zip(self.padding, self.counted)]
-        return self.pool(F.pad(x, self.padding)) / self.pool(F.pad(ones, rest))
-
-    def extra_repr(self) -> str:
-        return f"padding={self.padding}, counted={self.counted}"
-''',
-}
+_CONTAINER_HELPERS = ("Residual", "Parallel")
+"""The containers' helper classes, written first and in this order; they call ``_run``."""
 
 _RUN = '''
 def _run(parent: nn.Module, names: list[str], x: torch.Tensor) -> torch.Tensor:
@@ -653,15 +362,15 @@ def _header(report: Report, source: str | None, version: str, writer: _Writer) -
     """Return the header comment: fixed text on the first two lines, then the file's values.
 
     Values from the file (the network's name, its path, layer names) go through
-    ``_comment``, and only from the third line on: Python reads a ``coding:`` declaration
+    ``comment``, and only from the third line on: Python reads a ``coding:`` declaration
     on the first two.
     """
     totals = report.totals
-    lines = [f"# A network as a PyTorch module, generated by convcalc {_comment(version)}.", "#"]
+    lines = [f"# A network as a PyTorch module, generated by convcalc {comment(version)}.", "#"]
     if report.name is not None:
-        lines.append(f"# network   {_comment(report.name)}")
+        lines.append(f"# network   {comment(report.name)}")
     if source:
-        lines.append(f"# file      {_comment(source)}")
+        lines.append(f"# file      {comment(source)}")
     if len(lines) > 2:
         lines.append("#")
     lines += [
@@ -687,7 +396,7 @@ def _header(report: Report, source: str | None, version: str, writer: _Writer) -
     notes += [f"Renamed, as torch reserves the name: {full_name} is {name} here."
               for full_name, name in writer.renamed]
     for note in notes:
-        lines += ["# " + line for line in textwrap.wrap(_comment(note), 86,
+        lines += ["# " + line for line in textwrap.wrap(comment(note), 86,
                                                          break_long_words=False,
                                                          break_on_hyphens=False)]
     return lines
@@ -706,13 +415,13 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
     entries = writer.layers(network.layers)
     writer.settle(entries)
     body = _module_lines(_Block("nn.Sequential(OrderedDict([", list(entries), "]))"), 4)
-    helpers = [_HELPERS[name] for name in ("Residual", "Parallel", "PaddedAvgPool")
-               if name in writer.helpers]
-    needs_run = bool(writer.helpers & {"Residual", "Parallel"})
-    imports = ["from collections import OrderedDict", "", "import torch"]
-    if "PaddedAvgPool" in writer.helpers:
-        imports.append("import torch.nn.functional as F")
-    imports.append("from torch import nn")
+    helpers = [writer.helpers[name] for name in _CONTAINER_HELPERS if name in writer.helpers]
+    helpers += sorted((helper for name, helper in writer.helpers.items()
+                       if name not in _CONTAINER_HELPERS), key=lambda helper: helper.name)
+    needs_run = any(name in writer.helpers for name in _CONTAINER_HELPERS)
+    imports = ["from collections import OrderedDict", "", "import torch",
+               *sorted({line for helper in helpers for line in helper.imports}),
+               "from torch import nn"]
     lines = [
         *_header(report, source, __version__, writer),
         "",
@@ -722,18 +431,18 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
         "",
         *imports,
         "",
-        f"NAME = {_constant(report.name)}",
+        f"NAME = {constant(report.name)}",
         '"""The network\'s name in its convcalc file; None when it has none."""',
-        f"INPUT_SHAPE = {_constant(tuple(report.input_shape))}",
+        f"INPUT_SHAPE = {constant(tuple(report.input_shape))}",
         '"""The input shape, channels first, batch not included."""',
-        f"OUTPUT_SHAPE = {_constant(tuple(report.output_shape))}",
-        f"PARAMETERS = {_constant(report.totals.params)}",
+        f"OUTPUT_SHAPE = {constant(tuple(report.output_shape))}",
+        f"PARAMETERS = {constant(report.totals.params)}",
         "",
     ]
     if needs_run:
         lines += ["", *_RUN.strip("\n").split("\n"), ""]
     for helper in helpers:
-        lines += ["", *helper.strip("\n").split("\n"), ""]
+        lines += ["", *helper.source.strip("\n").split("\n"), ""]
     lines += [
         "",
         "def build() -> nn.Sequential:",

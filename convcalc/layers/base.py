@@ -2,8 +2,9 @@
 
 A layer type is one pydantic model in one module of this package. It declares its YAML
 fields and, next to them, its rules: ``resolve`` (its options per dim against one input),
-``apply`` (output shape, cost, receptive-field step and warnings, from ``resolve``) and
-``explain`` (the worked formulas, from the same values). Defining the class registers it.
+``apply`` (output shape, cost, receptive-field step and warnings, from ``resolve``),
+``explain`` (the worked formulas, from the same values) and ``to_pytorch`` (its PyTorch
+module, as source). Defining the class registers it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from convcalc.errors import LayerError
 from convcalc.geometry import IndexMap, same_padding
 
 if TYPE_CHECKING:  # worked.py builds on this module
+    from convcalc.layers.torch_source import TorchLeaf
     from convcalc.layers.worked import Worked
 
 __all__ = [
@@ -196,6 +198,17 @@ class LayerSpec(BaseModel):
         """
         raise NotImplementedError(f"the {self.type} layer ({type(self).__name__}) has no "
                                   "explain()")
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return this layer as PyTorch source on an input of ``shape``: its ``nn`` module,
+        and the pad module before it where PyTorch's own padding cannot express it.
+
+        Built from the values ``resolve`` gives, with ``convcalc.layers.torch_source``;
+        every leaf type defines it (a test asserts that each registered type does).
+        Containers are laid out by the exporter's walk instead.
+        """
+        raise NotImplementedError(f"the {self.type} layer ({type(self).__name__}) has no "
+                                  "to_pytorch()")
 
     def output_shape(self, shape: Shape) -> Shape:
         """Return the output shape for an input of ``shape``."""

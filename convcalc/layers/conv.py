@@ -24,6 +24,7 @@ from convcalc.layers.base import (
     per_dim,
     spatial,
 )
+from convcalc.layers.torch_source import TorchLeaf, call, ints, torch_padding
 from convcalc.layers.window import Window, dim_names, resolve_window
 from convcalc.layers.worked import (
     Worked,
@@ -145,6 +146,28 @@ class Conv(LayerSpec):
         return Worked(lines, (self.filters, *sizes), params.value, macs=macs,
                       flops=bias_adds, flops_note=weight_note(self.bias))
 
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.Conv*d``; padding it cannot hold is a zero pad module before it.
+
+        ``nn.Conv*d`` pads symmetrically, so before ≠ after (per-side padding, ``same`` with
+        an even kernel or a stride) is written as ``nn.ZeroPad*d`` and the conv unpadded.
+        """
+        window = self.resolve(shape)
+        rank = len(window.dims)
+        symmetric = all(before == after for before, after in window.pads)
+        padding = tuple(before for before, _ in window.pads)
+        module = call(
+            f"nn.Conv{rank}d", shape[0], self.filters,
+            kernel_size=ints(window.kernel),
+            stride=ints(window.stride) if any(s != 1 for s in window.stride) else None,
+            padding=ints(padding) if symmetric and any(padding) else None,
+            dilation=ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
+            groups=self.groups if self.groups != 1 else None,
+            bias=None if self.bias else False,
+        )
+        pad = None if symmetric else call(f"nn.ZeroPad{rank}d", torch_padding(window.pads))
+        return TorchLeaf(module, pad)
+
 
 class ConvTranspose(LayerSpec):
     """A transposed convolution (PyTorch's ConvTranspose): each input scatters a kernel.
@@ -231,3 +254,21 @@ class ConvTranspose(LayerSpec):
         bias_adds = product(list(out)) if self.bias else None
         return Worked(lines, out, params.value, macs=product(list(shape)) * taps,
                       flops=bias_adds, flops_note=weight_note(self.bias))
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.ConvTranspose*d``, its options written where they are not the default."""
+        window = self.resolve(shape)
+
+        def option(values: tuple[int, ...], default: int) -> int | tuple[int, ...] | None:
+            return ints(values) if any(v != default for v in values) else None
+
+        return TorchLeaf(call(
+            f"nn.ConvTranspose{len(window.dims)}d", shape[0], self.filters,
+            kernel_size=ints(window.kernel),
+            stride=option(window.stride, 1),
+            padding=option(window.padding, 0),
+            output_padding=option(window.output_padding, 0),
+            groups=self.groups if self.groups != 1 else None,
+            bias=None if self.bias else False,
+            dilation=option(window.dilation, 1),
+        ))

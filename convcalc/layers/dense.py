@@ -17,6 +17,7 @@ from convcalc.layers.base import (
     format_shape,
     numel,
 )
+from convcalc.layers.torch_source import TorchLeaf, call
 from convcalc.layers.worked import Worked, equation, number, product, weight_note
 
 __all__ = ["Flatten", "Linear"]
@@ -54,6 +55,11 @@ class Linear(LayerSpec):
                       flops=number(self.units) if self.bias else None,
                       flops_note=weight_note(self.bias))
 
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.Linear`` from the input features to the units."""
+        return TorchLeaf(call("nn.Linear", self.resolve(shape), self.units,
+                              bias=None if self.bias else False))
+
 
 class Flatten(LayerSpec):
     """Flatten channels and positions into one feature axis: ``[C·∏W]``."""
@@ -68,3 +74,7 @@ class Flatten(LayerSpec):
     def explain(self, shape: Shape) -> Worked:
         out = product(list(shape))
         return Worked([equation("out", out) + " (C·∏W)"], (out.value,))
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.Flatten``, which keeps the batch dim."""
+        return TorchLeaf(call("nn.Flatten"))

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from convcalc.layers.base import Cost, LayerFamily, LayerSpec, Real, Shape, Step, numel
+from convcalc.layers.torch_source import TorchLeaf, call
 from convcalc.layers.worked import Worked, equation, number, product
 
 __all__ = ["Activation", "BatchNorm", "Dropout", "LeakyRelu"]
@@ -40,6 +41,12 @@ class BatchNorm(LayerSpec):
                       flops=number(2) * product(list(shape)),
                       flops_note="inference form x·a + b: a multiply and an add per element")
 
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.BatchNorm*d`` by the input's rank (``nn.BatchNorm1d`` on a flat one)."""
+        rank = max(len(shape) - 1, 1)
+        return TorchLeaf(call(f"nn.BatchNorm{rank}d", shape[0],
+                              eps=self.eps if self.eps != 1e-5 else None))
+
 
 class Dropout(LayerSpec):
     """Dropout: the identity at inference, so no FLOPs are counted."""
@@ -55,6 +62,10 @@ class Dropout(LayerSpec):
 
     def explain(self, shape: Shape) -> Worked:
         return Worked(["the identity at inference: out = in, no FLOPs"], shape)
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.Dropout``, ``p`` written where it is not PyTorch's 0.5."""
+        return TorchLeaf(call("nn.Dropout", p=self.p if self.p != 0.5 else None))
 
 
 class Activation(LayerSpec):
@@ -72,6 +83,11 @@ class Activation(LayerSpec):
         )
     }
     FLOPS_PER_ELEMENT: ClassVar[dict[str, int]] = {"identity": 0, "softmax": 3}
+    TORCH_MODULES: ClassVar[dict[str, str]] = {
+        "relu": "nn.ReLU", "relu6": "nn.ReLU6", "gelu": "nn.GELU", "silu": "nn.SiLU",
+        "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "hardswish": "nn.Hardswish",
+        "softmax": "nn.Softmax", "identity": "nn.Identity",
+    }
     type: Literal["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "softmax",
                   "identity"]
 
@@ -88,6 +104,11 @@ class Activation(LayerSpec):
         return Worked([], shape, flops=number(per_element) * product(list(shape)),
                       flops_note="exp, sum and divide per element")
 
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return the activation's module; softmax is over the channels, ``dim=1``."""
+        return TorchLeaf(call(self.TORCH_MODULES[self.type],
+                              dim=1 if self.type == "softmax" else None))
+
 
 class LeakyRelu(LayerSpec):
     """Leaky ReLU, ``max(x, a·x)``: one operation per element."""
@@ -103,3 +124,8 @@ class LeakyRelu(LayerSpec):
 
     def explain(self, shape: Shape) -> Worked:
         return Worked([], shape, flops=product(list(shape)), flops_note="one per element")
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.LeakyReLU``, the slope written where it is not PyTorch's 0.01."""
+        slope = self.negative_slope
+        return TorchLeaf(call("nn.LeakyReLU", negative_slope=slope if slope != 0.01 else None))

@@ -2,7 +2,8 @@
 
 ``add`` sums equal shapes elementwise (residual blocks); ``concat`` joins the branches'
 channels (Inception). Each definition owns its shape rule and cost, its worked formulas,
-its receptive-field rule and where its reference op lives. ``MERGES`` maps a name to its
+its receptive-field rule, its PyTorch source (what the exported ``Residual`` and
+``Parallel`` classes do to merge) and where its reference op lives. ``MERGES`` maps a name to its
 definition and ``merge_definition`` looks one up; a name it does not know is an error,
 never another merge. A new merge is one more definition in ``MERGES`` and its name in
 ``MergeName``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from convcalc.errors import LayerError
 from convcalc.layers.base import Cost, Shape, format_shape, numel
@@ -48,6 +49,9 @@ class Merge:
     field_rule: FieldRule
     reference_op: str
 
+    torch_summary: ClassVar[str]
+    """How the exported ``Parallel`` class's docstring names this merge."""
+
     def apply(self, shapes: Sequence[Shape]) -> tuple[Shape, Cost]:
         """Return the merged shape and its cost for one sample.
 
@@ -59,9 +63,19 @@ class Merge:
         """Return the worked formulas of merging ``shapes`` (one sample)."""
         raise NotImplementedError(f"the {self.name} merge has no explain()")
 
+    def torch_expression(self, operands: Sequence[str]) -> str:
+        """Return the PyTorch expression merging the tensors ``operands`` (source text)."""
+        raise NotImplementedError(f"the {self.name} merge has no torch_expression()")
+
+    def torch_statements(self, outputs: str) -> list[str]:
+        """Return the lines of a ``forward`` that return the merge of the list ``outputs``."""
+        raise NotImplementedError(f"the {self.name} merge has no torch_statements()")
+
 
 class Add(Merge):
     """Elementwise sum of equal shapes: ``(n − 1)·numel`` FLOPs for ``n`` branches."""
+
+    torch_summary: ClassVar[str] = '"add"'
 
     def apply(self, shapes: Sequence[Shape]) -> tuple[Shape, Cost]:
         if len(set(shapes)) > 1:
@@ -76,9 +90,18 @@ class Add(Merge):
         return Worked([f"add: {listed} → {format_shape(out)} (equal shapes, elementwise)"],
                       out, flops=flops, flops_note="one add per element for each extra branch")
 
+    def torch_expression(self, operands: Sequence[str]) -> str:
+        return " + ".join(operands)
+
+    def torch_statements(self, outputs: str) -> list[str]:
+        return [f"total = {outputs}[0]", f"for output in {outputs}[1:]:",
+                f"    total = {self.torch_expression(['total', 'output'])}", "return total"]
+
 
 class Concat(Merge):
     """Channels joined in branch order; the spatial sizes must be equal. No FLOPs."""
+
+    torch_summary: ClassVar[str] = '"concat" (over channels)'
 
     def apply(self, shapes: Sequence[Shape]) -> tuple[Shape, Cost]:
         if len({s[1:] for s in shapes}) > 1 or len({len(s) for s in shapes}) > 1:
@@ -94,6 +117,12 @@ class Concat(Merge):
         written = " + ".join(str(s[0]) for s in shapes)
         kept = f", spatial {format_shape(out[1:])} kept" if len(out) > 1 else ""
         return Worked([f"concat: channels = {written} = {out[0]}{kept}"], out)
+
+    def torch_expression(self, operands: Sequence[str]) -> str:
+        return f"torch.cat([{', '.join(operands)}], dim=1)"
+
+    def torch_statements(self, outputs: str) -> list[str]:
+        return [f"return torch.cat({outputs}, dim=1)"]
 
 
 MERGES: dict[str, Merge] = {merge.name: merge for merge in (

@@ -1,4 +1,10 @@
-"""Pooling: ``maxpool``, ``avgpool``, ``adaptive_*pool`` and ``global_*pool``."""
+"""Pooling: ``maxpool``, ``avgpool``, ``adaptive_*pool`` and ``global_*pool``.
+
+PyTorch pads a pool symmetrically, by at most half its kernel, and its ``ceil_mode`` drops
+a last window that starts in the right padding by that symmetric padding only; where
+convcalc's padding goes past that, the export writes the padding as a module before the
+pool, in floor mode over enough extra padding on the right to give convcalc's size.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from convcalc.layers.base import (
     per_dim,
     spatial,
 )
+from convcalc.layers.torch_source import TorchHelper, TorchLeaf, call, ints, torch_padding
 from convcalc.layers.window import Window, dim_names, resolve_window
 from convcalc.layers.worked import Worked, lines_per_dim, number, product, window_lines
 
@@ -51,6 +58,55 @@ def _pool_window(
                     field_name="padding",
                 )
     return window
+
+
+def _explicit_padding(window: Window, explicit: bool = False) -> list[tuple[int, int]] | None:
+    """Return None when PyTorch's own pool padding gives convcalc's output, else explicit pads.
+
+    PyTorch pads symmetrically, at most half the (undilated) kernel. Otherwise (or when
+    ``explicit``) the pads are (before, after + extra) per dim, the extra making floor mode
+    reach convcalc's ceil-mode size.
+    """
+    own = all(before == after and 2 * before <= k for (before, after), k
+              in zip(window.pads, window.kernel, strict=True))
+    if own and not explicit:
+        return None
+    pads = []
+    for size, k, s, d, (before, after), n in zip(window.dims, window.kernel, window.stride,
+                                                 window.dilation, window.pads, window.out,
+                                                 strict=True):
+        padded, extent = size + before + after, d * (k - 1) + 1
+        floor_count = (padded - extent) // s + 1
+        extra = (n - 1) * s + extent - padded if n > floor_count else 0
+        pads.append((before, after + extra))
+    return pads
+
+
+_PADDED_AVG_POOL = TorchHelper("PaddedAvgPool", '''
+class PaddedAvgPool(nn.Module):
+    """Average pooling over explicit padding (F.pad's order, last dim first).
+
+    Each window's sum is divided by how many of its positions count: the input's, and the
+    ``counted`` padding's; the rest of ``padding`` only lets the last window fit.
+    """
+
+    def __init__(
+        self, pool: nn.Module, padding: tuple[int, ...], counted: tuple[int, ...]
+    ) -> None:
+        super().__init__()
+        self.pool = pool
+        self.padding = padding
+        self.counted = counted
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ones = F.pad(torch.ones_like(x[:1, :1]), self.counted, value=1.0)
+        rest = [total - counted for total, counted in zip(self.padding, self.counted)]
+        return self.pool(F.pad(x, self.padding)) / self.pool(F.pad(ones, rest))
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, counted={self.counted}"
+''', ("import torch.nn.functional as F",))
+"""The exported file's average pool over explicit padding, with PyTorch's divisor."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +180,27 @@ class MaxPool(LayerSpec):
         return Worked(lines, out, flops=product(list(out)) * (kernel - number(1)).group(),
                       flops_note="∏K − 1 comparisons per output")
 
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.MaxPool*d``; padding it cannot hold is a −inf pad module before it.
+
+        −inf is what a max pool's own padding means: it never wins a window.
+        """
+        window = self.resolve(shape)
+        rank = len(window.dims)
+        explicit = _explicit_padding(window)
+        padding = tuple(before for before, _ in window.pads)
+        module = call(
+            f"nn.MaxPool{rank}d", ints(window.kernel),
+            stride=ints(window.stride) if window.stride != window.kernel else None,
+            padding=ints(padding) if explicit is None and any(padding) else None,
+            dilation=ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
+            ceil_mode=True if explicit is None and self.ceil_mode else None,
+        )
+        if explicit is None:
+            return TorchLeaf(module)
+        return TorchLeaf(module, call(f"nn.ConstantPad{rank}d", torch_padding(explicit),
+                                      float("-inf")))
+
 
 class AvgPool(LayerSpec):
     """Average pooling; ``stride`` defaults to the kernel. ``ceil_mode`` follows PyTorch.
@@ -164,6 +241,38 @@ class AvgPool(LayerSpec):
         taps = kernel.group() if len(window.kernel) > 1 else kernel
         return Worked(lines, out, flops=product(list(out)) * taps,
                       flops_note="∏K − 1 adds and a divide per output")
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.AvgPool*d``, or ``PaddedAvgPool`` around it over explicit padding.
+
+        Over explicit padding each window's sum is divided by the positions it counts (the
+        input, plus the padding with ``count_include_pad``), as PyTorch's divisor does; with
+        ``count_include_pad`` and no extra padding a zero pad module before a plain average
+        pool does it.
+        """
+        window = self.resolve(shape)
+        rank = len(window.dims)
+        # AvgPool3d alone refuses an input smaller than its kernel, padding or not.
+        small = rank == 3 and any(size < k for size, k in zip(window.dims, window.kernel,
+                                                              strict=True))
+        explicit = _explicit_padding(window, explicit=small)
+        padding = tuple(before for before, _ in window.pads)
+        own = explicit is None
+        module = call(
+            f"nn.AvgPool{rank}d", ints(window.kernel),
+            stride=ints(window.stride) if window.stride != window.kernel else None,
+            padding=ints(padding) if own and any(padding) else None,
+            ceil_mode=True if own and self.ceil_mode else None,
+            count_include_pad=False if own and any(padding) and not self.count_include_pad
+            else None,
+        )
+        if explicit is None:
+            return TorchLeaf(module)
+        if self.count_include_pad and list(explicit) == list(window.pads):
+            return TorchLeaf(module, call(f"nn.ZeroPad{rank}d", torch_padding(explicit)))
+        counted = window.pads if self.count_include_pad else [(0, 0)] * rank
+        return TorchLeaf(call("PaddedAvgPool", module, padding=torch_padding(explicit),
+                              counted=torch_padding(counted)), helper=_PADDED_AVG_POOL)
 
 
 class AdaptivePool(LayerSpec):
@@ -219,6 +328,12 @@ class AdaptivePool(LayerSpec):
         return Worked(body, out, flops=read - product(list(out)),
                       flops_note="elements read less one per window: comparisons")
 
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.AdaptiveAvgPool*d`` or ``nn.AdaptiveMaxPool*d`` to the output size."""
+        bins = self.resolve(shape)
+        kind = "Avg" if self.type == "adaptive_avgpool" else "Max"
+        return TorchLeaf(call(f"nn.Adaptive{kind}Pool{len(bins.dims)}d", ints(bins.out)))
+
 
 class GlobalPool(LayerSpec):
     """Global pooling over all spatial positions: output shape ``[C]``.
@@ -250,3 +365,10 @@ class GlobalPool(LayerSpec):
                           flops_note="adds and a divide per channel")
         return Worked(lines, (shape[0],), flops=number(shape[0]) * (positions - number(1)).group(),
                       flops_note="comparisons")
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return an adaptive pool to 1 followed by ``nn.Flatten``, giving [N, C]."""
+        rank = len(self.resolve(shape))
+        kind = "Avg" if self.type == "global_avgpool" else "Max"
+        return TorchLeaf(call("nn.Sequential", call(f"nn.Adaptive{kind}Pool{rank}d", 1),
+                              call("nn.Flatten")))

@@ -23,6 +23,7 @@ from convcalc.layers.base import (
     resolve_padding,
     spatial,
 )
+from convcalc.layers.torch_source import TorchLeaf, call, ints, torch_padding
 from convcalc.layers.worked import Worked, lines_per_dim, number, product
 
 __all__ = ["Pad", "Upsample", "UpsampleSizes"]
@@ -71,6 +72,11 @@ class Pad(LayerSpec):
             f"out = {sizes[i].text} = {sizes[i].value}"])
         return Worked(lines, (shape[0], *(size.value for size in sizes)))
 
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.ZeroPad*d`` with the (before, after) pads, last dim first."""
+        pads = self.resolve(shape)
+        return TorchLeaf(call(f"nn.ZeroPad{len(pads)}d", torch_padding(pads)))
+
 
 class Upsample(LayerSpec):
     """Upsampling by an integer ``scale`` or to a ``size``, nearest or linear.
@@ -86,6 +92,8 @@ class Upsample(LayerSpec):
     scale: Dims | None = None
     size: Dims | None = None
     mode: Literal["nearest", "linear"] = "nearest"
+    TORCH_LINEAR_MODES: ClassVar[dict[int, str]] = {1: "linear", 2: "bilinear", 3: "trilinear"}
+    """PyTorch's name for ``mode: linear`` by the number of spatial dims."""
 
     @model_validator(mode="after")
     def _scale_or_size(self) -> Upsample:
@@ -137,3 +145,16 @@ class Upsample(LayerSpec):
         return Worked(lines, out, flops=per * product(list(out)),
                       flops_note=f"{taps} multiplies and {taps - 1} adds per output element, "
                                  "align_corners=False")
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.Upsample`` with the size or the factor as given; linear is
+        ``linear``, ``bilinear`` or ``trilinear`` by rank, ``align_corners=False``."""
+        resolved = self.resolve(shape)
+        linear = self.mode == "linear"
+        return TorchLeaf(call(
+            "nn.Upsample",
+            size=ints(resolved.out) if resolved.scale is None else None,
+            scale_factor=ints(resolved.scale) if resolved.scale is not None else None,
+            mode=self.TORCH_LINEAR_MODES[len(resolved.dims)] if linear else None,
+            align_corners=False if linear else None,
+        ))
