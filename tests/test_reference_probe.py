@@ -28,7 +28,7 @@ from convcalc.reference.plan import Block, Leaf, Node, build_plan, per_dim, wind
 from convcalc.reference.probe import ProbePass, resolve_shared
 from convcalc.reference.values import ELEMENTWISE, MIXES_ALL_POSITIONS, weightless
 from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
-from tests.test_verify import SYNTHETIC
+from test_verify import SYNTHETIC
 
 _GLOBAL = object()
 
