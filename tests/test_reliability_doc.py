@@ -29,6 +29,10 @@ BOUNDS = [
     ("convcalc.cli.verify", "MAX_SEED"),
     ("convcalc.cli.guard", "MAX_MESSAGE"),
     ("convcalc.textsafe", "MAX_ECHO"),
+    ("convcalc.reference.verify", "DEFAULT_MAX_MEMORY"),
+    ("convcalc.reference.verify", "MAX_PROBE_WORK"),
+    ("convcalc.reference.verify", "MAX_CHECKED_UNITS"),
+    ("convcalc.reference.probe", "MAX_PROBE_TERMS"),
 ]
 
 
