@@ -5,6 +5,7 @@ Each case is a file whose first comment lines say how to run it and what it must
     # command: net {file} --format json     (the arguments; {file} is this file's path)
     # exit: 2                                (the exit code; default 2)
     # stderr: error: …                       (stderr's first line, exactly; {file} allowed)
+    # stdout: …                              (optional: a line stdout must hold, exactly)
     # stdin: file                            (optional: feed this file on standard input)
     # timeout: 20                            (optional: seconds; default 20)
     # limit: 4096                            (optional: address-space limit in MiB)
@@ -39,6 +40,7 @@ class Case:
     args: list[str]
     exit_code: int
     stderr: str | None
+    stdout: str | None
     stdin: bool
     timeout: float
     limit_mib: int
@@ -64,6 +66,7 @@ def _read_case(path: Path) -> Case:
         args=args,
         exit_code=int(header.get("exit", "2")),
         stderr=stderr.replace("{file}", file) if stderr is not None else None,
+        stdout=header.get("stdout"),
         stdin=header.get("stdin") == "file",
         timeout=float(header.get("timeout", "20")),
         limit_mib=int(header.get("limit", "4096")),
@@ -102,6 +105,9 @@ def test_hostile_case(path: Path, tmp_path: Path) -> None:
     lines = stderr.splitlines()
     if case.stderr is not None:
         assert lines and lines[0] == case.stderr, stderr[-3000:]
+    if case.stdout is not None:
+        printed = result.stdout.decode("utf-8", "replace").splitlines()
+        assert case.stdout in [line.rstrip() for line in printed], printed[:20]
     if case.exit_code == 2:
         assert len([line for line in lines if line.startswith("error:")]) == 1, stderr[-3000:]
         assert len(lines) == 1 + len([line for line in lines if line.startswith("warning:")])
