@@ -1,0 +1,782 @@
+"""Write the zoo's network files from the architectures' published hyperparameters.
+
+Run ``python -m convcalc.zoo._generate`` from the repository root after changing this file;
+it rewrites ``convcalc/zoo/<builder>.yaml`` (or the directory given as its argument). The
+output is committed, and a test runs this into a temporary directory and compares, so the
+files and their source cannot drift.
+
+Each builder follows torchvision's ``models/*.py`` (torchvision itself is not needed):
+widths, depths, kernels, strides and rounding rules are written here as data, and layer names
+are torchvision's module names wherever the format can spell them. Since a conv's input
+channels come from the layer before it, two blocks that differ only in their input width have
+the same body; a body used more than once is written once with a YAML anchor and reused with
+an alias.
+
+This module is a development tool: ``convcalc.zoo`` never imports it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Layer = dict[str, Any]
+
+# --------------------------------------------------------------------------- layer helpers
+
+
+@dataclass(frozen=True)
+class Body:
+    """A layer list that gets the YAML anchor ``label`` when it is used more than once."""
+
+    label: str
+    layers: tuple[Layer, ...]
+
+
+def _layer(type_: str, name: str, **options: Any) -> Layer:
+    return {"type": type_, "name": name, **{k: v for k, v in options.items() if v is not None}}
+
+
+def conv(name: str, filters: int, kernel: int, stride: int = 1, padding: int = 0,
+         groups: int = 1, bias: bool = True) -> Layer:
+    return _layer("conv", name, filters=filters, kernel=kernel,
+                  stride=stride if stride != 1 else None,
+                  padding=padding or None, groups=groups if groups != 1 else None,
+                  bias=None if bias else False)
+
+
+def batchnorm(name: str, eps: float | None = None) -> Layer:
+    return _layer("batchnorm", name, eps=eps)
+
+
+def act(type_: str, name: str) -> Layer:
+    return _layer(type_, name)
+
+
+def maxpool(name: str, kernel: int, stride: int | None = None, padding: int = 0,
+            ceil_mode: bool = False) -> Layer:
+    return _layer("maxpool", name, kernel=kernel, stride=stride, padding=padding or None,
+                  ceil_mode=True if ceil_mode else None)
+
+
+def avgpool(name: str, kernel: int, stride: int | None = None) -> Layer:
+    return _layer("avgpool", name, kernel=kernel, stride=stride)
+
+
+def adaptive_avgpool(name: str, output: int | list[int]) -> Layer:
+    return _layer("adaptive_avgpool", name, output=output)
+
+
+def linear(name: str, units: int) -> Layer:
+    return _layer("linear", name, units=units)
+
+
+def dropout(name: str, p: float) -> Layer:
+    return _layer("dropout", name, p=p)
+
+
+def sequential(name: str, layers: Body | list[Layer]) -> Layer:
+    return {"type": "sequential", "name": name, "layers": layers}
+
+
+def residual(name: str, layers: Body | list[Layer], shortcut: list[Layer] | None = None) -> Layer:
+    block: Layer = {"type": "residual", "name": name, "layers": layers}
+    if shortcut:
+        block["shortcut"] = shortcut
+    return block
+
+
+def parallel(name: str, branches: list[Body | list[Layer]]) -> Layer:
+    return {"type": "parallel", "name": name, "branches": branches}
+
+
+def body(label: str, layers: list[Layer]) -> Body:
+    return Body(label, tuple(layers))
+
+
+# --------------------------------------------------------------------------- YAML writer
+
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    text = str(value)
+    if _PLAIN_NAME.match(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return f'"{text}"'
+
+
+def _key(layers: Any) -> str:
+    """Return a text that two equal bodies share (the anchor's identity)."""
+    return repr(layers.layers if isinstance(layers, Body) else layers)
+
+
+def _bodies(layers: list[Layer] | tuple[Layer, ...]) -> Iterator[Body]:
+    for layer in layers:
+        for key in ("layers", "shortcut"):
+            if key in layer:
+                yield from _walk_body(layer[key])
+        for branch in layer.get("branches", ()):
+            yield from _walk_body(branch)
+
+
+def _walk_body(value: Body | list[Layer]) -> Iterator[Body]:
+    if isinstance(value, Body):
+        yield value
+        yield from _bodies(value.layers)
+    else:
+        yield from _bodies(value)
+
+
+class _Writer:
+    """Writes a layer list as block YAML: containers as mappings, leaves on one line each."""
+
+    def __init__(self, layers: list[Layer]) -> None:
+        counts: dict[str, int] = {}
+        labels: dict[str, str] = {}
+        for found in _bodies(layers):
+            key = _key(found)
+            counts[key] = counts.get(key, 0) + 1
+            labels.setdefault(key, found.label)
+        self.anchors = {key: labels[key] for key, n in counts.items() if n > 1}
+        if len(set(self.anchors.values())) != len(self.anchors):
+            raise ValueError(f"two different bodies share an anchor label: {self.anchors}")
+        self.written: set[str] = set()
+        self.lines: list[str] = []
+
+    def _reference(self, value: Body | list[Layer]) -> tuple[str, bool]:
+        """Return the text after ``key:`` and whether the layers follow on their own lines."""
+        key = _key(value)
+        if key in self.written:
+            return f" *{self.anchors[key]}", False
+        layers = value.layers if isinstance(value, Body) else value
+        if not layers:
+            return " []", False
+        if key in self.anchors:
+            self.written.add(key)
+            return f" &{self.anchors[key]}", True
+        return "", True
+
+    def layers(self, layers: list[Layer] | tuple[Layer, ...], indent: int) -> None:
+        for layer in layers:
+            self.layer(layer, indent)
+
+    def layer(self, layer: Layer, indent: int) -> None:
+        pad = " " * indent
+        if layer["type"] not in ("sequential", "residual", "parallel"):
+            fields = ", ".join(f"{k}: {_scalar(v)}" for k, v in layer.items())
+            self.lines.append(f"{pad}- {{{fields}}}")
+            return
+        self.lines.append(f"{pad}- type: {layer['type']}")
+        self.lines.append(f"{pad}  name: {_scalar(layer['name'])}")
+        for key in ("layers", "shortcut"):
+            if key in layer:
+                self.block(key, layer[key], indent + 2)
+        if "branches" in layer:
+            self.branches(layer["branches"], indent + 2)
+
+    def block(self, key: str, value: Body | list[Layer], indent: int) -> None:
+        reference, follows = self._reference(value)
+        self.lines.append(f"{' ' * indent}{key}:{reference}")
+        if follows:
+            self.layers(value.layers if isinstance(value, Body) else value, indent + 2)
+
+    def branches(self, branches: list[Body | list[Layer]], indent: int) -> None:
+        pad = " " * indent
+        texts = [self._reference(branch) for branch in branches]
+        if not any(follows for _, follows in texts):
+            self.lines.append(f"{pad}branches: [{', '.join(t.strip() for t, _ in texts)}]")
+            return
+        self.lines.append(f"{pad}branches:")
+        for branch, (reference, follows) in zip(branches, texts, strict=True):
+            if reference or not follows:  # an anchor, an alias or []: on the dash's line
+                self.lines.append(f"{pad}  -{reference}")
+            start = len(self.lines)
+            if follows:
+                self.layers(branch.layers if isinstance(branch, Body) else branch, indent + 4)
+            if follows and not reference:  # the first layer goes on the dash's line: "- - {"
+                self.lines[start] = f"{pad}  - " + self.lines[start].lstrip()
+
+
+def to_yaml(header: str, name: str, input_size: int, layers: list[Layer]) -> str:
+    """Return the network file of ``layers``: the header comment, name, input and layers."""
+    writer = _Writer(layers)
+    writer.layers(layers, 2)
+    paragraphs = [textwrap.fill(" ".join(p.split()), width=92, break_on_hyphens=False)
+                  for p in header.strip().split("\n\n")]
+    comment = "\n#\n".join("\n".join(f"# {line}" for line in p.splitlines())
+                           for p in paragraphs)
+    note = (f"#\n# Written by convcalc/zoo/_generate.py from the published hyperparameters; "
+            f"edit that,\n# not this file. Input 3x{input_size}x{input_size}; another size "
+            "through --input.\n")
+    return (f"{comment}\n{note}name: {name}\ninput: 3x{input_size}x{input_size}\nlayers:\n"
+            + "\n".join(writer.lines) + "\n")
+
+
+# --------------------------------------------------------------------------- AlexNet, VGG
+
+
+def alexnet() -> list[Layer]:
+    features = [
+        conv("0", 64, 11, stride=4, padding=2), act("relu", "1"), maxpool("2", 3, 2),
+        conv("3", 192, 5, padding=2), act("relu", "4"), maxpool("5", 3, 2),
+        conv("6", 384, 3, padding=1), act("relu", "7"),
+        conv("8", 256, 3, padding=1), act("relu", "9"),
+        conv("10", 256, 3, padding=1), act("relu", "11"), maxpool("12", 3, 2),
+    ]
+    classifier = [
+        dropout("0", 0.5), linear("1", 4096), act("relu", "2"),
+        dropout("3", 0.5), linear("4", 4096), act("relu", "5"), linear("6", 1000),
+    ]
+    return [sequential("features", features), adaptive_avgpool("avgpool", [6, 6]),
+            _layer("flatten", "flatten"), sequential("classifier", classifier)]
+
+
+# torchvision's vgg.py cfgs: a number is a 3x3 conv's filters, "M" a 2x2 max pool.
+VGG_CONFIGS: dict[str, list[int | str]] = {
+    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+          512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M"],
+}
+
+
+def vgg(config: str, batch_norm: bool) -> list[Layer]:
+    features: list[Layer] = []
+    for item in VGG_CONFIGS[config]:
+        index = str(len(features))
+        if isinstance(item, str):  # "M"
+            features.append(maxpool(index, 2, 2))
+            continue
+        features.append(conv(index, item, 3, padding=1))
+        if batch_norm:
+            features.append(batchnorm(str(len(features))))
+        features.append(act("relu", str(len(features))))
+    classifier = [
+        linear("0", 4096), act("relu", "1"), dropout("2", 0.5),
+        linear("3", 4096), act("relu", "4"), dropout("5", 0.5), linear("6", 1000),
+    ]
+    return [sequential("features", features), adaptive_avgpool("avgpool", [7, 7]),
+            _layer("flatten", "flatten"), sequential("classifier", classifier)]
+
+
+# --------------------------------------------------------------------------- ResNet family
+
+
+def resnet(blocks: list[int], bottleneck: bool, groups: int = 1,
+           width_per_group: int = 64) -> list[Layer]:
+    """torchvision's ResNet: ResNet, ResNeXt and Wide ResNet differ in groups and width."""
+    expansion = 4 if bottleneck else 1
+    layers = [conv("conv1", 64, 7, stride=2, padding=3, bias=False), batchnorm("bn1"),
+              act("relu", "relu"), maxpool("maxpool", 3, 2, padding=1)]
+    inplanes = 64
+    for stage, (planes, depth) in enumerate(zip([64, 128, 256, 512], blocks, strict=True), 1):
+        stride = 1 if stage == 1 else 2
+        stage_layers: list[Layer] = []
+        for index in range(depth):
+            step = stride if index == 0 else 1
+            if bottleneck:
+                width = int(planes * (width_per_group / 64.0)) * groups
+                main = body(f"bottleneck{planes}", [
+                    conv("conv1", width, 1, bias=False), batchnorm("bn1"), act("relu", "relu1"),
+                    conv("conv2", width, 3, stride=step, padding=1, groups=groups, bias=False),
+                    batchnorm("bn2"), act("relu", "relu2"),
+                    conv("conv3", planes * expansion, 1, bias=False), batchnorm("bn3"),
+                ])
+            else:
+                main = body(f"basic{planes}", [
+                    conv("conv1", planes, 3, stride=step, padding=1, bias=False),
+                    batchnorm("bn1"), act("relu", "relu"),
+                    conv("conv2", planes, 3, padding=1, bias=False), batchnorm("bn2"),
+                ])
+            shortcut = None
+            if index == 0 and (step != 1 or inplanes != planes * expansion):
+                shortcut = [sequential("downsample", [
+                    conv("0", planes * expansion, 1, stride=step, bias=False),
+                    batchnorm("1")])]
+            stage_layers.append(residual(str(index), main, shortcut))
+            stage_layers.append(act("relu", f"{index}_relu"))
+            inplanes = planes * expansion
+        layers.append(sequential(f"layer{stage}", stage_layers))
+    return [*layers, adaptive_avgpool("avgpool", 1), _layer("flatten", "flatten"),
+            linear("fc", 1000)]
+
+
+# --------------------------------------------------------------------------- DenseNet
+
+
+def densenet(growth_rate: int, block_config: list[int], num_init_features: int,
+             bn_size: int = 4) -> list[Layer]:
+    """torchvision's DenseNet-BC: each dense layer concatenates its output to its input."""
+    features: list[Layer] = [
+        conv("conv0", num_init_features, 7, stride=2, padding=3, bias=False),
+        batchnorm("norm0"), act("relu", "relu0"), maxpool("pool0", 3, 2, padding=1),
+    ]
+    # Every dense layer has the same body: only its input width (not written) grows.
+    dense = body("denselayer", [
+        batchnorm("norm1"), act("relu", "relu1"),
+        conv("conv1", bn_size * growth_rate, 1, bias=False),
+        batchnorm("norm2"), act("relu", "relu2"),
+        conv("conv2", growth_rate, 3, padding=1, bias=False),
+    ])
+    channels = num_init_features
+    for stage, depth in enumerate(block_config, 1):
+        features.append(sequential(f"denseblock{stage}", [
+            parallel(f"denselayer{index}", [[], dense]) for index in range(1, depth + 1)]))
+        channels += depth * growth_rate
+        if stage != len(block_config):
+            channels //= 2
+            features.append(sequential(f"transition{stage}", [
+                batchnorm("norm"), act("relu", "relu"), conv("conv", channels, 1, bias=False),
+                avgpool("pool", 2, 2)]))
+    features.append(batchnorm("norm5"))
+    return [sequential("features", features), act("relu", "relu"),
+            adaptive_avgpool("avgpool", 1), _layer("flatten", "flatten"),
+            linear("classifier", 1000)]
+
+
+# --------------------------------------------------------------------------- SqueezeNet
+
+
+def _fire(name: str, squeeze: int, expand: int) -> Layer:
+    return sequential(name, body(f"fire{squeeze}_{expand}", [
+        conv("squeeze", squeeze, 1), act("relu", "squeeze_activation"),
+        parallel("expand", [
+            [conv("expand1x1", expand, 1), act("relu", "expand1x1_activation")],
+            [conv("expand3x3", expand, 3, padding=1), act("relu", "expand3x3_activation")],
+        ]),
+    ]))
+
+
+def squeezenet(version: str) -> list[Layer]:
+    """torchvision's SqueezeNet; a Fire module's two expand branches form a `parallel`."""
+    if version == "1_0":
+        plan: list[Any] = [("conv", 96, 7), "M", (16, 64), (16, 64), (32, 128), "M",
+                           (32, 128), (48, 192), (48, 192), (64, 256), "M", (64, 256)]
+    else:
+        plan = [("conv", 64, 3), "M", (16, 64), (16, 64), "M", (32, 128), (32, 128), "M",
+                (48, 192), (48, 192), (64, 256), (64, 256)]
+    features: list[Layer] = []
+    for item in plan:
+        index = str(len(features))
+        if item == "M":
+            features.append(maxpool(index, 3, 2, ceil_mode=True))
+        elif item[0] == "conv":
+            features.append(conv(index, item[1], item[2], stride=2))
+            features.append(act("relu", str(len(features))))
+        else:
+            features.append(_fire(index, *item))
+    classifier = [dropout("0", 0.5), conv("1", 1000, 1), act("relu", "2"),
+                  adaptive_avgpool("3", 1)]
+    return [sequential("features", features), sequential("classifier", classifier),
+            _layer("flatten", "flatten")]
+
+
+# --------------------------------------------------------------------------- GoogLeNet
+
+
+def _basic_conv(name: str, filters: int, kernel: int, stride: int = 1,
+                padding: int = 0) -> Layer:
+    """torchvision's BasicConv2d: a bias-free conv, batch norm (eps 0.001) and a ReLU."""
+    return sequential(name, [conv("conv", filters, kernel, stride=stride, padding=padding,
+                                  bias=False),
+                             batchnorm("bn", eps=0.001), act("relu", "relu")])
+
+
+def _inception(name: str, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
+               pool_proj: int) -> Layer:
+    # torchvision's "5x5" branch uses a 3x3 kernel (kept for its pretrained weights).
+    return parallel(name, [
+        [_basic_conv("branch1", ch1x1, 1)],
+        [sequential("branch2", [_basic_conv("0", ch3x3red, 1),
+                                _basic_conv("1", ch3x3, 3, padding=1)])],
+        [sequential("branch3", [_basic_conv("0", ch5x5red, 1),
+                                _basic_conv("1", ch5x5, 3, padding=1)])],
+        [sequential("branch4", [maxpool("0", 3, 1, padding=1, ceil_mode=True),
+                                _basic_conv("1", pool_proj, 1)])],
+    ])
+
+
+def googlenet() -> list[Layer]:
+    """torchvision's GoogLeNet without the auxiliary classifiers (as its pretrained weights)."""
+    return [
+        _basic_conv("conv1", 64, 7, stride=2, padding=3),
+        maxpool("maxpool1", 3, 2, ceil_mode=True),
+        _basic_conv("conv2", 64, 1),
+        _basic_conv("conv3", 192, 3, padding=1),
+        maxpool("maxpool2", 3, 2, ceil_mode=True),
+        _inception("inception3a", 64, 96, 128, 16, 32, 32),
+        _inception("inception3b", 128, 128, 192, 32, 96, 64),
+        maxpool("maxpool3", 3, 2, ceil_mode=True),
+        _inception("inception4a", 192, 96, 208, 16, 48, 64),
+        _inception("inception4b", 160, 112, 224, 24, 64, 64),
+        _inception("inception4c", 128, 128, 256, 24, 64, 64),
+        _inception("inception4d", 112, 144, 288, 32, 64, 64),
+        _inception("inception4e", 256, 160, 320, 32, 128, 128),
+        maxpool("maxpool4", 2, 2, ceil_mode=True),
+        _inception("inception5a", 256, 160, 320, 32, 128, 128),
+        _inception("inception5b", 384, 192, 384, 48, 128, 128),
+        adaptive_avgpool("avgpool", 1), _layer("flatten", "flatten"),
+        dropout("dropout", 0.2), linear("fc", 1000),
+    ]
+
+
+# --------------------------------------------------------------------------- MobileNetV2
+
+
+def _make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
+    """torchvision's _make_divisible: round to a multiple, never more than 10% down."""
+    min_value = min_value or divisor
+    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return new_value + divisor if new_value < 0.9 * value else new_value
+
+
+def _conv_bn_act(name: str, filters: int, kernel: int, stride: int = 1, groups: int = 1,
+                 activation: str | None = "relu6") -> Layer:
+    """torchvision's Conv2dNormActivation: a bias-free conv, batch norm, an activation."""
+    layers = [conv("0", filters, kernel, stride=stride, padding=(kernel - 1) // 2,
+                   groups=groups, bias=False), batchnorm("1")]
+    if activation:
+        layers.append(act(activation, "2"))
+    return sequential(name, layers)
+
+
+def mobilenet_v2() -> list[Layer]:
+    # t (expansion), c (output channels), n (blocks), s (first block's stride)
+    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+    features = [_conv_bn_act("0", 32, 3, stride=2)]
+    channels = 32
+    for t, c, n, s in settings:
+        for index in range(n):
+            stride = s if index == 0 else 1
+            hidden = channels * t
+            layers = [_conv_bn_act("0", hidden, 1)] if t != 1 else []
+            layers.append(_conv_bn_act(str(len(layers)), hidden, 3, stride=stride,
+                                       groups=hidden))
+            layers += [conv(str(len(layers)), c, 1, bias=False),
+                       batchnorm(str(len(layers) + 1))]
+            block = body(f"ir{c}", [sequential("conv", layers)])
+            name = str(len(features))
+            if stride == 1 and channels == c:
+                features.append(residual(name, block))
+            else:
+                features.append(sequential(name, block))
+            channels = c
+    features.append(_conv_bn_act(str(len(features)), 1280, 1))
+    return [sequential("features", features), _layer("global_avgpool", "avgpool"),
+            sequential("classifier", [dropout("0", 0.2), linear("1", 1000)])]
+
+
+# --------------------------------------------------------------------------- MNASNet
+
+
+def _round_to_multiple_of(value: float, divisor: int, round_up_bias: float = 0.9) -> int:
+    """torchvision's mnasnet rounding: to a multiple of ``divisor``, at most 10% down."""
+    new_value = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return new_value if new_value >= round_up_bias * value else new_value + divisor
+
+
+def mnasnet(alpha: float) -> list[Layer]:
+    """torchvision's MNASNet (version 2 of its module: the stem scales with alpha)."""
+    depths = [_round_to_multiple_of(d * alpha, 8) for d in [32, 16, 24, 40, 80, 96, 192, 320]]
+    layers: list[Layer] = [
+        conv("0", depths[0], 3, stride=2, padding=1, bias=False), batchnorm("1"),
+        act("relu", "2"),
+        conv("3", depths[0], 3, padding=1, groups=depths[0], bias=False), batchnorm("4"),
+        act("relu", "5"),
+        conv("6", depths[1], 1, bias=False), batchnorm("7"),
+    ]
+    # out channels, kernel, first stride, expansion, repeats
+    stacks = [(depths[2], 3, 2, 3, 3), (depths[3], 5, 2, 3, 3), (depths[4], 5, 2, 6, 3),
+              (depths[5], 3, 1, 6, 2), (depths[6], 5, 2, 6, 4), (depths[7], 3, 1, 6, 1)]
+    channels = depths[1]
+    for out, kernel, stride, expansion, repeats in stacks:
+        blocks: list[Layer] = []
+        for index in range(repeats):
+            step = stride if index == 0 else 1
+            mid = channels * expansion
+            block = body(f"block{out}", [sequential("layers", [
+                conv("0", mid, 1, bias=False), batchnorm("1"), act("relu", "2"),
+                conv("3", mid, kernel, stride=step, padding=kernel // 2, groups=mid,
+                     bias=False),
+                batchnorm("4"), act("relu", "5"),
+                conv("6", out, 1, bias=False), batchnorm("7"),
+            ])])
+            if channels == out and step == 1:
+                blocks.append(residual(str(index), block))
+            else:
+                blocks.append(sequential(str(index), block))
+            channels = out
+        layers.append(sequential(str(len(layers)), blocks))
+    layers += [conv(str(len(layers)), 1280, 1, bias=False), batchnorm(str(len(layers) + 1)),
+               act("relu", str(len(layers) + 2))]
+    return [sequential("layers", layers), _layer("global_avgpool", "mean"),
+            sequential("classifier", [dropout("0", 0.2), linear("1", 1000)])]
+
+
+# --------------------------------------------------------------------------- RegNetX
+
+
+def regnet_stages(depth: int, w_0: int, w_a: float, w_m: float,
+                  group_width: int) -> list[tuple[int, int, int]]:
+    """Return (width, blocks, group width) per stage: torchvision's BlockParams.from_init_params.
+
+    torchvision computes the widths in float32; these are float64, which gives the same
+    integers for every RegNet in torchvision (the published parameter counts check it).
+    """
+    quant = 8
+    widths_cont = [i * w_a + w_0 for i in range(depth)]
+    capacity = [round(math.log(w / w_0) / math.log(w_m)) for w in widths_cont]
+    block_widths = [int(round(w_0 * w_m**c / quant) * quant) for c in capacity]
+    stages: list[list[int]] = []
+    for width in block_widths:
+        if stages and stages[-1][0] == width:
+            stages[-1][1] += 1
+        else:
+            stages.append([width, 1])
+    result = []
+    for width, blocks in stages:
+        # _adjust_widths_groups_compatibilty, with a bottleneck multiplier of 1.0
+        group = min(group_width, width)
+        result.append((_make_divisible(width, group), blocks, group))
+    return result
+
+
+def regnet_x(depth: int, w_0: int, w_a: float, w_m: float, group_width: int) -> list[Layer]:
+    """torchvision's RegNetX: ResBottleneckBlocks without squeeze-and-excitation."""
+    layers: list[Layer] = [_conv_bn_act("stem", 32, 3, stride=2, activation="relu")]
+    channels = 32
+    trunk: list[Layer] = []
+    for stage, (width, blocks, group) in enumerate(
+            regnet_stages(depth, w_0, w_a, w_m, group_width), 1):
+        stage_layers: list[Layer] = []
+        for index in range(blocks):
+            stride = 2 if index == 0 else 1
+            name = f"block{stage}-{index}"
+            f = body(f"block{stage}", [sequential("f", [
+                _conv_bn_act("a", width, 1, activation="relu"),
+                _conv_bn_act("b", width, 3, stride=stride, groups=width // group,
+                             activation="relu"),
+                _conv_bn_act("c", width, 1, activation=None),
+            ])])
+            shortcut = None
+            if channels != width or stride != 1:
+                shortcut = [_conv_bn_act("proj", width, 1, stride=stride, activation=None)]
+            stage_layers.append(residual(name, f, shortcut))
+            stage_layers.append(act("relu", f"{name}_activation"))
+            channels = width
+        trunk.append(sequential(f"block{stage}", stage_layers))
+    return [*layers, sequential("trunk_output", trunk), adaptive_avgpool("avgpool", 1),
+            _layer("flatten", "flatten"), linear("fc", 1000)]
+
+
+# --------------------------------------------------------------------------- the entries
+
+_ALEXNET = """\
+AlexNet as torchvision builds it (torchvision.models.alexnet): the one-GPU variant of
+Krizhevsky, Sutskever & Hinton 2012 ("One weird trick...", Krizhevsky 2014): 64/192 filters
+in the first two convs, no local response normalisation, an adaptive average pool to 6x6.
+
+Layer names are torchvision's module names (features.0 ... classifier.6)."""
+
+_VGG = """\
+VGG-{depth}{bn} (Simonyan & Zisserman 2015, "Very deep convolutional networks for large-scale
+image recognition", configuration {config}) as torchvision builds it
+(torchvision.models.{builder}): 3x3 convs with bias{bn_text}, 2x2 max pools, an adaptive
+average pool to 7x7 and three fully connected layers.
+
+Layer names are torchvision's module names (features.0 ..., classifier.0 ... .6)."""
+
+_RESNET = """\
+{title} as torchvision builds it (torchvision.models.{builder}){v15}.
+{paper}
+
+Names follow torchvision (conv1, layer1.0.conv1, layer2.0.downsample.0, fc, ...).
+torchvision applies the block's ReLU once more after the addition; here that is the layer
+after each residual block, named "<block>_relu" (layer1.0_relu, ...). A body that repeats is
+written once with an anchor (&{anchor}64, ...) and reused with an alias."""
+
+_RESNET_PAPER = ('He, Zhang, Ren & Sun 2016, "Deep residual learning for image recognition".'
+                 '\n{block} blocks {blocks}.')
+_RESNEXT_PAPER = ('Xie, Girshick, Dollar, Tu & He 2017, "Aggregated residual transformations '
+                  'for deep\nneural networks": bottleneck blocks {blocks} whose 3x3 conv has '
+                  '{groups} groups of width {width}.')
+_WIDE_PAPER = ('Zagoruyko & Komodakis 2016, "Wide residual networks": ResNet-{depth}\'s '
+               'bottleneck blocks\n{blocks} with the inner 3x3 conv twice as wide.')
+
+_DENSENET = """\
+DenseNet-{depth} (Huang, Liu, van der Maaten & Weinberger 2017, "Densely connected
+convolutional networks") as torchvision builds it (torchvision.models.{builder}):
+DenseNet-BC with growth rate {growth}, {init} initial features, dense blocks of {blocks}
+layers, and transitions that halve the channels and the size.
+
+A dense layer concatenates its output to its input: a `parallel` whose first branch is the
+identity ([]). Every dense layer has the same body (&denselayer), since its input width is
+not written. Names follow torchvision (features.denseblock1.denselayer1.norm1, ...)."""
+
+_SQUEEZENET = """\
+SqueezeNet {version} (Iandola, Han, Moskewicz, Ashraf, Dally & Keutzer 2016, "SqueezeNet:
+AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size") as torchvision builds
+it (torchvision.models.{builder}).
+
+Names follow torchvision (features.3.squeeze, classifier.1, ...), but for one level: a Fire
+module's two expand branches are a `parallel` named `expand` (features.3.expand.expand1x1 is
+torchvision's features.3.expand1x1)."""
+
+_GOOGLENET = """\
+GoogLeNet (Szegedy et al. 2015, "Going deeper with convolutions") as torchvision builds it
+(torchvision.models.googlenet): BasicConv2d = bias-free conv + batch norm (eps 0.001) + ReLU;
+torchvision's "5x5" branch uses a 3x3 kernel. Without the two auxiliary classifiers:
+torchvision's pretrained GoogLeNet drops them, and its published parameters exclude them.
+
+Names follow torchvision (conv1.conv, inception3a.branch2.1.conv, fc, ...)."""
+
+_MOBILENET_V2 = """\
+MobileNetV2 (Sandler, Howard, Zhu, Zhmoginov & Chen 2018, "MobileNetV2: inverted residuals
+and linear bottlenecks") as torchvision builds it (torchvision.models.mobilenet_v2, width
+1.0): a 3x3 stride-2 stem, 17 inverted residual blocks, a 1x1 conv to 1280 channels, global
+average pool, dropout 0.2 and a linear layer. A block adds its input back only when its stride
+is 1 and its channels do not change: those blocks are `residual`, the others `sequential`.
+
+Names follow torchvision (features.0.0, features.2.conv.1.0, features.18.0, classifier.1)."""
+
+_MNASNET = """\
+MNASNet {alpha} (Tan, Chen, Pang, Vasudevan, Sandler, Howard & Le 2019, "MnasNet:
+platform-aware neural architecture search for mobile") as torchvision builds it
+(torchvision.models.{builder}): depths {depths}, inverted residual stacks with 3x3 and 5x5
+depthwise convs, a 1x1 conv to 1280 channels, a spatial mean, dropout 0.2 and a linear layer.
+
+Names follow torchvision (layers.8.0.layers.3, classifier.1, ...)."""
+
+_REGNET = """\
+RegNetX-{flops} (Radosavovic, Kosaraju, Girshick, He & Dollar 2020, "Designing network design
+spaces") as torchvision builds it (torchvision.models.{builder}): depth {depth}, w_0 {w_0},
+w_a {w_a}, w_m {w_m}, group width {group}, which give stages of {stages}.
+
+No squeeze-and-excitation (that is RegNetY). Names follow torchvision
+(stem.0, trunk_output.block1.block1-0.f.b.0, fc); the ReLU after each addition is the layer
+after its block, "<block>_activation"."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One zoo entry: its torchvision builder name, header comment, input size and layers."""
+
+    name: str
+    header: str
+    layers: list[Layer]
+    input_size: int = 224
+
+
+def _resnet_entry(builder: str, title: str, blocks: list[int], bottleneck: bool,
+                  groups: int = 1, width_per_group: int = 64) -> Entry:
+    counts = "[" + ", ".join(map(str, blocks)) + "]"
+    if groups > 1:
+        paper = _RESNEXT_PAPER.format(blocks=counts, groups=groups, width=width_per_group)
+    elif width_per_group != 64:
+        paper = _WIDE_PAPER.format(depth=sum(blocks) * 3 + 2, blocks=counts)
+    else:
+        paper = _RESNET_PAPER.format(block="Bottleneck" if bottleneck else "Basic",
+                                     blocks=counts)
+    v15 = (",\nwith the stride-2 on the 3x3 conv of the first Bottleneck of layer2-4 "
+           '("ResNet v1.5")') if bottleneck else ""
+    header = _RESNET.format(title=title, builder=builder, v15=v15, paper=paper,
+                            anchor="bottleneck" if bottleneck else "basic")
+    return Entry(builder, header, resnet(blocks, bottleneck, groups, width_per_group))
+
+
+REGNET_X = {  # torchvision's regnet_x_* builders: depth, w_0, w_a, w_m, group width
+    "400mf": (22, 24, 24.48, 2.54, 16),
+    "800mf": (16, 56, 35.73, 2.28, 16),
+    "1_6gf": (18, 80, 34.01, 2.25, 24),
+    "3_2gf": (25, 88, 26.31, 2.25, 48),
+    "8gf": (23, 80, 49.56, 2.88, 120),
+    "16gf": (22, 216, 55.59, 2.1, 128),
+    "32gf": (23, 320, 69.86, 2.0, 168),
+}
+
+
+def entries() -> list[Entry]:
+    """Return every zoo entry, in torchvision's order of families."""
+    found = [Entry("alexnet", _ALEXNET, alexnet())]
+    for depth, config in [(11, "A"), (13, "B"), (16, "D"), (19, "E")]:
+        for bn in (False, True):
+            builder = f"vgg{depth}{'_bn' if bn else ''}"
+            header = _VGG.format(depth=depth, bn=" with batch norm" if bn else "",
+                                 config=config, builder=builder,
+                                 bn_text=", each followed by batch norm" if bn else "")
+            found.append(Entry(builder, header, vgg(config, bn)))
+    for depth, blocks in [(18, [2, 2, 2, 2]), (34, [3, 4, 6, 3]), (50, [3, 4, 6, 3]),
+                          (101, [3, 4, 23, 3]), (152, [3, 8, 36, 3])]:
+        found.append(_resnet_entry(f"resnet{depth}", f"ResNet-{depth}", blocks, depth >= 50))
+    for builder, title, blocks, groups, width in [
+        ("resnext50_32x4d", "ResNeXt-50 32x4d", [3, 4, 6, 3], 32, 4),
+        ("resnext101_32x8d", "ResNeXt-101 32x8d", [3, 4, 23, 3], 32, 8),
+        ("resnext101_64x4d", "ResNeXt-101 64x4d", [3, 4, 23, 3], 64, 4),
+        ("wide_resnet50_2", "Wide ResNet-50-2", [3, 4, 6, 3], 1, 128),
+        ("wide_resnet101_2", "Wide ResNet-101-2", [3, 4, 23, 3], 1, 128),
+    ]:
+        found.append(_resnet_entry(builder, title, blocks, True, groups, width))
+    for depth, growth, blocks, init in [(121, 32, [6, 12, 24, 16], 64),
+                                        (161, 48, [6, 12, 36, 24], 96),
+                                        (169, 32, [6, 12, 32, 32], 64),
+                                        (201, 32, [6, 12, 48, 32], 64)]:
+        builder = f"densenet{depth}"
+        header = _DENSENET.format(depth=depth, builder=builder, growth=growth, init=init,
+                                  blocks=", ".join(map(str, blocks)))
+        found.append(Entry(builder, header, densenet(growth, blocks, init)))
+    for version in ("1_0", "1_1"):
+        builder = f"squeezenet{version}"
+        header = _SQUEEZENET.format(version=version.replace("_", "."), builder=builder)
+        found.append(Entry(builder, header, squeezenet(version)))
+    found.append(Entry("googlenet", _GOOGLENET, googlenet()))
+    found.append(Entry("mobilenet_v2", _MOBILENET_V2, mobilenet_v2()))
+    for alpha in (0.5, 0.75, 1.0, 1.3):
+        builder = f"mnasnet{str(alpha).replace('.', '_')}"
+        depths = [_round_to_multiple_of(d * alpha, 8) for d in [32, 16, 24, 40, 80, 96, 192, 320]]
+        header = _MNASNET.format(alpha=alpha, builder=builder,
+                                 depths=", ".join(map(str, depths)))
+        found.append(Entry(builder, header, mnasnet(alpha)))
+    for flops, (depth, w_0, w_a, w_m, group) in REGNET_X.items():
+        builder = f"regnet_x_{flops}"
+        stages = regnet_stages(depth, w_0, w_a, w_m, group)
+        text = ", ".join(f"{n}x{w}" for w, n, _ in stages) + " (blocks x width)"
+        header = _REGNET.format(flops=flops.replace("_", ".").upper(), builder=builder,
+                                depth=depth, w_0=w_0, w_a=w_a, w_m=w_m, group=group,
+                                stages=text)
+        found.append(Entry(builder, header, regnet_x(depth, w_0, w_a, w_m, group)))
+    return found
+
+
+def write(directory: Path) -> list[Path]:
+    """Write every entry's network file into ``directory``; return the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for entry in entries():
+        path = directory / f"{entry.name}.yaml"
+        path.write_text(to_yaml(entry.header, entry.name, entry.input_size, entry.layers),
+                        encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
+    for written in write(target):
+        print(written)
