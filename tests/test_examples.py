@@ -58,11 +58,19 @@ def test_every_example_runs_without_warnings() -> None:
 
 
 def _torch_rows(stem: str) -> dict[str, dict[str, Any]]:
-    """Return, per parametrized torch module, its parameter count, output shape and MACs."""
-    torch = pytest.importorskip("torch")
+    """Return, per parametrized module of the example's twin, its params, shape and MACs."""
+    pytest.importorskip("torch")
     import torch_models
 
-    model = torch_models.BUILDERS[stem]().eval()
+    return torch_rows(torch_models.BUILDERS[stem](), torch_models.INPUT_SHAPES[stem])
+
+
+def torch_rows(model: Any, input_shape: tuple[int, ...]) -> dict[str, dict[str, Any]]:
+    """Return, per parametrized module of ``model`` run on one zero sample of
+    ``input_shape``, its parameter count, output shape and MACs."""
+    torch = pytest.importorskip("torch")
+
+    model = model.eval()
     rows: dict[str, dict[str, Any]] = {}
     hooks = []
     for name, module in model.named_modules():
@@ -84,7 +92,7 @@ def _torch_rows(stem: str) -> dict[str, dict[str, Any]]:
 
         hooks.append(module.register_forward_hook(hook))
     with torch.no_grad():
-        model(torch.zeros(1, *torch_models.INPUT_SHAPES[stem]))
+        model(torch.zeros(1, *input_shape))
     for handle in hooks:
         handle.remove()
     return rows
