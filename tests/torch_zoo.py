@@ -1,0 +1,439 @@
+"""Plain-PyTorch twins of zoo entries, one per family the examples' twins do not cover.
+
+Each builder follows torchvision's definition of the network (torchvision itself is not a
+dependency), with torchvision's module names, so its ``state_dict`` keys are torchvision's:
+DenseNet-121, SqueezeNet 1.1, GoogLeNet (without its auxiliary classifiers, as the pretrained
+model), MNASNet 0.5, ResNeXt-50 32x4d and RegNetX-400MF. The widths are written out here
+from torchvision's rules, independently of the zoo's generator, so the twins check it.
+
+Import this module only after ``pytest.importorskip("torch")``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+import torch_models
+from torch import Tensor, nn
+
+__all__ = [
+    "BUILDERS",
+    "densenet121",
+    "googlenet",
+    "mnasnet0_5",
+    "regnet_x_400mf",
+    "resnext50_32x4d",
+    "squeezenet1_1",
+]
+
+
+# --------------------------------------------------------------------------- DenseNet
+
+
+class _DenseLayer(nn.Module):
+    """torchvision's _DenseLayer: BN-ReLU-1x1 conv (4k) then BN-ReLU-3x3 conv (k)."""
+
+    def __init__(self, num_input_features: int, growth_rate: int, bn_size: int) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(num_input_features)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, 3, padding=1, bias=False)
+
+    def forward(self, features: list[Tensor]) -> Tensor:
+        out = self.conv1(self.relu1(self.norm1(torch.cat(features, 1))))
+        result: Tensor = self.conv2(self.relu2(self.norm2(out)))
+        return result
+
+
+class _DenseBlock(nn.ModuleDict):
+    """torchvision's _DenseBlock: every layer sees the concatenation of all before it."""
+
+    def __init__(self, num_layers: int, num_input_features: int, bn_size: int,
+                 growth_rate: int) -> None:
+        super().__init__()
+        for i in range(num_layers):
+            layer = _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size)
+            self.add_module(f"denselayer{i + 1}", layer)
+
+    def forward(self, init_features: Tensor) -> Tensor:
+        features = [init_features]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class _Transition(nn.Sequential):
+    def __init__(self, num_input_features: int, num_output_features: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(num_input_features)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(num_input_features, num_output_features, 1, bias=False)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+
+
+class DenseNet(nn.Module):
+    """torchvision.models.DenseNet (DenseNet-BC)."""
+
+    def __init__(self, growth_rate: int = 32, block_config: tuple[int, ...] = (6, 12, 24, 16),
+                 num_init_features: int = 64, bn_size: int = 4,
+                 num_classes: int = 1000) -> None:
+        super().__init__()
+        self.features = nn.Sequential(OrderedDict([
+            ("conv0", nn.Conv2d(3, num_init_features, 7, stride=2, padding=3, bias=False)),
+            ("norm0", nn.BatchNorm2d(num_init_features)),
+            ("relu0", nn.ReLU(inplace=True)),
+            ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
+        ]))
+        num_features = num_init_features
+        for i, num_layers in enumerate(block_config):
+            block = _DenseBlock(num_layers, num_features, bn_size, growth_rate)
+            self.features.add_module(f"denseblock{i + 1}", block)
+            num_features += num_layers * growth_rate
+            if i != len(block_config) - 1:
+                transition = _Transition(num_features, num_features // 2)
+                self.features.add_module(f"transition{i + 1}", transition)
+                num_features //= 2
+        self.features.add_module("norm5", nn.BatchNorm2d(num_features))
+        self.classifier = nn.Linear(num_features, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = torch.relu(self.features(x))
+        out = torch.flatten(nn.functional.adaptive_avg_pool2d(out, (1, 1)), 1)
+        result: Tensor = self.classifier(out)
+        return result
+
+
+def densenet121() -> nn.Module:
+    """DenseNet-121: 7,978,856 params."""
+    return DenseNet(32, (6, 12, 24, 16), 64)
+
+
+# --------------------------------------------------------------------------- SqueezeNet
+
+
+class Fire(nn.Module):
+    """torchvision's Fire: a 1x1 squeeze, then 1x1 and 3x3 expands concatenated."""
+
+    def __init__(self, inplanes: int, squeeze_planes: int, expand1x1_planes: int,
+                 expand3x3_planes: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze_planes, kernel_size=1)
+        self.squeeze_activation = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze_planes, expand1x1_planes, kernel_size=1)
+        self.expand1x1_activation = nn.ReLU(inplace=True)
+        self.expand3x3 = nn.Conv2d(squeeze_planes, expand3x3_planes, kernel_size=3, padding=1)
+        self.expand3x3_activation = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
+                          self.expand3x3_activation(self.expand3x3(x))], 1)
+
+
+class SqueezeNet11(nn.Module):
+    """torchvision.models.SqueezeNet(version="1_1")."""
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=3, stride=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(64, 16, 64, 64),
+            Fire(128, 16, 64, 64),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(128, 32, 128, 128),
+            Fire(256, 32, 128, 128),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(256, 48, 192, 192),
+            Fire(384, 48, 192, 192),
+            Fire(384, 64, 256, 256),
+            Fire(512, 64, 256, 256),
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout), nn.Conv2d(512, num_classes, kernel_size=1),
+            nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+def squeezenet1_1() -> nn.Module:
+    """SqueezeNet 1.1: 1,235,496 params."""
+    return SqueezeNet11()
+
+
+# --------------------------------------------------------------------------- GoogLeNet
+
+
+class BasicConv2d(nn.Module):
+    """torchvision's googlenet BasicConv2d: bias-free conv, BN (eps 0.001), ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                              padding=padding, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.bn(self.conv(x)))
+
+
+class Inception(nn.Module):
+    """torchvision's googlenet Inception block (its "5x5" branch has a 3x3 kernel)."""
+
+    def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int,
+                 ch5x5: int, pool_proj: int) -> None:
+        super().__init__()
+        self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
+        self.branch2 = nn.Sequential(BasicConv2d(in_channels, ch3x3red, kernel_size=1),
+                                     BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1))
+        self.branch3 = nn.Sequential(BasicConv2d(in_channels, ch5x5red, kernel_size=1),
+                                     BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1))
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+            BasicConv2d(in_channels, pool_proj, kernel_size=1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)],
+                         1)
+
+
+class GoogLeNet(nn.Module):
+    """torchvision.models.GoogLeNet(aux_logits=False, transform_input=False)."""
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.conv2 = BasicConv2d(64, 64, kernel_size=1)
+        self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
+        self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
+        self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
+        self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
+        self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
+        self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
+        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+        self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
+        self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(p=0.2)
+        self.fc = nn.Linear(1024, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.maxpool1(self.conv1(x))
+        x = self.maxpool2(self.conv3(self.conv2(x)))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        for name in ("4a", "4b", "4c", "4d", "4e"):
+            x = getattr(self, f"inception{name}")(x)
+        x = self.inception5b(self.inception5a(self.maxpool4(x)))
+        x = torch.flatten(self.avgpool(x), 1)
+        out: Tensor = self.fc(self.dropout(x))
+        return out
+
+
+def googlenet() -> nn.Module:
+    """GoogLeNet without auxiliary classifiers: 6,624,904 params."""
+    return GoogLeNet()
+
+
+# --------------------------------------------------------------------------- MNASNet
+
+
+class _InvertedResidual(nn.Module):
+    """torchvision's mnasnet _InvertedResidual: expand, depthwise, project, maybe add."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int,
+                 expansion_factor: int) -> None:
+        super().__init__()
+        mid_ch = in_ch * expansion_factor
+        self.apply_residual = in_ch == out_ch and stride == 1
+        self.layers = nn.Sequential(
+            nn.Conv2d(in_ch, mid_ch, 1, bias=False),
+            nn.BatchNorm2d(mid_ch),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid_ch, mid_ch, kernel_size, padding=kernel_size // 2, stride=stride,
+                      groups=mid_ch, bias=False),
+            nn.BatchNorm2d(mid_ch),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid_ch, out_ch, 1, bias=False),
+            nn.BatchNorm2d(out_ch),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.layers(x)
+        return out + x if self.apply_residual else out
+
+
+def _stack(in_ch: int, out_ch: int, kernel_size: int, stride: int, exp_factor: int,
+           repeats: int) -> nn.Sequential:
+    first = _InvertedResidual(in_ch, out_ch, kernel_size, stride, exp_factor)
+    rest = [_InvertedResidual(out_ch, out_ch, kernel_size, 1, exp_factor)
+            for _ in range(1, repeats)]
+    return nn.Sequential(first, *rest)
+
+
+class MNASNet(nn.Module):
+    """torchvision.models.MNASNet (module version 2), given its rounded depths."""
+
+    def __init__(self, depths: list[int], num_classes: int = 1000) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, depths[0], 3, padding=1, stride=2, bias=False),
+            nn.BatchNorm2d(depths[0]),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(depths[0], depths[0], 3, padding=1, groups=depths[0], bias=False),
+            nn.BatchNorm2d(depths[0]),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(depths[0], depths[1], 1, bias=False),
+            nn.BatchNorm2d(depths[1]),
+            _stack(depths[1], depths[2], 3, 2, 3, 3),
+            _stack(depths[2], depths[3], 5, 2, 3, 3),
+            _stack(depths[3], depths[4], 5, 2, 6, 3),
+            _stack(depths[4], depths[5], 3, 1, 6, 2),
+            _stack(depths[5], depths[6], 5, 2, 6, 4),
+            _stack(depths[6], depths[7], 3, 1, 6, 1),
+            nn.Conv2d(depths[7], 1280, 1, bias=False),
+            nn.BatchNorm2d(1280),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Sequential(nn.Dropout(p=0.2), nn.Linear(1280, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.classifier(self.layers(x).mean([2, 3]))
+        return out
+
+
+def mnasnet0_5() -> nn.Module:
+    """MNASNet 0.5: depths 32, 16, 24, ... times 0.5 rounded to multiples of 8; 2,218,512."""
+    return MNASNet([16, 8, 16, 24, 40, 48, 96, 160])
+
+
+# --------------------------------------------------------------------------- ResNeXt
+
+
+class _GroupedBottleneck(nn.Module):
+    """torchvision's Bottleneck with groups=32, width_per_group=4 (ResNeXt-50 32x4d)."""
+
+    expansion = 4
+    groups = 32
+    base_width = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1,
+                 downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        width = int(planes * (self.base_width / 64.0)) * self.groups
+        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, groups=self.groups,
+                               bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, planes * self.expansion, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        result: Tensor = self.relu(self.bn3(self.conv3(out)) + identity)
+        return result
+
+
+def resnext50_32x4d() -> nn.Module:
+    """ResNeXt-50 32x4d: torch_models' ResNet with grouped bottlenecks; 25,028,904 params."""
+    return torch_models.ResNet(_GroupedBottleneck, [3, 4, 6, 3])  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- RegNetX
+
+
+def _conv_norm_act(in_ch: int, out_ch: int, kernel_size: int, stride: int = 1,
+                   groups: int = 1, activation: bool = True) -> nn.Sequential:
+    """torchvision's Conv2dNormActivation with BatchNorm2d and (optionally) ReLU."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=(kernel_size - 1) // 2,
+                  groups=groups, bias=False),
+        nn.BatchNorm2d(out_ch),
+    ]
+    if activation:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class ResBottleneckBlock(nn.Module):
+    """torchvision's regnet ResBottleneckBlock with a bottleneck multiplier of 1, no SE."""
+
+    def __init__(self, width_in: int, width_out: int, stride: int, group_width: int) -> None:
+        super().__init__()
+        self.proj = None
+        if width_in != width_out or stride != 1:
+            self.proj = _conv_norm_act(width_in, width_out, 1, stride=stride, activation=False)
+        groups = width_out // group_width
+        self.f = nn.Sequential(OrderedDict([
+            ("a", _conv_norm_act(width_in, width_out, 1)),
+            ("b", _conv_norm_act(width_out, width_out, 3, stride=stride, groups=groups)),
+            ("c", _conv_norm_act(width_out, width_out, 1, activation=False)),
+        ]))
+        self.activation = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        shortcut = x if self.proj is None else self.proj(x)
+        out: Tensor = self.activation(shortcut + self.f(x))
+        return out
+
+
+class RegNetX(nn.Module):
+    """torchvision.models.RegNet with SimpleStemIN and ResBottleneckBlocks, given its stages."""
+
+    def __init__(self, stages: list[tuple[int, int, int]], num_classes: int = 1000) -> None:
+        super().__init__()
+        self.stem = _conv_norm_act(3, 32, 3, stride=2)
+        width_in = 32
+        blocks = []
+        for index, (width, depth, group_width) in enumerate(stages, 1):
+            stage = nn.Sequential()
+            for i in range(depth):
+                block = ResBottleneckBlock(width_in if i == 0 else width, width,
+                                           2 if i == 0 else 1, group_width)
+                stage.add_module(f"block{index}-{i}", block)
+            blocks.append((f"block{index}", stage))
+            width_in = width
+        self.trunk_output = nn.Sequential(OrderedDict(blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(width_in, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = torch.flatten(self.avgpool(self.trunk_output(self.stem(x))), 1)
+        out: Tensor = self.fc(x)
+        return out
+
+
+def regnet_x_400mf() -> nn.Module:
+    """RegNetX-400MF: depth 22, w_0 24, w_a 24.48, w_m 2.54, group width 16, which give
+    stages of 1x32, 2x64, 7x160, 12x400 (blocks x width); 5,495,976 params."""
+    return RegNetX([(32, 1, 16), (64, 2, 16), (160, 7, 16), (400, 12, 16)])
+
+
+# --------------------------------------------------------------------------- helpers
+
+BUILDERS: dict[str, Callable[[], nn.Module]] = {
+    "densenet121": densenet121,
+    "googlenet": googlenet,
+    "mnasnet0_5": mnasnet0_5,
+    "regnet_x_400mf": regnet_x_400mf,
+    "resnext50_32x4d": resnext50_32x4d,
+    "squeezenet1_1": squeezenet1_1,
+}
