@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
+from convcalc.common import dim_names
 from convcalc.errors import LayerError
 from convcalc.geometry import TransposedWindowMap, transposed_output_size
 from convcalc.layers.base import (
@@ -25,7 +26,7 @@ from convcalc.layers.base import (
     spatial,
 )
 from convcalc.layers.torch_source import TorchLeaf, call, ints, torch_padding
-from convcalc.layers.window import Window, dim_names, resolve_window
+from convcalc.layers.window import Window, resolve_window
 from convcalc.layers.worked import (
     Worked,
     equation,

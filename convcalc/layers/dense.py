@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
+from convcalc.common import shape_text
 from convcalc.errors import LayerError
 from convcalc.layers.base import (
     Cost,
@@ -14,7 +15,6 @@ from convcalc.layers.base import (
     Shape,
     Size,
     Step,
-    format_shape,
     numel,
 )
 from convcalc.layers.torch_source import TorchLeaf, call
@@ -36,7 +36,7 @@ class Linear(LayerSpec):
         """Return the input features, or raise if the input is not flat."""
         if len(shape) != 1:
             raise LayerError(
-                f"linear needs a flat input [features], got {format_shape(shape)}; "
+                f"linear needs a flat input [features], got {shape_text(shape)}; "
                 f"add '- flatten' (→ {numel(shape)}) or a global pooling layer before it"
             )
         return shape[0]

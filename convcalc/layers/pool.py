@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
+from convcalc.common import dim_names
 from convcalc.errors import LayerError
 from convcalc.geometry import AdaptiveMap, adaptive_window_total
 from convcalc.layers.base import (
@@ -30,7 +31,7 @@ from convcalc.layers.base import (
     spatial,
 )
 from convcalc.layers.torch_source import TorchHelper, TorchLeaf, call, ints, torch_padding
-from convcalc.layers.window import Window, dim_names, resolve_window
+from convcalc.layers.window import Window, resolve_window
 from convcalc.layers.worked import Worked, lines_per_dim, number, product, window_lines
 
 __all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool"]

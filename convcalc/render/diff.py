@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 from rich.text import Text
 
+from convcalc.common import shape_text
 from convcalc.diff import NetworkDiff, RowChange, RowState, TotalChange
 from convcalc.render.cells import csv_cell, markdown_cell, terminal_text
-from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text, shape_text
+from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text
 from convcalc.results import ReceptiveField
 
 __all__ = ["diff_csv", "diff_json", "diff_markdown", "diff_text", "relative_text"]
