@@ -152,7 +152,7 @@ def _values(fixed: int | None, bound: int, name: str) -> range:
 
 
 def _layer(kind: WindowKind, kernel: int, stride: int, padding: int, dilation: int,
-           ceil_mode: bool, output_padding: int = 0) -> LayerSpec:
+           ceil_mode: bool, output_padding: int = 0) -> Conv | ConvTranspose | MaxPool | AvgPool:
     if kind is WindowKind.conv:
         return Conv(type="conv", filters=1, kernel=kernel, stride=stride, padding=padding,
                     dilation=dilation)
@@ -294,7 +294,8 @@ def _solutions(kind: WindowKind, size: int, output: int, k: int, s: int, d: int,
         layer = _layer(kind, k, s, p, d, ceil_mode)
         if not _fits(layer, size, output):
             continue
-        window: Window = layer.window((1, size))  # type: ignore[attr-defined]
+        assert not isinstance(layer, ConvTranspose), "handled above"
+        window: Window = layer.window((1, size))
         worked = "; ".join(window_size_lines(window, 0)[0])
         span = size + 2 * p - extent
         unread = max(span % s - p, 0)  # trailing rows past the last window, padding aside

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
 from convcalc.errors import InputError, SpecError
-from convcalc.layers import REGISTRY
+from convcalc.layers import REGISTRY, Layer
 from convcalc.layers.window import WindowKind
 from convcalc.loader import NetworkSource, network_from_data
 from convcalc.spec import InputShape, Network
@@ -87,7 +87,9 @@ def layer_network(
         # build the schema of every layer type, a good part of this command's run time.
         model = REGISTRY[kind.value].model_validate(layer)
         shape = TypeAdapter(InputShape).validate_python(input_shape)
-        network = Network.model_construct(version=1, name=None, input=shape, layers=[model])
+        # The registry's classes are the members of the Layer union.
+        layers = [cast(Layer, model)]
+        network = Network.model_construct(version=1, name=None, input=shape, layers=layers)
         return NetworkSource(network, "<flags>")
     except ValidationError:
         pass

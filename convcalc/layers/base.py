@@ -19,6 +19,7 @@ from typing import (
     ClassVar,
     Literal,
     NamedTuple,
+    cast,
     get_args,
     get_origin,
 )
@@ -265,6 +266,7 @@ def resolve_padding(
     if isinstance(padding, int):
         return ((padding, padding),) * rank
     if padding and isinstance(padding[0], tuple):
-        sides = per_dim(padding, rank, "padding")  # type: ignore[arg-type]
-        return tuple((int(b), int(a)) for b, a in sides)  # type: ignore[misc]
-    return tuple((p, p) for p in per_dim(padding, rank, "padding"))  # type: ignore[arg-type]
+        # per_dim checks only the count, so it takes pairs too; it is typed for ints.
+        sides: tuple[Any, ...] = per_dim(padding, rank, "padding")  # type: ignore[arg-type]
+        return tuple((int(b), int(a)) for b, a in sides)
+    return tuple((p, p) for p in per_dim(cast("tuple[int, ...]", padding), rank, "padding"))

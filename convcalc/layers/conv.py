@@ -38,7 +38,7 @@ from convcalc.layers.worked import (
     window_lines,
 )
 
-__all__ = ["Conv", "ConvTranspose", "TransposedWindow"]
+__all__ = ["Conv", "ConvLayer", "ConvTranspose", "TransposedWindow"]
 
 
 def _check_groups(channels: int, filters: int, groups: int) -> None:
@@ -273,3 +273,8 @@ class ConvTranspose(LayerSpec):
             bias=None if self.bias else False,
             dilation=option(window.dilation, 1),
         ))
+
+
+ConvLayer = Conv | ConvTranspose
+"""This family's layer classes, in the order they are defined; the union of every layer
+type (convcalc.layers.containers.Layer) is made of these."""

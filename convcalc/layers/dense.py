@@ -20,7 +20,7 @@ from convcalc.layers.base import (
 from convcalc.layers.torch_source import TorchLeaf, call
 from convcalc.layers.worked import Worked, equation, number, product, weight_note
 
-__all__ = ["Flatten", "Linear"]
+__all__ = ["DenseLayer", "Flatten", "Linear"]
 
 
 class Linear(LayerSpec):
@@ -78,3 +78,8 @@ class Flatten(LayerSpec):
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.Flatten``, which keeps the batch dim."""
         return TorchLeaf(call("nn.Flatten"))
+
+
+DenseLayer = Linear | Flatten
+"""This family's layer classes, in the order they are defined; the union of every layer
+type (convcalc.layers.containers.Layer) is made of these."""

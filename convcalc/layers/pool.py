@@ -34,7 +34,7 @@ from convcalc.layers.torch_source import TorchHelper, TorchLeaf, call, ints, tor
 from convcalc.layers.window import Window, resolve_window
 from convcalc.layers.worked import Worked, lines_per_dim, number, product, window_lines
 
-__all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool"]
+__all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool", "PoolLayer"]
 
 
 def _pool_window(
@@ -373,3 +373,8 @@ class GlobalPool(LayerSpec):
         kind = "Avg" if self.type == "global_avgpool" else "Max"
         return TorchLeaf(call("nn.Sequential", call(f"nn.Adaptive{kind}Pool{rank}d", 1),
                               call("nn.Flatten")))
+
+
+PoolLayer = MaxPool | AvgPool | AdaptivePool | GlobalPool
+"""This family's layer classes, in the order they are defined; the union of every layer
+type (convcalc.layers.containers.Layer) is made of these."""
