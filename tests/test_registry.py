@@ -179,4 +179,4 @@ def test_the_layer_union_is_the_registry() -> None:
     missing = [c.__name__ for c in registered if c not in LAYER_CLASSES]
     assert not missing, (f"{', '.join(missing)}: add the class to its family's union at the "
                          "end of its module (e.g. ConvLayer in convcalc/layers/conv.py)")
-    assert LAYER_CLASSES == registered
+    assert registered == LAYER_CLASSES
