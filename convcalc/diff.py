@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from convcalc.common import Frozen
 from convcalc.results import DType, LayerRow, ReceptiveField, Report
 
 __all__ = ["COMPARED", "NetworkDiff", "RowChange", "RowState", "TotalChange", "diff_reports"]
@@ -24,11 +23,7 @@ COMPARED = ("type", "input_shape", "output_shape", "params", "non_trainable_para
 Status = Literal["added", "removed", "changed", "unchanged"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class RowState(_Frozen):
+class RowState(Frozen):
     """One side of a compared row: what the report says about it.
 
     Attributes:
@@ -58,7 +53,7 @@ class RowState(_Frozen):
     receptive_field: ReceptiveField | None
 
 
-class RowChange(_Frozen):
+class RowChange(Frozen):
     """A row of either network and how it changed.
 
     Attributes:
@@ -76,7 +71,7 @@ class RowChange(_Frozen):
     changed: tuple[str, ...]
 
 
-class TotalChange(_Frozen):
+class TotalChange(Frozen):
     """One total in both networks and the difference.
 
     Attributes:
@@ -95,7 +90,7 @@ class TotalChange(_Frozen):
     relative: float | None
 
 
-class NetworkDiff(_Frozen):
+class NetworkDiff(Frozen):
     """Everything that differs between two reports.
 
     Attributes:

@@ -103,7 +103,8 @@ class InputError(ConvcalcError):
         if self.layer:
             where.append(f"layer {echo(self.layer)}")
         quoted = echo(self.field_name) if self.field_name else ""
-        named = quoted in self.message or self.message.startswith(f"{self.field_name} ")
+        named = (quoted in self.message or self.message.startswith(f"{self.field_name} ")
+                 or f"`{self.field_name}`" in self.message)
         if self.field_name and not named:
             where.append(f"field {quoted}")
         prefix = ": ".join(where)

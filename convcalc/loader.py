@@ -77,17 +77,20 @@ def _loader_class() -> type[yaml.SafeLoader]:
     import yaml.constructor
     import yaml.resolver
 
-    # PyYAML has no type stubs here: its classes are Any to mypy.
+    # Any to mypy: the overrides below take any node and check its kind at run time,
+    # where the stubs' methods want the exact node class. So each class below subclasses
+    # Any, which strict mypy reports as misc.
     SafeConstructor: Any = yaml.constructor.SafeConstructor
     BaseResolver: Any = yaml.resolver.BaseResolver
     Resolver: Any = yaml.resolver.Resolver
     try:
-        from yaml.cyaml import CParser
+        # The stubs' yaml.cyaml.__all__ lists only the loaders; CParser is there all the same.
+        from yaml.cyaml import CParser  # type: ignore[attr-defined]
         Parser: Any = CParser
     except ImportError:  # PyYAML built without libyaml: the same rules, parsed in Python
         Parser = _python_parser(yaml)
 
-    class NetworkResolver(BaseResolver):  # type: ignore[misc]
+    class NetworkResolver(BaseResolver):  # type: ignore[misc]  # subclasses Any: see above
         """YAML 1.1's scalar patterns minus its booleans, timestamps and ``=``."""
 
     for first, resolvers in Resolver.yaml_implicit_resolvers.items():
@@ -98,7 +101,7 @@ def _loader_class() -> type[yaml.SafeLoader]:
         "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
         list("tTfF"))
 
-    class NetworkConstructor(SafeConstructor):  # type: ignore[misc]
+    class NetworkConstructor(SafeConstructor):  # type: ignore[misc]  # subclasses Any
         """Plain data only, each key once, numbers as YAML 1.2 writes them."""
 
         yaml_constructors: ClassVar[dict[Any, Any]] = {
@@ -132,7 +135,8 @@ def _loader_class() -> type[yaml.SafeLoader]:
 
         def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
             if not isinstance(node, yaml.MappingNode):
-                raise _refused(node, f"expected a mapping, found {node.id}")
+                # Every concrete node class has an id; the stubs give it to those only.
+                raise _refused(node, f"expected a mapping, found {node.id}")  # type: ignore[attr-defined]
             mapping: dict[Any, Any] = {}
             merges = False
             for key_node, value_node in node.value:
@@ -182,7 +186,7 @@ def _loader_class() -> type[yaml.SafeLoader]:
         NetworkConstructor.add_constructor(f"tag:yaml.org,2002:{name}",
                                            getattr(NetworkConstructor, f"construct_yaml_{name}"))
 
-    class NetworkLoader(Parser, NetworkConstructor, NetworkResolver):  # type: ignore[misc]
+    class NetworkLoader(Parser, NetworkConstructor, NetworkResolver):  # type: ignore[misc]  # Any
         """PyYAML's (C) parser with the network file's constructor and resolver."""
 
         def __init__(self, stream: str) -> None:
@@ -196,6 +200,7 @@ def _loader_class() -> type[yaml.SafeLoader]:
 def _python_parser(yaml: Any) -> type:
     """Return PyYAML's pure-Python reader, scanner, parser and composer as one class."""
 
+    # ``yaml`` is Any here, so are its classes: strict mypy reports subclassing them (misc).
     class PythonParser(yaml.reader.Reader, yaml.scanner.Scanner,  # type: ignore[misc]
                        yaml.parser.Parser, yaml.composer.Composer):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
@@ -299,10 +304,11 @@ def _compose(text: str | None) -> yaml.Node | None:
     """Return the YAML node graph of ``text`` (it keeps line numbers), or None."""
     if text is None:
         return None
-    yaml, loader = _yaml()
+    pyyaml, loader = _yaml()
     try:
-        return yaml.compose(text, Loader=loader)  # type: ignore[no-any-return]
-    except (yaml.YAMLError, RecursionError):
+        node: yaml.Node | None = pyyaml.compose(text, Loader=loader)
+        return node
+    except (pyyaml.YAMLError, RecursionError):
         return None
 
 
@@ -527,7 +533,8 @@ class _NodeValidator:
         if key in self.layers:
             return self.layers[key]
         prepared, bodies = value, {}
-        fields = _CONTAINER_FIELDS.get(value.get("type"))  # type: ignore[arg-type]
+        type_name = value.get("type")
+        fields = _CONTAINER_FIELDS.get(type_name) if isinstance(type_name, str) else None
         if fields:
             prepared = dict(value)
             for field in fields:
@@ -555,7 +562,7 @@ class _NodeValidator:
 
 @functools.cache
 def _layer_adapter() -> TypeAdapter[Any]:
-    return TypeAdapter(Layer)  # type: ignore[arg-type]
+    return TypeAdapter(Layer)
 
 
 def _kind(value: Any) -> str:

@@ -221,4 +221,5 @@ def network_schema() -> dict[str, Any]:
         **{key: value for key, value in generated.items() if key != "title"},
         "$defs": definitions,
     }
-    return _accept_dotless_exponents(_use_layer_ref(schema, union))  # type: ignore[no-any-return]
+    finished: dict[str, Any] = _accept_dotless_exponents(_use_layer_ref(schema, union))
+    return finished

@@ -8,6 +8,10 @@ The enumeration only narrows the padding down by arithmetic before that check.
 
 "Simplest first" orders solutions by: no input rows left unread, then the smallest
 dilation, stride, kernel, padding and output padding, in that order.
+
+Errors name the parameters as the functions spell them, in backquotes
+(`` `max_kernel` must be at least 1, got 0 ``), so that a front end can write its own
+names in their place (``convcalc solve`` writes its flags).
 """
 
 from __future__ import annotations
@@ -15,16 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-
 from convcalc.analysis import ShapeRow, check_rows, walk_shapes
+from convcalc.common import Frozen, dim_names, shape_text
 from convcalc.errors import InputError, LayerError
 from convcalc.geometry import same_padding, window_output_size
 from convcalc.layers import LayerSpec
 from convcalc.layers.base import MAX_SIZE
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
-from convcalc.layers.window import Window, dim_names
+from convcalc.layers.window import Window, WindowKind
 from convcalc.spec import Network
 from convcalc.textsafe import echo
 
@@ -37,7 +40,6 @@ __all__ = [
     "Rejected",
     "Requirement",
     "SamePadding",
-    "SolveKind",
     "WindowSolution",
     "WindowSolutions",
     "solve_inputs",
@@ -54,15 +56,6 @@ MAX_INPUT_CANDIDATES = 10_000
 """The most input sizes ``solve_inputs`` analyses in one call."""
 MAX_INPUT_ROWS = 1_000_000
 """The most rows ``solve_inputs`` walks in one call (sizes × the network's rows)."""
-
-
-class SolveKind(StrEnum):
-    """The layer types ``solve_window`` searches."""
-
-    conv = "conv"
-    conv_transpose = "conv_transpose"
-    maxpool = "maxpool"
-    avgpool = "avgpool"
 
 
 class Requirement(StrEnum):
@@ -82,11 +75,7 @@ class Requirement(StrEnum):
     divisible = "divisible"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class WindowSolution(_Frozen):
+class WindowSolution(Frozen):
     """One layer setting that maps the input size to the output size.
 
     Attributes:
@@ -112,7 +101,7 @@ class WindowSolution(_Frozen):
     worked: str
 
 
-class WindowSolutions(_Frozen):
+class WindowSolutions(Frozen):
     """Every setting within the bounds that maps ``input`` to ``output``, simplest first.
 
     Attributes:
@@ -129,7 +118,7 @@ class WindowSolutions(_Frozen):
         solutions: the settings found, simplest first.
     """
 
-    kind: SolveKind
+    kind: WindowKind
     input: int
     output: int
     ceil_mode: bool
@@ -142,12 +131,17 @@ class WindowSolutions(_Frozen):
 
 
 def _check_range(name: str, value: int, minimum: int) -> None:
-    """Raise InputError unless ``minimum ≤ value ≤ MAX_SIZE`` (what a layer field takes)."""
+    """Raise InputError unless ``minimum ≤ value ≤ MAX_SIZE`` (what a layer field takes).
+
+    ``name`` is the parameter's; the message names it in backquotes, as every message
+    here names a parameter, so that a front end can put its own name in its place.
+    """
     if value < minimum:
-        raise InputError(f"{name} must be at least {minimum}, got {echo(value)}")
+        raise InputError(f"`{name}` must be at least {minimum}, got {echo(value)}",
+                         field_name=name)
     if value > MAX_SIZE:
-        raise InputError(f"{name} must be at most {MAX_SIZE:,} (the largest value a layer "
-                         f"takes), got {echo(value)}")
+        raise InputError(f"`{name}` must be at most {MAX_SIZE:,} (the largest value a layer "
+                         f"takes), got {echo(value)}", field_name=name)
 
 
 def _values(fixed: int | None, bound: int, name: str) -> range:
@@ -157,15 +151,15 @@ def _values(fixed: int | None, bound: int, name: str) -> range:
     return range(1, bound + 1)
 
 
-def _layer(kind: SolveKind, kernel: int, stride: int, padding: int, dilation: int,
-           ceil_mode: bool, output_padding: int = 0) -> LayerSpec:
-    if kind is SolveKind.conv:
+def _layer(kind: WindowKind, kernel: int, stride: int, padding: int, dilation: int,
+           ceil_mode: bool, output_padding: int = 0) -> Conv | ConvTranspose | MaxPool | AvgPool:
+    if kind is WindowKind.conv:
         return Conv(type="conv", filters=1, kernel=kernel, stride=stride, padding=padding,
                     dilation=dilation)
-    if kind is SolveKind.conv_transpose:
+    if kind is WindowKind.conv_transpose:
         return ConvTranspose(type="conv_transpose", filters=1, kernel=kernel, stride=stride,
                              padding=padding, dilation=dilation, output_padding=output_padding)
-    if kind is SolveKind.maxpool:
+    if kind is WindowKind.maxpool:
         return MaxPool(type="maxpool", kernel=kernel, stride=stride, padding=padding,
                        dilation=dilation, ceil_mode=ceil_mode)
     return AvgPool(type="avgpool", kernel=kernel, stride=stride, padding=padding,
@@ -182,7 +176,7 @@ def _window_candidates(size: int, output: int, extent: int, stride: int) -> rang
     return range(max(low, 0), high + 1)
 
 
-def _candidates(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
+def _candidates(kind: WindowKind, size: int, output: int, k: int, s: int, d: int,
                 padding: int | None, limit: int) -> range:
     """Return the paddings (transposed: output paddings) worth checking for one k, s, d.
 
@@ -193,7 +187,7 @@ def _candidates(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
     """
     extent = d * (k - 1) + 1
     low, high = (0, min(limit, MAX_SIZE)) if padding is None else (padding, padding)
-    if kind is not SolveKind.conv_transpose:
+    if kind is not WindowKind.conv_transpose:
         window = _window_candidates(size, output, extent, s)
         return range(max(window.start, low), min(window.stop, high + 1))
     base = output - (size - 1) * s - extent  # x = base + 2P
@@ -206,7 +200,7 @@ def _candidates(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
 def solve_window(
     size: int,
     output: int,
-    kind: SolveKind = SolveKind.conv,
+    kind: WindowKind = WindowKind.conv,
     *,
     kernel: int | None = None,
     stride: int | None = None,
@@ -229,30 +223,31 @@ def solve_window(
     if size < 1 or output < 1:
         raise InputError(f"the input and output sizes must be at least 1, got {echo(size)} "
                          f"and {echo(output)}")
-    _check_range("--input", size, 1)
-    _check_range("--output", output, 1)
-    for name, bound in (("--max-k", max_kernel), ("--max-stride", max_stride),
-                        ("--max-dilation", max_dilation)):
+    _check_range("size", size, 1)
+    _check_range("output", output, 1)
+    for name, bound in (("max_kernel", max_kernel), ("max_stride", max_stride),
+                        ("max_dilation", max_dilation)):
         _check_range(name, bound, 1)
     if max_padding is not None:
-        _check_range("--max-pad", max_padding, 0)
+        _check_range("max_padding", max_padding, 0)
     if padding is not None:
-        _check_range("--pad", padding, 0)
-    pooling = kind in (SolveKind.maxpool, SolveKind.avgpool)
+        _check_range("padding", padding, 0)
+    pooling = kind in (WindowKind.maxpool, WindowKind.avgpool)
     if ceil_mode and not pooling:
-        raise InputError(f"--ceil-mode applies to maxpool and avgpool, not {kind}")
-    if kind is SolveKind.avgpool:
+        raise InputError(f"`ceil_mode` applies to maxpool and avgpool, not {kind}",
+                         field_name="ceil_mode")
+    if kind is WindowKind.avgpool:
         if dilation not in (None, 1):
             raise InputError("avgpool has no dilation")
         dilation = 1
-    kernels = _values(kernel, max_kernel, "--k")
-    strides = _values(stride, max_stride, "--stride")
-    dilations = _values(dilation, max_dilation, "--dilation")
+    kernels = _values(kernel, max_kernel, "kernel")
+    strides = _values(stride, max_stride, "stride")
+    dilations = _values(dilation, max_dilation, "dilation")
     combinations = len(kernels) * len(strides) * len(dilations)
     if combinations > MAX_COMBINATIONS:
         raise InputError(f"the bounds allow {combinations:,} (kernel, stride, dilation) "
-                         f"combinations, past the limit of {MAX_COMBINATIONS:,}; lower --max-k, "
-                         "--max-stride or --max-dilation")
+                         f"combinations, past the limit of {MAX_COMBINATIONS:,}; lower "
+                         "`max_kernel`, `max_stride` or `max_dilation`")
     searches = []
     for d in dilations:
         for k in kernels:
@@ -266,8 +261,8 @@ def solve_window(
     candidates = sum(len(c) for *_, c in searches)
     if candidates > MAX_CANDIDATES:
         raise InputError(f"the bounds leave {candidates:,} settings to check, past the limit "
-                         f"of {MAX_CANDIDATES:,}; fix --k, --stride or --dilation, or lower "
-                         "--max-pad")
+                         f"of {MAX_CANDIDATES:,}; fix `kernel`, `stride` or `dilation`, or lower "
+                         "`max_padding`")
     found: list[WindowSolution] = []
     for k, s, d, candidates_ in searches:
         found += _solutions(kind, size, output, k, s, d, candidates_, ceil_mode)
@@ -281,12 +276,12 @@ def solve_window(
     )
 
 
-def _solutions(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
+def _solutions(kind: WindowKind, size: int, output: int, k: int, s: int, d: int,
                candidates: range, ceil_mode: bool) -> Iterator[WindowSolution]:
     """Yield the ``candidates`` (paddings; transposed: output paddings) that work."""
     from convcalc.explain import transposed_size_line, window_size_lines  # worked lines, on use
     extent = d * (k - 1) + 1
-    if kind is SolveKind.conv_transpose:
+    if kind is WindowKind.conv_transpose:
         for extra in candidates:
             p = ((size - 1) * s + extent + extra - output) // 2
             if _fits(_layer(kind, k, s, p, d, False, extra), size, output):
@@ -299,7 +294,8 @@ def _solutions(kind: SolveKind, size: int, output: int, k: int, s: int, d: int,
         layer = _layer(kind, k, s, p, d, ceil_mode)
         if not _fits(layer, size, output):
             continue
-        window: Window = layer.window((1, size))  # type: ignore[attr-defined]
+        assert not isinstance(layer, ConvTranspose), "handled above"
+        window: Window = layer.window((1, size))
         worked = "; ".join(window_size_lines(window, 0)[0])
         span = size + 2 * p - extent
         unread = max(span % s - p, 0)  # trailing rows past the last window, padding aside
@@ -320,7 +316,7 @@ def _fits(layer: LayerSpec, size: int, output: int) -> bool:
 # ---------------------------------------------------------------- same padding
 
 
-class SamePadding(_Frozen):
+class SamePadding(Frozen):
     """The padding TensorFlow's ``same`` adds, and whether a symmetric int does the same.
 
     Attributes:
@@ -351,8 +347,8 @@ class SamePadding(_Frozen):
 
 def solve_same(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> SamePadding:
     """Return the padding ``same`` needs for one spatial dim, split before and after."""
-    for name, value in (("--input", size), ("--k", kernel), ("--stride", stride),
-                        ("--dilation", dilation)):
+    for name, value in (("size", size), ("kernel", kernel), ("stride", stride),
+                        ("dilation", dilation)):
         _check_range(name, value, 1)
     before, after = same_padding(size, kernel, stride, dilation)
     output = window_output_size(size, kernel, stride, dilation, before, after)
@@ -370,7 +366,7 @@ def solve_same(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> Sa
 # ---------------------------------------------------------------- input sizes
 
 
-class Rejected(_Frozen):
+class Rejected(Frozen):
     """An input size that does not count as valid, and the first reason.
 
     Attributes:
@@ -384,7 +380,7 @@ class Rejected(_Frozen):
     reason: str
 
 
-class InputSizes(_Frozen):
+class InputSizes(Frozen):
     """The input sizes in a range that a network maps as the requirement asks.
 
     Attributes:
@@ -460,29 +456,29 @@ def solve_inputs(
     shape = tuple(network.input)
     names = dim_names(len(shape) - 1)
     if len(shape) < 2:
-        raise InputError(f"the network's input {'×'.join(map(str, shape))} has no spatial "
+        raise InputError(f"the network's input {shape_text(shape)} has no spatial "
                          "dimension to vary")
     if dim is None:
         varied = tuple(range(len(names)))
     elif dim.upper() in names:
         varied = (names.index(dim.upper()),)
     else:
-        raise InputError(f"--dim {dim!r} is not a spatial dim of the input "
-                         f"{'×'.join(map(str, shape))}; use {', '.join(names)}")
+        raise InputError(f"`dim` {dim!r} is not a spatial dim of the input "
+                         f"{shape_text(shape)}; use {', '.join(names)}", field_name="dim")
     if minimum < 1 or maximum < minimum:
-        raise InputError(f"the range --min {minimum} --max {maximum} is empty; give "
+        raise InputError(f"the range `minimum` {minimum} `maximum` {maximum} is empty; give "
                          "1 ≤ min ≤ max")
-    _check_range("--max", maximum, 1)
+    _check_range("maximum", maximum, 1)
     if maximum - minimum + 1 > MAX_INPUT_CANDIDATES:
         raise InputError(f"the range holds {maximum - minimum + 1:,} sizes, past the limit of "
-                         f"{MAX_INPUT_CANDIDATES:,}; narrow --min and --max")
+                         f"{MAX_INPUT_CANDIDATES:,}; narrow `minimum` and `maximum`")
     rows = check_rows(network)
     walked = (maximum - minimum + 1) * rows
     if walked > MAX_INPUT_ROWS:
         raise InputError(
             f"trying {maximum - minimum + 1:,} sizes on a network of {rows:,} rows walks "
-            f"{walked:,} rows, past the limit of {MAX_INPUT_ROWS:,}; narrow --min and --max "
-            f"(at most {max(MAX_INPUT_ROWS // rows, 1):,} sizes for this network)")
+            f"{walked:,} rows, past the limit of {MAX_INPUT_ROWS:,}; narrow `minimum` and "
+            f"`maximum` (at most {max(MAX_INPUT_ROWS // rows, 1):,} sizes for this network)")
     valid, rejected = [], []
     total = maximum - minimum + 1
     for done, size in enumerate(range(minimum, maximum + 1), start=1):

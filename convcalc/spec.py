@@ -1,28 +1,25 @@
 """The network as the user wrote it: pydantic models of the YAML format, version 1.
 
-``Network`` is the whole file; ``Layer`` is any layer, chosen by its ``type`` from the
-classes in ``convcalc.layers`` (a bare string such as ``relu`` is a layer without
-options). Validation here is per field; whether the layers fit together is the
-analysis's business.
+``Network`` is the whole file; ``Layer`` (defined with the containers, in
+``convcalc.layers.containers``) is any layer, chosen by its ``type`` (a bare string such
+as ``relu`` is a layer without options). Validation here is per field; whether the
+layers fit together is the analysis's business.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Discriminator,
     Field,
     Strict,
-    Tag,
 )
 
-from convcalc.layers import REGISTRY, LayerSpec
-from convcalc.layers import containers as _containers
+from convcalc.layers import REGISTRY, Layer, LayerSpec
 from convcalc.layers.base import MAX_SIZE
 from convcalc.textsafe import echo
 
@@ -63,36 +60,6 @@ def _only_version_1(value: Any) -> Any:
         raise ValueError(f"the only format version is 1, got {echo(value)}")
     return value
 
-
-def _expand_shorthand(value: Any) -> Any:
-    """Return ``{"type": value}`` for a bare string such as ``relu``."""
-    return {"type": value} if isinstance(value, str) else value
-
-
-def _layer_class_tag(value: Any) -> str | None:
-    """Return the name of the class that implements this layer's ``type``, or None."""
-    type_name = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    cls = REGISTRY.get(type_name) if isinstance(type_name, str) else None
-    return cls.__name__ if cls else None
-
-
-_CLASSES = tuple(dict.fromkeys(REGISTRY.values()))
-
-Layer = Annotated[
-    Union[tuple(Annotated[cls, Tag(cls.__name__)] for cls in _CLASSES)],  # type: ignore[valid-type]  # noqa: UP007
-    Discriminator(
-        _layer_class_tag,
-        custom_error_type="unknown_layer_type",
-        custom_error_message="unknown layer type",
-    ),
-    BeforeValidator(_expand_shorthand),
-]
-"""Any layer of the format, chosen by its ``type``."""
-
-# The containers name ``Layer`` before it exists; give their module the name, and pydantic
-# resolves it when a schema is first needed (building all of them here would cost every
-# run the schema of every layer type).
-_containers.Layer = Layer  # type: ignore[attr-defined]
 
 InputShape = Annotated[
     tuple[Annotated[int, Strict(), Field(ge=1, le=MAX_SIZE)], ...],

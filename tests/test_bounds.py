@@ -12,15 +12,15 @@ from hypothesis import strategies as st
 
 from convcalc import MAX_LAYERS, InputError, LayerError, Report, analyze
 from convcalc.analysis import MAX_FULL_NAME, count_rows, walk_shapes
+from convcalc.common import dim_names
 from convcalc.geometry import IndexMap, TransposedWindowMap, WindowMap
 from convcalc.layers.base import MAX_SIZE
 from convcalc.layers.containers import Sequential
-from convcalc.layers.window import Window, dim_names, resolve_window
+from convcalc.layers.window import Window, WindowKind, resolve_window
 from convcalc.receptive_field import MAX_FIELD_LOOKUPS, AxisField
 from convcalc.solve import (
     MAX_CANDIDATES,
     MAX_INPUT_ROWS,
-    SolveKind,
     _layer,
     solve_inputs,
     solve_same,
@@ -169,13 +169,13 @@ def test_count_rows_counts_a_shared_container_every_time_it_appears() -> None:
 # ------------------------------------------------------------------ solve
 
 
-def every_setting(kind: SolveKind, size: int, output: int, max_kernel: int, max_stride: int,
+def every_setting(kind: WindowKind, size: int, output: int, max_kernel: int, max_stride: int,
                   max_dilation: int, max_padding: int | None,
                   ceil_mode: bool) -> set[tuple[int, int, int, int, int]]:
     """Return every (k, s, p, d, output padding) mapping size → output, by trying them all."""
     found = set()
-    pooling = kind in (SolveKind.maxpool, SolveKind.avgpool)
-    dilations = range(1, 2) if kind is SolveKind.avgpool else range(1, max_dilation + 1)
+    pooling = kind in (WindowKind.maxpool, WindowKind.avgpool)
+    dilations = range(1, 2) if kind is WindowKind.avgpool else range(1, max_dilation + 1)
     for k in range(1, max_kernel + 1):
         for d in dilations:
             if k == 1 and d > 1:
@@ -183,7 +183,7 @@ def every_setting(kind: SolveKind, size: int, output: int, max_kernel: int, max_
             extent = d * (k - 1) + 1
             limit = (k // 2 if pooling else extent - 1) if max_padding is None else max_padding
             for s in range(1, max_stride + 1):
-                extras = range(max(s, d)) if kind is SolveKind.conv_transpose else range(1)
+                extras = range(max(s, d)) if kind is WindowKind.conv_transpose else range(1)
                 for p in range(limit + 1):
                     for extra in extras:
                         layer = _layer(kind, k, s, p, d, ceil_mode, extra)
@@ -197,16 +197,16 @@ def every_setting(kind: SolveKind, size: int, output: int, max_kernel: int, max_
 
 
 @settings(max_examples=150, deadline=None)
-@given(kind=st.sampled_from(SolveKind), size=st.integers(1, 20), output=st.integers(1, 30),
+@given(kind=st.sampled_from(WindowKind), size=st.integers(1, 20), output=st.integers(1, 30),
        max_kernel=st.integers(1, 6), max_stride=st.integers(1, 6),
        max_dilation=st.integers(1, 3), max_padding=st.none() | st.integers(0, 8),
        ceil_mode=st.booleans())
 def test_worked_out_paddings_agree_with_trying_every_one(
-    kind: SolveKind, size: int, output: int, max_kernel: int, max_stride: int,
+    kind: WindowKind, size: int, output: int, max_kernel: int, max_stride: int,
     max_dilation: int, max_padding: int | None, ceil_mode: bool,
 ) -> None:
     """The paddings solve works out are exactly those that trying every padding finds."""
-    ceil_mode = ceil_mode and kind in (SolveKind.maxpool, SolveKind.avgpool)
+    ceil_mode = ceil_mode and kind in (WindowKind.maxpool, WindowKind.avgpool)
     result = solve_window(size, output, kind, max_kernel=max_kernel, max_stride=max_stride,
                           max_dilation=max_dilation, max_padding=max_padding,
                           ceil_mode=ceil_mode)
@@ -224,7 +224,7 @@ def test_transposed_search_does_not_grow_with_the_square_of_the_stride() -> None
     55·S + 2 > 32, so none at all (S = 1 gives 57 + x − 2P ≥ 53).
     """
     start = time.perf_counter()
-    result = solve_window(56, 28, SolveKind.conv_transpose, kernel=3, max_dilation=1,
+    result = solve_window(56, 28, WindowKind.conv_transpose, kernel=3, max_dilation=1,
                           max_stride=100_000)
     assert time.perf_counter() - start < 5.0
     assert result.solutions == ()
@@ -235,7 +235,7 @@ def test_a_huge_stride_is_worked_out_not_counted_up_to() -> None:
     """--stride 10⁹ answers at once: 28 windows of stride 10⁹ need 2P ≥ 27·10⁹ − 56."""
     start = time.perf_counter()
     assert solve_window(56, 28, stride=10**9).solutions == ()
-    assert solve_window(56, 28, SolveKind.conv_transpose, stride=10**9).solutions == ()
+    assert solve_window(56, 28, WindowKind.conv_transpose, stride=10**9).solutions == ()
     # One window does fit: out 1 from 56 with a 3-tap kernel, P = 0 (floor(53/10⁹) + 1).
     one = solve_window(56, 1, stride=10**9, kernel=3, max_dilation=1)
     assert [(f.kernel, f.padding) for f in one.solutions] == [(3, 0), (3, 1), (3, 2)]
@@ -244,26 +244,26 @@ def test_a_huge_stride_is_worked_out_not_counted_up_to() -> None:
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: solve_window(56, 28, stride=MAX_SIZE + 1),
-     "--stride must be at most 2,147,483,647 (the largest value a layer takes), got "
+     "`stride` must be at most 2,147,483,647 (the largest value a layer takes), got "
      "2147483648"),
     (lambda: solve_window(56, 28, kernel=10**400),
-     "--k must be at most 2,147,483,647 (the largest value a layer takes), got an integer "
+     "`kernel` must be at most 2,147,483,647 (the largest value a layer takes), got an integer "
      "of about 400 digits"),
     (lambda: solve_window(56, 28, max_padding=MAX_SIZE + 1),
-     "--max-pad must be at most 2,147,483,647 (the largest value a layer takes), got "
+     "`max_padding` must be at most 2,147,483,647 (the largest value a layer takes), got "
      "2147483648"),
     (lambda: solve_window(MAX_SIZE + 1, 28),
-     "--input must be at most 2,147,483,647 (the largest value a layer takes), got "
+     "`size` must be at most 2,147,483,647 (the largest value a layer takes), got "
      "2147483648"),
-    (lambda: solve_window(56, 28, max_padding=-1), "--max-pad must be at least 0, got -1"),
+    (lambda: solve_window(56, 28, max_padding=-1), "`max_padding` must be at least 0, got -1"),
     (lambda: solve_same(7, 3, MAX_SIZE + 1),
-     "--stride must be at most 2,147,483,647 (the largest value a layer takes), got "
+     "`stride` must be at most 2,147,483,647 (the largest value a layer takes), got "
      "2147483648"),
     # Σ over S = 1 … 10,000 of the paddings between (26·S + 3 − 56)/2 and (28·S + 3 − 56)/2.
     (lambda: solve_window(56, 28, kernel=3, max_dilation=1, max_stride=10_000,
                           max_padding=MAX_SIZE),
-     "the bounds leave 50,004,999 settings to check, past the limit of 100,000; fix --k, "
-     "--stride or --dilation, or lower --max-pad"),
+     "the bounds leave 50,004,999 settings to check, past the limit of 100,000; fix `kernel`, "
+     "`stride` or `dilation`, or lower `max_padding`"),
 ])
 def test_solve_values_out_of_range(call: Any, message: str) -> None:
     """Values a layer cannot take, and searches past MAX_CANDIDATES, are refused at once."""
@@ -292,7 +292,7 @@ def test_solve_inputs_stops_at_the_row_bound_before_work() -> None:
     assert time.perf_counter() - start < 1.0
     assert caught.value.message == (
         "trying 10,000 sizes on a network of 6,001 rows walks 60,010,000 rows, past the limit "
-        "of 1,000,000; narrow --min and --max (at most 166 sizes for this network)")
+        "of 1,000,000; narrow `minimum` and `maximum` (at most 166 sizes for this network)")
     assert len(solve_inputs(network, 1, 166).valid) == 166
 
 
@@ -407,8 +407,8 @@ def test_full_names_past_the_limit_are_refused() -> None:
     assert raised.value.message == (
         "the layer's full name (its containers' names and its own, joined by dots) is 1,004 "
         "characters long, past the limit of 1,000; shorten the names or nest less")
-    assert raised.value.layer == ".".join(["n" * 200] * 5)
-    assert f"layer '{'n' * 60}…' (1,004 characters): the layer's" in str(raised.value)
+    assert raised.value.layer == ".".join(["n" * 200] * 5)  # cut once, when described
+    assert f"layer '{'n' * 60}…' (1,004 characters): the layer's" in raised.value.describe()
     assert raised.value.location == ("layers", 0, "layers", 0, "layers", 0, "layers", 0,
                                      "layers", 0)
     assert len(run([1, 8], [nested(4, "n" * 200, {"type": "relu"})]).layers) == 5

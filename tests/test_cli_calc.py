@@ -89,7 +89,8 @@ def test_layer_batch_and_no_bias(run_cli: Any) -> None:
         (["layer", "--input", "3x32x32", "--filters", "4"],
          "error: <flags>: --k (the kernel size) is needed\n"),
         (["layer", "--input", "3x32x32", "--filters", "4", "--k", "3y3"],
-         "error: <flags>: --k takes an int or one int per dim such as 3x5 (ASCII digits), got '3y3'\n"),
+         "error: <flags>: --k takes an int or one int per dim such as 3x5 (ASCII digits), "
+         "got '3y3'\n"),
         (["layer", "--input", "3x8x8", "--filters", "4", "--k", "9"],
          "error: <flags>: layers[0]: layer 'conv1': kernel 9 is larger than "
          "the padded input along H: 8 + padding 0+0 = 8; use a smaller kernel or more "

@@ -169,3 +169,14 @@ def test_unknown_merge_is_an_error() -> None:
     assert raised.value.message == "there is no merge called 'mul'; the merges are add, concat"
     with pytest.raises(LayerError, match="no merge called 'mul'"):
         merge_shapes("mul", MERGE_SHAPES)  # type: ignore[arg-type]  # on purpose: not a name
+
+
+def test_the_layer_union_is_the_registry() -> None:
+    """The union Layer validates against holds every registered class once, in order."""
+    from convcalc.layers import LAYER_CLASSES
+
+    registered = tuple(dict.fromkeys(REGISTRY.values()))
+    missing = [c.__name__ for c in registered if c not in LAYER_CLASSES]
+    assert not missing, (f"{', '.join(missing)}: add the class to its family's union at the "
+                         "end of its module (e.g. ConvLayer in convcalc/layers/conv.py)")
+    assert registered == LAYER_CLASSES

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 
 import pytest
-
 from conftest import ROOT
 
 DOC = (ROOT / "docs" / "reliability.md").read_text()

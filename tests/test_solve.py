@@ -6,10 +6,10 @@ import pytest
 from conftest import EXAMPLES
 
 from convcalc import InputError, load_network, parse_network
+from convcalc.layers.window import WindowKind
 from convcalc.solve import (
     MAX_COMBINATIONS,
     Requirement,
-    SolveKind,
     WindowSolutions,
     solve_inputs,
     solve_same,
@@ -72,7 +72,7 @@ def test_dilation_can_stand_in_for_stride() -> None:
 
 def test_transposed_conv_doubles() -> None:
     """32 → 64 by transposed conv: 2×2/2, 3×3/2 pad 1 output_padding 1, 4×4/2 pad 1."""
-    result = solve_window(32, 64, SolveKind.conv_transpose, max_dilation=1)
+    result = solve_window(32, 64, WindowKind.conv_transpose, max_dilation=1)
     found = [(s.kernel, s.stride, s.padding, s.output_padding) for s in result.solutions]
     assert found[:4] == [(1, 2, 0, 1), (2, 2, 0, 0), (3, 2, 1, 1), (4, 2, 1, 0)]
     assert result.solutions[2].worked == "out = (32 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 64"
@@ -80,13 +80,13 @@ def test_transposed_conv_doubles() -> None:
 
 def test_pooling_padding_is_at_most_half_the_kernel() -> None:
     """maxpool 112 → 56 with K=3: stride 2, padding 1 (padding 2 would break the pool rule)."""
-    assert settings(solve_window(112, 56, SolveKind.maxpool, kernel=3, max_dilation=1)) == [
+    assert settings(solve_window(112, 56, WindowKind.maxpool, kernel=3, max_dilation=1)) == [
         (3, 2, 1, 1)]
 
 
 def test_ceil_mode_pooling() -> None:
     """ceil_mode: 5 → 3 by a 2-wide pool at stride 2 ((5 − 2)/2 = 1.5 → 2 + 1)."""
-    result = solve_window(5, 3, SolveKind.maxpool, kernel=2, stride=2, max_dilation=1,
+    result = solve_window(5, 3, WindowKind.maxpool, kernel=2, stride=2, max_dilation=1,
                           ceil_mode=True)
     assert settings(result) == [(2, 2, 0, 1), (2, 2, 1, 1)]
     assert result.solutions[1].worked.endswith("so PyTorch drops it: out = 3")
@@ -100,12 +100,12 @@ def test_every_solution_matches_torch() -> None:
         conv = torch.nn.Conv1d(1, 1, found.kernel, found.stride, found.padding, found.dilation)
         assert conv(x).shape[-1] == 28, found
     x = torch.zeros(1, 1, 32)
-    for found in solve_window(32, 64, SolveKind.conv_transpose).solutions:
+    for found in solve_window(32, 64, WindowKind.conv_transpose).solutions:
         conv = torch.nn.ConvTranspose1d(1, 1, found.kernel, found.stride, found.padding,
                                         found.output_padding, dilation=found.dilation)
         assert conv(x).shape[-1] == 64, found
     x = torch.zeros(1, 1, 5)
-    for found in solve_window(5, 3, SolveKind.maxpool, ceil_mode=True).solutions:
+    for found in solve_window(5, 3, WindowKind.maxpool, ceil_mode=True).solutions:
         pool = torch.nn.MaxPool1d(found.kernel, found.stride, found.padding, found.dilation,
                                   ceil_mode=True)
         assert pool(x).shape[-1] == 3, found
@@ -113,14 +113,14 @@ def test_every_solution_matches_torch() -> None:
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: solve_window(56, 28, ceil_mode=True),
-     "--ceil-mode applies to maxpool and avgpool, not conv"),
-    (lambda: solve_window(56, 28, SolveKind.avgpool, dilation=2), "avgpool has no dilation"),
+     "`ceil_mode` applies to maxpool and avgpool, not conv"),
+    (lambda: solve_window(56, 28, WindowKind.avgpool, dilation=2), "avgpool has no dilation"),
     (lambda: solve_window(0, 28), "the input and output sizes must be at least 1, got 0 and 28"),
-    (lambda: solve_window(56, 28, max_stride=0), "--max-stride must be at least 1, got 0"),
-    (lambda: solve_window(56, 28, kernel=0), "--k must be at least 1, got 0"),
+    (lambda: solve_window(56, 28, max_stride=0), "`max_stride` must be at least 1, got 0"),
+    (lambda: solve_window(56, 28, kernel=0), "`kernel` must be at least 1, got 0"),
     (lambda: solve_window(56, 28, max_kernel=MAX_COMBINATIONS, max_stride=2),
      "the bounds allow 600,000 (kernel, stride, dilation) combinations, past the limit of "
-     "100,000; lower --max-k, --max-stride or --max-dilation"),
+     "100,000; lower `max_kernel`, `max_stride` or `max_dilation`"),
 ])
 def test_window_input_errors(call: object, message: str) -> None:
     """Bad sizes and bounds raise an InputError naming the flag."""
@@ -212,11 +212,11 @@ def test_one_dim_at_a_time() -> None:
     ("input: 8\nlayers: [relu]\n", (1, 4, None),
      "the network's input 8 has no spatial dimension to vary"),
     ("input: 1x8x8\nlayers: [relu]\n", (1, 4, "D"),
-     "--dim 'D' is not a spatial dim of the input 1×8×8; use H, W"),
+     "`dim` 'D' is not a spatial dim of the input 1×8×8; use H, W"),
     ("input: 1x8x8\nlayers: [relu]\n", (5, 4, None),
-     "the range --min 5 --max 4 is empty; give 1 ≤ min ≤ max"),
+     "the range `minimum` 5 `maximum` 4 is empty; give 1 ≤ min ≤ max"),
     ("input: 1x8x8\nlayers: [relu]\n", (1, 20_000, None),
-     "the range holds 20,000 sizes, past the limit of 10,000; narrow --min and --max"),
+     "the range holds 20,000 sizes, past the limit of 10,000; narrow `minimum` and `maximum`"),
 ])
 def test_inputs_errors(yaml_text: str, args: tuple[int, int, str | None], message: str) -> None:
     """A flat input, an unknown dim or a bad range raise an InputError."""

@@ -10,9 +10,9 @@ import errno
 import gc
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -44,7 +44,6 @@ __all__ = [
     "app",
     "console",
     "emit",
-    "exit_codes",
     "main",
     "report_of",
     "warn",
@@ -125,17 +124,6 @@ def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
     return _Console(file=stream, width=width, soft_wrap=True, highlight=False)
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def exit_codes(command: F) -> F:
-    """Return ``command`` as it is: GuardedGroup maps every command's errors now.
-
-    Kept so command modules that still mark their commands with it keep working.
-    """
-    return command
 
 
 def warn(report: Report) -> None:

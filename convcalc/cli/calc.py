@@ -15,7 +15,8 @@ from convcalc.cli.app import (
     emit,
     report_of,
 )
-from convcalc.flags import LayerKind, layer_network
+from convcalc.cli.layer_flags import layer_network
+from convcalc.layers.window import WindowKind
 from convcalc.loader import load_network
 from convcalc.results import DType, Report
 
@@ -53,8 +54,8 @@ def layer(
     groups: Annotated[int | None, typer.Option("--groups", "-g")] = None,
     bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Add a bias per filter.")]
     = True,
-    kind: Annotated[LayerKind, typer.Option("--type", "-t", help="Layer type.")]
-    = LayerKind.conv,
+    kind: Annotated[WindowKind, typer.Option("--type", "-t", help="Layer type.")]
+    = WindowKind.conv,
     output_padding: Annotated[str | None, typer.Option(
         "--output-padding", help="conv_transpose: extra output rows.")] = None,
     ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="Pooling: round the output "

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.app import app, console, exit_codes
+from convcalc.cli.app import app, console
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
 from convcalc.errors import InputError
 from convcalc.loader import load_network
@@ -22,7 +22,6 @@ class ExportTarget(StrEnum):
 
 
 @app.command()
-@exit_codes
 def export(
     file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
     to: Annotated[ExportTarget, typer.Option("--to", help="pytorch: a Python file defining "

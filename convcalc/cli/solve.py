@@ -1,6 +1,8 @@
 """``convcalc solve``: the kernel settings for an output size, ``same`` padding, input sizes."""
 
 
+import dataclasses
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -9,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from convcalc.cli.app import FormatOption, OutputFormat, app, console, exit_codes
+from convcalc.cli.app import FormatOption, OutputFormat, app, console
 from convcalc.errors import InputError
+from convcalc.layers.window import WindowKind
 from convcalc.loader import load_network
-from convcalc.solve import Requirement, SolveKind, solve_inputs, solve_same, solve_window
+from convcalc.solve import Requirement, solve_inputs, solve_same, solve_window
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -21,6 +24,14 @@ __all__ = ["inputs", "same", "solve"]
 
 PROGRESS_AFTER = 1.0
 """Seconds ``solve inputs`` runs before it shows a progress bar (on a terminal only)."""
+
+FLAG_OF_PARAMETER = {
+    "size": "--input", "output": "--output", "kernel": "--k", "stride": "--stride",
+    "padding": "--pad", "dilation": "--dilation", "max_kernel": "--max-k",
+    "max_stride": "--max-stride", "max_padding": "--max-pad", "max_dilation": "--max-dilation",
+    "ceil_mode": "--ceil-mode", "dim": "--dim", "minimum": "--min", "maximum": "--max",
+}
+"""The flag of each parameter of convcalc.solve's functions that its errors name."""
 
 solve_app = typer.Typer(
     name="solve", invoke_without_command=True, add_completion=False,
@@ -74,12 +85,24 @@ def _progress() -> Iterator[_LazyProgress | None]:
         progress.stop()
 
 
+@contextmanager
+def _flag_names() -> Iterator[None]:
+    """Re-raise the core's errors with each parameter they name (`` `max_kernel` ``) written
+    as this command's flag (``--max-k``); the flag then says which field is wrong."""
+    try:
+        yield
+    except InputError as error:
+        message = re.sub(r"`(\w+)`", lambda m: FLAG_OF_PARAMETER.get(m[1], m[0]), error.message)
+        if message == error.message:
+            raise
+        raise dataclasses.replace(error, message=message, field_name=None) from None
+
+
 def _write(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @solve_app.callback()
-@exit_codes
 def solve(
     context: typer.Context,
     size: SizeOption = None,
@@ -90,8 +113,8 @@ def solve(
     padding: Annotated[int | None, typer.Option("--pad", "--padding", "-p",
                                                 help="Fix the padding (each side).")] = None,
     dilation: DilationOption = None,
-    kind: Annotated[SolveKind, typer.Option("--type", "-t", help="Layer type.")]
-    = SolveKind.conv,
+    kind: Annotated[WindowKind, typer.Option("--type", "-t", help="Layer type.")]
+    = WindowKind.conv,
     max_kernel: Annotated[int, typer.Option("--max-k", help="Largest kernel tried.")] = 11,
     max_stride: Annotated[int, typer.Option("--max-stride", help="Largest stride tried.")] = 4,
     max_padding: Annotated[int | None, typer.Option(
@@ -122,11 +145,12 @@ def solve(
                          "or a subcommand: same, inputs")
     from convcalc.render.solve import solutions_csv, solutions_markdown, solutions_text
 
-    result = solve_window(
-        size, output_size, kind, kernel=kernel, stride=stride, padding=padding,
-        dilation=dilation, max_kernel=max_kernel, max_stride=max_stride,
-        max_padding=max_padding, max_dilation=max_dilation, ceil_mode=ceil_mode,
-    )
+    with _flag_names():
+        result = solve_window(
+            size, output_size, kind, kernel=kernel, stride=stride, padding=padding,
+            dilation=dilation, max_kernel=max_kernel, max_stride=max_stride,
+            max_padding=max_padding, max_dilation=max_dilation, ceil_mode=ceil_mode,
+        )
     _write({
         OutputFormat.table: lambda: solutions_text(result, limit),
         OutputFormat.json: lambda: result.model_dump_json(indent=2),
@@ -136,7 +160,6 @@ def solve(
 
 
 @solve_app.command()
-@exit_codes
 def same(
     size: Annotated[int, typer.Option("--input", "-i", help="Input size along one spatial "
                                       "dim.")],
@@ -154,7 +177,8 @@ def same(
     """
     from convcalc.render.solve import same_csv, same_text
 
-    result = solve_same(size, kernel, stride, dilation)
+    with _flag_names():
+        result = solve_same(size, kernel, stride, dilation)
     _write({
         OutputFormat.table: lambda: same_text(result),
         OutputFormat.markdown: lambda: same_text(result),
@@ -164,7 +188,6 @@ def same(
 
 
 @solve_app.command()
-@exit_codes
 def inputs(
     file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
     minimum: Annotated[int, typer.Option("--min", help="Smallest size tried.")] = 1,
@@ -193,7 +216,7 @@ def inputs(
     if maximum is None:
         maximum = 2 * max(spatial, default=1)
     try:
-        with _progress() as progress:
+        with _progress() as progress, _flag_names():
             result = solve_inputs(source.network, minimum, maximum, dim, require, progress)
     except InputError as error:
         raise source.annotate(error) from None

@@ -27,9 +27,10 @@ from convcalc.cli.app import (
     warn,
 )
 from convcalc.cli.params import whole_numbers
+from convcalc.common import shape_text
 from convcalc.errors import InputError, MemoryLimitExceeded, VerificationFailed
 from convcalc.loader import load_network
-from convcalc.render.numbers import human_bytes, shape_text
+from convcalc.render.numbers import human_bytes
 from convcalc.results import DType, Report
 from convcalc.spec import Network
 from convcalc.textsafe import echo

@@ -1,13 +1,25 @@
-"""One module per family of layer types; importing this package registers them all."""
+"""One module per family of layer types; importing this package registers them all.
 
-from convcalc.layers import conv, dense, elementwise, pool, resample  # noqa: F401
+``Layer``, the union of every layer type, is defined with the containers, which import
+every family module.
+"""
+
 from convcalc.layers.base import REGISTRY, Cost, LayerSpec, Shape, Step
-from convcalc.layers.containers import Container, Parallel, Residual, Sequential
+from convcalc.layers.containers import (
+    LAYER_CLASSES,
+    Container,
+    Layer,
+    Parallel,
+    Residual,
+    Sequential,
+)
 
 __all__ = [
+    "LAYER_CLASSES",
     "REGISTRY",
     "Container",
     "Cost",
+    "Layer",
     "LayerSpec",
     "Parallel",
     "Residual",

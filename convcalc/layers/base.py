@@ -19,6 +19,7 @@ from typing import (
     ClassVar,
     Literal,
     NamedTuple,
+    cast,
     get_args,
     get_origin,
 )
@@ -26,6 +27,7 @@ from typing import (
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
+from convcalc.common import shape_text
 from convcalc.errors import LayerError
 from convcalc.geometry import IndexMap, same_padding
 
@@ -226,15 +228,10 @@ def spatial(shape: Shape, layer_type: str, minimum: int = 1) -> Shape:
     if len(dims) < minimum:
         raise LayerError(
             f"{layer_type} needs an input with a spatial dimension (C×L, C×H×W or C×D×H×W), "
-            f"got the flat shape {format_shape(shape)}; it must come before flatten, linear or "
+            f"got the flat shape {shape_text(shape)}; it must come before flatten, linear or "
             "global pooling"
         )
     return dims
-
-
-def format_shape(shape: Shape) -> str:
-    """Return a shape as ``3×32×32``."""
-    return "×".join(str(d) for d in shape)
 
 
 def per_dim(value: int | tuple[int, ...], rank: int, field: str) -> tuple[int, ...]:
@@ -269,6 +266,7 @@ def resolve_padding(
     if isinstance(padding, int):
         return ((padding, padding),) * rank
     if padding and isinstance(padding[0], tuple):
-        sides = per_dim(padding, rank, "padding")  # type: ignore[arg-type]
-        return tuple((int(b), int(a)) for b, a in sides)  # type: ignore[misc]
-    return tuple((p, p) for p in per_dim(padding, rank, "padding"))  # type: ignore[arg-type]
+        # per_dim checks only the count, so it takes pairs too; it is typed for ints.
+        sides: tuple[Any, ...] = per_dim(padding, rank, "padding")  # type: ignore[arg-type]
+        return tuple((int(b), int(a)) for b, a in sides)
+    return tuple((p, p) for p in per_dim(cast("tuple[int, ...]", padding), rank, "padding"))

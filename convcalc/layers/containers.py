@@ -1,4 +1,5 @@
-"""Containers: ``sequential``, ``residual`` and ``parallel``, and how branches merge.
+"""Containers: ``sequential``, ``residual`` and ``parallel``, how branches merge, and
+``Layer``, the union of every layer type.
 
 A container is a list of bodies run on the same input and, when there is more than one,
 a merge. ``sequential`` has one body; ``residual`` has ``layers`` and ``shortcut`` (the
@@ -6,22 +7,39 @@ identity when absent) merged by ``add``; ``parallel`` has its ``branches`` merge
 ``concat`` (over channels) or ``add``. ``repeat: N`` runs the whole container N times in
 a row. The analysis walks bodies; this module only says what they are and which merge
 joins them (the merges' rules are in ``convcalc.layers.merges``).
+
+A container holds any layer, containers included, so the containers and the union of
+every layer type are defined together, here, after every family module: the containers'
+``list[Layer]`` fields name ``Layer`` before it exists, and pydantic resolves the name in
+this module when a container's schema is first needed (building it at import would cost
+every run the schema of every layer type, which ``convcalc layer`` never needs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, Union, get_args
 
-from pydantic import Field, Strict
+from pydantic import BeforeValidator, Discriminator, Field, Strict, Tag
 
-from convcalc.layers.base import Cost, LayerFamily, LayerSpec, Shape
+from convcalc.layers.base import REGISTRY, Cost, LayerFamily, LayerSpec, Shape
+from convcalc.layers.conv import ConvLayer
+from convcalc.layers.dense import DenseLayer
+from convcalc.layers.elementwise import ElementwiseLayer
 from convcalc.layers.merges import MergeName, merge_definition
+from convcalc.layers.pool import PoolLayer
+from convcalc.layers.resample import ResampleLayer
 
-if TYPE_CHECKING:
-    from convcalc.spec import Layer
-
-__all__ = ["MAX_REPEAT", "Container", "Parallel", "Residual", "Sequential", "merge_shapes"]
+__all__ = [
+    "LAYER_CLASSES",
+    "MAX_REPEAT",
+    "Container",
+    "Layer",
+    "Parallel",
+    "Residual",
+    "Sequential",
+    "merge_shapes",
+]
 
 MAX_REPEAT = 1_000_000
 Repeat = Annotated[int, Strict(), Field(ge=1, le=MAX_REPEAT)]
@@ -94,3 +112,38 @@ def merge_shapes(kind: MergeName, shapes: list[Shape]) -> tuple[Shape, Cost]:
     ``kind`` names no merge.
     """
     return merge_definition(kind).apply(shapes)
+
+
+AnyLayer = (ConvLayer | DenseLayer | ElementwiseLayer | PoolLayer | ResampleLayer
+            | Sequential | Residual | Parallel)
+"""Every layer class, family by family in the order they register."""
+
+LAYER_CLASSES: tuple[type[LayerSpec], ...] = get_args(AnyLayer)
+"""Every layer class once, in the order they register (a test checks it is the registry's)."""
+
+
+def _expand_shorthand(value: Any) -> Any:
+    """Return ``{"type": value}`` for a bare string such as ``relu``."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+def _layer_class_tag(value: Any) -> str | None:
+    """Return the name of the class that implements this layer's ``type``, or None."""
+    type_name = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    cls = REGISTRY.get(type_name) if isinstance(type_name, str) else None
+    return cls.__name__ if cls else None
+
+
+if TYPE_CHECKING:
+    Layer: TypeAlias = AnyLayer
+else:
+    Layer = Annotated[
+        Union[tuple(Annotated[cls, Tag(cls.__name__)] for cls in LAYER_CLASSES)],  # noqa: UP007
+        Discriminator(
+            _layer_class_tag,
+            custom_error_type="unknown_layer_type",
+            custom_error_message="unknown layer type",
+        ),
+        BeforeValidator(_expand_shorthand),
+    ]
+"""Any layer of the format, chosen by its ``type`` (for mypy: the union of the classes)."""

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
+from convcalc.common import dim_names
 from convcalc.errors import LayerError
 from convcalc.geometry import TransposedWindowMap, transposed_output_size
 from convcalc.layers.base import (
@@ -25,7 +26,7 @@ from convcalc.layers.base import (
     spatial,
 )
 from convcalc.layers.torch_source import TorchLeaf, call, ints, torch_padding
-from convcalc.layers.window import Window, dim_names, resolve_window
+from convcalc.layers.window import Window, resolve_window
 from convcalc.layers.worked import (
     Worked,
     equation,
@@ -37,7 +38,7 @@ from convcalc.layers.worked import (
     window_lines,
 )
 
-__all__ = ["Conv", "ConvTranspose", "TransposedWindow"]
+__all__ = ["Conv", "ConvLayer", "ConvTranspose", "TransposedWindow"]
 
 
 def _check_groups(channels: int, filters: int, groups: int) -> None:
@@ -272,3 +273,8 @@ class ConvTranspose(LayerSpec):
             bias=None if self.bias else False,
             dilation=option(window.dilation, 1),
         ))
+
+
+ConvLayer = Conv | ConvTranspose
+"""This family's layer classes, in the order they are defined; the union of every layer
+type (convcalc.layers.containers.Layer) is made of these."""

@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
+from convcalc.common import shape_text
 from convcalc.errors import LayerError
 from convcalc.layers.base import (
     Cost,
@@ -14,13 +15,12 @@ from convcalc.layers.base import (
     Shape,
     Size,
     Step,
-    format_shape,
     numel,
 )
 from convcalc.layers.torch_source import TorchLeaf, call
 from convcalc.layers.worked import Worked, equation, number, product, weight_note
 
-__all__ = ["Flatten", "Linear"]
+__all__ = ["DenseLayer", "Flatten", "Linear"]
 
 
 class Linear(LayerSpec):
@@ -36,7 +36,7 @@ class Linear(LayerSpec):
         """Return the input features, or raise if the input is not flat."""
         if len(shape) != 1:
             raise LayerError(
-                f"linear needs a flat input [features], got {format_shape(shape)}; "
+                f"linear needs a flat input [features], got {shape_text(shape)}; "
                 f"add '- flatten' (→ {numel(shape)}) or a global pooling layer before it"
             )
         return shape[0]
@@ -78,3 +78,8 @@ class Flatten(LayerSpec):
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.Flatten``, which keeps the batch dim."""
         return TorchLeaf(call("nn.Flatten"))
+
+
+DenseLayer = Linear | Flatten
+"""This family's layer classes, in the order they are defined; the union of every layer
+type (convcalc.layers.containers.Layer) is made of these."""

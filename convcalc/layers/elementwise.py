@@ -11,7 +11,7 @@ from convcalc.layers.base import Cost, LayerFamily, LayerSpec, Real, Shape, Step
 from convcalc.layers.torch_source import TorchLeaf, call
 from convcalc.layers.worked import Worked, equation, number, product
 
-__all__ = ["Activation", "BatchNorm", "Dropout", "LeakyRelu"]
+__all__ = ["Activation", "BatchNorm", "Dropout", "ElementwiseLayer", "LeakyRelu"]
 
 
 class BatchNorm(LayerSpec):
@@ -129,3 +129,8 @@ class LeakyRelu(LayerSpec):
         """Return ``nn.LeakyReLU``, the slope written where it is not PyTorch's 0.01."""
         slope = self.negative_slope
         return TorchLeaf(call("nn.LeakyReLU", negative_slope=slope if slope != 0.01 else None))
+
+
+ElementwiseLayer = BatchNorm | Dropout | Activation | LeakyRelu
+"""This family's layer classes, in the order they are defined; the union of every layer
+type (convcalc.layers.containers.Layer) is made of these."""

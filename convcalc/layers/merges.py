@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar, Literal
 
+from convcalc.common import shape_text
 from convcalc.errors import LayerError
-from convcalc.layers.base import Cost, Shape, format_shape, numel
+from convcalc.layers.base import Cost, Shape, numel
 from convcalc.layers.worked import Worked, number, product
 
 __all__ = ["MERGES", "Add", "Concat", "FieldRule", "Merge", "MergeName", "merge_definition"]
@@ -79,15 +80,15 @@ class Add(Merge):
 
     def apply(self, shapes: Sequence[Shape]) -> tuple[Shape, Cost]:
         if len(set(shapes)) > 1:
-            listed = ", ".join(format_shape(s) for s in shapes)
+            listed = ", ".join(shape_text(s) for s in shapes)
             raise LayerError(f"add needs equal shapes, the branches give {listed}")
         return shapes[0], Cost(flops=(len(shapes) - 1) * numel(shapes[0]))
 
     def explain(self, shapes: Sequence[Shape]) -> Worked:
         out, _ = self.apply(shapes)
-        listed = " + ".join(format_shape(s) for s in shapes)
+        listed = " + ".join(shape_text(s) for s in shapes)
         flops = (number(len(shapes)) - number(1)).group() * product(list(out))
-        return Worked([f"add: {listed} → {format_shape(out)} (equal shapes, elementwise)"],
+        return Worked([f"add: {listed} → {shape_text(out)} (equal shapes, elementwise)"],
                       out, flops=flops, flops_note="one add per element for each extra branch")
 
     def torch_expression(self, operands: Sequence[str]) -> str:
@@ -105,7 +106,7 @@ class Concat(Merge):
 
     def apply(self, shapes: Sequence[Shape]) -> tuple[Shape, Cost]:
         if len({s[1:] for s in shapes}) > 1 or len({len(s) for s in shapes}) > 1:
-            listed = ", ".join(format_shape(s) for s in shapes)
+            listed = ", ".join(shape_text(s) for s in shapes)
             raise LayerError(
                 f"concat joins channels and needs equal spatial sizes, the branches give "
                 f"{listed}"
@@ -115,7 +116,7 @@ class Concat(Merge):
     def explain(self, shapes: Sequence[Shape]) -> Worked:
         out, _ = self.apply(shapes)
         written = " + ".join(str(s[0]) for s in shapes)
-        kept = f", spatial {format_shape(out[1:])} kept" if len(out) > 1 else ""
+        kept = f", spatial {shape_text(out[1:])} kept" if len(out) > 1 else ""
         return Worked([f"concat: channels = {written} = {out[0]}{kept}"], out)
 
     def torch_expression(self, operands: Sequence[str]) -> str:

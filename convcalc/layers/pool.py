@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictBool
 
+from convcalc.common import dim_names
 from convcalc.errors import LayerError
 from convcalc.geometry import AdaptiveMap, adaptive_window_total
 from convcalc.layers.base import (
@@ -30,10 +31,10 @@ from convcalc.layers.base import (
     spatial,
 )
 from convcalc.layers.torch_source import TorchHelper, TorchLeaf, call, ints, torch_padding
-from convcalc.layers.window import Window, dim_names, resolve_window
+from convcalc.layers.window import Window, resolve_window
 from convcalc.layers.worked import Worked, lines_per_dim, number, product, window_lines
 
-__all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool"]
+__all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool", "PoolLayer"]
 
 
 def _pool_window(
@@ -372,3 +373,8 @@ class GlobalPool(LayerSpec):
         kind = "Avg" if self.type == "global_avgpool" else "Max"
         return TorchLeaf(call("nn.Sequential", call(f"nn.Adaptive{kind}Pool{rank}d", 1),
                               call("nn.Flatten")))
+
+
+PoolLayer = MaxPool | AvgPool | AdaptivePool | GlobalPool
+"""This family's layer classes, in the order they are defined; the union of every layer
+type (convcalc.layers.containers.Layer) is made of these."""

@@ -26,7 +26,7 @@ from convcalc.layers.base import (
 from convcalc.layers.torch_source import TorchLeaf, call, ints, torch_padding
 from convcalc.layers.worked import Worked, lines_per_dim, number, product
 
-__all__ = ["Pad", "Upsample", "UpsampleSizes"]
+__all__ = ["Pad", "ResampleLayer", "Upsample", "UpsampleSizes"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +158,8 @@ class Upsample(LayerSpec):
             mode=self.TORCH_LINEAR_MODES[len(resolved.dims)] if linear else None,
             align_corners=False if linear else None,
         ))
+
+
+ResampleLayer = Pad | Upsample
+"""This family's layer classes, in the order they are defined; the union of every layer
+type (convcalc.layers.containers.Layer) is made of these."""

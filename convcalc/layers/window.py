@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 
+from convcalc.common import dim_names
 from convcalc.errors import LayerError
 from convcalc.geometry import WindowMap, dropped_inputs, window_output_size
 from convcalc.layers.base import Padding, Shape, per_dim, resolve_padding, spatial
 
-__all__ = ["Window", "dim_names", "resolve_window"]
+__all__ = ["Window", "WindowKind", "dim_names", "resolve_window"]
+
+
+
+class WindowKind(StrEnum):
+    """The sliding-window layer types that ``convcalc layer`` and ``convcalc solve`` take
+    as a ``--type`` (each is also the layer's ``type`` in a network file)."""
+
+    conv = "conv"
+    conv_transpose = "conv_transpose"
+    maxpool = "maxpool"
+    avgpool = "avgpool"
+
 
 _EDGE_WINDOWS = 100_000
 """How many windows from each edge are checked for reading only padding."""
-
-
-def dim_names(rank: int) -> tuple[str, ...]:
-    """Return the conventional names of ``rank`` spatial dims: L; H, W; D, H, W."""
-    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(rank, tuple(map(str, range(rank))))
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from convcalc.common import dim_names
 from convcalc.geometry import transposed_output_size
 from convcalc.layers.base import Shape
-from convcalc.layers.window import Window, dim_names
+from convcalc.layers.window import Window
 
 __all__ = [
     "Term",

@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 from rich.text import Text
 
+from convcalc.common import shape_text
 from convcalc.diff import NetworkDiff, RowChange, RowState, TotalChange
 from convcalc.render.cells import csv_cell, markdown_cell, terminal_text
-from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text, shape_text
+from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text
 from convcalc.results import ReceptiveField
 
 __all__ = ["diff_csv", "diff_json", "diff_markdown", "diff_text", "relative_text"]
@@ -31,10 +32,17 @@ COLUMNS: list[tuple[str, str, Cell]] = [
 ]
 
 
+def _side(row: RowChange) -> RowState:
+    """Return the row's state in the second network, or in the first when it was removed."""
+    side = row.b or row.a
+    assert side is not None, "a compared row is in at least one network"
+    return side
+
+
 def _pair(row: RowChange, cell: Cell) -> str:
     """Return one side's value, or ``a → b`` when the two differ."""
     if row.a is None or row.b is None:
-        return cell(row.a or row.b)  # type: ignore[arg-type]
+        return cell(_side(row))
     before, after = cell(row.a), cell(row.b)
     return before if before == after else f"{before} → {after}"
 
@@ -107,7 +115,7 @@ def diff_text(diff: NetworkDiff, everything: bool = False) -> Text:
     shown = diff.shown(everything)
     if shown:
         header = ["", "Layer", *(name for name, _, _ in COLUMNS)]
-        cells = [[MARK[row.status], "  " * (row.b or row.a).depth + terminal_text(row.name),  # type: ignore[union-attr]
+        cells = [[MARK[row.status], "  " * _side(row).depth + terminal_text(row.name),
                   *(_pair(row, cell) for _, _, cell in COLUMNS)] for row in shown]
         lines = _aligned([header, *cells], ["<", "<", *(align for _, align, _ in COLUMNS)])
         text.append(lines[0] + "\n", style="bold")

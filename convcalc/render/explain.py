@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from convcalc.common import shape_text
 from convcalc.explain import Explanation
 from convcalc.render.cells import markdown_cell, terminal_text
-from convcalc.render.numbers import shape_text
 from convcalc.results import Report
 
 __all__ = ["explained_json", "explanation_markdown", "explanation_text"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from convcalc.common import shape_text
 from convcalc.results import ReceptiveField
 
-__all__ = ["compact", "exact", "human_bytes", "receptive_field_text", "shape_text"]
+# shape_text lives in convcalc.common; it stays importable here for the renderers.
+__all__ = ["compact", "exact", "human_bytes", "number_text", "receptive_field_text",
+           "shape_text"]
 
 _STEPS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 _HUGE = 10**21
@@ -54,12 +57,8 @@ def human_bytes(value: int) -> str:
     raise AssertionError("unreachable")
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
-    """Return a shape as 3×224×224."""
-    return "×".join(str(d) for d in shape)
-
-
-def _fraction(value: int | float) -> str:
+def number_text(value: int | float) -> str:
+    """Return a whole number as ``2``, any other as its nearest small fraction ``1/2``."""
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
     return str(Fraction(value).limit_denominator(1 << 20))
@@ -69,7 +68,7 @@ def receptive_field_text(field: ReceptiveField | None) -> str:
     """Return ``5×5 s2`` (size and effective stride), or ``global`` when positions mix."""
     if field is None:
         return "global"
-    size = "×".join(str(s) for s in field.size)
-    strides = {_fraction(s) for s in field.stride}
-    stride = strides.pop() if len(strides) == 1 else "×".join(_fraction(s) for s in field.stride)
+    size = shape_text(field.size)
+    strides = {number_text(s) for s in field.stride}
+    stride = strides.pop() if len(strides) == 1 else "×".join(number_text(s) for s in field.stride)
     return f"{size} s{stride}"

@@ -9,8 +9,7 @@ import csv
 import io
 from itertools import pairwise
 
-from convcalc.layers.window import dim_names
-from convcalc.render.numbers import shape_text
+from convcalc.common import dim_names, shape_text
 from convcalc.solve import InputSizes, Requirement, SamePadding, WindowSolutions
 from convcalc.textsafe import printable
 

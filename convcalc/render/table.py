@@ -7,8 +7,9 @@ from collections.abc import Callable
 from rich.console import Group
 from rich.text import Text
 
+from convcalc.common import shape_text
 from convcalc.render.cells import terminal_text
-from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text, shape_text
+from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text
 from convcalc.results import LayerRow, Report
 
 __all__ = ["layer_card", "network_table", "share_bar", "summary", "visible_rows"]
@@ -146,9 +147,9 @@ def layer_card(report: Report) -> Text:
     if field is None:
         pairs.append(("Receptive field", "global"))
     else:
-        pairs.append(("Receptive field", f"{'×'.join(map(str, field.size))} (stride "
+        pairs.append(("Receptive field", f"{shape_text(field.size)} (stride "
                       f"{'×'.join(map(str, field.stride))}, padding "
-                      f"{'×'.join(map(str, field.padding))})"))
+                      f"{shape_text(field.padding)})"))
     pairs.append((f"Output memory ({report.dtype})",
                   f"{exact(row.activation_bytes)} B ({human_bytes(row.activation_bytes)})"))
     return _aligned(pairs)

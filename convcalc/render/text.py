@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
+from convcalc.common import shape_text
 from convcalc.render.cells import csv_cell, markdown_cell
-from convcalc.render.numbers import compact, human_bytes, receptive_field_text, shape_text
+from convcalc.render.numbers import compact, human_bytes, receptive_field_text
 from convcalc.render.table import visible_rows
 from convcalc.results import Report
 

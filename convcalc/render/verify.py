@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 
 from rich.text import Text
 
+from convcalc.common import shape_text
 from convcalc.reference.results import FieldCheck, LayerCheck, ParamCount, Verification
 from convcalc.render.cells import terminal_text
-from convcalc.render.numbers import exact, human_bytes, shape_text
+from convcalc.render.numbers import exact, human_bytes, number_text
 
 __all__ = ["mismatch_lines", "verification_json", "verification_table"]
 
@@ -27,11 +27,7 @@ def _mark(ok: bool) -> str:
 
 
 def _number(value: int | float | None) -> str:
-    if value is None:
-        return "?"
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    return str(Fraction(value).limit_denominator(1 << 20))
+    return "?" if value is None else number_text(value)
 
 
 def _field_text(size: Sequence[int | None], stride: Sequence[int | float | None],

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import re
-from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
 from convcalc.errors import InputError, SpecError
-from convcalc.layers import REGISTRY
+from convcalc.layers import REGISTRY, Layer
+from convcalc.layers.window import WindowKind
 from convcalc.loader import NetworkSource, network_from_data
 from convcalc.spec import InputShape, Network
 from convcalc.textsafe import echo
 
-__all__ = ["FLAG_OF_FIELD", "LayerKind", "layer_network", "parse_dims"]
-
-
-class LayerKind(StrEnum):
-    """The layer types the ``layer`` command builds from flags."""
-
-    conv = "conv"
-    conv_transpose = "conv_transpose"
-    maxpool = "maxpool"
-    avgpool = "avgpool"
+__all__ = ["FLAG_OF_FIELD", "layer_network", "parse_dims"]
 
 
 FLAG_OF_FIELD = {
@@ -46,7 +37,7 @@ def parse_dims(text: str, flag: str) -> int | list[int]:
 
 def layer_network(
     input_shape: str,
-    kind: LayerKind,
+    kind: WindowKind,
     *,
     filters: int | None = None,
     kernel: str | None = None,
@@ -60,7 +51,7 @@ def layer_network(
 ) -> NetworkSource:
     """Return a one-layer network built from the ``layer`` command's flags."""
     layer: dict[str, Any] = {"type": kind.value}
-    weighted = kind in (LayerKind.conv, LayerKind.conv_transpose)
+    weighted = kind in (WindowKind.conv, WindowKind.conv_transpose)
     if weighted:
         if filters is None:
             raise InputError(f"--filters is needed for a {kind} layer (how many kernels)",
@@ -96,7 +87,9 @@ def layer_network(
         # build the schema of every layer type, a good part of this command's run time.
         model = REGISTRY[kind.value].model_validate(layer)
         shape = TypeAdapter(InputShape).validate_python(input_shape)
-        network = Network.model_construct(version=1, name=None, input=shape, layers=[model])
+        # The registry's classes are the members of the Layer union.
+        layers = [cast(Layer, model)]
+        network = Network.model_construct(version=1, name=None, input=shape, layers=layers)
         return NetworkSource(network, "<flags>")
     except ValidationError:
         pass
