@@ -458,7 +458,7 @@ class ShapeRow(NamedTuple):
 
 class _ShapeWalk(_Walk):
     """A walk that keeps only each layer's name, spec and input shape, and the warnings:
-    no rows, counts, totals or receptive field."""
+    no rows, counts, totals, receptive field or plan tree."""
 
     def __init__(self) -> None:
         super().__init__(1, DType.float32, strict=False)
