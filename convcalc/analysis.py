@@ -3,6 +3,8 @@
 The only place that knows how containers nest. Each layer's own rules come from its
 class (``LayerSpec.apply``); this module threads shapes and receptive fields through
 the layers, names the layers, adds merge and subtotal rows, and checks the layer limit.
+The same walk builds the plan tree (``convcalc.plan``) the report carries, so that the
+export and verify follow the rows without walking the network again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from convcalc.errors import LayerError, format_location
 from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
 from convcalc.layers.base import numel
 from convcalc.layers.containers import merge_shapes
+from convcalc.layers.merges import MergeName
+from convcalc.plan import Group, Leaf, Merge, Plan, PlanNode, Turn
 from convcalc.receptive_field import (
     MAX_FIELD_LOOKUPS,
     AxisField,
@@ -168,6 +172,8 @@ class _Walk:
         self.element_bytes = dtype.bytes
         self.strict = strict
         self.rows: list[LayerRow] = []
+        # How many leaf and merge rows so far: the next one's index among the checked rows.
+        self.checked = 0
         # Running sums of the non-container rows' counts, one entry per row and one before
         # the first: a subtotal is a difference of two, so nesting costs nothing per level.
         self.sums: list[tuple[int, int, int, int, int, int]] = [(0, 0, 0, 0, 0, 0)]
@@ -203,20 +209,25 @@ class _Walk:
     def sequence(
         self, layers: Sequence[LayerSpec], names: list[str], shape: Shape, fields: Fields,
         prefix: str, depth: int, location: Location,
-    ) -> tuple[Shape, Fields]:
+    ) -> tuple[Shape, Fields, tuple[PlanNode, ...]]:
+        """Walk ``layers`` in order; return the output shape, fields and the plan's nodes."""
+        nodes: list[PlanNode] = []
+        node: PlanNode | None
         for index, (layer, name) in enumerate(zip(layers, names, strict=True)):
             here = (*location, index)
             full = _full_name(prefix, name, here)
             if isinstance(layer, Container):
-                shape, fields = self.container(layer, shape, fields, full, depth, here)
+                shape, fields, node = self.container(layer, shape, fields, full, depth, here)
             else:
-                shape, fields = self.leaf(layer, shape, fields, full, depth, here)
-        return shape, fields
+                shape, fields, node = self.leaf(layer, shape, fields, full, depth, here)
+            if node is not None:
+                nodes.append(node)
+        return shape, fields, tuple(nodes)
 
     def leaf(
         self, layer: LayerSpec, shape: Shape, fields: Fields, name: str, depth: int,
         location: Location,
-    ) -> tuple[Shape, Fields]:
+    ) -> tuple[Shape, Fields, Leaf | None]:
         try:
             step = self.apply(layer, shape)
         except LayerError as error:
@@ -241,32 +252,37 @@ class _Walk:
                 else:
                     fields = "untracked"
                     self.warn(name, location, _TOO_COSTLY)
-        self.add_row(name, layer.type, depth, False, shape, step.output_shape, step.cost,
-                     fields, location, layer, fields_in=before)
-        return step.output_shape, fields
+        leaf = self.leaf_row(layer, name, depth, shape, step, before, fields, location)
+        return step.output_shape, fields, leaf
 
     def container(
         self, layer: Container, shape: Shape, fields: Fields, name: str, depth: int,
         location: Location,
-    ) -> tuple[Shape, Fields]:
+    ) -> tuple[Shape, Fields, Group | None]:
         start, first_shape = len(self.rows), shape
+        turns: list[Turn] = []
         if layer.repeat == 1:
-            shape, fields = self.bodies(layer, shape, fields, name, depth + 1, location)
+            shape, fields, bodies, merge = self.bodies(layer, shape, fields, name, depth + 1,
+                                                       location)
+            turns.append(Turn(bodies, merge, None))
         else:
             for turn in range(layer.repeat):
                 turn_start, turn_shape = len(self.rows), shape
                 turn_name = f"{name}.{turn}"
-                shape, fields = self.bodies(layer, shape, fields, turn_name, depth + 2,
-                                            location)
-                self.subtotal(turn_name, layer, depth + 1, turn_shape, shape, fields,
-                              turn_start, location)
-        self.subtotal(name, layer, depth, first_shape, shape, fields, start, location)
-        return shape, fields
+                shape, fields, bodies, merge = self.bodies(layer, shape, fields, turn_name,
+                                                           depth + 2, location)
+                turn_row = self.subtotal(turn_name, layer, depth + 1, turn_shape, shape,
+                                         fields, turn_start, location)
+                turns.append(Turn(bodies, merge, turn_row))
+        row = self.subtotal(name, layer, depth, first_shape, shape, fields, start, location)
+        return shape, fields, None if row is None else Group(layer, row, tuple(turns))
 
     def bodies(
         self, layer: Container, shape: Shape, fields: Fields, name: str, depth: int,
         location: Location,
-    ) -> tuple[Shape, Fields]:
+    ) -> tuple[Shape, Fields, tuple[tuple[PlanNode, ...], ...], Merge | None]:
+        """Walk one turn of ``layer``: return its output shape and fields, each body's
+        nodes and the merge (None: one body, or a walk that keeps no rows)."""
         bodies = layer.bodies()
         # Names are unique across all bodies: they share the container's prefix.
         located = [pair for path, body in bodies for pair in _located(body, (*location, *path))]
@@ -276,23 +292,23 @@ class _Walk:
                           (*location, *path))
             for path, body in bodies
         ]
+        nodes = tuple(body_nodes for _, _, body_nodes in outputs)
         kind = layer.merge_kind
         if kind is None:
-            return outputs[0]
+            return outputs[0][0], outputs[0][1], nodes, None
         try:
-            merged, cost = merge_shapes(kind, [out for out, _ in outputs])
+            merged, cost = merge_shapes(kind, [out for out, _, _ in outputs])
         except LayerError as error:
             error.location, error.layer = location, name
             raise
-        merged_fields = self.merge(name, location, [f for _, f in outputs])
+        merged_fields = self.merge(name, location, [f for _, f, _ in outputs])
         siblings = set(_names(located))
         merge_name: str = kind
         while merge_name in siblings:  # a child already has the merge's name
             merge_name += "_"
-        self.add_row(f"{name}.{merge_name}", kind, depth, False, shape, merged, cost,
-                     merged_fields, location, None,
-                     branch_shapes=tuple(out for out, _ in outputs))
-        return merged, merged_fields
+        merge = self.merge_row(kind, f"{name}.{merge_name}", depth, shape, merged, cost,
+                               merged_fields, location, tuple(out for out, _, _ in outputs))
+        return merged, merged_fields, nodes, merge
 
     def merge(self, name: str, location: Location, branches: list[Fields]) -> Fields:
         if any(f == "untracked" for f in branches):
@@ -319,7 +335,8 @@ class _Walk:
     def subtotal(
         self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
         fields: Fields, start: int, location: Location,
-    ) -> None:
+    ) -> LayerRow | None:
+        """Add a container's subtotal row of the rows from ``start`` on; return it."""
         end = self.sums[-1]
         begin = self.sums[start]
         params, non_trainable, macs, flops, activation, biases = (
@@ -332,14 +349,34 @@ class _Walk:
             location=location, spec=layer,
         ))
         self.sums.append(end)
+        return self.rows[-1]
+
+    def leaf_row(
+        self, layer: LayerSpec, name: str, depth: int, shape: Shape, step: Step,
+        fields_in: Fields, fields: Fields, location: Location,
+    ) -> Leaf | None:
+        """Add a layer's row; return its leaf of the plan (None: a walk that keeps no rows)."""
+        row = self.add_row(name, layer.type, depth, shape, step.output_shape, step.cost,
+                           fields, location, layer, fields_in=fields_in)
+        return Leaf(layer, row, self.checked - 1)
+
+    def merge_row(
+        self, kind: MergeName, name: str, depth: int, shape: Shape, out: Shape, cost: Cost,
+        fields: Fields, location: Location, branch_shapes: tuple[Shape, ...],
+    ) -> Merge | None:
+        """Add a merge's row; return its merge of the plan (None: a walk that keeps no rows)."""
+        row = self.add_row(name, kind, depth, shape, out, cost, fields, location, None,
+                           branch_shapes=branch_shapes)
+        return Merge(kind, row, self.checked - 1)
 
     def add_row(
-        self, name: str, layer_type: str, depth: int, container: bool, shape: Shape,
-        out: Shape, cost: Cost, fields: Fields, location: Location, spec: LayerSpec | None,
+        self, name: str, layer_type: str, depth: int, shape: Shape, out: Shape, cost: Cost,
+        fields: Fields, location: Location, spec: LayerSpec | None,
         fields_in: Fields | None = None, branch_shapes: tuple[Shape, ...] = (),
-    ) -> None:
+    ) -> LayerRow:
+        """Add the row of a layer or a merge (``spec`` None) and count it; return it."""
         self.rows.append(LayerRow.model_construct(
-            name=name, type=layer_type, depth=depth, container=container, input_shape=shape,
+            name=name, type=layer_type, depth=depth, container=False, input_shape=shape,
             output_shape=out, params=cost.params,
             non_trainable_params=cost.non_trainable_params,
             macs=cost.macs * self.batch, flops=cost.flops * self.batch,
@@ -353,6 +390,8 @@ class _Walk:
         self.sums.append((last[0] + row.params, last[1] + row.non_trainable_params,
                           last[2] + row.macs, last[3] + row.flops,
                           last[4] + row.activation_bytes, last[5] + row.bias_params))
+        self.checked += 1
+        return row
 
     def warn(self, name: str, location: Location, message: str) -> None:
         if self.strict:
@@ -371,6 +410,7 @@ def analyze(
 
     MACs, FLOPs and activation bytes are for ``batch`` samples; parameters are not.
     With ``strict``, the first warning is raised as a LayerError instead.
+    The report carries the walk's plan tree as ``report.plan`` (not in the JSON).
     Raises LayerError when the layers do not fit together or exceed MAX_LAYERS rows.
     """
     if batch < 1:
@@ -379,9 +419,11 @@ def analyze(
     walk = _Walk(batch, dtype, strict)
     rank = len(network.input) - 1
     fields: Fields = tuple(AxisField.identity() for _ in range(rank)) if rank else "global"
-    out, _ = walk.sequence(network.layers, _names(_located(network.layers, ("layers",))),
-                           tuple(network.input), fields, "", 0, ("layers",))
-    leaves = [row for row in walk.rows if not row.container]
+    out, _, nodes = walk.sequence(network.layers,
+                                  _names(_located(network.layers, ("layers",))),
+                                  tuple(network.input), fields, "", 0, ("layers",))
+    rows = tuple(walk.rows)
+    leaves = [row for row in rows if not row.container]
     params = sum(r.params for r in leaves)
     non_trainable = sum(r.non_trainable_params for r in leaves)
     totals = Totals.model_construct(
@@ -392,10 +434,12 @@ def analyze(
         activation_bytes=sum(r.activation_bytes for r in leaves),
         param_bytes=(params + non_trainable) * dtype.bytes,
     )
-    return Report.model_construct(
+    report = Report.model_construct(
         name=network.name, input_shape=tuple(network.input), output_shape=out, batch=batch,
-        dtype=dtype, layers=tuple(walk.rows), totals=totals, warnings=tuple(walk.warnings),
+        dtype=dtype, layers=rows, totals=totals, warnings=tuple(walk.warnings),
     )
+    report._plan = Plan(network, nodes)  # the one writer of the report's plan
+    return report
 
 
 class ShapeRow(NamedTuple):
@@ -414,25 +458,30 @@ class ShapeRow(NamedTuple):
 
 class _ShapeWalk(_Walk):
     """A walk that keeps only each layer's name, spec and input shape, and the warnings:
-    no rows, counts, totals or receptive field."""
+    no rows, counts, totals, receptive field or plan tree."""
 
     def __init__(self) -> None:
         super().__init__(1, DType.float32, strict=False)
         self.leaves: list[ShapeRow] = []
 
-    def add_row(
-        self, name: str, layer_type: str, depth: int, container: bool, shape: Shape,
-        out: Shape, cost: Cost, fields: Fields, location: Location, spec: LayerSpec | None,
-        fields_in: Fields | None = None, branch_shapes: tuple[Shape, ...] = (),
-    ) -> None:
-        if spec is not None:
-            self.leaves.append(ShapeRow(name, spec, shape))
+    def leaf_row(
+        self, layer: LayerSpec, name: str, depth: int, shape: Shape, step: Step,
+        fields_in: Fields, fields: Fields, location: Location,
+    ) -> Leaf | None:
+        self.leaves.append(ShapeRow(name, layer, shape))
+        return None
+
+    def merge_row(
+        self, kind: MergeName, name: str, depth: int, shape: Shape, out: Shape, cost: Cost,
+        fields: Fields, location: Location, branch_shapes: tuple[Shape, ...],
+    ) -> Merge | None:
+        return None
 
     def subtotal(
         self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
         fields: Fields, start: int, location: Location,
-    ) -> None:
-        pass
+    ) -> LayerRow | None:
+        return None
 
 
 def walk_shapes(network: Network) -> tuple[tuple[ShapeRow, ...], tuple[LayerWarning, ...]]:

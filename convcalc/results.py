@@ -1,21 +1,25 @@
 """What convcalc computed: frozen result models. Their JSON is the documented contract.
 
 ``Report.model_dump_json()`` is what ``--format json`` prints (docs/json.md). Fields marked
-``exclude=True`` are for the renderers and the explanation, not part of the contract.
+``exclude=True`` are for the renderers and the explanation, not part of the contract; nor is
+``Report.plan``, the analysis's plan tree (a private attribute, outside the model's fields).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from convcalc.layers import LayerSpec
 
+if TYPE_CHECKING:  # convcalc.plan annotates with the rows defined here
+    from convcalc.plan import Plan
+
 __all__ = ["DType", "LayerRow", "LayerWarning", "ReceptiveField", "Report", "Totals"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 class DType(StrEnum):
@@ -138,6 +142,7 @@ class Report(_Frozen):
         layers: the rows, in execution order; containers after their children.
         totals: sums over the non-container rows.
         warnings: rows dropped by non-whole divisions and the like.
+        plan: the plan tree the analysis built with these rows; not in the JSON.
     """
 
     schema_version: Literal[1] = SCHEMA_VERSION
@@ -149,3 +154,11 @@ class Report(_Frozen):
     layers: tuple[LayerRow, ...]
     totals: Totals
     warnings: tuple[LayerWarning, ...]
+    _plan: Plan | None = PrivateAttr(None)  # set by convcalc.analysis.analyze alone
+
+    @property
+    def plan(self) -> Plan | None:
+        """Return the plan tree ``analyze`` built with these rows; None for a report made
+        otherwise (read from JSON, say). A copy keeps its original's plan, and its rows
+        may since differ: ``convcalc.reference.plan.build_plan`` pairs them again."""
+        return self._plan

@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import get_args
 
 from convcalc.analysis import analyze
-from convcalc.layers import Container, LayerSpec, Parallel, Residual, Sequential
+from convcalc.layers import Container, Parallel, Residual, Sequential
 from convcalc.layers.merges import Merge, MergeName, merge_definition
 from convcalc.layers.torch_source import Code, TorchHelper, comment, constant
+from convcalc.plan import Group, Leaf, PlanNode, Turn
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
 
@@ -167,36 +168,29 @@ def _local(full_name: str) -> str:
 
 @dataclass
 class _Writer:
-    """One walk over the network beside its report rows, which come in the same order."""
+    """One pass over the analysis's plan tree, each layer and container with its row."""
 
-    rows: Iterator[LayerRow]
     helpers: dict[str, TorchHelper] = field(default_factory=dict)
     renamed: list[tuple[str, str]] = field(default_factory=list)
     padded: list[str] = field(default_factory=list)
-
-    def row(self, spec: LayerSpec | None, kind: str | None = None) -> LayerRow:
-        row = next(self.rows)
-        if row.spec is not spec or (kind is not None and row.type != kind):
-            raise AssertionError(f"export walk out of step at row {row.name!r}")
-        return row
 
     def helper(self, helper: TorchHelper) -> None:
         """Have the file define ``helper``; one name is one class."""
         if self.helpers.setdefault(helper.name, helper) != helper:
             raise AssertionError(f"two helper classes called {helper.name!r}")
 
-    def layers(self, layers: Sequence[LayerSpec]) -> list[_Entry]:
+    def nodes(self, nodes: Sequence[PlanNode]) -> list[_Entry]:
         entries: list[_Entry] = []
-        for layer in layers:
-            if isinstance(layer, Container):
-                entries.append(self.container(layer))
+        for node in nodes:
+            if isinstance(node, Group):
+                entries.append(self.container(node))
             else:
-                entries += self.leaf(layer)
+                entries += self.leaf(node)
         return entries
 
-    def leaf(self, layer: LayerSpec) -> list[_Entry]:
-        row = self.row(layer)
-        leaf = layer.to_pytorch(row.input_shape)
+    def leaf(self, node: Leaf) -> list[_Entry]:
+        row = node.row
+        leaf = node.layer.to_pytorch(row.input_shape)
         if leaf.helper:
             self.helper(leaf.helper)
         entry = _Entry(_local(row.name), leaf.module, _change(row), row.name)
@@ -205,14 +199,14 @@ class _Writer:
         self.padded.append(row.name)
         return [_Entry("", leaf.pad, pads=entry), entry]
 
-    def container(self, layer: Container) -> _Entry:
+    def container(self, group: Group) -> _Entry:
+        layer = group.layer
         if layer.repeat == 1:
-            module = self.bodies(layer)
+            module = self.bodies(layer, group.turns[0])
         else:
             turns: list[_Entry] = []
-            for turn in range(layer.repeat):
-                body = self.bodies(layer)
-                self.row(layer)  # the turn's subtotal
+            for turn, block in enumerate(group.turns):
+                body = self.bodies(layer, block)
                 source = _module_lines(body, 0)
                 if turns and _module_lines(turns[-1].module, 0) == source:
                     first = turns[-1].turns[0] if turns[-1].turns else turn - 1
@@ -223,14 +217,12 @@ class _Writer:
                 if entry.turns and entry.turns[1] - entry.turns[0] == 1:
                     entry.name, entry.turns = str(entry.turns[0]), None
             module = _Block("nn.Sequential(OrderedDict([", list(turns), "]))")
-        row = self.row(layer)
+        row = group.row
         return _Entry(_local(row.name), module, _change(row), row.name)
 
-    def bodies(self, layer: Container) -> _Block:
-        bodies = [self.layers(body) for _, body in layer.bodies()]
-        merge = None if layer.merge_kind is None else merge_definition(layer.merge_kind)
-        if merge is not None:
-            self.row(None, merge.name)
+    def bodies(self, layer: Container, turn: Turn) -> _Block:
+        bodies = [self.nodes(body) for body in turn.bodies]
+        merge = None if turn.merge is None else merge_definition(turn.merge.kind)
         self.settle([entry for body in bodies for entry in body])
         if isinstance(layer, Sequential):
             return _Block("nn.Sequential(OrderedDict([", list(bodies[0]), "]))")
@@ -411,8 +403,9 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
     from convcalc import __version__
 
     report = analyze(network)
-    writer = _Writer(iter(report.layers))
-    entries = writer.layers(network.layers)
+    assert report.plan is not None  # analyze always leaves one
+    writer = _Writer()
+    entries = writer.nodes(report.plan.nodes)
     writer.settle(entries)
     body = _module_lines(_Block("nn.Sequential(OrderedDict([", list(entries), "]))"), 4)
     helpers = [writer.helpers[name] for name in _CONTAINER_HELPERS if name in writer.helpers]

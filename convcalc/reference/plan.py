@@ -1,10 +1,11 @@
 """The network as `verify` runs it: its layers in execution order, each with its report row.
 
-`build_plan` pairs every layer of a ``Network`` with the row the calculator printed for
-it, expands ``repeat``, and turns containers into blocks of bodies and a merge. Verify's
-passes and its memory estimate walk this plan rather than the network, so the rows are
-matched once, in one place. Also here: each windowed layer's options resolved per spatial
-dimension, as the kernels take them. Pure: no numpy.
+`build_plan` takes the plan tree the analysis built with the report (``Report.plan``,
+``convcalc.plan``), pairs each of its leaves and merges with the report's row in the same
+place, and lays ``repeat`` out flat: a container becomes its turns, each a block of bodies
+and a merge. Verify's passes and its memory estimate walk this plan rather than the
+network. Also here: each windowed layer's options resolved per spatial dimension, as the
+kernels take them. Pure: no numpy.
 
 ``same`` padding is resolved here from its definition (output ``ceil(W/S)``, the smaller
 half of the padding before), not with the calculator's helpers: the kernels then place
@@ -17,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from convcalc.layers import Container, LayerSpec
+from convcalc.analysis import analyze
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.pool import AvgPool, MaxPool
 from convcalc.layers.resample import Pad
+from convcalc.plan import Leaf, Merge, PlanNode
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
 
@@ -43,36 +45,6 @@ class PlanMismatch(ValueError):
 
 
 @dataclass(frozen=True)
-class Leaf:
-    """One layer to run.
-
-    Attributes:
-        layer: the layer as written.
-        row: the calculator's row for it.
-        index: its position among the checked (non-container) rows.
-    """
-
-    layer: LayerSpec
-    row: LayerRow
-    index: int
-
-
-@dataclass(frozen=True)
-class Merge:
-    """The merge closing a block: ``add`` or ``concat`` of the bodies' outputs.
-
-    Attributes:
-        kind: ``add`` or ``concat``.
-        row: the calculator's merge row.
-        index: its position among the checked rows.
-    """
-
-    kind: str
-    row: LayerRow
-    index: int
-
-
-@dataclass(frozen=True)
 class Block:
     """One turn of a container: bodies on the same input, then a merge (None: one body).
 
@@ -84,6 +56,7 @@ class Block:
 
 
 Node = Leaf | Block
+"""``Leaf`` and ``Merge`` are the plan tree's own (``convcalc.plan``)."""
 
 
 class _Rows:
@@ -91,7 +64,6 @@ class _Rows:
 
     def __init__(self, rows: Sequence[LayerRow]) -> None:
         self.rows = iter(rows)
-        self.checked = 0
 
     def take(self, container: bool, type_name: str) -> LayerRow:
         row = next(self.rows, None)
@@ -104,49 +76,46 @@ class _Rows:
             )
         return row
 
-    def leaf(self, type_name: str) -> tuple[LayerRow, int]:
-        row = self.take(False, type_name)
-        self.checked += 1
-        return row, self.checked - 1
 
-
-def _sequence(layers: Sequence[LayerSpec], rows: _Rows) -> tuple[Node, ...]:
-    nodes: list[Node] = []
-    for layer in layers:
-        if isinstance(layer, Container):
-            nodes.extend(_container(layer, rows))
-        else:
-            row, index = rows.leaf(layer.type)
-            nodes.append(Leaf(layer, row, index))
-    return tuple(nodes)
-
-
-def _container(layer: Container, rows: _Rows) -> Iterator[Block]:
-    for _ in range(layer.repeat):
-        bodies = tuple(_sequence(body, rows) for _, body in layer.bodies())
-        merge = None
-        if layer.merge_kind is not None:
-            row, index = rows.leaf(layer.merge_kind)
-            merge = Merge(layer.merge_kind, row, index)
-        if layer.repeat > 1:
-            rows.take(True, layer.type)  # the turn's subtotal
-        yield Block(bodies, merge)
-    rows.take(True, layer.type)
+def _sequence(nodes: Sequence[PlanNode], rows: _Rows) -> Iterator[Node]:
+    for node in nodes:
+        if isinstance(node, Leaf):
+            row = rows.take(False, node.layer.type)
+            yield node if row is node.row else Leaf(node.layer, row, node.index)
+            continue
+        for turn in node.turns:
+            bodies = tuple(tuple(_sequence(body, rows)) for body in turn.bodies)
+            merge = turn.merge
+            if merge is not None:
+                row = rows.take(False, merge.kind)
+                merge = merge if row is merge.row else Merge(merge.kind, row, merge.index)
+            if turn.row is not None:
+                rows.take(True, node.layer.type)  # the turn's subtotal
+            yield Block(bodies, merge)
+        rows.take(True, node.layer.type)
 
 
 def build_plan(network: Network, report: Report) -> tuple[Node, ...]:
     """Return the network's nodes in execution order, each leaf and merge with its row.
 
-    Raises PlanMismatch when the report's rows do not follow the network.
+    The nodes are those of the plan tree ``analyze(network)`` left on ``report``, each
+    given the row in its place in ``report.layers`` (a report's copy may have other
+    rows). A report made otherwise, or of another object than ``network``, has its tree
+    built again by ``analyze(network)``. Raises PlanMismatch when the report's rows do
+    not follow the network.
     """
+    plan = report.plan
+    if plan is None or plan.network is not network:
+        plan = analyze(network).plan
+        assert plan is not None  # analyze always leaves one
     rows = _Rows(report.layers)
-    plan = _sequence(network.layers, rows)
+    nodes = tuple(_sequence(plan.nodes, rows))
     leftover = next(rows.rows, None)
     if leftover is not None:
         raise PlanMismatch(
             f"the report does not follow the network: row '{leftover.name}' is left over"
         )
-    return plan
+    return nodes
 
 
 def checked_rows(plan: Sequence[Node]) -> Iterator[Leaf | Merge]:

@@ -20,6 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from convcalc.layers.base import LayerFamily
+from convcalc.layers.merges import MERGES
 from convcalc.layers.window import dim_names
 from convcalc.render.cells import terminal_text
 from convcalc.render.numbers import compact, human_bytes, shape_text
@@ -32,15 +34,22 @@ FORMATS = ("png", "svg", "pdf")
 NAMED_TICKS_UP_TO = 48
 """Up to this many layers, each gets its name on the x axis; past it, container spans."""
 
-_KINDS = {
+_MERGE = (f"merge ({', '.join(MERGES)})", "#9467bd")
+"""Every merge row, whichever merge: the legend names each registered one."""
+_POOLING = ("pooling", "#8c564b")
+"""Every layer of the pooling family."""
+_OWN_COLOUR = {
     "conv": ("conv", "#1f77b4"), "conv_transpose": ("conv_transpose", "#17becf"),
     "linear": ("linear", "#ff7f0e"), "batchnorm": ("batchnorm", "#2ca02c"),
-    "add": ("merge (add, concat)", "#9467bd"), "concat": ("merge (add, concat)", "#9467bd"),
-    "maxpool": ("pooling", "#8c564b"), "avgpool": ("pooling", "#8c564b"),
     "upsample": ("upsample", "#e377c2"),
 }
-"""Layer type -> the legend entry and colour of its bars."""
+"""The layer types drawn in a colour of their own (the costly and the shape-changing
+ones), by type; any other layer is drawn as ``_OTHER``. A choice of what stands out, not a
+rule per type: a new type needs no entry."""
 _OTHER = ("other (activations, flatten, pad, …)", "#999999")
+_LEGEND = [*(_OWN_COLOUR[name] for name in ("conv", "conv_transpose", "linear", "batchnorm")),
+           _MERGE, _POOLING, _OWN_COLOUR["upsample"], _OTHER]
+"""The legend's entries, in this order (those the figure draws)."""
 
 
 def plotted_rows(report: Report) -> list[LayerRow]:
@@ -49,10 +58,13 @@ def plotted_rows(report: Report) -> list[LayerRow]:
 
 
 def _kind(row: LayerRow) -> tuple[str, str]:
-    """Return the legend entry and colour of a row's bars."""
-    if row.type.startswith(("adaptive_", "global_")):
-        return _KINDS["avgpool"]
-    return _KINDS.get(row.type, _OTHER)
+    """Return the legend entry and colour of a row's bars: a merge's, its family's (pooling),
+    its own, or the others'."""
+    if row.spec is None:
+        return _MERGE
+    if row.spec.family is LayerFamily.pool:
+        return _POOLING
+    return _OWN_COLOUR.get(row.type, _OTHER)
 
 
 def _color(row: LayerRow) -> str:
@@ -176,7 +188,7 @@ def cost_figure(report: Report) -> Figure:
           f"Activation memory (output, {report.dtype})", human_bytes, binary=True)
     _receptive_field(axes[3], rows, report)
     present = {_kind(row) for row in rows}
-    kinds = [kind for kind in dict.fromkeys([*_KINDS.values(), _OTHER]) if kind in present]
+    kinds = [kind for kind in _LEGEND if kind in present]
     figure.legend(handles=[Patch(color=color, label=label) for label, color in kinds],
                   loc="outside lower center", ncols=len(kinds), fontsize=8, frameon=False)
     bottom = axes[3]
