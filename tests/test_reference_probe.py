@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_verify import SYNTHETIC
 
 from convcalc.analysis import analyze
 from convcalc.errors import InputError
@@ -28,7 +29,6 @@ from convcalc.reference.plan import Block, Leaf, Node, build_plan, per_dim, wind
 from convcalc.reference.probe import ProbePass, resolve_shared
 from convcalc.reference.values import ELEMENTWISE, MIXES_ALL_POSITIONS, weightless
 from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
-from test_verify import SYNTHETIC
 
 _GLOBAL = object()
 
