@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from convcalc.errors import InputError
+from convcalc.errors import ProbeLimitExceeded
 from convcalc.layers import LayerSpec
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
@@ -57,10 +57,6 @@ __all__ = ["GLOBAL", "MAX_PROBE_TERMS", "Global", "ProbeLimitExceeded", "ProbePa
 MAX_PROBE_TERMS = 8
 """The most terms (paths with different extents along the other dims) the probe follows
 at once; each costs as much as the whole probe of a network without merges."""
-
-
-class ProbeLimitExceeded(InputError):
-    """The receptive-field probe would take more work than it is allowed; nothing ran."""
 
 
 class Global:
