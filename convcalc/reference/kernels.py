@@ -9,13 +9,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = [
-    "adaptive_avg_pool", "adaptive_max_pool", "add", "avg_pool", "batchnorm", "concat",
-    "conv", "conv_transpose", "gelu", "global_avg_pool", "global_max_pool", "hardswish",
-    "identity", "leaky_relu", "linear", "max_pool", "pad", "relu", "relu6", "sigmoid",
-    "silu", "softmax", "tanh", "upsample",
-]
-
 _FAMILIES = {
     "conv": ("conv", "conv_transpose"),
     "pool": ("adaptive_avg_pool", "adaptive_max_pool", "avg_pool", "global_avg_pool",
@@ -27,6 +20,9 @@ _FAMILIES = {
     "merge": ("add", "concat"),
 }
 _MODULE_OF = {name: family for family, names in _FAMILIES.items() for name in names}
+
+# built, not written out: every name is looked up by __getattr__ below
+__all__ = sorted(_MODULE_OF)
 
 
 def __getattr__(name: str) -> Any:

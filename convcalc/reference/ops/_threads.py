@@ -22,7 +22,8 @@ __all__ = ["in_parallel", "threads"]
 
 def threads() -> int:
     """Return how many threads share a kernel's work: numba's own setting (one per core)."""
-    return max(1, int(config.NUMBA_NUM_THREADS))
+    # numba.config makes its settings at import time, out of mypy's sight
+    return max(1, int(config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 @cache

@@ -175,7 +175,7 @@ def _probe_pad(layer: Pad, x: np.ndarray, axis: int, dims: tuple[int, ...]) -> n
 
 def _scales(layer: Upsample, rank: int) -> tuple[float, ...]:
     assert layer.scale is not None
-    return tuple(float(s) for s in spatial_per_dim(layer.scale, rank))  # type: ignore[arg-type]  # a scale may be a float
+    return tuple(float(s) for s in spatial_per_dim(layer.scale, rank))
 
 
 def _upsample(layer: Upsample, x: np.ndarray) -> np.ndarray:
