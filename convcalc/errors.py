@@ -13,8 +13,10 @@ The tree::
     │   │                         padded input, channels that `groups` does not divide,
     │   │                         shapes that disagree at a merge, a `linear` on a
     │   │                         non-flat input, a network past the layer limit
-    │   └── MemoryLimitExceeded   `verify`'s arrays would need more memory than allowed
-    │                             (nothing was allocated)
+    │   ├── MemoryLimitExceeded   `verify`'s arrays would need more memory than allowed
+    │   │                         (nothing was allocated)
+    │   └── ProbeLimitExceeded    `verify`'s receptive-field probe or checks would take
+    │                             more work than allowed (nothing ran)
     └── VerificationFailed        `verify` measured something the calculator did not
                                   predict: exit code 1
 
@@ -34,6 +36,7 @@ __all__ = [
     "LayerError",
     "MemoryLimitExceeded",
     "NetworkFileError",
+    "ProbeLimitExceeded",
     "SpecError",
     "VerificationFailed",
     "format_location",
@@ -142,6 +145,11 @@ class MemoryLimitExceeded(InputError):
     needed: int = 0
     limit: int = 0
     probe: bool = False
+
+
+@dataclass
+class ProbeLimitExceeded(InputError):
+    """`verify`'s receptive-field probe would take more work than allowed; nothing ran."""
 
 
 @dataclass

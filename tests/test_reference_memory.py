@@ -1,7 +1,7 @@
 """verify's memory estimate against what its passes really allocate, op by op.
 
 How the peaks are measured: every array the kernels and passes allocate is made by numpy
-(kernels.py hands each compiled loop its output, scratch and tables; nothing of size is
+(each op hands its compiled loop its output, scratch and tables; nothing of size is
 allocated inside numba code), and numpy reports its allocations to `tracemalloc`, so the
 traced peak is every byte of every array, plus the Python objects made on the way.
 numba's own allocator (NRT) does not report to tracemalloc: what is left there is the
@@ -19,7 +19,6 @@ import pytest
 
 from convcalc.analysis import analyze
 from convcalc.loader import parse_network
-from convcalc.reference import kernels
 from convcalc.reference.memory import (
     ROW_RECORD_BYTES,
     TAP_TABLE_BYTES,
@@ -27,6 +26,8 @@ from convcalc.reference.memory import (
     MemoryEstimate,
     estimate_memory,
 )
+from convcalc.reference.ops.pool import adaptive_bounds
+from convcalc.reference.ops.resample import tap_tables
 from convcalc.reference.plan import build_plan
 from convcalc.reference.values import ValuePass
 from convcalc.reference.verify import verify
@@ -129,9 +130,9 @@ def test_the_estimate_covers_the_measured_peak(op: str, shape: str) -> None:
 def test_the_table_sizes_are_the_kernels() -> None:
     """The estimate's bytes per output index of a resampling or adaptive pooling table are
     what the kernels' tables take."""
-    index, weight = kernels._tap_tables(10, 25, 0.4, True)
+    index, weight = tap_tables(10, 25, 0.4, True)
     assert index.nbytes + weight.nbytes == 25 * TAP_TABLE_BYTES
-    start, end = kernels._adaptive_bounds(10, 4)
+    start, end = adaptive_bounds(10, 4)
     assert start.nbytes + end.nbytes == 4 * WINDOW_BOUND_BYTES
 
 

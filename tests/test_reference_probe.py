@@ -21,16 +21,21 @@ from test_verify import SYNTHETIC
 from convcalc.analysis import analyze
 from convcalc.errors import InputError
 from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Linear
+from convcalc.layers.dense import Flatten, Linear
+from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
+from convcalc.layers.pool import GlobalPool
 from convcalc.loader import parse_network
 from convcalc.reference import kernels
 from convcalc.reference.field import Supports
+from convcalc.reference.lookup import layer_op
 from convcalc.reference.plan import Block, Leaf, Node, build_plan, per_dim, window_options
 from convcalc.reference.probe import ProbePass, resolve_shared
-from convcalc.reference.values import ELEMENTWISE, MIXES_ALL_POSITIONS, weightless
 from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
 
 _GLOBAL = object()
+# The oracle's own lists: layers that move no position, layers that mix them all.
+ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout)
+MIXES_ALL_POSITIONS = (Flatten, Linear, GlobalPool)
 
 
 class _FullProbe:
@@ -83,7 +88,7 @@ class _FullProbe:
         elif isinstance(layer, Linear):
             y = kernels.linear(x, np.ones((1, x.shape[-1]), np.float32), None)[0]
         else:
-            y = weightless(layer, x)
+            y = layer_op(layer).run(layer, x, None, leaf.index)[0]  # no weights
         if isinstance(layer, MIXES_ALL_POSITIONS):
             self.covered[leaf.index] = np.stack([
                 np.any(a.reshape(a.shape[0], -1) > 0, axis=1) for a in (x, y)])

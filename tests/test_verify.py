@@ -19,11 +19,12 @@ from convcalc import analyze, load_network, parse_network
 from convcalc.errors import MemoryLimitExceeded
 from convcalc.geometry import WindowMap
 from convcalc.layers import REGISTRY
-from convcalc.reference import kernels
 from convcalc.reference.arrays import stream_key, uniform
 from convcalc.reference.expected import Reach
 from convcalc.reference.field import Supports, measure
 from convcalc.reference.memory import estimate_memory
+from convcalc.reference.ops import elementwise as elementwise_ops
+from convcalc.reference.ops import pool as pool_ops
 from convcalc.reference.plan import PlanMismatch, build_plan
 from convcalc.reference.results import ParamCount, Verification
 from convcalc.reference.verify import verify
@@ -416,7 +417,7 @@ def test_a_kernel_that_refuses_stops_verify(monkeypatch: pytest.MonkeyPatch) -> 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise ValueError("kernel 9 is larger than the padded input")
 
-    monkeypatch.setattr(kernels, "avg_pool", refuse)
+    monkeypatch.setattr(pool_ops, "avg_pool_arrays", refuse)
     _, result = verified(load_network(EXAMPLES / "lenet5.yaml").network)
     assert not result.ok and not result.complete
     assert [check.name for check in result.layers] == ["conv1", "tanh1", "pool1"]
@@ -426,14 +427,14 @@ def test_a_kernel_that_refuses_stops_verify(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_a_nan_in_an_output_fails_the_finite_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """An output with a NaN fails that row's finite check."""
-    real_tanh = kernels.tanh
+    real_activated = elementwise_ops._activated
 
-    def tanh_with_nan(x: np.ndarray) -> np.ndarray:
-        y = real_tanh(x)
+    def with_nan(x: np.ndarray, function: int, option: float = 0.0) -> np.ndarray:
+        y = real_activated(x, function, option)
         y.reshape(-1)[0] = np.nan
         return y
 
-    monkeypatch.setattr(kernels, "tanh", tanh_with_nan)
+    monkeypatch.setattr(elementwise_ops, "_activated", with_nan)
     _, result = verified(network("input: 1x8\nlayers:\n  - tanh\n"))
     assert [(m.layer, m.check) for m in result.mismatches] == [("tanh1", "finite")]
 

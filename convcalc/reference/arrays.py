@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from convcalc.reference.ops._threads import in_parallel
 
 __all__ = ["stream_key", "uniform"]
 
@@ -28,19 +30,23 @@ def stream_key(seed: int, *names: object) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
-@njit(cache=True, parallel=True)
-def _fill_uniform(out: np.ndarray, key: np.uint64, low: np.float32, span: np.float32) -> None:
-    """Fill ``out`` (flat float32) with ``low + span·u``, u in [0, 1) from (key, index)."""
-    for index in prange(out.size):
+@njit(cache=True, nogil=True)
+def _fill_uniform(out: np.ndarray, key: np.uint64, low: np.float32, span: np.float32,
+                  start: int, stop: int) -> int:
+    """Fill ``out[start:stop]`` (flat float32) with ``low + span·u``, u in [0, 1) from
+    (key, index)."""
+    for index in range(start, stop):
         z = key + np.uint64(index) * _GOLDEN
         z = (z ^ (z >> np.uint64(30))) * _MIX_1
         z = (z ^ (z >> np.uint64(27))) * _MIX_2
         z = z ^ (z >> np.uint64(31))
         out[index] = low + span * (np.float32(z >> np.uint64(40)) * _UNIT)
+    return 0
 
 
 def uniform(shape: tuple[int, ...], key: int, low: float, high: float) -> np.ndarray:
     """Return a float32 array of ``shape`` with values uniform in [low, high) from ``key``."""
     out = np.empty(shape, np.float32)
-    _fill_uniform(out.reshape(-1), np.uint64(key), np.float32(low), np.float32(high - low))
+    in_parallel(_fill_uniform, out.size, out.reshape(-1), np.uint64(key), np.float32(low),
+                np.float32(high - low))
     return out

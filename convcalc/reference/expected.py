@@ -28,7 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcalc.geometry import IndexMap
-from convcalc.receptive_field import AxisField, PeriodTooLong, StrideMismatch, merge_fields
+from convcalc.receptive_field import (
+    MAX_FIELD_LOOKUPS,
+    AxisField,
+    PeriodTooLong,
+    StrideMismatch,
+    merge_cost,
+    merge_fields,
+)
 from convcalc.reference.plan import Block, Leaf, Node
 
 __all__ = ["Expected", "Reach", "expected_fields"]
@@ -81,25 +88,40 @@ class Expected:
     field: AxisField | None
 
 
-def _merge(states: Sequence[Expected]) -> Expected:
-    reach = Reach(np.minimum.reduce([s.reach.first for s in states]),
-                  np.maximum.reduce([s.reach.last for s in states]))
-    fields = [s.field for s in states]
-    field = None
-    if all(f is not None for f in fields):
-        try:
-            field = merge_fields([f for f in fields if f is not None])
-        except (PeriodTooLong, StrideMismatch):
-            field = None
-    return Expected(reach, field)
-
-
 class _Walk:
-    """Follows the calculator's index maps along one dim, recording each row's model."""
+    """Follows the calculator's index maps along one dim, recording each row's model.
+
+    The field costs look-ups as in the analysis (`AxisField.cost`, `merge_cost`), against
+    the same MAX_FIELD_LOOKUPS: past it the field is untracked from there on, as the
+    report says. The analysis spends its budget over every dim, this walk over one, so
+    it never stops tracking a field the report printed.
+    """
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.rows: dict[int, Expected] = {}
+        self.field_lookups = 0
+
+    def afford(self, lookups: int) -> bool:
+        """Return whether the walk may spend ``lookups`` more field look-ups; spend them."""
+        if self.field_lookups + lookups > MAX_FIELD_LOOKUPS:
+            return False
+        self.field_lookups += lookups
+        return True
+
+    def merge(self, states: Sequence[Expected]) -> Expected:
+        """Return the model of a merge of ``states``: the union of the branches."""
+        reach = Reach(np.minimum.reduce([s.reach.first for s in states]),
+                      np.maximum.reduce([s.reach.last for s in states]))
+        fields = [s.field for s in states if s.field is not None]
+        field = None
+        if len(fields) == len(states):
+            try:
+                if self.afford(merge_cost(fields)):
+                    field = merge_fields(fields)
+            except (PeriodTooLong, StrideMismatch):
+                field = None
+        return Expected(reach, field)
 
     def nodes(self, nodes: Sequence[Node], state: Expected | None) -> Expected | None:
         for node in nodes:
@@ -113,7 +135,7 @@ class _Walk:
             return outputs[0]
         if any(out is None for out in outputs):
             return None
-        merged = _merge([out for out in outputs if out is not None])
+        merged = self.merge([out for out in outputs if out is not None])
         self.rows[block.merge.index] = merged
         return merged
 
@@ -128,7 +150,8 @@ class _Walk:
             field = None
             if state.field is not None:
                 try:
-                    field = state.field.through(index_map)
+                    if self.afford(state.field.cost(index_map)):
+                        field = state.field.through(index_map)
                 except PeriodTooLong:
                     field = None
             reach = state.reach.through(index_map, leaf.row.output_shape[1 + self.dim])

@@ -4,7 +4,7 @@ Two passes run one after the other, so the need is the larger of the two:
 
 * the value pass, on real arrays: the activations alive at once (a container keeps its
   input and its finished branches until the merge), the running layer's parameters, and
-  every array its kernel allocates besides its output (kernels.py allocates them all in
+  every array its kernel allocates besides its output (the ops allocate them all in
   numpy, so a test can hold this estimate against `tracemalloc`): a convolution's padded
   input, its channels-last copy and its weights' channels-last copy; a transposed
   convolution's uncropped result; the zero bias of a layer without one; resampling's tap
@@ -14,7 +14,8 @@ Two passes run one after the other, so the need is the larger of the two:
   given per slab, times the paths it follows, plus what it keeps for the whole run (every
   row's supports and expected reach, per unit of every dim).
 
-Float32 throughout. Pure: no numpy.
+Float32 throughout. Pure arithmetic: each op (reference/ops/) gives its own scratch, slab
+and table bytes.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
-from convcalc.layers.pool import AdaptivePool, GlobalPool
-from convcalc.layers.resample import Upsample
-from convcalc.reference.plan import Block, Leaf, Merge, Node, per_dim, window_options
+from convcalc.reference.lookup import layer_op
+from convcalc.reference.ops._op import Positions
+from convcalc.reference.ops.pool import WINDOW_BOUND_BYTES
+from convcalc.reference.ops.resample import TAP_TABLE_BYTES
+from convcalc.reference.plan import Block, Leaf, Merge, Node
 from convcalc.results import Report
 
 __all__ = [
@@ -47,10 +47,6 @@ ELEMENT_BYTES = 4
 """Every array of values verify allocates is float32."""
 KERNEL_RANK = 3
 """Spatial dims the kernels work in (kernels.KERNEL_RANK): tables exist for each."""
-TAP_TABLE_BYTES = 2 * (8 + 8)
-"""Resampling's tables per output index of a dim: two int64 sources, two float64 weights."""
-WINDOW_BOUND_BYTES = 2 * 8
-"""Adaptive pooling's window bounds per output index of a dim: int64 start and end."""
 UNIT_RECORD_BYTES = 3 * 8 + 2 * 8
 """What the probe keeps per unit of every row and dim for the whole run: its supports
 (first, last, count) and the calculator's reach (first, last), int64 each."""
@@ -106,41 +102,9 @@ class MemoryEstimate(BaseModel):
 #  scratch bytes; parameter bytes)
 Cost = tuple[int | None, int, int]
 
-_ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout)
-_MIXES_ALL_POSITIONS = (Flatten, Linear, GlobalPool)
-
-
-def _lifted(sizes: Sequence[int]) -> int:
-    """Return the sum of per-dim ``sizes`` with 1 for each dim the kernels add."""
-    return sum(sizes) + KERNEL_RANK - len(sizes)
-
-
-def _full_size(leaf: Leaf, dims: Sequence[int]) -> list[int]:
-    """Return a transposed convolution's uncropped result size per dim."""
-    layer = leaf.layer
-    options = window_options(layer, tuple(dims))  # type: ignore[arg-type]
-    return [(size - 1) * s + d * (k - 1) + 1 + extra for size, k, s, d, extra in zip(
-        dims, options.kernel, options.stride, options.dilation,
-        per_dim(layer.output_padding, len(dims)), strict=True)]  # type: ignore[attr-defined]
-
-
-def _padded_size(leaf: Leaf, dims: Sequence[int]) -> list[int]:
-    """Return a convolution's padded input size per dim."""
-    options = window_options(leaf.layer, tuple(dims))  # type: ignore[arg-type]
-    return [size + before + after for size, before, after in zip(
-        dims, options.pad_before, options.pad_after, strict=True)]
-
-
 def _tables(leaf: Leaf) -> int:
     """Return the bytes of a layer's index tables (resampling, adaptive pooling)."""
-    out = leaf.row.output_shape[1:]
-    if isinstance(leaf.layer, Upsample):
-        return TAP_TABLE_BYTES * _lifted(out)
-    if isinstance(leaf.layer, AdaptivePool):
-        return WINDOW_BOUND_BYTES * _lifted(out)
-    if isinstance(leaf.layer, GlobalPool):
-        return WINDOW_BOUND_BYTES * KERNEL_RANK
-    return 0
+    return layer_op(leaf.layer).tables(leaf.layer, leaf.row)
 
 
 def _value_cost(batch: int) -> Callable[[Leaf | Merge], Cost]:
@@ -149,23 +113,11 @@ def _value_cost(batch: int) -> Callable[[Leaf | Merge], Cost]:
         out = batch * math.prod(row.output_shape) * ELEMENT_BYTES
         if isinstance(step, Merge):
             return out, 0, 0
-        layer = step.layer
-        parameters = (row.params + row.non_trainable_params) * ELEMENT_BYTES
-        if isinstance(layer, Flatten):
+        op = layer_op(step.layer)
+        if not op.new_output:
             return None, 0, 0
-        dims = row.input_shape[1:]
-        zero_bias = 0
-        if isinstance(layer, Conv | ConvTranspose | Linear) and not layer.bias:
-            zero_bias = row.output_shape[0] * ELEMENT_BYTES
-        if isinstance(layer, Conv):
-            padded = batch * row.input_shape[0] * math.prod(_padded_size(step, dims))
-            # the padded input, its channels-last copy and the weights' channels-last copy
-            scratch = 2 * padded * ELEMENT_BYTES + parameters + zero_bias
-            return out, scratch, parameters
-        if isinstance(layer, ConvTranspose):
-            full = batch * row.output_shape[0] * math.prod(_full_size(step, dims))
-            return out, full * ELEMENT_BYTES + zero_bias, parameters
-        return out, zero_bias + _tables(step), parameters
+        parameters = (row.params + row.non_trainable_params) * ELEMENT_BYTES
+        return out, op.value_scratch(step.layer, row, batch), parameters
 
     return cost
 
@@ -176,7 +128,8 @@ def _probe_cost(dim: int) -> Callable[[Leaf | Merge], Cost]:
     def cost(step: Leaf | Merge) -> Cost:
         row = step.row
         spatial = len(row.input_shape) > 1
-        if isinstance(step, Leaf) and isinstance(step.layer, _MIXES_ALL_POSITIONS):
+        kind = layer_op(step.layer).positions if isinstance(step, Leaf) else Positions.moved
+        if kind == Positions.mixed:
             # which slabs reach it: a bool per position; the probe stops there
             return 0, row.input_shape[1 + dim] if spatial else 0, 0
         if not spatial or len(row.output_shape) < 2:
@@ -184,15 +137,9 @@ def _probe_cost(dim: int) -> Callable[[Leaf | Merge], Cost]:
         out = row.output_shape[1 + dim] * ELEMENT_BYTES
         if isinstance(step, Merge):
             return out, 0, 0
-        layer = step.layer
-        if isinstance(layer, _ELEMENTWISE):
+        if kind == Positions.kept:
             return None, 0, 0
-        if isinstance(layer, Conv):
-            padded = _padded_size(step, row.input_shape[1:])[dim]
-            return out, 2 * padded * ELEMENT_BYTES, 0
-        if isinstance(layer, ConvTranspose):
-            return out, _full_size(step, row.input_shape[1:])[dim] * ELEMENT_BYTES, 0
-        return out, 0, 0
+        return out, layer_op(step.layer).probe_scratch(step.layer, row, dim), 0
 
     return cost
 
@@ -275,7 +222,8 @@ def _probe_fixed(plan: Sequence[Node], spatial: Sequence[int]) -> int:
     # an elementwise row shares its input's supports and reach
     units = [max(step.row.output_shape[1:]) for step in _steps(plan)
              if len(step.row.output_shape) > 1
-             and not (isinstance(step, Leaf) and isinstance(step.layer, _ELEMENTWISE))]
+             and not (isinstance(step, Leaf)
+                      and layer_op(step.layer).positions == Positions.kept)]
     kept = UNIT_RECORD_BYTES * len(spatial) * sum(units)
     checking = UNIT_CHECK_BYTES * max(max(units, default=0), max(spatial))
     tables = max((_tables(leaf) for leaf in _leaves(plan)), default=0)

@@ -35,32 +35,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from convcalc.errors import InputError
-from convcalc.layers import LayerSpec
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
-from convcalc.layers.resample import Pad, Upsample
-from convcalc.reference import kernels
 from convcalc.reference.field import Supports
-from convcalc.reference.plan import Block, Leaf, Node, checked_rows, per_dim, window_options
-from convcalc.reference.values import ELEMENTWISE, MIXES_ALL_POSITIONS
+from convcalc.reference.lookup import layer_op, merge_op
+from convcalc.reference.ops._op import Positions
+from convcalc.reference.ops._threads import in_parallel
+from convcalc.reference.ops.merge import summed
+from convcalc.reference.plan import Block, Leaf, Merge, Node, checked_rows
 
-__all__ = ["GLOBAL", "MAX_PROBE_TERMS", "Global", "ProbeLimitExceeded", "ProbePass", "along",
-           "checked_units", "probe_work", "resolve_shared"]
+__all__ = ["GLOBAL", "MAX_PROBE_TERMS", "Global", "ProbePass", "checked_units", "positions",
+           "probe_work", "resolve_shared"]
 
 MAX_PROBE_TERMS = 8
 """The most terms (paths with different extents along the other dims) the probe follows
 at once; each costs as much as the whole probe of a network without merges."""
-
-
-class ProbeLimitExceeded(InputError):
-    """The receptive-field probe would take more work than it is allowed; nothing ran."""
 
 
 class Global:
@@ -88,21 +79,22 @@ class Terms:
 Value = Terms | Global
 
 
-@njit(cache=True, parallel=True)
-def _binarize_flat(flat: np.ndarray) -> None:
-    """Set every positive value of ``flat`` to 1 and every other to 0, in place.
+@njit(cache=True, nogil=True)
+def _binarize_flat(flat: np.ndarray, start: int, stop: int) -> int:
+    """Set every positive value of ``flat[start:stop]`` to 1 and every other to 0, in place.
 
     Probe values are ≥ 0, but a max pool window that lies wholly in the padding gives −∞:
     nothing reaches that unit.
     """
-    for index in prange(flat.size):
+    for index in range(start, stop):
         flat[index] = 1 if flat[index] > 0 else 0
+    return 0
 
 
 def _binarized(y: np.ndarray) -> np.ndarray:
     """Return ``y`` with positive values set to 1, others to 0 (in place when contiguous)."""
     y = np.ascontiguousarray(y)
-    _binarize_flat(y.reshape(-1))
+    in_parallel(_binarize_flat, y.size, y.reshape(-1))
     return y
 
 
@@ -110,13 +102,14 @@ _FOLD_BLOCK = 512
 """Units one work item of `_fold` takes: a block of columns read row after row."""
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _fold(values: np.ndarray, start: int, first: np.ndarray, last: np.ndarray,
-          count: np.ndarray) -> None:
+          count: np.ndarray, first_block: int, stop_block: int) -> int:
     """Fold ``values`` (slabs × units, 0 or 1) into each unit's first and last reaching
-    position and count, for the slabs ``start, start + 1, …``; allocates nothing."""
+    position and count, for the slabs ``start, start + 1, …``, in blocks of units
+    ``first_block`` to ``stop_block``; allocates nothing."""
     slabs, units = values.shape
-    for block in prange((units + _FOLD_BLOCK - 1) // _FOLD_BLOCK):
+    for block in range(first_block, stop_block):
         low = block * _FOLD_BLOCK
         high = min(low + _FOLD_BLOCK, units)
         for slab in range(slabs):
@@ -126,64 +119,12 @@ def _fold(values: np.ndarray, start: int, first: np.ndarray, last: np.ndarray,
                     first[unit] = min(first[unit], position)
                     last[unit] = max(last[unit], position)
                     count[unit] += 1
+    return 0
 
 
-def _only(values: Sequence[Any], axis: int, fill: Any) -> tuple[Any, ...]:
-    """Return ``values`` with every dim but ``axis`` set to ``fill``."""
-    return tuple(value if dim == axis else fill for dim, value in enumerate(values))
-
-
-def along(layer: LayerSpec, x: np.ndarray, axis: int, dims: tuple[int, ...]) -> np.ndarray:
-    """Return ``layer`` run by its kernel along spatial ``axis`` alone, every weight 1.
-
-    ``x`` has length 1 in the other spatial dims, which get unit options; ``dims`` is
-    the layer's real input size per dim (``same`` padding depends on it).
-    """
-    rank = len(dims)
-    if isinstance(layer, Conv | ConvTranspose):
-        options = window_options(layer, dims)
-        weight = np.ones((1, 1, *_only(options.kernel, axis, 1)), np.float32)
-        stride, dilation = _only(options.stride, axis, 1), _only(options.dilation, axis, 1)
-        before = _only(options.pad_before, axis, 0)
-        if isinstance(layer, Conv):
-            return kernels.conv(x, weight, None, stride, dilation, before,
-                                _only(options.pad_after, axis, 0), 1)[0]
-        extra = _only(per_dim(layer.output_padding, rank), axis, 0)
-        return kernels.conv_transpose(x, weight, None, stride, dilation, before, extra, 1)[0]
-    if isinstance(layer, MaxPool | AvgPool | Pad):
-        options = window_options(layer, dims)
-        kernel, stride = _only(options.kernel, axis, 1), _only(options.stride, axis, 1)
-        before, after = _only(options.pad_before, axis, 0), _only(options.pad_after, axis, 0)
-        if isinstance(layer, Pad):
-            return kernels.pad(x, before, after)
-        if isinstance(layer, MaxPool):
-            return kernels.max_pool(x, kernel, stride, _only(options.dilation, axis, 1),
-                                    before, after, layer.ceil_mode)
-        return kernels.avg_pool(x, kernel, stride, before, after, layer.ceil_mode,
-                                layer.count_include_pad)
-    if isinstance(layer, AdaptivePool):
-        adaptive = (kernels.adaptive_avg_pool if layer.type == "adaptive_avgpool"
-                    else kernels.adaptive_max_pool)
-        return adaptive(x, _only(per_dim(layer.output, rank), axis, 1))
-    if isinstance(layer, Upsample):
-        if layer.size is not None:
-            return kernels.upsample(x, size=_only(per_dim(layer.size, rank), axis, 1),
-                                    mode=layer.mode)
-        scale = tuple(float(s) for s in per_dim(layer.scale, rank))  # type: ignore[arg-type]
-        return kernels.upsample(x, scale=_only(scale, axis, 1.0), mode=layer.mode)
-    raise ValueError(f"verify has no reference kernel for layer type {layer.type}")
-
-
-def _mixed(layer: LayerSpec, x: np.ndarray) -> np.ndarray:
-    """Return the output of a layer that mixes all positions, every weight 1."""
-    if isinstance(layer, Linear):
-        return kernels.linear(x, np.ones((1, x.shape[-1]), np.float32), None)[0]
-    if isinstance(layer, GlobalPool):
-        pool = (kernels.global_avg_pool if layer.type == "global_avgpool"
-                else kernels.global_max_pool)
-        return pool(x)
-    assert isinstance(layer, Flatten)
-    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+def positions(step: Leaf | Merge) -> Positions:
+    """Return what a row does to positions (a merge's windows are its branches')."""
+    return layer_op(step.layer).positions if isinstance(step, Leaf) else Positions.moved
 
 
 def _key(others: tuple[np.ndarray | None, ...]) -> bytes:
@@ -244,7 +185,8 @@ class ProbePass:
         if len(terms) < len(outputs):
             self.tick()
             return GLOBAL
-        # add and concat alike: the union of the branches' supports, in one channel
+        # the union of the branches' supports, in one channel
+        union = merge_op(block.merge.kind).union
         merged = Terms(source=block.merge.index)
         grouped: dict[bytes, list[np.ndarray]] = {}
         for branch in terms:
@@ -252,7 +194,7 @@ class ProbePass:
                 grouped.setdefault(key, []).append(array)
                 merged.others[key] = branch.others[key]
         for key, arrays in grouped.items():
-            merged.arrays[key] = _binarized(kernels.add(*arrays))
+            merged.arrays[key] = _binarized(union(*arrays))
         self.read(block.merge.index, merged)
         return merged
 
@@ -261,11 +203,12 @@ class ProbePass:
             self.tick()
             return GLOBAL
         layer = leaf.layer
-        if isinstance(layer, ELEMENTWISE):
+        op = layer_op(layer)
+        if op.positions == Positions.kept:
             self.shared[leaf.index] = x.source
             self.tick()
             return x
-        if isinstance(layer, MIXES_ALL_POSITIONS):
+        if op.positions == Positions.mixed:
             self.cover(leaf, x)
             return GLOBAL
         y = Terms(source=leaf.index)
@@ -275,15 +218,15 @@ class ProbePass:
             dims = tuple(array.shape[2 + axis] if other is None else other.shape[2 + axis]
                          for axis, other in enumerate(others))
             moved = tuple(None if other is None else
-                          _binarized(along(layer, other, axis, dims))
+                          _binarized(op.probe(layer, other, axis, dims))
                           for axis, other in enumerate(others))
-            out = _binarized(along(layer, array, self.dim, dims))
+            out = _binarized(op.probe(layer, array, self.dim, dims))
             if any(other is not None and not other.any() for other in moved):
                 dead = (out, moved)  # this path reaches nothing along another dim
                 continue
             new_key = _key(moved)
             if new_key in y.arrays:
-                out = _binarized(kernels.add(y.arrays[new_key], out))
+                out = _binarized(summed(y.arrays[new_key], out))
             y.arrays[new_key] = out
             y.others[new_key] = moved
         if not y.arrays and dead is not None:
@@ -298,12 +241,13 @@ class ProbePass:
         """Fold in which slabs reach each output unit of row ``index`` along the dim."""
         self.most_terms = max(self.most_terms, len(y.arrays))
         arrays = list(y.arrays.values())
-        values = arrays[0] if len(arrays) == 1 else _binarized(kernels.add(*arrays))
+        values = arrays[0] if len(arrays) == 1 else _binarized(summed(*arrays))
         values = values.reshape(values.shape[0], values.shape[2 + self.dim])
         if index not in self.supports:
             self.supports[index] = Supports.empty(values.shape[1])
         found = self.supports[index]
-        _fold(values, self.start, found.first, found.last, found.count)
+        blocks = (values.shape[1] + _FOLD_BLOCK - 1) // _FOLD_BLOCK
+        in_parallel(_fold, blocks, values, self.start, found.first, found.last, found.count)
         self.tick()
 
     def cover(self, leaf: Leaf, x: Terms) -> None:
@@ -312,8 +256,9 @@ class ProbePass:
         if leaf.index not in self.covered:
             self.covered[leaf.index] = np.zeros((2, self.widths[self.dim]), bool)
         covered = self.covered[leaf.index]
+        op = layer_op(leaf.layer)
         for array in x.arrays.values():
-            for side, values in enumerate((array, _mixed(leaf.layer, array))):
+            for side, values in enumerate((array, op.probe(leaf.layer, array, self.dim, ()))):
                 reached = np.any(values.reshape(values.shape[0], math.prod(values.shape[1:]))
                                  > 0, axis=1)
                 covered[side, self.start:self.stop] |= reached
@@ -343,21 +288,17 @@ def probe_work(plan: Sequence[Node], widths: tuple[int, ...]) -> int:
         per_slab = width
         for step in checked_rows(plan):
             row = step.row
-            if len(row.output_shape) < 2 or (isinstance(step, Leaf) and (
-                    isinstance(step.layer, MIXES_ALL_POSITIONS))):
+            kind = positions(step)
+            if len(row.output_shape) < 2 or kind == Positions.mixed:
                 break
-            if isinstance(step, Leaf) and isinstance(step.layer, ELEMENTWISE):
+            if kind == Positions.kept:
                 continue
             taps = 1
-            if isinstance(step, Leaf) and isinstance(step.layer, Conv | ConvTranspose
-                                                     | MaxPool | AvgPool):
-                options = window_options(step.layer, row.input_shape[1:])
-                taps = options.kernel[dim]
+            if isinstance(step, Leaf):
+                taps = layer_op(step.layer).taps(step.layer, row.input_shape[1:], dim)
             per_slab += (row.input_shape[1 + dim] + row.output_shape[1 + dim]) * taps
         work += width * per_slab
     return work
-
-
 
 
 def checked_units(plan: Sequence[Node], rank: int) -> int:
@@ -366,10 +307,10 @@ def checked_units(plan: Sequence[Node], rank: int) -> int:
     units = 0
     for step in checked_rows(plan):
         row = step.row
-        if isinstance(step, Leaf) and isinstance(step.layer, MIXES_ALL_POSITIONS):
+        kind = positions(step)
+        if kind == Positions.mixed:
             break
-        if len(row.output_shape) < 2 or (isinstance(step, Leaf)
-                                         and isinstance(step.layer, ELEMENTWISE)):
+        if len(row.output_shape) < 2 or kind == Positions.kept:
             continue
         units += sum(row.output_shape[1:1 + rank])
     return units

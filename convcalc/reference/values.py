@@ -19,23 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcalc.layers import LayerSpec
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
-from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
-from convcalc.layers.resample import Pad, Upsample
-from convcalc.reference import kernels
 from convcalc.reference.arrays import stream_key, uniform
-from convcalc.reference.plan import Block, Leaf, Merge, Node, per_dim, window_options
+from convcalc.reference.lookup import layer_op, merge_op
+from convcalc.reference.ops._op import Outcome
+from convcalc.reference.plan import Block, Leaf, Merge, Node
 from convcalc.reference.results import ParamCount
 
-__all__ = ["ELEMENTWISE", "MIXES_ALL_POSITIONS", "KernelFailed", "Measured", "ValuePass",
-           "weightless"]
-
-MIXES_ALL_POSITIONS = (Flatten, Linear, GlobalPool)
-"""Layers after which no output depends on one position more than another."""
-ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout)
-"""Layers that act on each element alone: they move no position."""
+__all__ = ["KernelFailed", "Measured", "ValuePass"]
 
 
 class KernelFailed(Exception):
@@ -59,10 +49,6 @@ class Measured:
     macs: int
     padded_taps: int | None
     finite: bool
-
-
-# (output, trainable elements, non-trainable elements, MACs, padded taps)
-Outcome = tuple[np.ndarray, int, int, int, int | None]
 
 
 class ValuePass:
@@ -94,7 +80,7 @@ class ValuePass:
         outputs = [self.nodes(body, x) if body else x for body in block.bodies]
         if block.merge is None:
             return outputs[0]
-        merge = kernels.add if block.merge.kind == "add" else kernels.concat
+        merge = merge_op(block.merge.kind)
         return self.record(block.merge, lambda: (merge(*outputs), 0, 0, 0, None))
 
     def leaf(self, leaf: Leaf, x: np.ndarray) -> np.ndarray:
@@ -131,86 +117,4 @@ class ValuePass:
 
     def run(self, layer: LayerSpec, x: np.ndarray, index: int) -> Outcome:
         """Return the output and what the kernel needed and counted for one layer."""
-        channels = x.shape[1]
-        if isinstance(layer, Conv):
-            options = window_options(layer, x.shape[2:])
-            per_group = channels // layer.groups
-            weight, bias = self.weighted(index, (layer.filters, per_group, *options.kernel),
-                                         layer.filters, per_group * math.prod(options.kernel),
-                                         layer.bias)
-            y, macs, padded_taps = kernels.conv(x, weight, bias, options.stride,
-                                                options.dilation, options.pad_before,
-                                                options.pad_after, layer.groups)
-            return y, weight.size + _size(bias), 0, macs, padded_taps
-        if isinstance(layer, ConvTranspose):
-            options = window_options(layer, x.shape[2:])
-            # each output sums about C/groups·∏K/∏S products
-            fan_in = max(channels // layer.groups * math.prod(options.kernel)
-                         // math.prod(options.stride), 1)
-            weight, bias = self.weighted(
-                index, (channels, layer.filters // layer.groups, *options.kernel),
-                layer.filters, fan_in, layer.bias)
-            y, macs = kernels.conv_transpose(x, weight, bias, options.stride,
-                                             options.dilation, options.pad_before,
-                                             per_dim(layer.output_padding, x.ndim - 2),
-                                             layer.groups)
-            return y, weight.size + _size(bias), 0, macs, None
-        if isinstance(layer, Linear):
-            weight, bias = self.weighted(index, (layer.units, x.shape[-1]), layer.units,
-                                         x.shape[-1], layer.bias)
-            y, macs = kernels.linear(x, weight, bias)
-            return y, weight.size + _size(bias), 0, macs, None
-        if isinstance(layer, BatchNorm):
-            gamma = self.uniform(index, "gamma", (channels,), 0.5, 1.5)
-            beta = self.uniform(index, "beta", (channels,), -0.1, 0.1)
-            mean = self.uniform(index, "running_mean", (channels,), -0.1, 0.1)
-            variance = self.uniform(index, "running_var", (channels,), 0.5, 1.5)
-            y = kernels.batchnorm(x, gamma, beta, mean, variance, layer.eps)
-            return y, gamma.size + beta.size, mean.size + variance.size, 0, None
-        return weightless(layer, x), 0, 0, 0, None
-
-
-def _size(array: np.ndarray | None) -> int:
-    return 0 if array is None else array.size
-
-
-def weightless(layer: LayerSpec, x: np.ndarray) -> np.ndarray:
-    """Return the output of a layer without parameters (the probe runs these too).
-
-    Raises ValueError for a layer type that has no reference kernel.
-    """
-    rank = x.ndim - 2
-    if isinstance(layer, MaxPool):
-        options = window_options(layer, x.shape[2:])
-        return kernels.max_pool(x, options.kernel, options.stride, options.dilation,
-                                options.pad_before, options.pad_after, layer.ceil_mode)
-    if isinstance(layer, AvgPool):
-        options = window_options(layer, x.shape[2:])
-        return kernels.avg_pool(x, options.kernel, options.stride, options.pad_before,
-                                options.pad_after, layer.ceil_mode, layer.count_include_pad)
-    if isinstance(layer, AdaptivePool):
-        adaptive = (kernels.adaptive_avg_pool if layer.type == "adaptive_avgpool"
-                    else kernels.adaptive_max_pool)
-        return adaptive(x, per_dim(layer.output, rank))
-    if isinstance(layer, GlobalPool):
-        pool = (kernels.global_avg_pool if layer.type == "global_avgpool"
-                else kernels.global_max_pool)
-        return pool(x)
-    if isinstance(layer, Flatten):
-        return x.reshape(x.shape[0], -1)
-    if isinstance(layer, Pad):
-        options = window_options(layer, x.shape[2:])
-        return kernels.pad(x, options.pad_before, options.pad_after)
-    if isinstance(layer, Upsample):
-        if layer.size is not None:
-            return kernels.upsample(x, size=per_dim(layer.size, rank), mode=layer.mode)
-        scale = tuple(float(s) for s in per_dim(layer.scale, rank))  # type: ignore[arg-type]
-        return kernels.upsample(x, scale=scale, mode=layer.mode)
-    if isinstance(layer, Dropout):
-        return kernels.identity(x)
-    if isinstance(layer, LeakyRelu):
-        return kernels.leaky_relu(x, layer.negative_slope)
-    if isinstance(layer, Activation):
-        activation: Callable[[np.ndarray], np.ndarray] = getattr(kernels, layer.type)
-        return activation(x)
-    raise ValueError(f"verify has no reference kernel for layer type {layer.type}")
+        return layer_op(layer).run(layer, x, self, index)

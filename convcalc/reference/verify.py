@@ -12,7 +12,8 @@ then compares each row with the calculator's: shape (with the batch), ``params``
 ``non_trainable_params``, ``macs``, the receptive field (`field.py`) and finiteness.
 Before anything is allocated, the memory the arrays need is estimated (`memory.py`).
 
-The kernels place their windows themselves; nothing here computes an output size.
+The kernels place their windows themselves; nothing here computes an output size. Each
+row's op (reference/ops/) is found by the pointer its layer type names.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fractions import Fraction
 import numpy as np
 from numba.core import event
 
-from convcalc.errors import MemoryLimitExceeded
+from convcalc.errors import MemoryLimitExceeded, ProbeLimitExceeded
 from convcalc.reference.expected import Expected, Reach, expected_fields
 from convcalc.reference.field import (
     Supports,
@@ -40,7 +41,6 @@ from convcalc.reference.memory import MemoryEstimate, estimate_memory
 from convcalc.reference.plan import Leaf, Merge, Node, build_plan, checked_rows
 from convcalc.reference.probe import (
     MAX_PROBE_TERMS,
-    ProbeLimitExceeded,
     ProbePass,
     checked_units,
     probe_work,

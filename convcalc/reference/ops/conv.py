@@ -1,0 +1,466 @@
+"""Convolution and transposed convolution: their kernels and their ops.
+
+Counting conventions, the same as the calculator's:
+
+* ``conv``: MACs = N·C_out·prod(out)·(C_in/groups)·prod(K). Every tap is counted, also a
+  tap that falls on zero padding; ``padded_taps`` is how many of those MACs read a padding
+  zero, so ``macs − padded_taps`` is the work done on real input.
+* ``conv_transpose``: MACs = N·C_in·prod(in)·(C_out/groups)·prod(K), every input element
+  times every weight it meets, also where the product lands in the part that ``padding``
+  crops away.
+
+The kernels count MACs as they run (each inner loop adds its trip length) and find their
+output size by placing windows (`place_windows`), not by the calculator's formula.
+
+The conv kernel reads a padded input laid out channels last within each group,
+(N, G, D, H, W, C/G), and weights in the same order, (G, F, KD, KH, KW, C/G). Then the
+C/G channels under one tap are contiguous in both, and with unit width dilation so is
+a whole kernel row (KW·C/G values): a "run". A dot product over a run is a unit-stride
+loop LLVM vectorises. Four filters and two neighbouring output positions share each
+run, so each loaded input value feeds four multiplies and each weight two, which keeps
+the loop on arithmetic rather than on loads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from convcalc.reference.ops._dot import dot, dot_4x1, dot_4x2
+from convcalc.reference.ops._lift import (
+    KERNEL_RANK,
+    IntPerDim,
+    as_float32,
+    bias_or_zeros,
+    lift,
+    lift_values,
+)
+from convcalc.reference.ops._op import Arrays, Op, Outcome
+from convcalc.reference.ops._threads import in_parallel
+from convcalc.reference.ops._window import (
+    WindowOptions,
+    only,
+    padded,
+    place_windows,
+    spatial_per_dim,
+    taps_on_input,
+    window_options,
+)
+
+if TYPE_CHECKING:
+    from convcalc.layers.conv import Conv, ConvTranspose
+    from convcalc.results import LayerRow
+
+__all__ = ["FILTER_TILE", "conv", "conv_transpose", "convolve", "convolve_transposed"]
+
+FILTER_TILE = 4
+"""Filters one conv work item computes together, so each input value loaded feeds four."""
+
+ELEMENT_BYTES = 4
+
+
+@njit(cache=True, nogil=True)
+def _conv_kernel(
+    x_padded: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    y: np.ndarray,
+    stride: tuple[int, int, int],
+    dilation: tuple[int, int, int],
+    start: int,
+    stop: int,
+) -> int:
+    """Fill work items ``start`` to ``stop`` of ``y`` with a grouped 3-D convolution;
+    return the MACs.
+
+    ``x_padded`` is (N, G, D, H, W, C/G), already zero padded; ``weight`` is
+    (G, F, KD, KH, KW, C/G); ``y`` is (N, G·F, OD, OH, OW), its window counts placed by
+    `place_windows`. A work item is one batch item, group and tile of FILTER_TILE filters.
+    """
+    groups, padded_d, padded_h, padded_w, group_channels = x_padded.shape[1:]
+    filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:5]
+    out_d, out_h, out_w = y.shape[2:]
+
+    x_flat = x_padded.reshape(-1)
+    w_flat = weight.reshape(-1)
+    x_row_step = padded_w * group_channels
+    x_plane_step = padded_h * x_row_step
+    x_group_step = padded_d * x_plane_step
+    filter_step = kernel_d * kernel_h * kernel_w * group_channels
+    position_step = stride[2] * group_channels
+    if dilation[2] == 1:
+        runs_per_row = 1
+        run_length = kernel_w * group_channels
+    else:
+        runs_per_row = kernel_w
+        run_length = group_channels
+    x_run_step = dilation[2] * group_channels
+
+    tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
+    macs = 0
+    for item in range(start, stop):
+        n = item // (groups * tiles_per_group)
+        g = item // tiles_per_group % groups
+        first_filter = item % tiles_per_group * FILTER_TILE
+        tile_filters = min(FILTER_TILE, filters_per_group - first_filter)
+        first_channel = g * filters_per_group + first_filter
+        x_group = (n * groups + g) * x_group_step
+        w_tile = (g * filters_per_group + first_filter) * filter_step
+        for od in range(out_d):
+            for oh in range(out_h):
+                for ow in range(0, out_w, 2):
+                    has_pair = ow + 1 < out_w
+                    for t in range(tile_filters):
+                        y[n, first_channel + t, od, oh, ow] = bias[first_channel + t]
+                        if has_pair:
+                            y[n, first_channel + t, od, oh, ow + 1] = bias[first_channel + t]
+                    for kd in range(kernel_d):
+                        for kh in range(kernel_h):
+                            x_row = (
+                                x_group
+                                + (od * stride[0] + kd * dilation[0]) * x_plane_step
+                                + (oh * stride[1] + kh * dilation[1]) * x_row_step
+                                + ow * position_step
+                            )
+                            w_row = w_tile + (kd * kernel_h + kh) * kernel_w * group_channels
+                            for run in range(runs_per_row):
+                                x_start = x_row + run * x_run_step
+                                w_start = w_row + run * group_channels
+                                if tile_filters == FILTER_TILE and has_pair:
+                                    sums8 = dot_4x2(
+                                        w_flat,
+                                        w_start,
+                                        filter_step,
+                                        x_flat,
+                                        x_start,
+                                        position_step,
+                                        run_length,
+                                    )
+                                    for t in range(FILTER_TILE):
+                                        y[n, first_channel + t, od, oh, ow] += sums8[t]
+                                        y[n, first_channel + t, od, oh, ow + 1] += sums8[
+                                            FILTER_TILE + t
+                                        ]
+                                    macs += 2 * FILTER_TILE * run_length
+                                elif tile_filters == FILTER_TILE:
+                                    sums4 = dot_4x1(
+                                        w_flat, w_start, filter_step, x_flat, x_start, run_length
+                                    )
+                                    for t in range(FILTER_TILE):
+                                        y[n, first_channel + t, od, oh, ow] += sums4[t]
+                                    macs += FILTER_TILE * run_length
+                                else:
+                                    # A tile short of filters (depthwise, or F not a
+                                    # multiple of four): one filter, one position at a time.
+                                    for t in range(tile_filters):
+                                        w_filter = w_start + t * filter_step
+                                        y[n, first_channel + t, od, oh, ow] += dot(
+                                            w_flat, w_filter, x_flat, x_start, run_length
+                                        )
+                                        macs += run_length
+                                        if has_pair:
+                                            y[n, first_channel + t, od, oh, ow + 1] += dot(
+                                                w_flat,
+                                                w_filter,
+                                                x_flat,
+                                                x_start + position_step,
+                                                run_length,
+                                            )
+                                            macs += run_length
+
+    return macs
+
+
+
+@njit(cache=True, nogil=True)
+def _padded_taps(out_size: tuple[int, int, int], kernel: tuple[int, int, int],
+                 stride: tuple[int, int, int], dilation: tuple[int, int, int],
+                 input_shape: tuple[int, int, int], pad_before: tuple[int, int, int]) -> int:
+    """Return how many taps of one output channel's windows, per input channel, read
+    padding: ``input_shape`` and ``pad_before`` say where the real input sits."""
+    # A tap reads real input only if it does in every dimension, so the taps on input over
+    # all output positions are the product of the per-dimension counts.
+    on_input = 1
+    all_taps = 1
+    for dim in range(3):
+        on_input *= taps_on_input(out_size[dim], kernel[dim], stride[dim], dilation[dim],
+                                  input_shape[dim], pad_before[dim])
+        all_taps *= out_size[dim] * kernel[dim]
+    return all_taps - on_input
+
+
+def convolve(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: IntPerDim,
+    dilation: IntPerDim,
+    pad_before: IntPerDim,
+    pad_after: IntPerDim,
+    groups: int,
+) -> tuple[np.ndarray, int, int]:
+    """Return ``(y, macs, padded_taps)`` of a zero-padded, strided, dilated, grouped conv.
+
+    ``weight`` is (C_out, C_in/groups, *K) as in PyTorch; padding may differ per side.
+    ``macs`` counts every tap the kernel multiplied, padding included, and ``padded_taps``
+    how many of those read a padding zero.
+    """
+    lifted = lift(x)
+    x5 = lifted.x
+    batch, in_channels = x5.shape[:2]
+    weight = as_float32(weight, "weight")
+    if weight.ndim != lifted.rank + 2:
+        raise ValueError(f"weight must be (C_out, C_in/groups, *K), not {weight.shape}")
+    out_channels, group_channels = weight.shape[:2]
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide C_in={in_channels} and C_out={out_channels}")
+    if group_channels != in_channels // groups:
+        raise ValueError(f"weight has {group_channels} input channels, expected C_in/groups")
+    before = lifted.options(pad_before, "pad_before", 0)
+    after = lifted.options(pad_after, "pad_after", 0)
+    x_padded = padded(x5, before, after)
+    x_channels_last = np.ascontiguousarray(
+        x_padded.reshape(batch, groups, group_channels, *x_padded.shape[2:]).transpose(
+            0, 1, 3, 4, 5, 2)
+    )
+    kernel_shape = lift_values(weight.shape[2:], 1)
+    filters_per_group = out_channels // groups
+    w_channels_last = np.ascontiguousarray(
+        weight.reshape(groups, filters_per_group, group_channels, *kernel_shape).transpose(
+            0, 1, 3, 4, 5, 2
+        )
+    )
+    lifted_stride = lifted.options(stride, "stride", 1)
+    lifted_dilation = lifted.options(dilation, "dilation", 1)
+    out_size = lift_values([
+        place_windows(length, 0, 0, d * (k - 1) + 1, s, False)
+        for length, k, s, d in zip(x_padded.shape[2:], kernel_shape, lifted_stride,
+                                   lifted_dilation, strict=True)
+    ], 1)
+    y = np.empty((batch, out_channels, *out_size), np.float32)
+    tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
+    macs = in_parallel(_conv_kernel, batch * groups * tiles_per_group, x_channels_last,
+                       w_channels_last, bias_or_zeros(bias, out_channels), y, lifted_stride,
+                       lifted_dilation)
+    taps = _padded_taps(out_size, kernel_shape, lifted_stride, lifted_dilation,
+                        lift_values(x5.shape[2:][KERNEL_RANK - lifted.rank :], 1), before)
+    padded_taps = batch * out_channels * group_channels * taps
+    return lifted.drop(y), int(macs), int(padded_taps)
+
+
+@njit(cache=True, nogil=True)
+def _conv_transpose_kernel(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    full: np.ndarray,
+    y: np.ndarray,
+    groups: int,
+    stride: tuple[int, int, int],
+    dilation: tuple[int, int, int],
+    padding: tuple[int, int, int],
+    start: int,
+    stop: int,
+) -> int:
+    """Fill output planes ``start`` to ``stop`` of ``y`` with a grouped 3-D transposed
+    convolution, PyTorch's meaning; return the MACs.
+
+    Each input element at ``i`` scatters ``x·w[k]`` to ``i·S + k·D`` of the full result
+    ``full`` (zeros; ``output_padding`` makes it longer at the end), and ``padding`` crops
+    it on both sides into ``y``. ``x`` is (N, C_in, D, H, W); ``weight`` is
+    (C_in, C_out/groups, KD, KH, KW). A work item is one output plane (batch item and
+    output channel), so the scatters of different items never meet.
+    """
+    in_channels, in_d, in_h, in_w = x.shape[1:]
+    filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:]
+    group_channels = in_channels // groups
+    out_channels = groups * filters_per_group
+
+    macs = 0
+    for item in range(start, stop):
+        n = item // out_channels
+        out_channel = item % out_channels
+        g = out_channel // filters_per_group
+        f = out_channel % filters_per_group
+        for in_channel in range(g * group_channels, (g + 1) * group_channels):
+            for kd in range(kernel_d):
+                for kh in range(kernel_h):
+                    for kw in range(kernel_w):
+                        w = weight[in_channel, f, kd, kh, kw]
+                        for i_d in range(in_d):
+                            o_d = i_d * stride[0] + kd * dilation[0]
+                            for i_h in range(in_h):
+                                o_h = i_h * stride[1] + kh * dilation[1]
+                                for i_w in range(in_w):
+                                    full[
+                                        n, out_channel, o_d, o_h, i_w * stride[2] + kw * dilation[2]
+                                    ] += x[n, in_channel, i_d, i_h, i_w] * w
+                                macs += in_w
+        for o_d in range(y.shape[2]):
+            for o_h in range(y.shape[3]):
+                for o_w in range(y.shape[4]):
+                    y[n, out_channel, o_d, o_h, o_w] = (
+                        full[n, out_channel, o_d + padding[0], o_h + padding[1], o_w + padding[2]]
+                        + bias[out_channel]
+                    )
+    return macs
+
+
+def convolve_transposed(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: IntPerDim,
+    dilation: IntPerDim,
+    padding: IntPerDim,
+    output_padding: IntPerDim,
+    groups: int,
+) -> tuple[np.ndarray, int]:
+    """Return ``(y, macs)`` of a transposed convolution as PyTorch's ``conv_transpose``.
+
+    ``weight`` is (C_in, C_out/groups, *K); ``padding`` is symmetric per dimension and
+    crops the result; ``macs`` counts every input element times every weight it meets.
+    """
+    lifted = lift(x)
+    x5 = lifted.x
+    in_channels = x5.shape[1]
+    weight = as_float32(weight, "weight")
+    if weight.ndim != lifted.rank + 2 or weight.shape[0] != in_channels:
+        raise ValueError(f"weight must be (C_in, C_out/groups, *K), not {weight.shape}")
+    if groups < 1 or in_channels % groups:
+        raise ValueError(f"groups={groups} must divide C_in={in_channels}")
+    out_channels = groups * weight.shape[1]
+    lifted_padding = lifted.options(padding, "padding", 0)
+    lifted_stride = lifted.options(stride, "stride", 1)
+    lifted_dilation = lifted.options(dilation, "dilation", 1)
+    extra = lifted.options(output_padding, "output_padding", 0)
+    kernel_shape = lift_values(weight.shape[2:], 1)
+    full_size = tuple(
+        (length - 1) * s + (k - 1) * d + 1 + e
+        for length, k, s, d, e in zip(x5.shape[2:], kernel_shape, lifted_stride, lifted_dilation,
+                                      extra, strict=True)
+    )
+    out_size = tuple(length - 2 * p for length, p in zip(full_size, lifted_padding, strict=True))
+    if min(out_size) < 0:
+        raise ValueError(f"padding {lifted_padding} crops more than the full result {full_size}")
+    full = np.zeros((x5.shape[0], out_channels, *full_size), np.float32)
+    y = np.empty((x5.shape[0], out_channels, *out_size), np.float32)
+    macs = in_parallel(_conv_transpose_kernel, x5.shape[0] * out_channels, x5,
+                       weight.reshape(weight.shape[:2] + kernel_shape),
+                       bias_or_zeros(bias, out_channels), full, y, groups, lifted_stride,
+                       lifted_dilation, lifted_padding)
+    return lifted.drop(y), int(macs)
+
+
+# --------------------------------------------------------------------------------------
+# The ops
+
+
+def _options(layer: Conv | ConvTranspose, dims: tuple[int, ...]) -> WindowOptions:
+    return window_options(layer, dims, crops=layer.type == "conv_transpose")
+
+
+def _run_conv(layer: Conv, x: np.ndarray, arrays: Arrays, index: int) -> Outcome:
+    options = _options(layer, x.shape[2:])
+    per_group = x.shape[1] // layer.groups
+    weight, bias = arrays.weighted(index, (layer.filters, per_group, *options.kernel),
+                                   layer.filters, per_group * math.prod(options.kernel),
+                                   layer.bias)
+    y, macs, padded_taps = convolve(x, weight, bias, options.stride, options.dilation,
+                                    options.pad_before, options.pad_after, layer.groups)
+    return y, weight.size + (0 if bias is None else bias.size), 0, macs, padded_taps
+
+
+def _run_transposed(layer: ConvTranspose, x: np.ndarray, arrays: Arrays,
+                    index: int) -> Outcome:
+    options = _options(layer, x.shape[2:])
+    channels = x.shape[1]
+    # each output sums about C/groups·∏K/∏S products
+    fan_in = max(channels // layer.groups * math.prod(options.kernel)
+                 // math.prod(options.stride), 1)
+    weight, bias = arrays.weighted(
+        index, (channels, layer.filters // layer.groups, *options.kernel), layer.filters,
+        fan_in, layer.bias)
+    y, macs = convolve_transposed(x, weight, bias, options.stride, options.dilation,
+                                  options.pad_before,
+                                  spatial_per_dim(layer.output_padding, x.ndim - 2),
+                                  layer.groups)
+    return y, weight.size + (0 if bias is None else bias.size), 0, macs, None
+
+
+def _ones_along(options: WindowOptions, axis: int) -> np.ndarray:
+    return np.ones((1, 1, *only(options.kernel, axis, 1)), np.float32)
+
+
+def _probe_conv(layer: Conv, x: np.ndarray, axis: int, dims: tuple[int, ...]) -> np.ndarray:
+    options = _options(layer, dims)
+    return convolve(x, _ones_along(options, axis), None, only(options.stride, axis, 1),
+                    only(options.dilation, axis, 1), only(options.pad_before, axis, 0),
+                    only(options.pad_after, axis, 0), 1)[0]
+
+
+def _probe_transposed(layer: ConvTranspose, x: np.ndarray, axis: int,
+                      dims: tuple[int, ...]) -> np.ndarray:
+    options = _options(layer, dims)
+    extra = only(spatial_per_dim(layer.output_padding, len(dims)), axis, 0)
+    return convolve_transposed(x, _ones_along(options, axis), None,
+                               only(options.stride, axis, 1), only(options.dilation, axis, 1),
+                               only(options.pad_before, axis, 0), extra, 1)[0]
+
+
+def _taps(layer: Conv | ConvTranspose, dims: tuple[int, ...], dim: int) -> int:
+    return _options(layer, dims).kernel[dim]
+
+
+def _padded_size(layer: Conv, dims: tuple[int, ...]) -> list[int]:
+    """Return a convolution's padded input size per dim."""
+    options = _options(layer, dims)
+    return [size + before + after for size, before, after in zip(
+        dims, options.pad_before, options.pad_after, strict=True)]
+
+
+def _full_size(layer: ConvTranspose, dims: tuple[int, ...]) -> list[int]:
+    """Return a transposed convolution's uncropped result size per dim."""
+    options = _options(layer, dims)
+    return [(size - 1) * s + d * (k - 1) + 1 + extra for size, k, s, d, extra in zip(
+        dims, options.kernel, options.stride, options.dilation,
+        spatial_per_dim(layer.output_padding, len(dims)), strict=True)]
+
+
+def _zero_bias(layer: Conv | ConvTranspose, row: LayerRow) -> int:
+    return 0 if layer.bias else row.output_shape[0] * ELEMENT_BYTES
+
+
+def _conv_scratch(layer: Conv, row: LayerRow, batch: int) -> int:
+    # the padded input, its channels-last copy and the weights' channels-last copy
+    padded_input = batch * row.input_shape[0] * math.prod(_padded_size(layer, row.input_shape[1:]))
+    weights = (row.params + row.non_trainable_params) * ELEMENT_BYTES
+    return 2 * padded_input * ELEMENT_BYTES + weights + _zero_bias(layer, row)
+
+
+def _conv_probe_scratch(layer: Conv, row: LayerRow, dim: int) -> int:
+    return 2 * _padded_size(layer, row.input_shape[1:])[dim] * ELEMENT_BYTES
+
+
+def _transposed_scratch(layer: ConvTranspose, row: LayerRow, batch: int) -> int:
+    full = batch * row.output_shape[0] * math.prod(_full_size(layer, row.input_shape[1:]))
+    return full * ELEMENT_BYTES + _zero_bias(layer, row)
+
+
+def _transposed_probe_scratch(layer: ConvTranspose, row: LayerRow, dim: int) -> int:
+    return _full_size(layer, row.input_shape[1:])[dim] * ELEMENT_BYTES
+
+
+conv = Op(convolve, _run_conv, _probe_conv, taps=_taps, value_scratch=_conv_scratch,
+          probe_scratch=_conv_probe_scratch)
+"""A convolution: ``conv(x, weight, bias, stride, dilation, pad_before, pad_after,
+groups)`` gives ``(y, macs, padded_taps)``."""
+
+conv_transpose = Op(convolve_transposed, _run_transposed, _probe_transposed, taps=_taps,
+                    value_scratch=_transposed_scratch,
+                    probe_scratch=_transposed_probe_scratch)
+"""A transposed convolution: ``conv_transpose(x, weight, bias, stride, dilation, padding,
+output_padding, groups)`` gives ``(y, macs)``."""
