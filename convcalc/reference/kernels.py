@@ -1,32 +1,34 @@
-"""The reference ops by name, for callers that take them all from one place.
+"""The reference ops by name, for callers that take them all from one place (tests, benchmarks).
 
-Each name is looked up in its family's module (`convcalc.reference.ops`) on first use,
-so importing this module compiles and loads nothing.
+``kernels.conv`` is the op the layer definitions point at with
+``"convcalc.reference.ops.conv:conv"``: the names come from the registry's pointers, so a
+new layer type or merge is here without an edit. Each op's module is imported on first
+use, so importing this module compiles and loads nothing.
 """
 
 from __future__ import annotations
 
-import importlib
+from functools import cache
 from typing import Any
 
-_FAMILIES = {
-    "conv": ("conv", "conv_transpose"),
-    "pool": ("adaptive_avg_pool", "adaptive_max_pool", "avg_pool", "global_avg_pool",
-             "global_max_pool", "max_pool"),
-    "dense": ("linear",),
-    "elementwise": ("batchnorm", "gelu", "hardswish", "identity", "leaky_relu", "relu",
-                    "relu6", "sigmoid", "silu", "softmax", "tanh"),
-    "resample": ("pad", "upsample"),
-    "merge": ("add", "concat"),
-}
-_MODULE_OF = {name: family for family, names in _FAMILIES.items() for name in names}
+__all__: list[str] = []  # every name is looked up by __getattr__ below
 
-# built, not written out: every name is looked up by __getattr__ below
-__all__ = sorted(_MODULE_OF)
+
+@cache
+def _pointers() -> dict[str, str]:
+    """Return each op's name (the part after ``:``) -> its pointer, for every type and merge."""
+    from convcalc.layers import REGISTRY
+    from convcalc.layers.merges import MERGES
+
+    pointers = [cls.reference_op_of(name) for name, cls in REGISTRY.items() if not cls.container]
+    pointers += [merge.reference_op for merge in MERGES.values()]
+    return {pointer.rpartition(":")[2]: pointer for pointer in pointers}
 
 
 def __getattr__(name: str) -> Any:
-    family = _MODULE_OF.get(name)
-    if family is None:
+    pointer = _pointers().get(name)
+    if pointer is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"convcalc.reference.ops.{family}"), name)
+    from convcalc.reference.lookup import op_at
+
+    return op_at(pointer)
