@@ -36,7 +36,8 @@ from convcalc.receptive_field import (
     merge_cost,
     merge_fields,
 )
-from convcalc.reference.plan import Block, Leaf, Node
+from convcalc.reference.plan import Leaf, Merge, Node
+from convcalc.reference.walk import PlanFold
 
 __all__ = ["Expected", "Reach", "expected_fields"]
 
@@ -88,7 +89,7 @@ class Expected:
     field: AxisField | None
 
 
-class _Walk:
+class _Walk(PlanFold[Expected | None]):
     """Follows the calculator's index maps along one dim, recording each row's model.
 
     The field costs look-ups as in the analysis (`AxisField.cost`, `merge_cost`), against
@@ -109,7 +110,7 @@ class _Walk:
         self.field_lookups += lookups
         return True
 
-    def merge(self, states: Sequence[Expected]) -> Expected:
+    def merged(self, states: Sequence[Expected]) -> Expected:
         """Return the model of a merge of ``states``: the union of the branches."""
         reach = Reach(np.minimum.reduce([s.reach.first for s in states]),
                       np.maximum.reduce([s.reach.last for s in states]))
@@ -123,20 +124,11 @@ class _Walk:
                 field = None
         return Expected(reach, field)
 
-    def nodes(self, nodes: Sequence[Node], state: Expected | None) -> Expected | None:
-        for node in nodes:
-            state = (self.block(node, state) if isinstance(node, Block)
-                     else self.leaf(node, state))
-        return state
-
-    def block(self, block: Block, state: Expected | None) -> Expected | None:
-        outputs = [self.nodes(body, state) if body else state for body in block.bodies]
-        if block.merge is None:
-            return outputs[0]
+    def merge(self, merge: Merge, outputs: list[Expected | None]) -> Expected | None:
         if any(out is None for out in outputs):
             return None
-        merged = self.merge([out for out in outputs if out is not None])
-        self.rows[block.merge.index] = merged
+        merged = self.merged([out for out in outputs if out is not None])
+        self.rows[merge.index] = merged
         return merged
 
     def leaf(self, leaf: Leaf, state: Expected | None) -> Expected | None:

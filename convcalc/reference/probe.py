@@ -44,7 +44,8 @@ from convcalc.reference.lookup import layer_op, merge_op
 from convcalc.reference.ops._op import Positions
 from convcalc.reference.ops._threads import in_parallel
 from convcalc.reference.ops.merge import summed
-from convcalc.reference.plan import Block, Leaf, Merge, Node, checked_rows
+from convcalc.reference.plan import Leaf, Merge, Node, checked_rows
+from convcalc.reference.walk import PlanFold
 
 __all__ = ["GLOBAL", "MAX_PROBE_TERMS", "Global", "ProbePass", "checked_units", "positions",
            "probe_work", "resolve_shared"]
@@ -131,7 +132,7 @@ def _key(others: tuple[np.ndarray | None, ...]) -> bytes:
     return b"|".join(b"" if other is None else other.tobytes() for other in others)
 
 
-class ProbePass:
+class ProbePass(PlanFold[Value]):
     """Runs slabs ``start`` to ``stop`` along ``dim`` and folds in each row's supports.
 
     Attributes:
@@ -171,23 +172,14 @@ class ProbePass:
         key = _key(others)
         return Terms({key: x}, {key: others}, None)
 
-    def nodes(self, nodes: Sequence[Node], x: Value) -> Value:
-        """Return the probe's value after ``nodes``, reading every row on the way."""
-        for node in nodes:
-            x = self.block(node, x) if isinstance(node, Block) else self.leaf(node, x)
-        return x
-
-    def block(self, block: Block, x: Value) -> Value:
-        outputs = [self.nodes(body, x) if body else x for body in block.bodies]
-        if block.merge is None:
-            return outputs[0]
+    def merge(self, merge: Merge, outputs: list[Value]) -> Value:
         terms = [out for out in outputs if isinstance(out, Terms)]
         if len(terms) < len(outputs):
             self.tick()
             return GLOBAL
         # the union of the branches' supports, in one channel
-        union = merge_op(block.merge.kind).union
-        merged = Terms(source=block.merge.index)
+        union = merge_op(merge.kind).union
+        merged = Terms(source=merge.index)
         grouped: dict[bytes, list[np.ndarray]] = {}
         for branch in terms:
             for key, array in branch.arrays.items():
@@ -195,7 +187,7 @@ class ProbePass:
                 merged.others[key] = branch.others[key]
         for key, arrays in grouped.items():
             merged.arrays[key] = _binarized(union(*arrays))
-        self.read(block.merge.index, merged)
+        self.read(merge.index, merged)
         return merged
 
     def leaf(self, leaf: Leaf, x: Value) -> Value:

@@ -13,7 +13,7 @@ padding, and whether every output value is finite.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +22,9 @@ from convcalc.layers import LayerSpec
 from convcalc.reference.arrays import stream_key, uniform
 from convcalc.reference.lookup import layer_op, merge_op
 from convcalc.reference.ops._op import Outcome
-from convcalc.reference.plan import Block, Leaf, Merge, Node
+from convcalc.reference.plan import Leaf, Merge
 from convcalc.reference.results import ParamCount
+from convcalc.reference.walk import PlanFold
 
 __all__ = ["KernelFailed", "Measured", "ValuePass"]
 
@@ -51,7 +52,7 @@ class Measured:
     finite: bool
 
 
-class ValuePass:
+class ValuePass(PlanFold[np.ndarray]):
     """Runs every layer on real arrays and records what each row's kernel did.
 
     Attributes:
@@ -70,18 +71,9 @@ class ValuePass:
         bound = math.sqrt(3)
         return uniform(shape, stream_key(self.seed, "input"), -bound, bound)
 
-    def nodes(self, nodes: Sequence[Node], x: np.ndarray) -> np.ndarray:
-        """Return the output of ``nodes`` run on ``x``; raises KernelFailed."""
-        for node in nodes:
-            x = self.block(node, x) if isinstance(node, Block) else self.leaf(node, x)
-        return x
-
-    def block(self, block: Block, x: np.ndarray) -> np.ndarray:
-        outputs = [self.nodes(body, x) if body else x for body in block.bodies]
-        if block.merge is None:
-            return outputs[0]
-        merge = merge_op(block.merge.kind)
-        return self.record(block.merge, lambda: (merge(*outputs), 0, 0, 0, None))
+    def merge(self, merge: Merge, outputs: list[np.ndarray]) -> np.ndarray:
+        op = merge_op(merge.kind)
+        return self.record(merge, lambda: (op(*outputs), 0, 0, 0, None))
 
     def leaf(self, leaf: Leaf, x: np.ndarray) -> np.ndarray:
         return self.record(leaf, lambda: self.run(leaf.layer, x, leaf.index))

@@ -1,0 +1,43 @@
+"""One walk over verify's plan, shared by the passes that fold a value through it.
+
+`PlanFold` runs ``nodes`` in order: a leaf maps the value, a block runs each body on the
+same value (an empty body is the identity) and, when it has a merge, combines the bodies'
+outputs. A pass says only what a leaf and a merge do to its value: the value pass (arrays),
+the probe (supports) and the walk of the calculator's fields (reaches). Pure: no numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from convcalc.reference.plan import Block, Leaf, Merge, Node
+
+__all__ = ["PlanFold"]
+
+V = TypeVar("V")
+
+
+class PlanFold(Generic[V]):
+    """Fold a value of type ``V`` through a plan; subclasses give ``leaf`` and ``merge``."""
+
+    def nodes(self, nodes: Sequence[Node], x: V) -> V:
+        """Return the value after ``nodes``, run in order on ``x``."""
+        for node in nodes:
+            x = self.block(node, x) if isinstance(node, Block) else self.leaf(node, x)
+        return x
+
+    def block(self, block: Block, x: V) -> V:
+        """Return the value after one turn of a container: its bodies, then its merge."""
+        outputs = [self.nodes(body, x) if body else x for body in block.bodies]
+        if block.merge is None:
+            return outputs[0]
+        return self.merge(block.merge, outputs)
+
+    def leaf(self, leaf: Leaf, x: V) -> V:
+        """Return the value after one layer."""
+        raise NotImplementedError
+
+    def merge(self, merge: Merge, outputs: list[V]) -> V:
+        """Return the value of a merge of the bodies' ``outputs``."""
+        raise NotImplementedError
