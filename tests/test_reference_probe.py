@@ -28,7 +28,8 @@ from convcalc.loader import parse_network
 from convcalc.reference import kernels
 from convcalc.reference.field import Supports
 from convcalc.reference.lookup import layer_op
-from convcalc.reference.plan import Block, Leaf, Node, build_plan, per_dim, window_options
+from convcalc.reference.ops._window import spatial_per_dim, window_options
+from convcalc.reference.plan import Block, Leaf, Node, build_plan
 from convcalc.reference.probe import ProbePass, resolve_shared
 from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
 
@@ -81,10 +82,10 @@ class _FullProbe:
                              options.stride, options.dilation, options.pad_before,
                              options.pad_after, 1)[0]
         elif isinstance(layer, ConvTranspose):
-            options = window_options(layer, x.shape[2:])
+            options = window_options(layer, x.shape[2:], crops=True)
             y = kernels.conv_transpose(x, np.ones((1, 1, *options.kernel), np.float32), None,
                                        options.stride, options.dilation, options.pad_before,
-                                       per_dim(layer.output_padding, x.ndim - 2), 1)[0]
+                                       spatial_per_dim(layer.output_padding, x.ndim - 2), 1)[0]
         elif isinstance(layer, Linear):
             y = kernels.linear(x, np.ones((1, x.shape[-1]), np.float32), None)[0]
         else:

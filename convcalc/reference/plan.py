@@ -4,13 +4,8 @@
 ``convcalc.plan``), pairs each of its leaves and merges with the report's row in the same
 place, and lays ``repeat`` out flat: a container becomes its turns, each a block of bodies
 and a merge. Verify's passes and its memory estimate walk this plan rather than the
-network. Also here: each windowed layer's options resolved per spatial dimension, as the
-kernels take them. Pure: no numpy.
-
-``same`` padding is resolved here from its definition (output ``ceil(W/S)``, the smaller
-half of the padding before), not with the calculator's helpers: the kernels then place
-their windows on that padding, and the output size they find is compared with the
-calculator's.
+network. Pure: no numpy. (Each windowed layer's options are resolved by the ops
+themselves, in ``convcalc.reference.ops._window``, apart from the calculator's rules.)
 """
 
 from __future__ import annotations
@@ -19,9 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from convcalc.analysis import analyze
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.pool import AvgPool, MaxPool
-from convcalc.layers.resample import Pad
 from convcalc.plan import Leaf, Merge, PlanNode
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
@@ -32,11 +24,8 @@ __all__ = [
     "Merge",
     "Node",
     "PlanMismatch",
-    "WindowOptions",
     "build_plan",
     "checked_rows",
-    "per_dim",
-    "window_options",
 ]
 
 
@@ -136,85 +125,3 @@ def checked_rows(plan: Sequence[Node]) -> Iterator[Leaf | Merge]:
 # These repeat what convcalc.layers does to resolve kernels and padding (`same` included)
 # on purpose: verify checks the calculator's shapes, so the arrays must get their padding
 # from rules written apart from the ones under test, not from the same function.
-
-
-def per_dim(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
-    """Return ``value`` as one int per spatial dimension (an int is repeated)."""
-    return (value,) * rank if isinstance(value, int) else tuple(value)
-
-
-def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """Return ``same`` padding (before, after): by definition the output is ``ceil(W/S)``."""
-    wanted = -(-size // stride)
-    reach = (wanted - 1) * stride + dilation * (kernel - 1) + 1
-    total = max(reach - size, 0)
-    return total // 2, total - total // 2
-
-
-@dataclass(frozen=True)
-class WindowOptions:
-    """A windowed layer's options, one entry per spatial dimension.
-
-    Attributes:
-        kernel: window sizes.
-        stride: steps between windows.
-        dilation: spacing between taps.
-        pad_before: zeros before the input.
-        pad_after: zeros after the input.
-    """
-
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    dilation: tuple[int, ...]
-    pad_before: tuple[int, ...]
-    pad_after: tuple[int, ...]
-
-
-def _pads(
-    padding: object,
-    dims: tuple[int, ...],
-    kernel: tuple[int, ...],
-    stride: tuple[int, ...],
-    dilation: tuple[int, ...],
-) -> tuple[tuple[int, int], ...]:
-    rank = len(dims)
-    if padding == "valid":
-        return ((0, 0),) * rank
-    if padding == "same":
-        return tuple(_same_pads(*args) for args in zip(dims, kernel, stride, dilation, strict=True))
-    if isinstance(padding, int):
-        return ((padding, padding),) * rank
-    assert isinstance(padding, tuple)
-    if padding and isinstance(padding[0], tuple):
-        return tuple((int(before), int(after)) for before, after in padding)
-    return tuple((int(p), int(p)) for p in padding)
-
-
-def window_options(
-    layer: Conv | ConvTranspose | MaxPool | AvgPool | Pad, dims: tuple[int, ...]
-) -> WindowOptions:
-    """Return ``layer``'s options per spatial dim for an input of spatial size ``dims``.
-
-    A transposed convolution's ``padding`` crops its output; it is given as both
-    ``pad_before`` and ``pad_after``.
-    """
-    rank = len(dims)
-    ones = (1,) * rank
-    if isinstance(layer, Pad):
-        sides = _pads(layer.padding, dims, ones, ones, ones)
-        return WindowOptions(
-            ones, ones, ones, tuple(b for b, _ in sides), tuple(a for _, a in sides)
-        )
-    kernel = per_dim(layer.kernel, rank)
-    if isinstance(layer, MaxPool | AvgPool):
-        stride = kernel if layer.stride is None else per_dim(layer.stride, rank)
-    else:
-        stride = per_dim(layer.stride, rank)
-    dilation = ones if isinstance(layer, AvgPool) else per_dim(layer.dilation, rank)
-    if isinstance(layer, ConvTranspose):
-        crop = per_dim(layer.padding, rank)
-        return WindowOptions(kernel, stride, dilation, crop, crop)
-    sides = _pads(layer.padding, dims, kernel, stride, dilation)
-    return WindowOptions(
-        kernel, stride, dilation, tuple(b for b, _ in sides), tuple(a for _, a in sides)
-    )
