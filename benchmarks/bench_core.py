@@ -49,7 +49,7 @@ def median_seconds(command: list[str], runs: int) -> float:
 
 
 def network_file(layers: int, folder: Path) -> Path:
-    """Write a network of about ``layers`` rows: conv, batchnorm, relu and residual blocks."""
+    """Write a network of at most (and about) ``layers`` rows: conv, batchnorm, relu and residual blocks."""
     lines = ["name: generated", "input: 16x32x32", "layers:"]
     blocks = [
         "  - {type: conv, filters: 16, kernel: 3, padding: 1, bias: false}",
@@ -60,9 +60,12 @@ def network_file(layers: int, folder: Path) -> Path:
     ]
     rows = 0
     index = 0
-    while rows < layers:
+    while True:
+        step = 4 if index % 4 == 3 else 1  # a residual adds two layers, a merge, a subtotal
+        if rows + step > layers:  # at most ``layers`` rows: 100,000 is the row limit
+            break
         lines.append(blocks[index % 4])
-        rows += 4 if index % 4 == 3 else 1  # a residual adds two layers, a merge, a subtotal
+        rows += step
         index += 1
     path = folder / f"net{layers}.yaml"
     path.write_text("\n".join(lines) + "\n")
