@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StrictBool
 
-from convcalc.common import dim_names
+from convcalc.common import dim_names, shape_text
 from convcalc.errors import LayerError
 from convcalc.geometry import AdaptiveMap, adaptive_window_total
 from convcalc.layers.base import (
@@ -144,7 +144,7 @@ def _pool_lines(window: Window, stride: Dims | None, padding: Padding,
     """Return a pool's output-size lines (its default stride first) and the shape they give."""
     lines = []
     if stride is None:
-        lines.append(f"stride = kernel = {'×'.join(map(str, window.kernel))} (pooling's "
+        lines.append(f"stride = kernel = {shape_text(window.kernel)} (pooling's "
                      "default)")
     sizes, out = window_lines(window, padding == "same")
     lines += sizes
