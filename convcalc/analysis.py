@@ -10,9 +10,9 @@ export and verify follow the rows without walking the network again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Literal, NamedTuple
 
+from convcalc.common import as_number
 from convcalc.errors import LayerError, format_location
 from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
 from convcalc.layers.base import numel
@@ -99,16 +99,12 @@ def check_rows(network: Network) -> int:
     return rows
 
 
-def _number(value: Fraction) -> int | float:
-    return int(value) if value.denominator == 1 else float(value)
-
-
 def _receptive_field(fields: Fields) -> ReceptiveField | None:
     if isinstance(fields, str):
         return None
     return ReceptiveField.model_construct(
         size=tuple(f.size for f in fields),
-        stride=tuple(_number(f.stride) for f in fields),
+        stride=tuple(as_number(f.stride) for f in fields),
         padding=tuple(f.padding for f in fields),
     )
 

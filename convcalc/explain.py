@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from convcalc.common import Frozen
 from convcalc.geometry import AdaptiveMap, IndexMap, ResampleMap, TransposedWindowMap, WindowMap
 from convcalc.layers.merges import FieldRule, merge_definition
 from convcalc.layers.worked import (  # the window lines are exported from here for solve
@@ -39,7 +40,7 @@ from convcalc.results import LayerRow, Report
 __all__ = ["Explanation", "explain", "transposed_size_line", "window_size_lines"]
 
 
-class Explanation(BaseModel):
+class Explanation(Frozen):
     """The worked formulas of one layer or merge.
 
     Attributes:
@@ -54,8 +55,6 @@ class Explanation(BaseModel):
         receptive_field: the field size per spatial dim the formulas give, None once
             positions are mixed (not in the JSON).
     """
-
-    model_config = ConfigDict(frozen=True)
 
     layer: str
     type: str

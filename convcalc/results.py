@@ -10,8 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
+from convcalc.common import Frozen
 from convcalc.layers import LayerSpec
 
 if TYPE_CHECKING:  # convcalc.plan annotates with the rows defined here
@@ -37,11 +38,7 @@ class DType(StrEnum):
         return {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}[self.value]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-
-class ReceptiveField(_Frozen):
+class ReceptiveField(Frozen):
     """The receptive field of one layer's output units, one entry per spatial dim.
 
     Attributes:
@@ -55,7 +52,7 @@ class ReceptiveField(_Frozen):
     padding: tuple[int, ...]
 
 
-class LayerRow(_Frozen):
+class LayerRow(Frozen):
     """One row of the report: a layer, a merge, or a container's subtotal.
 
     Attributes:
@@ -97,7 +94,7 @@ class LayerRow(_Frozen):
     branch_shapes: tuple[tuple[int, ...], ...] = Field((), exclude=True)
 
 
-class Totals(_Frozen):
+class Totals(Frozen):
     """Sums over the rows that are not containers.
 
     Attributes:
@@ -117,7 +114,7 @@ class Totals(_Frozen):
     param_bytes: int
 
 
-class LayerWarning(_Frozen):
+class LayerWarning(Frozen):
     """Something the user should know that is not an error.
 
     Attributes:
@@ -129,7 +126,7 @@ class LayerWarning(_Frozen):
     message: str
 
 
-class Report(_Frozen):
+class Report(Frozen):
     """Everything convcalc computed for one network.
 
     Attributes:

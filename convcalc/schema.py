@@ -12,9 +12,10 @@ why it does not:
   as a string and the models read as a number;
 * rules the models' validators check (``upsample`` takes exactly one of ``scale`` and
   ``size``) are written as schema keywords in ``_VALIDATOR_RULES``;
-* descriptions: each layer's from its class docstring; each field's from the class's
-  ``Attributes:`` section, else from ``FIELD_DESCRIPTIONS`` (a test keeps every field
-  described).
+* descriptions: each layer's from its class docstring; each field's from its own
+  ``Field(description=...)``, next to the field in ``convcalc.layers`` (a test keeps every
+  field described). ``Network``'s fields are still described in its docstring's
+  ``Attributes:`` section, read here when a field has no description of its own.
 """
 
 from __future__ import annotations
@@ -29,60 +30,10 @@ from convcalc.layers import REGISTRY, LayerSpec
 from convcalc.layers.base import MAX_SIZE
 from convcalc.spec import LAYER_TYPES, Network
 
-__all__ = ["FIELD_DESCRIPTIONS", "SCHEMA_ID", "bare_layer_types", "network_schema"]
+__all__ = ["SCHEMA_ID", "bare_layer_types", "network_schema"]
 
 SCHEMA_ID = "urn:convcalc:network-file:1"
 """The schema's ``$id``: names version 1 of the network file format."""
-
-FIELD_DESCRIPTIONS: dict[str, str] = {
-    "type": "The layer type.",
-    "name": "The layer's name, unique among its siblings; no dots or spaces. Unnamed layers "
-            "are called <type><n> (conv1, relu2, …).",
-    "filters": "Output channels: the number of kernels.",
-    "kernel": "Kernel size: one int for every spatial dimension, or one per dimension such "
-              "as [3, 1].",
-    "stride": "Step between windows: one int, or one per dimension.",
-    "padding": "Padding: same (TensorFlow's rule, output ceil(W/S)), valid (none), one int, "
-               "one per dimension [1, 2], or (before, after) per dimension [[0, 1], [0, 1]].",
-    "dilation": "Spacing between kernel taps: one int, or one per dimension.",
-    "groups": "Groups of input channels; groups equal to the input channels is a depthwise "
-              "convolution.",
-    "bias": "Whether a learned bias is added per output channel or unit.",
-    "output_padding": "Extra output rows on one side: one int or one per dimension, smaller "
-                      "than the stride or the dilation.",
-    "ceil_mode": "Round the output size up (PyTorch's ceil_mode); a last window that would "
-                 "start in the right padding is dropped.",
-    "count_include_pad": "Whether the padding counts in each window's divisor.",
-    "output": "Output size: one int, or one per dimension.",
-    "units": "Output features.",
-    "eps": "Added to the variance before its square root: a finite number above 0 (an "
-           "infinite eps would divide every input away).",
-    "p": "Probability of zeroing an element while training, at least 0 and below 1; the "
-         "identity at inference.",
-    "negative_slope": "Slope for negative inputs: a finite number (an infinite slope gives "
-                      "0·∞, not a number, at zero).",
-    "scale": "Integer upsampling factor: one int, or one per dimension. Give scale or size.",
-    "size": "Output size: one int, or one per dimension. Give scale or size.",
-    "mode": "nearest, or linear (bilinear in 2-D, trilinear in 3-D; align_corners=False).",
-    "repeat": "Run the container this many times in a row, each time with its own weights.",
-    "layers": "The layers, in order.",
-    "shortcut": "The shortcut's layers, added to the output of layers; absent or [] is the "
-                "identity.",
-    "branches": "The branches, each a list of layers over the same input; [] is the identity.",
-    "merge": "How the branches combine: concat over channels, or add.",
-}
-"""Field descriptions for the fields whose class docstring has no ``Attributes:`` entry."""
-
-_DESCRIPTION_OVERRIDES = {
-    ("ConvTranspose", "padding"): "PyTorch's padding, cropped from both ends of the output: "
-                                  "one int, or one per dimension.",
-    ("MaxPool", "stride"): "Step between windows: one int, or one per dimension; default the "
-                           "kernel.",
-    ("AvgPool", "stride"): "Step between windows: one int, or one per dimension; default the "
-                           "kernel.",
-    ("Pad", "padding"): "Zeros to add: one int, one per dimension [1, 2], or (before, after) "
-                        "per dimension [[0, 1], [0, 1]].",
-}
 
 _NOT_NULL = {"not": {"type": "null"}}
 _VALIDATOR_RULES: dict[str, dict[str, Any]] = {
@@ -134,13 +85,19 @@ def _plain(text: str) -> str:
 
 
 def _describe(definition: dict[str, Any], cls: type[BaseModel]) -> None:
-    """Set the descriptions of a definition and its properties; drop pydantic's titles."""
+    """Set the descriptions of a definition and its properties; drop pydantic's titles.
+
+    A field's description is its ``Field(description=...)``, else its class docstring's
+    ``Attributes:`` entry; it is written last among the property's keywords.
+    """
     text, entries = _attributes(cls)
     definition["description"] = _plain(text)
     for name, prop in definition.get("properties", {}).items():
         prop.pop("title", None)
-        described = entries.get(name) or _DESCRIPTION_OVERRIDES.get((cls.__name__, name))
-        prop["description"] = _plain(described or FIELD_DESCRIPTIONS[name])
+        prop.pop("description", None)
+        described = cls.model_fields[name].description or _plain(entries.get(name, ""))
+        if described:
+            prop["description"] = described
 
 
 def _accept_dotless_exponents(node: Any) -> Any:
@@ -170,6 +127,8 @@ def _use_layer_ref(node: Any, union: list[dict[str, str]]) -> Any:
 
 def _layer_definition(classes: list[type[LayerSpec]]) -> dict[str, Any]:
     """Return the Layer definition: a bare type name, or a mapping chosen by its type."""
+    # Every class's type field is a TypeField, described alike.
+    type_description = classes[0].model_fields["type"].description
     rules = []
     for cls in classes:
         names = [t for t in LAYER_TYPES if REGISTRY[t] is cls]
@@ -186,7 +145,7 @@ def _layer_definition(classes: list[type[LayerSpec]]) -> dict[str, Any]:
              "description": "A layer type that needs no option, written alone."},
             {"type": "object", "required": ["type"],
              "properties": {"type": {"enum": list(LAYER_TYPES),
-                                     "description": FIELD_DESCRIPTIONS["type"]}},
+                                     "description": type_description}},
              "allOf": rules},
         ],
     }

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc.layers import REGISTRY
-from convcalc.schema import FIELD_DESCRIPTIONS, bare_layer_types, network_schema
+from convcalc.schema import bare_layer_types, network_schema
 from convcalc.spec import LAYER_TYPES, Network
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -159,18 +159,28 @@ def test_bare_names_are_the_types_without_required_options() -> None:
         assert valid(bare) == loads(bare) == (type_name in bare_layer_types())
 
 
+@pytest.mark.parametrize("type_name", LAYER_TYPES)
+def test_every_field_has_its_own_description(type_name: str) -> None:
+    """Each field of each layer type says what it is in its ``Field(description=...)``."""
+    cls = REGISTRY[type_name]
+    for name, field in cls.model_fields.items():
+        if not field.description:
+            pytest.fail(f"{type_name} ({cls.__name__}): field {name!r} has no "
+                        "Field(description=...)")
+
+
 def test_every_field_is_described() -> None:
-    """Each layer definition and each of its fields carries a description for hover text."""
+    """Each layer definition and each of its fields carries a description for hover text,
+    the field's own."""
     definitions = SCHEMA["$defs"]
     for cls in set(REGISTRY.values()):
         definition = definitions[cls.__name__]
         assert definition["description"]
         assert set(definition["properties"]) == set(cls.model_fields)
         for name, prop in definition["properties"].items():
-            assert prop["description"], (cls.__name__, name)
+            assert prop.get("description") == cls.model_fields[name].description, (
+                cls.__name__, name)
             assert "title" not in prop
-    assert definitions["Conv"]["properties"]["kernel"]["description"] == (
-        FIELD_DESCRIPTIONS["kernel"])
     assert SCHEMA["properties"]["layers"]["description"] == "The layers, in order."
 
 

@@ -4,7 +4,8 @@ A layer type is one pydantic model in one module of this package. It declares it
 fields and, next to them, its rules: ``resolve`` (its options per dim against one input),
 ``apply`` (output shape, cost, receptive-field step and warnings, from ``resolve``),
 ``explain`` (the worked formulas, from the same values) and ``to_pytorch`` (its PyTorch
-module, as source). Defining the class registers it.
+module, as source). Defining the class registers it. Each field carries its
+``Field(description=...)``, the text ``convcalc schema`` gives editors.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import (
     ClassVar,
     Literal,
     NamedTuple,
+    TypeVar,
     cast,
     get_args,
     get_origin,
 )
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool
 from pydantic_core import PydanticCustomError
 
 from convcalc.common import shape_text
@@ -38,8 +40,11 @@ if TYPE_CHECKING:  # worked.py builds on this module
 __all__ = [
     "MAX_SIZE",
     "REGISTRY",
+    "Bias",
     "Cost",
+    "Dilation",
     "Dims",
+    "Kernel",
     "LayerFamily",
     "LayerSpec",
     "Name",
@@ -49,6 +54,9 @@ __all__ = [
     "Shape",
     "Size",
     "Step",
+    "Stride",
+    "TypeField",
+    "WindowPadding",
     "numel",
     "per_dim",
     "resolve_padding",
@@ -72,6 +80,27 @@ Padding = (
     | tuple[tuple[NonNegative, NonNegative], ...]
 )
 """Padding: ``same``, ``valid``, one int, one per dim, or (before, after) per dim."""
+
+# The fields several layer types share, each with the description ``convcalc schema``
+# gives it; a type whose field means something else declares its own (conv_transpose's
+# padding, the pools' stride).
+_T = TypeVar("_T")
+TypeField = Annotated[_T, Field(description="The layer type.")]
+"""A layer class's ``type`` field, ``TypeField[Literal["conv"]]``: its type names."""
+Kernel = Annotated[Dims, Field(
+    description="Kernel size: one int for every spatial dimension, or one per dimension "
+                "such as [3, 1].")]
+Stride = Annotated[Dims, Field(description="Step between windows: one int, or one per "
+                                           "dimension.")]
+Dilation = Annotated[Dims, Field(description="Spacing between kernel taps: one int, or one "
+                                             "per dimension.")]
+WindowPadding = Annotated[Padding, Field(
+    description="Padding: same (TensorFlow's rule, output ceil(W/S)), valid (none), one "
+                "int, one per dimension [1, 2], or (before, after) per dimension [[0, 1], "
+                "[0, 1]].")]
+"""A sliding window's padding (conv and the pools), in any form ``Padding`` takes."""
+Bias = Annotated[StrictBool, Field(description="Whether a learned bias is added per output "
+                                               "channel or unit.")]
 
 
 def _finite_float(value: Any) -> Any:
@@ -168,7 +197,10 @@ class LayerSpec(BaseModel):
     reference_ops: ClassVar[Mapping[str, str]] = {}
     """For a class of several types, each type's reference op (instead of ``reference_op``)."""
     type: str
-    name: Name | None = None
+    """The type's names; every layer class declares it as ``TypeField[Literal[...]]``."""
+    name: Annotated[Name | None, Field(
+        description="The layer's name, unique among its siblings; no dots or spaces. "
+                    "Unnamed layers are called <type><n> (conv1, relu2, …).")] = None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, 
 
 from pydantic import BeforeValidator, Discriminator, Field, Strict, Tag
 
-from convcalc.layers.base import REGISTRY, Cost, LayerFamily, LayerSpec, Shape
+from convcalc.layers.base import REGISTRY, Cost, LayerFamily, LayerSpec, Shape, TypeField
 from convcalc.layers.conv import ConvLayer
 from convcalc.layers.dense import DenseLayer
 from convcalc.layers.elementwise import ElementwiseLayer
@@ -53,7 +53,8 @@ class Container(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.container
     container: ClassVar[bool] = True
-    repeat: Repeat = 1
+    repeat: Repeat = Field(1, description="Run the container this many times in a row, each "
+                                          "time with its own weights.")
 
     def bodies(self) -> list[Body]:
         """Return the bodies, each with its path inside this container."""
@@ -68,8 +69,8 @@ class Container(LayerSpec):
 class Sequential(Container):
     """Layers run one after another."""
 
-    type: Literal["sequential"]
-    layers: list[Layer]
+    type: TypeField[Literal["sequential"]]
+    layers: list[Layer] = Field(description="The layers, in order.")
 
     def bodies(self) -> list[Body]:
         return [(("layers",), self.layers)]
@@ -78,9 +79,10 @@ class Sequential(Container):
 class Residual(Container):
     """``layers(x) + shortcut(x)``; the shortcut is the identity when absent."""
 
-    type: Literal["residual"]
-    layers: list[Layer]
-    shortcut: list[Layer] | None = None
+    type: TypeField[Literal["residual"]]
+    layers: list[Layer] = Field(description="The layers, in order.")
+    shortcut: list[Layer] | None = Field(None, description=(
+        "The shortcut's layers, added to the output of layers; absent or [] is the identity."))
 
     def bodies(self) -> list[Body]:
         return [(("layers",), self.layers), (("shortcut",), self.shortcut or [])]
@@ -93,9 +95,11 @@ class Residual(Container):
 class Parallel(Container):
     """Branches over the same input (Inception), merged by ``concat`` or ``add``; [] is x."""
 
-    type: Literal["parallel"]
-    branches: Annotated[list[list[Layer]], Field(min_length=1)]
-    merge: MergeName = "concat"
+    type: TypeField[Literal["parallel"]]
+    branches: list[list[Layer]] = Field(min_length=1, description=(
+        "The branches, each a list of layers over the same input; [] is the identity."))
+    merge: MergeName = Field("concat", description="How the branches combine: concat over "
+                                                   "channels, or add.")
 
     def bodies(self) -> list[Body]:
         return [(("branches", i), branch) for i, branch in enumerate(self.branches)]

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import StrictBool
+from pydantic import Field
 
 from convcalc.common import dim_names
 from convcalc.errors import LayerError
 from convcalc.geometry import TransposedWindowMap, transposed_output_size
 from convcalc.layers.base import (
+    Bias,
     Cost,
-    Dims,
+    Dilation,
+    Kernel,
     LayerFamily,
     LayerSpec,
     NonNegative,
-    Padding,
     Shape,
     Size,
     Step,
+    Stride,
+    TypeField,
+    WindowPadding,
     numel,
     per_dim,
     spatial,
@@ -39,6 +43,10 @@ from convcalc.layers.worked import (
 )
 
 __all__ = ["Conv", "ConvLayer", "ConvTranspose", "TransposedWindow"]
+
+Filters = Annotated[Size, Field(description="Output channels: the number of kernels.")]
+Groups = Annotated[Size, Field(description="Groups of input channels; groups equal to the "
+                                           "input channels is a depthwise convolution.")]
 
 
 def _check_groups(channels: int, filters: int, groups: int) -> None:
@@ -102,14 +110,14 @@ class Conv(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.conv
     reference_op: ClassVar[str] = "convcalc.reference.ops.conv:conv"
-    type: Literal["conv"]
-    filters: Size
-    kernel: Dims
-    stride: Dims = 1
-    padding: Padding = 0
-    dilation: Dims = 1
-    groups: Size = 1
-    bias: StrictBool = True
+    type: TypeField[Literal["conv"]]
+    filters: Filters
+    kernel: Kernel
+    stride: Stride = 1
+    padding: WindowPadding = 0
+    dilation: Dilation = 1
+    groups: Groups = 1
+    bias: Bias = True
 
     def window(self, shape: Shape) -> Window:
         """Return the sliding window resolved against an input of ``shape``."""
@@ -181,15 +189,19 @@ class ConvTranspose(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.conv
     reference_op: ClassVar[str] = "convcalc.reference.ops.conv:conv_transpose"
-    type: Literal["conv_transpose"]
-    filters: Size
-    kernel: Dims
-    stride: Dims = 1
-    padding: NonNegative | tuple[NonNegative, ...] = 0
-    output_padding: NonNegative | tuple[NonNegative, ...] = 0
-    dilation: Dims = 1
-    groups: Size = 1
-    bias: StrictBool = True
+    type: TypeField[Literal["conv_transpose"]]
+    filters: Filters
+    kernel: Kernel
+    stride: Stride = 1
+    padding: NonNegative | tuple[NonNegative, ...] = Field(
+        0, description="PyTorch's padding, cropped from both ends of the output: one int, or "
+                       "one per dimension.")
+    output_padding: NonNegative | tuple[NonNegative, ...] = Field(
+        0, description="Extra output rows on one side: one int or one per dimension, smaller "
+                       "than the stride or the dilation.")
+    dilation: Dilation = 1
+    groups: Groups = 1
+    bias: Bias = True
 
     def resolve(self, shape: Shape) -> TransposedWindow:
         """Return the options per dim for an input of ``shape``, or raise if they misfit."""

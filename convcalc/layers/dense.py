@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import StrictBool
+from pydantic import Field
 
 from convcalc.common import shape_text
 from convcalc.errors import LayerError
 from convcalc.layers.base import (
+    Bias,
     Cost,
     LayerFamily,
     LayerSpec,
     Shape,
     Size,
     Step,
+    TypeField,
     numel,
 )
 from convcalc.layers.torch_source import TorchLeaf, call
@@ -28,9 +30,9 @@ class Linear(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.dense
     reference_op: ClassVar[str] = "convcalc.reference.ops.dense:linear"
-    type: Literal["linear"]
-    units: Size
-    bias: StrictBool = True
+    type: TypeField[Literal["linear"]]
+    units: Size = Field(description="Output features.")
+    bias: Bias = True
 
     def resolve(self, shape: Shape) -> int:
         """Return the input features, or raise if the input is not flat."""
@@ -66,7 +68,7 @@ class Flatten(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.dense
     reference_op: ClassVar[str] = "convcalc.reference.ops.dense:flatten"
-    type: Literal["flatten"]
+    type: TypeField[Literal["flatten"]]
 
     def apply(self, shape: Shape) -> Step:
         return Step((numel(shape),), Cost(), None if len(shape) > 1 else ())

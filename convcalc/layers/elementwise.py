@@ -7,7 +7,16 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from convcalc.layers.base import Cost, LayerFamily, LayerSpec, Real, Shape, Step, numel
+from convcalc.layers.base import (
+    Cost,
+    LayerFamily,
+    LayerSpec,
+    Real,
+    Shape,
+    Step,
+    TypeField,
+    numel,
+)
 from convcalc.layers.torch_source import TorchLeaf, call
 from convcalc.layers.worked import Worked, equation, number, product
 
@@ -23,9 +32,10 @@ class BatchNorm(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.elementwise
     reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:batchnorm"
-    type: Literal["batchnorm"]
-    # Finite (Real): an infinite eps divides every input away, leaving only β.
-    eps: Real = Field(1e-5, gt=0)
+    type: TypeField[Literal["batchnorm"]]
+    eps: Real = Field(1e-5, gt=0, description=(
+        "Added to the variance before its square root: a finite number above 0 (an "
+        "infinite eps would divide every input away)."))
 
     def apply(self, shape: Shape) -> Step:
         channels = shape[0]
@@ -53,9 +63,11 @@ class Dropout(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.elementwise
     reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:identity"
-    type: Literal["dropout"]
+    type: TypeField[Literal["dropout"]]
     # A probability below 1 (p = 1 zeroes everything); finite by Real, so never .nan.
-    p: Real = Field(0.5, ge=0, lt=1)
+    p: Real = Field(0.5, ge=0, lt=1, description=(
+        "Probability of zeroing an element while training, at least 0 and below 1; the "
+        "identity at inference."))
 
     def apply(self, shape: Shape) -> Step:
         return Step(shape)
@@ -88,8 +100,8 @@ class Activation(LayerSpec):
         "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "hardswish": "nn.Hardswish",
         "softmax": "nn.Softmax", "identity": "nn.Identity",
     }
-    type: Literal["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "softmax",
-                  "identity"]
+    type: TypeField[Literal["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish",
+                            "softmax", "identity"]]
 
     def apply(self, shape: Shape) -> Step:
         per_element = self.FLOPS_PER_ELEMENT.get(self.type, 1)
@@ -115,9 +127,10 @@ class LeakyRelu(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.elementwise
     reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:leaky_relu"
-    type: Literal["leaky_relu"]
-    # Any finite slope, negative too; an infinite one makes 0·∞ (nan) at zero.
-    negative_slope: Real = 0.01
+    type: TypeField[Literal["leaky_relu"]]
+    negative_slope: Real = Field(0.01, description=(
+        "Slope for negative inputs: a finite number (an infinite slope gives 0·∞, not a "
+        "number, at zero)."))
 
     def apply(self, shape: Shape) -> Step:
         return Step(shape, Cost(flops=numel(shape)))

@@ -11,21 +11,25 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import StrictBool
+from pydantic import Field, StrictBool
 
-from convcalc.common import dim_names
+from convcalc.common import dim_names, shape_text
 from convcalc.errors import LayerError
 from convcalc.geometry import AdaptiveMap, adaptive_window_total
 from convcalc.layers.base import (
     Cost,
+    Dilation,
     Dims,
+    Kernel,
     LayerFamily,
     LayerSpec,
     Padding,
     Shape,
     Step,
+    TypeField,
+    WindowPadding,
     numel,
     per_dim,
     spatial,
@@ -35,6 +39,12 @@ from convcalc.layers.window import Window, resolve_window
 from convcalc.layers.worked import Worked, lines_per_dim, number, product, window_lines
 
 __all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool", "PoolLayer"]
+
+PoolStride = Annotated[Dims | None, Field(
+    description="Step between windows: one int, or one per dimension; default the kernel.")]
+CeilMode = Annotated[StrictBool, Field(
+    description="Round the output size up (PyTorch's ceil_mode); a last window that would "
+                "start in the right padding is dropped.")]
 
 
 def _pool_window(
@@ -134,7 +144,7 @@ def _pool_lines(window: Window, stride: Dims | None, padding: Padding,
     """Return a pool's output-size lines (its default stride first) and the shape they give."""
     lines = []
     if stride is None:
-        lines.append(f"stride = kernel = {'×'.join(map(str, window.kernel))} (pooling's "
+        lines.append(f"stride = kernel = {shape_text(window.kernel)} (pooling's "
                      "default)")
     sizes, out = window_lines(window, padding == "same")
     lines += sizes
@@ -150,12 +160,12 @@ class MaxPool(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.pool
     reference_op: ClassVar[str] = "convcalc.reference.ops.pool:max_pool"
-    type: Literal["maxpool"]
-    kernel: Dims
-    stride: Dims | None = None
-    padding: Padding = 0
-    dilation: Dims = 1
-    ceil_mode: StrictBool = False
+    type: TypeField[Literal["maxpool"]]
+    kernel: Kernel
+    stride: PoolStride = None
+    padding: WindowPadding = 0
+    dilation: Dilation = 1
+    ceil_mode: CeilMode = False
 
     def window(self, shape: Shape) -> Window:
         """Return the pooling window resolved against an input of ``shape``."""
@@ -211,12 +221,13 @@ class AvgPool(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.pool
     reference_op: ClassVar[str] = "convcalc.reference.ops.pool:avg_pool"
-    type: Literal["avgpool"]
-    kernel: Dims
-    stride: Dims | None = None
-    padding: Padding = 0
-    ceil_mode: StrictBool = False
-    count_include_pad: StrictBool = True
+    type: TypeField[Literal["avgpool"]]
+    kernel: Kernel
+    stride: PoolStride = None
+    padding: WindowPadding = 0
+    ceil_mode: CeilMode = False
+    count_include_pad: StrictBool = Field(
+        True, description="Whether the padding counts in each window's divisor.")
 
     def window(self, shape: Shape) -> Window:
         """Return the pooling window resolved against an input of ``shape``."""
@@ -289,8 +300,8 @@ class AdaptivePool(LayerSpec):
         "adaptive_avgpool": "convcalc.reference.ops.pool:adaptive_avg_pool",
         "adaptive_maxpool": "convcalc.reference.ops.pool:adaptive_max_pool",
     }
-    type: Literal["adaptive_avgpool", "adaptive_maxpool"]
-    output: Dims
+    type: TypeField[Literal["adaptive_avgpool", "adaptive_maxpool"]]
+    output: Dims = Field(description="Output size: one int, or one per dimension.")
 
     def resolve(self, shape: Shape) -> AdaptiveBins:
         """Return the windows per dim for an input of ``shape``, or raise if it is flat."""
@@ -347,7 +358,7 @@ class GlobalPool(LayerSpec):
         "global_avgpool": "convcalc.reference.ops.pool:global_avg_pool",
         "global_maxpool": "convcalc.reference.ops.pool:global_max_pool",
     }
-    type: Literal["global_avgpool", "global_maxpool"]
+    type: TypeField[Literal["global_avgpool", "global_maxpool"]]
 
     def resolve(self, shape: Shape) -> Shape:
         """Return the spatial dims pooled over, or raise if the input is flat."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from convcalc.errors import LayerError
 from convcalc.geometry import ResampleMap, ShiftMap
@@ -18,6 +18,7 @@ from convcalc.layers.base import (
     NonNegative,
     Shape,
     Step,
+    TypeField,
     numel,
     per_dim,
     resolve_padding,
@@ -49,8 +50,11 @@ class Pad(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.resample
     reference_op: ClassVar[str] = "convcalc.reference.ops.resample:pad"
-    type: Literal["pad"]
-    padding: NonNegative | tuple[NonNegative, ...] | tuple[tuple[NonNegative, NonNegative], ...]
+    type: TypeField[Literal["pad"]]
+    padding: (NonNegative | tuple[NonNegative, ...]
+              | tuple[tuple[NonNegative, NonNegative], ...]) = Field(
+        description="Zeros to add: one int, one per dimension [1, 2], or (before, after) per "
+                    "dimension [[0, 1], [0, 1]].")
 
     def resolve(self, shape: Shape) -> tuple[tuple[int, int], ...]:
         """Return (before, after) per spatial dim of ``shape``, or raise if they misfit."""
@@ -88,10 +92,13 @@ class Upsample(LayerSpec):
 
     family: ClassVar[LayerFamily] = LayerFamily.resample
     reference_op: ClassVar[str] = "convcalc.reference.ops.resample:upsample"
-    type: Literal["upsample"]
-    scale: Dims | None = None
-    size: Dims | None = None
-    mode: Literal["nearest", "linear"] = "nearest"
+    type: TypeField[Literal["upsample"]]
+    scale: Dims | None = Field(None, description="Integer upsampling factor: one int, or one "
+                                                 "per dimension. Give scale or size.")
+    size: Dims | None = Field(None, description="Output size: one int, or one per dimension. "
+                                                "Give scale or size.")
+    mode: Literal["nearest", "linear"] = Field("nearest", description=(
+        "Nearest, or linear (bilinear in 2-D, trilinear in 3-D; align_corners=False)."))
     TORCH_LINEAR_MODES: ClassVar[dict[int, str]] = {1: "linear", 2: "bilinear", 3: "trilinear"}
     """PyTorch's name for ``mode: linear`` by the number of spatial dims."""
 
