@@ -49,7 +49,7 @@ def median_seconds(command: list[str], runs: int) -> float:
 
 
 def network_file(layers: int, folder: Path) -> Path:
-    """Write a network of at most (and about) ``layers`` rows: conv, batchnorm, relu and residual blocks."""
+    """Write a network of at most ``layers`` rows: conv, batchnorm, relu, residual blocks."""
     lines = ["name: generated", "input: 16x32x32", "layers:"]
     blocks = [
         "  - {type: conv, filters: 16, kernel: 3, padding: 1, bias: false}",

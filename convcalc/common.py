@@ -7,6 +7,7 @@ turns an exact fraction into the JSON number the results carry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
@@ -25,7 +26,7 @@ def dim_names(rank: int) -> tuple[str, ...]:
     return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(rank, tuple(map(str, range(rank))))
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
+def shape_text(shape: Sequence[int | float]) -> str:
     """Return a shape as ``3×224×224``."""
     return "×".join(str(d) for d in shape)
 

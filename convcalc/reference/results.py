@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from convcalc.common import Frozen
 from convcalc.results import ReceptiveField
 
 __all__ = [
@@ -30,11 +31,7 @@ __all__ = [
 CheckName = Literal["shape", "params", "macs", "receptive_field", "finite", "kernel"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-
-class ShapeCheck(_Frozen):
+class ShapeCheck(Frozen):
     """The output array's shape against the row's output shape, batch first in both.
 
     Attributes:
@@ -48,7 +45,7 @@ class ShapeCheck(_Frozen):
     ok: bool
 
 
-class ParamCount(_Frozen):
+class ParamCount(Frozen):
     """A number of parameter elements.
 
     Attributes:
@@ -60,7 +57,7 @@ class ParamCount(_Frozen):
     non_trainable: int
 
 
-class ParamsCheck(_Frozen):
+class ParamsCheck(Frozen):
     """The elements of the parameter arrays the kernel needed, against the row's counts.
 
     Attributes:
@@ -74,7 +71,7 @@ class ParamsCheck(_Frozen):
     ok: bool
 
 
-class MacsCheck(_Frozen):
+class MacsCheck(Frozen):
     """The multiply-accumulates the kernel counted as it ran, against the row's ``macs``.
 
     Attributes:
@@ -90,7 +87,7 @@ class MacsCheck(_Frozen):
     ok: bool
 
 
-class FiniteCheck(_Frozen):
+class FiniteCheck(Frozen):
     """Whether every value of the output array is finite (no NaN, no infinity).
 
     Attributes:
@@ -100,7 +97,7 @@ class FiniteCheck(_Frozen):
     ok: bool
 
 
-class AxisMeasurement(_Frozen):
+class AxisMeasurement(Frozen):
     """The receptive field measured along one spatial dimension of the network input.
 
     Attributes:
@@ -138,7 +135,7 @@ class AxisMeasurement(_Frozen):
     mismatched_units: tuple[int, ...]
 
 
-class FieldCheck(_Frozen):
+class FieldCheck(Frozen):
     """The receptive field measured by the probe, against the row's ``receptive_field``.
 
     Attributes:
@@ -164,7 +161,7 @@ class FieldCheck(_Frozen):
     ok: bool
 
 
-class LayerCheck(_Frozen):
+class LayerCheck(Frozen):
     """Everything verify checked for one row (a layer or a merge).
 
     Attributes:
@@ -191,7 +188,7 @@ class LayerCheck(_Frozen):
     ok: bool
 
 
-class Mismatch(_Frozen):
+class Mismatch(Frozen):
     """One disagreement, in words.
 
     Attributes:
@@ -207,7 +204,7 @@ class Mismatch(_Frozen):
     measured: str
 
 
-class Verification(_Frozen):
+class Verification(Frozen):
     """The result of running a network on real arrays and checking every row.
 
     Attributes:

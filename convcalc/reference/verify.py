@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 from numba.core import event
 
+from convcalc.common import as_number, dim_names, shape_text
 from convcalc.errors import MemoryLimitExceeded, ProbeLimitExceeded
 from convcalc.reference.expected import Expected, Reach, expected_fields
 from convcalc.reference.field import (
@@ -78,14 +78,6 @@ Progress = Callable[[int, int], None]
 """Called with (steps done, steps in all) as the run goes."""
 
 
-def _dim_names(rank: int) -> tuple[str, ...]:
-    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[rank]
-
-
-def _number(value: Fraction) -> int | float:
-    return int(value) if value.denominator == 1 else float(value)
-
-
 def _joined(values: Sequence[object]) -> str:
     return "×".join("?" if v is None else str(v) for v in values)
 
@@ -132,7 +124,7 @@ def _axis(supports: Supports, width: int, model: Expected | None,
     measurement = AxisMeasurement(
         input_size=width, units=len(supports.count), unclipped_units=fit.unclipped,
         size=fit.size if conclusive else None,
-        stride=_number(fit.stride) if conclusive and fit.stride is not None else None,
+        stride=as_number(fit.stride) if conclusive and fit.stride is not None else None,
         padding=fit.padding if conclusive else None,
         covers_whole_input=covers, window_mismatches=len(window_wrong),
         field_mismatches=len(field_wrong), through_padding=through_padding,
@@ -199,7 +191,7 @@ def _field_mismatch(check: FieldCheck, widths: tuple[int, ...]) -> tuple[str, st
     expected = check.expected
     expected_text = ("global (positions mixed)" if expected is None else
                      _field_words(expected.size, expected.stride, expected.padding))
-    names = _dim_names(len(widths)) if widths else ()
+    names = dim_names(len(widths)) if widths else ()
     if check.kind == "global":
         return expected_text, "global, " + ", ".join(
             f"{count} of {width} positions along {name} reach the output"
@@ -369,7 +361,7 @@ def verify(
     started = time.perf_counter()
     plan = build_plan(network, report)
     estimate = estimate_memory(plan, report)
-    shape = "×".join(map(str, report.input_shape))
+    shape = shape_text(report.input_shape)
     if estimate.value_bytes > max_memory:
         raise MemoryLimitExceeded(
             f"verify's arrays would need about {_gib(estimate.value_bytes)} at once, more "

@@ -148,7 +148,7 @@ def layer_card(report: Report) -> Text:
         pairs.append(("Receptive field", "global"))
     else:
         pairs.append(("Receptive field", f"{shape_text(field.size)} (stride "
-                      f"{'×'.join(map(str, field.stride))}, padding "
+                      f"{shape_text(field.stride)}, padding "
                       f"{shape_text(field.padding)})"))
     pairs.append((f"Output memory ({report.dtype})",
                   f"{exact(row.activation_bytes)} B ({human_bytes(row.activation_bytes)})"))
