@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -180,3 +182,65 @@ def test_the_layer_union_is_the_registry() -> None:
     assert not missing, (f"{', '.join(missing)}: add the class to its family's union at the "
                          "end of its module (e.g. ConvLayer in convcalc/layers/conv.py)")
     assert registered == LAYER_CLASSES
+
+
+FORMAT_DOC = (Path(__file__).resolve().parent.parent / "docs" / "format.md").read_text()
+
+
+def missing_parts(type_name: str) -> list[str]:
+    """Return what a registered type lacks of the parts every type must have."""
+    cls = REGISTRY[type_name]
+    missing = []
+    headings = [line for line in FORMAT_DOC.splitlines() if line.startswith("#")]
+    if not any(f"`{type_name}`" in heading for heading in headings):
+        missing.append("section in docs/format.md")
+    missing += [f"description of field '{name}'" for name, info in cls.model_fields.items()
+                if not info.description]
+    if cls.container:
+        return missing
+    layer, shape = sample(type_name)
+    for part, method in (("explanation", "explain"), ("PyTorch export", "to_pytorch")):
+        try:
+            getattr(layer, method)(shape)
+        except NotImplementedError:
+            missing.append(part)
+    try:
+        pointer = cls.reference_op_of(type_name)
+    except AttributeError:
+        return [*missing, "reference-op pointer"]
+    module_name, _, name = pointer.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), name, None)
+    except ImportError:
+        found = None
+    if found is None:
+        missing.append(f"reference op at {pointer}")
+    return missing
+
+
+@pytest.mark.parametrize("type_name", sorted(REGISTRY))
+def test_every_layer_type_has_every_part(type_name: str) -> None:
+    """A registered type has its explanation, export, reference op, docs and descriptions."""
+    missing = missing_parts(type_name)
+    assert not missing, f"layer type {type_name!r} has no {', no '.join(missing)}"
+
+
+def test_a_type_missing_its_parts_is_named() -> None:
+    """A class registered without the parts fails naming the type and each missing part."""
+    from typing import Literal
+
+    from convcalc.layers.base import LayerSpec, TypeField
+
+    class _Scratch(LayerSpec):  # registers 'scratch_type' for the length of this test
+        type: TypeField[Literal["scratch_type"]]
+        width: int = 1
+
+    try:
+        OPTIONS["scratch_type"] = {}
+        assert missing_parts("scratch_type") == [
+            "section in docs/format.md", "description of field 'width'", "explanation",
+            "PyTorch export", "reference-op pointer",
+        ]
+    finally:
+        REGISTRY.pop("scratch_type", None)
+        OPTIONS.pop("scratch_type", None)
