@@ -225,14 +225,16 @@ def test_first_run_compile_time_is_a_note(run_cli: Any, monkeypatch: pytest.Monk
 
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Off a terminal there is no progress callback; on one, the bar waits a second."""
-    with verify_cli._progress() as progress:
+    from convcalc.cli import progress as progress_module
+
+    with progress_module.lazy_progress("verifying") as progress:
         assert progress is None
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    with verify_cli._progress() as progress:
+    with progress_module.lazy_progress("verifying") as progress:
         assert progress is not None
         progress(1, 10)
         assert progress.bar is None  # not a second yet
-        monkeypatch.setattr(verify_cli, "PROGRESS_AFTER", 0.0)
+        monkeypatch.setattr(progress_module, "PROGRESS_AFTER", 0.0)
         progress(2, 10)
         assert progress.bar is not None and progress.bar.tasks[0].completed == 2
 

@@ -4,26 +4,21 @@
 import dataclasses
 import re
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from convcalc.cli.app import FormatOption, OutputFormat, app, console
+from convcalc.cli.app import FormatOption, OutputFormat, app
+from convcalc.cli.progress import lazy_progress
 from convcalc.errors import InputError
 from convcalc.layers.window import WindowKind
 from convcalc.loader import load_network
 from convcalc.solve import Requirement, solve_inputs, solve_same, solve_window
 
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
 __all__ = ["inputs", "same", "solve"]
 
-PROGRESS_AFTER = 1.0
-"""Seconds ``solve inputs`` runs before it shows a progress bar (on a terminal only)."""
 
 FLAG_OF_PARAMETER = {
     "size": "--input", "output": "--output", "kernel": "--k", "stride": "--stride",
@@ -45,44 +40,6 @@ SizeOption = Annotated[int | None, typer.Option("--input", "-i", help="Input siz
 KernelOption = Annotated[int | None, typer.Option("--k", "--kernel", "-k", help="Kernel size.")]
 StrideOption = Annotated[int | None, typer.Option("--stride", "-s", help="Stride.")]
 DilationOption = Annotated[int | None, typer.Option("--dilation", "-d", help="Dilation.")]
-
-
-class _LazyProgress:
-    """A transient progress bar on stderr that appears once a search has taken a second."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            if time.perf_counter() - self.started < PROGRESS_AFTER:
-                return
-            from rich.progress import Progress  # only a long search needs it
-
-            self.bar = Progress(console=console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("trying input sizes", total=total)
-        if self.task is not None:
-            self.bar.update(self.task, completed=done)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-@contextmanager
-def _progress() -> Iterator[_LazyProgress | None]:
-    """Yield a progress callback when stderr is a terminal, else None."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    progress = _LazyProgress()
-    try:
-        yield progress
-    finally:
-        progress.stop()
 
 
 @contextmanager
@@ -216,7 +173,7 @@ def inputs(
     if maximum is None:
         maximum = 2 * max(spatial, default=1)
     try:
-        with _progress() as progress, _flag_names():
+        with lazy_progress("trying input sizes") as progress, _flag_names():
             result = solve_inputs(source.network, minimum, maximum, dim, require, progress)
     except InputError as error:
         raise source.annotate(error) from None

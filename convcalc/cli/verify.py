@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated
@@ -27,6 +24,7 @@ from convcalc.cli.app import (
     warn,
 )
 from convcalc.cli.params import whole_numbers
+from convcalc.cli.progress import lazy_progress
 from convcalc.common import shape_text
 from convcalc.errors import InputError, MemoryLimitExceeded, VerificationFailed
 from convcalc.loader import load_network
@@ -36,16 +34,12 @@ from convcalc.spec import Network
 from convcalc.textsafe import echo
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from convcalc.explain import Explanation
 
 __all__ = ["MAX_MEMORY", "MAX_SEED", "VerifyFormat", "parse_memory", "run_verify", "verify",
            "verify_layer"]
 
 DEFAULT_MAX_MEMORY = "2G"
-PROGRESS_AFTER = 1.0
-"""Seconds a run goes on before the progress bar appears."""
 
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -92,44 +86,6 @@ def parse_memory(text: str) -> int:
     return value
 
 
-class _LazyProgress:
-    """A transient progress bar on stderr that appears once a run has taken a second."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            if time.perf_counter() - self.started < PROGRESS_AFTER:
-                return
-            from rich.progress import Progress  # only a long run needs it
-
-            self.bar = Progress(console=console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("verifying", total=total)
-        if self.task is not None:
-            self.bar.update(self.task, completed=done)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-@contextmanager
-def _progress() -> Iterator[_LazyProgress | None]:
-    """Yield a progress callback when stderr is a terminal, else None."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    progress = _LazyProgress()
-    try:
-        yield progress
-    finally:
-        progress.stop()
-
-
 def _memory_message(error: MemoryLimitExceeded, report: Report) -> str:
     shape = shape_text(report.input_shape)
     if error.probe:
@@ -149,7 +105,7 @@ def run_verify(network: Network, report: Report, seed: int, max_memory: int,
     from convcalc.reference.verify import verify as verify_on_arrays  # numpy and numba
     from convcalc.render.verify import mismatch_lines, verification_json, verification_table
 
-    with _progress() as progress:
+    with lazy_progress("verifying") as progress:
         try:
             result = verify_on_arrays(network, report, seed=seed, max_memory=max_memory,
                                       progress=progress)
