@@ -22,6 +22,7 @@ from convcalc.plan import Group, Leaf, Merge, Plan, PlanNode, Turn
 from convcalc.receptive_field import (
     MAX_FIELD_LOOKUPS,
     AxisField,
+    LookupBudget,
     PeriodTooLong,
     StrideMismatch,
     merge_cost,
@@ -178,15 +179,7 @@ class _Walk:
         # equal to one seen before on an equal input gives the same step.
         self.steps: dict[tuple[LayerSpec, Shape], Step] = {}
         self.last_field: tuple[Fields, ReceptiveField | None] = ("global", None)
-        # Field look-ups spent so far, against MAX_FIELD_LOOKUPS.
-        self.field_lookups = 0
-
-    def afford(self, lookups: int) -> bool:
-        """Return whether the field walk may spend ``lookups`` more; spend them if so."""
-        if self.field_lookups + lookups > MAX_FIELD_LOOKUPS:
-            return False
-        self.field_lookups += lookups
-        return True
+        self.afford = LookupBudget().afford  # field look-ups, against MAX_FIELD_LOOKUPS
 
     def apply(self, layer: LayerSpec, shape: Shape) -> Step:
         """Return ``layer.apply(shape)``, computed once per equal layer and shape."""

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_FIELD_LOOKUPS",
     "MAX_PERIOD",
     "AxisField",
+    "LookupBudget",
     "PeriodTooLong",
     "StrideMismatch",
     "merge_cost",
@@ -41,6 +42,24 @@ MAX_FIELD_LOOKUPS = 2**23
 receptive field is reported as untracked. Each layer costs ``AxisField.cost``: one look-up
 per unit of its period, or, when some units see nothing, two per tap up to two per unit of
 the input period, so a network of convolutions and pools spends one a layer."""
+
+
+@dataclass
+class LookupBudget:
+    """The field look-ups one walk has spent, against MAX_FIELD_LOOKUPS.
+
+    Attributes:
+        spent: look-ups spent so far.
+    """
+
+    spent: int = 0
+
+    def afford(self, lookups: int) -> bool:
+        """Return whether ``lookups`` more fit in the budget; spend them if so."""
+        if self.spent + lookups > MAX_FIELD_LOOKUPS:
+            return False
+        self.spent += lookups
+        return True
 
 
 class PeriodTooLong(Exception):

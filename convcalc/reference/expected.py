@@ -29,8 +29,8 @@ import numpy as np
 
 from convcalc.geometry import IndexMap
 from convcalc.receptive_field import (
-    MAX_FIELD_LOOKUPS,
     AxisField,
+    LookupBudget,
     PeriodTooLong,
     StrideMismatch,
     merge_cost,
@@ -101,14 +101,7 @@ class _Walk(PlanFold[Expected | None]):
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.rows: dict[int, Expected] = {}
-        self.field_lookups = 0
-
-    def afford(self, lookups: int) -> bool:
-        """Return whether the walk may spend ``lookups`` more field look-ups; spend them."""
-        if self.field_lookups + lookups > MAX_FIELD_LOOKUPS:
-            return False
-        self.field_lookups += lookups
-        return True
+        self.afford = LookupBudget().afford
 
     def merged(self, states: Sequence[Expected]) -> Expected:
         """Return the model of a merge of ``states``: the union of the branches."""
