@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -98,18 +99,23 @@ def torch_rows(model: Any, input_shape: tuple[int, ...]) -> dict[str, dict[str, 
     return rows
 
 
+
+def assert_rows_match(expected_rows: dict[str, dict[str, Any]], report: Report,
+                      rename: Callable[[str], str] = lambda name: name) -> None:
+    """Assert each torch module's row (by its name, after ``rename``) has its params, output
+    shape and MACs, and that the totals' params are the modules' sum."""
+    rows = {rename(row.name): row for row in report.layers if not row.container}
+    assert expected_rows, "no torch modules"
+    for module, expected in expected_rows.items():
+        row = rows[module]
+        assert row.params == expected["params"], module
+        assert row.output_shape == expected["shape"], module
+        if expected["macs"] is not None:
+            assert row.macs == expected["macs"], module
+    assert report.totals.params == sum(r["params"] for r in expected_rows.values())
+
 @pytest.mark.parametrize("stem", sorted(p.stem for p in EXAMPLES.glob("*.yaml")))
 def test_rows_match_torch_modules(stem: str) -> None:
     """Each parametrized torch module has a convcalc row of the same name with equal params,
     output shape and MACs."""
-    torch_rows = _torch_rows(stem)
-    report = report_of(stem)
-    rows = {row.name: row for row in report.layers if not row.container}
-    assert torch_rows, stem
-    for name, expected in torch_rows.items():
-        row = rows[name]
-        assert row.params == expected["params"], name
-        assert row.output_shape == expected["shape"], name
-        if expected["macs"] is not None:
-            assert row.macs == expected["macs"], name
-    assert report.totals.params == sum(r["params"] for r in torch_rows.values())
+    assert_rows_match(_torch_rows(stem), report_of(stem))

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("torch")
 
 import torch_zoo
-from test_examples import torch_rows
+from test_examples import assert_rows_match, torch_rows
 
 from convcalc import analyze, zoo
 
@@ -31,14 +31,5 @@ def test_rows_match_torch_twin(name: str) -> None:
     expected_rows = torch_rows(torch_zoo.BUILDERS[name](), INPUT)
     network = zoo.source(name).network.model_copy(update={"input": INPUT})
     report = analyze(network)
-    rename = RENAME.get(name, lambda full: full)
-    rows = {rename(row.name): row for row in report.layers if not row.container}
-    assert expected_rows, name
-    for module, expected in expected_rows.items():
-        row = rows[module]
-        assert row.params == expected["params"], module
-        assert row.output_shape == expected["shape"], module
-        if expected["macs"] is not None:
-            assert row.macs == expected["macs"], module
-    assert report.totals.params == sum(r["params"] for r in expected_rows.values())
+    assert_rows_match(expected_rows, report, RENAME.get(name, lambda full: full))
     assert report.output_shape == (1000,)
