@@ -15,7 +15,8 @@ from convcalc.layers import REGISTRY, Cost
 from convcalc.layers.containers import merge_shapes
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
+from convcalc.layers.elementwise import Activation, Dropout, LeakyRelu
+from convcalc.layers.norm import BatchNorm
 from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from convcalc.layers.resample import Pad, Upsample
 

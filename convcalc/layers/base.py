@@ -143,6 +143,7 @@ class LayerFamily(StrEnum):
     pool = "pool"
     dense = "dense"
     elementwise = "elementwise"
+    norm = "norm"
     resample = "resample"
     container = "container"
 

@@ -27,6 +27,7 @@ from convcalc.layers.conv import ConvLayer
 from convcalc.layers.dense import DenseLayer
 from convcalc.layers.elementwise import ElementwiseLayer
 from convcalc.layers.merges import MergeName, merge_definition
+from convcalc.layers.norm import NormLayer
 from convcalc.layers.pool import PoolLayer
 from convcalc.layers.resample import ResampleLayer
 
@@ -118,7 +119,7 @@ def merge_shapes(kind: MergeName, shapes: list[Shape]) -> tuple[Shape, Cost]:
     return merge_definition(kind).apply(shapes)
 
 
-AnyLayer = (ConvLayer | DenseLayer | ElementwiseLayer | PoolLayer | ResampleLayer
+AnyLayer = (ConvLayer | DenseLayer | ElementwiseLayer | NormLayer | PoolLayer | ResampleLayer
             | Sequential | Residual | Parallel)
 """Every layer class, family by family in the order they register."""
 

@@ -1,4 +1,4 @@
-"""Layers that act on each element alone: activations, batchnorm, softmax, identity.
+"""Layers that act on each element alone: activations, softmax, identity.
 
 Every activation is one kernel (`_activation_kernel`) told which function to apply:
 computed in float64 and rounded once to float32. They move no position, so the probe
@@ -15,14 +15,14 @@ import numpy as np
 from numba import njit
 
 from convcalc.reference.ops._lift import as_float32
-from convcalc.reference.ops._op import Arrays, Op, Outcome, Positions, weightless
+from convcalc.reference.ops._op import Op, Positions, weightless
 from convcalc.reference.ops._threads import in_parallel
 
 if TYPE_CHECKING:
-    from convcalc.layers.elementwise import BatchNorm, LeakyRelu
+    from convcalc.layers.elementwise import LeakyRelu
 
-__all__ = ["batchnorm", "gelu", "hardswish", "identity", "leaky_relu", "relu", "relu6",
-           "sigmoid", "silu", "softmax", "tanh"]
+__all__ = ["gelu", "hardswish", "identity", "leaky_relu", "relu", "relu6", "sigmoid", "silu",
+           "softmax", "tanh"]
 
 # The functions `_activation_kernel` knows, by number.
 _RELU, _RELU6, _LEAKY_RELU, _GELU, _SIGMOID, _SILU, _TANH, _HARDSWISH = range(8)
@@ -79,42 +79,6 @@ def _activated(x: np.ndarray, function: int, option: float = 0.0) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _batchnorm_kernel(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-                      running_mean: np.ndarray, running_var: np.ndarray, eps: float,
-                      y: np.ndarray, start: int, stop: int) -> int:
-    """Fill planes ``start`` to ``stop`` of ``y`` with ``(x − mean)/sqrt(var + eps)·gamma
-    + beta`` per channel of ``x`` (N, C, S)."""
-    channels, positions = x.shape[1:]
-    for plane in range(start, stop):
-        n = plane // channels
-        c = plane % channels
-        scale = gamma[c] / math.sqrt(running_var[c] + eps)
-        for i in range(positions):
-            y[n, c, i] = (x[n, c, i] - running_mean[c]) * scale + beta[c]
-    return 0
-
-
-def normalised(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
-               running_var: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """Return inference-mode batch normalisation of ``x`` (N, C, *spatial) per channel."""
-    x = as_float32(x, "x")
-    channels = x.shape[1]
-    gamma, beta, running_mean, running_var = (
-        as_float32(gamma, "gamma"),
-        as_float32(beta, "beta"),
-        as_float32(running_mean, "running_mean"),
-        as_float32(running_var, "running_var"),
-    )
-    if any(v.shape != (channels,) for v in (gamma, beta, running_mean, running_var)):
-        raise ValueError(f"batchnorm statistics must each have shape ({channels},)")
-    y = np.empty_like(x)
-    in_parallel(_batchnorm_kernel, x.shape[0] * channels, x.reshape(x.shape[0], channels, -1),
-                gamma, beta, running_mean, running_var, float(eps),
-                y.reshape(x.shape[0], channels, -1))
-    return y
-
-
-@njit(cache=True, nogil=True)
 def _softmax_kernel(x: np.ndarray, y: np.ndarray, start: int, stop: int) -> int:
     """Fill items ``start`` to ``stop`` (batch item, position) of ``y`` with the softmax of
     ``x`` (N, C, S) over C, shifted by the max so exp cannot overflow."""
@@ -154,16 +118,6 @@ def copied(x: np.ndarray) -> np.ndarray:
 # The ops
 
 
-def _run_batchnorm(layer: BatchNorm, x: np.ndarray, arrays: Arrays, index: int) -> Outcome:
-    channels = x.shape[1]
-    gamma = arrays.uniform(index, "gamma", (channels,), 0.5, 1.5)
-    beta = arrays.uniform(index, "beta", (channels,), -0.1, 0.1)
-    mean = arrays.uniform(index, "running_mean", (channels,), -0.1, 0.1)
-    variance = arrays.uniform(index, "running_var", (channels,), 0.5, 1.5)
-    y = normalised(x, gamma, beta, mean, variance, layer.eps)
-    return y, gamma.size + beta.size, mean.size + variance.size, 0, None
-
-
 def _activation(function: int) -> Op[[np.ndarray], np.ndarray]:
     def kernel(x: np.ndarray) -> np.ndarray:
         return _activated(x, function)
@@ -191,8 +145,6 @@ def _identity_output(layer: Any, x: np.ndarray) -> np.ndarray:
     return copied(x)
 
 
-batchnorm = Op(normalised, _run_batchnorm, positions=Positions.kept)
-"""``batchnorm(x, gamma, beta, running_mean, running_var, eps)``, inference mode."""
 relu = _activation(_RELU)
 """``relu(x)``: ``max(x, 0)``."""
 relu6 = _activation(_RELU6)
