@@ -6,6 +6,8 @@ in each class's docstring: 2 per MAC plus one add per bias use for weighted laye
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -16,7 +18,7 @@ from convcalc.layers.containers import merge_shapes
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
 from convcalc.layers.elementwise import Activation, Dropout, LeakyRelu
-from convcalc.layers.norm import BatchNorm
+from convcalc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from convcalc.layers.resample import Pad, Upsample
 
@@ -568,7 +570,7 @@ def test_every_registered_type_is_tested_here() -> None:
         "adaptive_maxpool", "global_avgpool", "global_maxpool", "linear", "flatten",
         "batchnorm", "dropout", "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid",
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
-        "residual", "parallel",
+        "residual", "parallel", "layernorm", "groupnorm", "instancenorm",
     }
 
 
@@ -698,3 +700,118 @@ def test_pool_window_wholly_in_padding_warns() -> None:
     assert MaxPool(type="maxpool", kernel=2, dilation=3, padding=1, stride=1).apply(
         (1, 2)).warnings == ("output 0 along L reads only padding: max pooling gives −∞ "
                              "there",)
+
+
+# ------------------------------------------------------------------ normalisation
+# FLOPs per group of n elements sharing a mean and variance: mean n, variance 3·n,
+# eps and square root 2, normalise n; γ·x + β is 2 per element more.
+
+
+def test_layernorm_convnext_stem() -> None:
+    """layernorm after ConvNeXt-T's stem, 96×56×56: 2·96 params, no running statistics,
+    FLOPs 5·301,056 + 2·3,136 + 2·301,056, the field passed on."""
+    step = LayerNorm(type="layernorm", eps=1e-6).apply((96, 56, 56))
+    assert step.output_shape == (96, 56, 56)
+    # numel 96·56·56 = 301,056 over 56·56 = 3,136 positions
+    assert step.cost == Cost(params=192, flops=1_505_280 + 6_272 + 602_112, bias_params=96)
+    assert step.index_maps == ()
+
+
+def test_layernorm_flat_is_nn_layernorm() -> None:
+    """layernorm on a flat [768] input is one group of 768: 5·768 + 2 + 2·768 = 5,378 FLOPs."""
+    step = LayerNorm(type="layernorm").apply((768,))
+    assert step.cost == Cost(params=1536, flops=5378, bias_params=768)
+
+
+def test_layernorm_without_affine_or_bias() -> None:
+    """affine: false gives no parameters and 5·40 + 2·10 = 220 FLOPs on 4×10; bias: false
+    keeps γ alone, 4 params and 40 FLOPs more."""
+    assert LayerNorm(type="layernorm", affine=False).apply((4, 10)).cost == Cost(flops=220)
+    assert LayerNorm(type="layernorm", bias=False).apply((4, 10)).cost == Cost(params=4,
+                                                                                flops=260)
+    # bias counts only with affine, as PyTorch's elementwise_affine=False
+    assert LayerNorm(type="layernorm", affine=False, bias=True).apply((4, 10)).cost.params == 0
+
+
+def test_layernorm_explains_its_flops() -> None:
+    """layernorm's worked FLOPs on 96×8×8 write 5·numel + 2·positions + 2·numel = 43,136."""
+    worked = LayerNorm(type="layernorm").explain((96, 8, 8))
+    assert worked.lines == ["params = 2·96 = 192 (γ and β per channel)",
+                            "mean and variance over the 96 channels at each of 64 positions"]
+    assert worked.flops is not None
+    assert (worked.flops.text, worked.flops.value) == ("5·96·8·8 + 2·8·8 + 2·96·8·8", 43_136)
+
+
+def test_groupnorm_2d_1d_3d() -> None:
+    """groupnorm: 32 groups of 64×8×8 cost 5·4,096 + 2·32 + 2·4,096 with 2·64 params; 1-D
+    without affine 5·60 + 2·3; 3-D 5·96 + 2·2 + 2·96."""
+    step = GroupNorm(type="groupnorm", groups=32).apply((64, 8, 8))
+    assert step.output_shape == (64, 8, 8)
+    assert step.cost == Cost(params=128, flops=20_480 + 64 + 8_192, bias_params=64)
+    assert step.index_maps == ()
+    assert GroupNorm(type="groupnorm", groups=3, affine=False).apply((6, 10)).cost == Cost(
+        flops=306)
+    assert GroupNorm(type="groupnorm", groups=2).apply((4, 2, 3, 4)).cost.flops == 676
+
+
+def test_groupnorm_on_a_flat_input() -> None:
+    """groupnorm on [8] with 4 groups: groups of 2 features, 5·8 + 2·4 + 2·8 = 64 FLOPs."""
+    assert GroupNorm(type="groupnorm", groups=4).apply((8,)).cost == Cost(params=16, flops=64,
+                                                                          bias_params=8)
+
+
+def test_groupnorm_groups_must_divide_the_channels() -> None:
+    """groups that do not divide C are an error naming both, on the groups field."""
+    with pytest.raises(LayerError) as raised:
+        GroupNorm(type="groupnorm", groups=3).apply((8, 4, 4))
+    assert raised.value.message == (
+        "groups=3 does not divide the 8 input channels: groupnorm splits C=8 into groups of "
+        "C/groups channels; use a divisor of 8")
+    assert raised.value.field_name == "groups"
+    with pytest.raises(LayerError, match="groups=16 does not divide the 8 input channels"):
+        GroupNorm(type="groupnorm", groups=16).apply((8, 4, 4))
+
+
+def test_groupnorm_needs_groups() -> None:
+    """groupnorm without groups does not validate."""
+    with pytest.raises(ValidationError, match="groups"):
+        GroupNorm.model_validate({"type": "groupnorm"})
+
+
+def test_instancenorm_defaults() -> None:
+    """instancenorm by default (no affine, no running statistics) on 3×4×5×6: no params,
+    5·360 + 2·3 = 1,806 FLOPs."""
+    step = InstanceNorm(type="instancenorm").apply((3, 4, 5, 6))
+    assert step.cost == Cost(flops=1806)
+    assert step.index_maps == ()
+
+
+def test_instancenorm_affine_and_running_statistics() -> None:
+    """affine gives 2·C params (5·128 + 2·8 + 2·128 = 912 FLOPs on 8×4×4); running
+    statistics give 2·C non-trainable and batchnorm's inference form, 2 FLOPs an element."""
+    assert InstanceNorm(type="instancenorm", affine=True).apply((8, 4, 4)).cost == Cost(
+        params=16, flops=912, bias_params=8)
+    both = InstanceNorm(type="instancenorm", affine=True, track_running_stats=True)
+    assert both.apply((16, 32)).cost == Cost(params=32, non_trainable_params=32, flops=1024,
+                                             bias_params=16)
+    stats_only = InstanceNorm(type="instancenorm", track_running_stats=True)
+    assert stats_only.apply((16, 32)).cost == Cost(non_trainable_params=32, flops=1024)
+    worked = stats_only.explain((16, 32))
+    assert (worked.params, worked.non_trainable_params) == (0, 32)
+
+
+def test_instancenorm_needs_a_spatial_input() -> None:
+    """instancenorm of a flat input is refused: each channel would be one element."""
+    with pytest.raises(LayerError, match="instancenorm needs an input with a spatial "
+                                         "dimension"):
+        InstanceNorm(type="instancenorm").apply((8,))
+
+
+@pytest.mark.parametrize("layer_type", ["layernorm", "groupnorm", "instancenorm"])
+@pytest.mark.parametrize("eps", [0, -1e-5, float("nan"), float("inf"), "1e999"])
+def test_norm_eps_must_be_finite_and_positive(layer_type: str, eps: Any) -> None:
+    """eps of 0, below 0 or not finite is refused, as batchnorm's is."""
+    with pytest.raises(ValidationError, match="eps"):
+        REGISTRY[layer_type].model_validate({"type": layer_type, "groups": 1, "eps": eps}
+                                            if layer_type == "groupnorm" else
+                                            {"type": layer_type, "eps": eps})

@@ -28,6 +28,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "adaptive_avgpool": {"output": 3},
     "adaptive_maxpool": {"output": 3},
     "pad": {"padding": 1},
+    "groupnorm": {"groups": 2},
     "upsample": {"scale": 2, "mode": "linear"},
 }
 """The options a type needs; a type not named here is tried bare (``- relu``)."""
