@@ -273,6 +273,27 @@ CASES: dict[str, tuple[str, list[Any]]] = {
 }
 
 
+# The normalisation layers, every option, in 1-D, 2-D, 3-D and flat.
+CASES.update({
+    "layernorm 2d flat": ("3x4x5", [{"type": "layernorm", "eps": 1e-6},
+                                    {"type": "layernorm", "bias": False},
+                                    {"type": "layernorm", "affine": False}, "global_avgpool",
+                                    {"type": "layernorm"}, {"type": "layernorm", "bias": False}]),
+    "layernorm 3d": ("2x3x2x3", [{"type": "conv", "filters": 4, "kernel": 1}, "layernorm"]),
+    "groupnorm by rank": ("6x5", [{"type": "groupnorm", "groups": 3},
+                                  {"type": "groupnorm", "groups": 6, "affine": False,
+                                   "eps": 0.001}, "flatten",
+                                  {"type": "groupnorm", "groups": 5}]),
+    "groupnorm 3d": ("4x2x3x2", [{"type": "groupnorm", "groups": 2}]),
+    "instancenorm options": ("4x3x5", ["instancenorm", {"type": "instancenorm", "affine": True},
+                                       {"type": "instancenorm", "track_running_stats": True},
+                                       {"type": "instancenorm", "affine": True,
+                                        "track_running_stats": True, "eps": 0.01}]),
+    "instancenorm 1d": ("3x7", ["instancenorm", {"type": "upsample", "scale": 2}]),
+    "instancenorm 3d": ("2x3x3x3", [{"type": "instancenorm", "affine": True}]),
+})
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_case_matches_report(name: str) -> None:
     """Each layer type and padding form exports to modules with convcalc's shapes and counts."""
@@ -467,3 +488,42 @@ def test_windowed_layers_match_report(data: dict[str, Any]) -> None:
         assume(False)
         raise
     check_against_report(report, model)
+
+
+# ------------------------------------------------------------------ normalisation
+
+
+@pytest.mark.parametrize("shape", [(4, 9), (4, 3, 5), (4, 2, 3, 2)])
+def test_exported_layernorm_normalises_the_channels(shape: tuple[int, ...]) -> None:
+    """The exported ChannelLayerNorm equals nn.LayerNorm(C) applied with the channels last
+    (ConvNeXt's LayerNorm2d), holds C + C parameters under torchvision's names, and its
+    source carries eps and the affine options."""
+    report, model, source = generate({"input": "x".join(map(str, shape)), "layers": [
+        {"type": "layernorm", "name": "norm", "eps": 1e-6}]})
+    assert "ChannelLayerNorm(4, eps=1e-06)" in source
+    assert [name for name, _ in model.named_parameters()] == ["norm.weight", "norm.bias"]
+    reference = nn.LayerNorm(4, eps=1e-6)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for parameter in (*model.parameters(), *reference.parameters()):
+            parameter.copy_(torch.arange(4.0) / 4 + 0.5)
+        x = torch.randn(2, *shape)
+        torch.testing.assert_close(model(x), reference(x.movedim(1, -1)).movedim(-1, 1))
+    assert report.totals.params == 8
+
+
+def test_exported_norm_sources() -> None:
+    """Each norm type writes its nn module with only the options that differ from PyTorch's."""
+    _, _, source = generate({"input": "8x4x4", "layers": [
+        {"type": "layernorm", "affine": False}, {"type": "layernorm", "bias": False},
+        {"type": "groupnorm", "groups": 4}, {"type": "groupnorm", "groups": 2, "affine": False},
+        "instancenorm", {"type": "instancenorm", "affine": True, "track_running_stats": True,
+                         "eps": 0.001},
+        "global_avgpool", {"type": "layernorm"}]})
+    for call in ("ChannelLayerNorm(8, elementwise_affine=False)",
+                 "ChannelLayerNorm(8, bias=False)", "nn.GroupNorm(4, 8)",
+                 "nn.GroupNorm(2, 8, affine=False)", "nn.InstanceNorm2d(8)",
+                 "nn.InstanceNorm2d(8, eps=0.001, affine=True, track_running_stats=True)",
+                 "nn.LayerNorm(8)"):
+        assert call in source, call
+    assert source.count("class ChannelLayerNorm(nn.LayerNorm):") == 1

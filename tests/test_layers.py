@@ -815,3 +815,24 @@ def test_norm_eps_must_be_finite_and_positive(layer_type: str, eps: Any) -> None
         REGISTRY[layer_type].model_validate({"type": layer_type, "groups": 1, "eps": eps}
                                             if layer_type == "groupnorm" else
                                             {"type": layer_type, "eps": eps})
+
+
+def test_norm_groups_of_one_element_warn() -> None:
+    """A group of one element normalises to 0 (β alone): layernorm over 1 channel and
+    groupnorm with one element a group warn; instancenorm over one position, which
+    PyTorch refuses, is an error unless it keeps running statistics."""
+    assert LayerNorm(type="layernorm").apply((1, 4, 4)).warnings == (
+        "layernorm over 1 channel normalises each element to 0: every output is the shift β "
+        "alone (0 without affine)",)
+    assert LayerNorm(type="layernorm").apply((2, 1, 1)).warnings == ()
+    assert GroupNorm(type="groupnorm", groups=4).apply((4, 1)).warnings == (
+        "groupnorm with one element a group normalises each element to 0: every output is "
+        "the shift β alone (0 without affine); PyTorch's GroupNorm refuses it at batch 1",)
+    assert GroupNorm(type="groupnorm", groups=4).apply((4, 2)).warnings == ()
+    with pytest.raises(LayerError) as raised:
+        InstanceNorm(type="instancenorm").apply((3, 1, 1))
+    assert raised.value.message.startswith(
+        "instancenorm over the one position of 3×1×1 normalises every channel to 0, and "
+        "PyTorch refuses it")
+    assert InstanceNorm(type="instancenorm", track_running_stats=True).apply(
+        (3, 1, 1)).cost.flops == 6

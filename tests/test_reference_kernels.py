@@ -1211,3 +1211,187 @@ def test_ceil_mode_window_overhanging_a_short_input() -> None:
     assert averaged[0, 0, 0] == pytest.approx(3.5)
     # K4 overhangs by a whole stride: ceil((2 − 4)/2) + 1 = 0 windows (PyTorch refuses it)
     assert kernels.max_pool(x, 4, 2, 1, 0, 0, True).shape == (1, 1, 0)
+
+
+# ------------------------------------------------------------------ normalisation
+# layernorm, groupnorm and instancenorm against float64 numpy (mean and biased variance
+# over the axes each normalises) and torch's functional forms.
+
+NORM_SHAPES = [(2, 5), (2, 4, 9), (1, 6, 5, 6), (2, 6, 3, 4, 5)]
+
+
+def affine_arrays(seed: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return a per-channel weight near 1 and a bias near 0."""
+    weight = np.float32(1) + np.float32(0.5) * random_array(seed, (channels,))
+    return weight, np.float32(0.1) * random_array(seed + 1, (channels,))
+
+
+def numpy_normalised(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
+    """Return (x − mean)/sqrt(var + eps) over ``axes``, in float64."""
+    values = x.astype(np.float64)
+    mean = values.mean(axis=axes, keepdims=True)
+    variance = ((values - mean) ** 2).mean(axis=axes, keepdims=True)
+    return (values - mean) / np.sqrt(variance + eps)
+
+
+def per_channel(array: np.ndarray, rank: int) -> np.ndarray:
+    """Return a (C,) array shaped to broadcast over (N, C, *spatial) of ``rank`` dims."""
+    return array.reshape((1, -1) + (1,) * (rank - 2))
+
+
+@pytest.mark.parametrize("shape", NORM_SHAPES)
+def test_layernorm_matches_the_formula(shape: tuple[int, ...]) -> None:
+    """layernorm normalises over the channels (axis 1) at each position, then ·w + b; also
+    without either and with the weight alone."""
+    x = random_array(7, shape) * np.float32(3) + np.float32(2)
+    weight, bias = affine_arrays(8, shape[1])
+    plain = numpy_normalised(x, (1,), 1e-6)
+    rank = len(shape)
+    assert_close(kernels.layernorm(x, weight, bias, eps=1e-6),
+                 plain * per_channel(weight, rank) + per_channel(bias, rank))
+    assert_close(kernels.layernorm(x, eps=1e-6), plain)
+    assert_close(kernels.layernorm(x, weight, eps=1e-6), plain * per_channel(weight, rank))
+
+
+def test_layernorm_by_hand() -> None:
+    """Two channels 1 and 3 at one position: mean 2, variance 1, so (∓1)/sqrt(1 + eps)."""
+    x = np.array([[[1.0], [3.0]]], np.float32)
+    y = kernels.layernorm(x, eps=0.25)
+    assert y[0, :, 0] == pytest.approx([-1 / math.sqrt(1.25), 1 / math.sqrt(1.25)])
+
+
+@pytest.mark.parametrize(("shape", "groups"), [(shape, groups) for shape in NORM_SHAPES
+                                               for groups in (1, 2, 6) if shape[1] % groups == 0])
+def test_groupnorm_matches_the_formula(shape: tuple[int, ...], groups: int) -> None:
+    """groupnorm normalises each group of C/groups channels over them and every position."""
+    channels = shape[1]
+    x = random_array(9, shape) * np.float32(2) - np.float32(1)
+    weight, bias = affine_arrays(10, channels)
+    grouped = x.reshape(shape[0], groups, -1)
+    plain = numpy_normalised(grouped, (2,), 1e-5).reshape(shape)
+    rank = len(shape)
+    assert_close(kernels.groupnorm(x, groups, weight, bias),
+                 plain * per_channel(weight, rank) + per_channel(bias, rank))
+    assert_close(kernels.groupnorm(x, groups), plain)
+
+
+@pytest.mark.parametrize("shape", NORM_SHAPES[1:])
+def test_instancenorm_matches_the_formula(shape: tuple[int, ...]) -> None:
+    """instancenorm normalises each channel of each sample over its positions."""
+    x = random_array(11, shape) + np.float32(0.5)
+    weight, bias = affine_arrays(12, shape[1])
+    rank = len(shape)
+    plain = numpy_normalised(x, tuple(range(2, rank)), 1e-3)
+    assert_close(kernels.instancenorm(x, eps=1e-3), plain)
+    assert_close(kernels.instancenorm(x, weight, bias, eps=1e-3),
+                 plain * per_channel(weight, rank) + per_channel(bias, rank))
+
+
+@given(batch=st.integers(1, 2), groups=st.integers(1, 4), per_group=st.integers(1, 3),
+       spatial=st.lists(st.integers(1, 5), min_size=0, max_size=3),
+       eps=st.sampled_from([1e-6, 1e-5, 0.1]))
+@FEW
+def test_groupnorm_any_geometry(batch: int, groups: int, per_group: int, spatial: list[int],
+                                eps: float) -> None:
+    """groupnorm equals the numpy formula for any rank, group size and eps (layernorm and
+    instancenorm are its two ends on one position and one channel per group)."""
+    shape = (batch, groups * per_group, *spatial)
+    x = random_array(len(spatial) + groups, shape)
+    expected = numpy_normalised(x.reshape(batch, groups, -1), (2,), eps).reshape(shape)
+    assert_close(kernels.groupnorm(x, groups, eps=eps), expected)
+    if not spatial:
+        return
+    assert_close(kernels.groupnorm(x, groups * per_group, eps=eps),
+                 kernels.instancenorm(x, eps=eps))
+
+
+def test_norm_kernels_refuse_what_they_cannot_run() -> None:
+    """Groups that do not divide C, a weight without a bias for groupnorm, a wrongly sized
+    weight and a flat input for instancenorm are errors."""
+    x = random_array(1, (1, 6, 4))
+    weight, _ = affine_arrays(2, 6)
+    with pytest.raises(ValueError, match="groups must divide the 6 channels, not be 4"):
+        kernels.groupnorm(x, 4)
+    with pytest.raises(ValueError, match="both weight and bias, or neither"):
+        kernels.groupnorm(x, 2, weight)
+    with pytest.raises(ValueError, match=r"weight must have shape \(6,\)"):
+        kernels.layernorm(x, weight[:5])
+    with pytest.raises(ValueError, match="instancenorm needs x of shape"):
+        kernels.instancenorm(random_array(1, (2, 6)))
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", NORM_SHAPES)
+def test_layernorm_matches_torch(shape: tuple[int, ...]) -> None:
+    """layernorm equals F.layer_norm over the channels moved last (ConvNeXt's LayerNorm2d)."""
+    x = random_array(13, shape)
+    weight, bias = affine_arrays(14, shape[1])
+    expected = F.layer_norm(as_torch(x).movedim(1, -1), (shape[1],), as_torch(weight),
+                            as_torch(bias), eps=1e-6).movedim(-1, 1)
+    assert_close(kernels.layernorm(x, weight, bias, eps=1e-6), expected.contiguous().numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", NORM_SHAPES)
+def test_groupnorm_matches_torch(shape: tuple[int, ...]) -> None:
+    """groupnorm equals F.group_norm, with and without the affine transform."""
+    x = random_array(15, shape)
+    weight, bias = affine_arrays(16, shape[1])
+    groups = 2 if shape[1] % 2 == 0 else 1
+    expected = F.group_norm(as_torch(x), groups, as_torch(weight), as_torch(bias), eps=1e-5)
+    assert_close(kernels.groupnorm(x, groups, weight, bias), expected.numpy())
+    assert_close(kernels.groupnorm(x, groups), F.group_norm(as_torch(x), groups).numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", NORM_SHAPES[1:])
+def test_instancenorm_matches_torch(shape: tuple[int, ...]) -> None:
+    """instancenorm equals F.instance_norm with each sample's own statistics."""
+    x = random_array(17, shape)
+    weight, bias = affine_arrays(18, shape[1])
+    expected = F.instance_norm(as_torch(x), weight=as_torch(weight), bias=as_torch(bias),
+                               eps=1e-4)
+    assert_close(kernels.instancenorm(x, weight, bias, eps=1e-4), expected.numpy())
+
+
+class _FixedArrays:
+    """The value pass's arrays, as a test fixes them: uniform from one seeded stream."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, np.ndarray] = {}
+
+    def uniform(self, index: int, name: str, shape: tuple[int, ...], low: float,
+                high: float) -> np.ndarray:
+        array = np.random.default_rng(len(self.made)).uniform(low, high, shape)
+        self.made[name] = array.astype(np.float32)
+        return self.made[name]
+
+    def weighted(self, *args: Any) -> Any:
+        raise AssertionError("a norm layer has no weights of that kind")
+
+
+@needs_torch
+@pytest.mark.parametrize(("options", "trainable", "stored"), [
+    ({}, 0, 0), ({"affine": True}, 8, 0), ({"track_running_stats": True}, 0, 8),
+    ({"affine": True, "track_running_stats": True}, 8, 8)])
+def test_instancenorm_run_matches_torch_in_eval(options: dict[str, bool], trainable: int,
+                                                stored: int) -> None:
+    """verify's instancenorm step equals nn.InstanceNorm2d in eval mode with the same γ, β
+    and running statistics (which eval uses when tracked), and counts what it was handed."""
+    from convcalc.layers.norm import InstanceNorm
+    from convcalc.reference.lookup import layer_op
+
+    layer = InstanceNorm(type="instancenorm", eps=1e-3, **options)
+    x = random_array(19, (2, 4, 5, 3))
+    arrays = _FixedArrays()
+    y, counted, counted_stored, macs, _ = layer_op(layer).run(layer, x, arrays, 0)
+    module = torch.nn.InstanceNorm2d(4, eps=1e-3, **options).eval()
+    with torch.no_grad():
+        for name, torch_name in (("gamma", "weight"), ("beta", "bias"),
+                                 ("running_mean", "running_mean"),
+                                 ("running_var", "running_var")):
+            if name in arrays.made:
+                getattr(module, torch_name).copy_(as_torch(arrays.made[name]))
+        expected = module(as_torch(x)).numpy()
+    assert_close(y, expected)
+    assert (counted, counted_stored, macs) == (trainable, stored, 0)

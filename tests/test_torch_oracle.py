@@ -53,6 +53,9 @@ SPATIAL_KINDS = (
     + ["pad"] * 2 + ["upsample"] * 3
 )
 FLAT_KINDS = ["linear"] * 4 + ["batchnorm", "dropout", "activation", "activation"]
+# the normalisation layers besides batchnorm (instancenorm needs a spatial input)
+SPATIAL_KINDS += ["norm", "norm"]
+FLAT_KINDS += ["norm"]
 CONTAINER_KINDS = ["sequential", "residual", "parallel"]
 ACTIVATION_TYPES = [*tl.ACTIVATIONS, "leaky_relu"]
 
@@ -252,8 +255,30 @@ class Draw:
             return spec
         return kind  # flatten, batchnorm, global pools: no options
 
+    def norm(self, shape: Shape) -> Any:
+        # torch refuses groups of one element (groupnorm at batch 1, instancenorm over one
+        # position), as convcalc warns or refuses: they are not drawn
+        positions = math.prod(shape[1:])
+        kinds = [kind for kind in tl.NORMS if kind == "layernorm" or positions > 1
+                 or (kind == "groupnorm" and shape[0] > 1)]
+        kind = self.choice(kinds)
+        spec: dict[str, Any] = {"type": kind}
+        if kind == "groupnorm":
+            spec["groups"] = self.choice([g for g in range(1, shape[0] + 1) if shape[0] % g == 0
+                                          and shape[0] // g * positions > 1])
+        if self.bool():
+            spec["eps"] = self.choice([1e-6, 1e-3])
+        options = {"layernorm": ("affine", "bias"), "groupnorm": ("affine",),
+                   "instancenorm": ("affine", "track_running_stats")}[kind]
+        for option in options:
+            if self.bool():
+                spec[option] = self.bool()
+        return spec if spec.keys() != {"type"} or self.bool() else kind
+
     def layer(self, shape: Shape) -> Any:
         kind = self.choice(SPATIAL_KINDS if len(shape) > 1 else FLAT_KINDS)
+        if kind == "norm":
+            return self.norm(shape)
         if kind == "conv":
             return self.conv(shape)
         if kind == "conv_transpose":

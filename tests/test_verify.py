@@ -140,6 +140,48 @@ layers:
 }
 
 
+# The normalisation layers in 1-D, 2-D and 3-D and on a flat input, each option used.
+SYNTHETIC["norms"] = """
+name: norms
+input: 4x7x6
+layers:
+  - {type: conv, filters: 6, kernel: 3, padding: 1}
+  - {type: layernorm, eps: 1e-6}
+  - {type: groupnorm, groups: 3}
+  - {type: instancenorm, affine: true}
+  - {type: instancenorm, track_running_stats: true}
+  - {type: layernorm, bias: false}
+  - {type: groupnorm, groups: 6, affine: false, eps: 0.001}
+  - {type: maxpool, kernel: 2}
+  - global_avgpool
+  - {type: layernorm, affine: false}
+  - {type: groupnorm, groups: 2}
+  - {type: linear, units: 3}
+"""
+SYNTHETIC["norms_1d_3d"] = """
+name: norms_1d_3d
+input: 2x3x4x5
+layers:
+  - {type: conv, filters: 4, kernel: 2, stride: [1, 2, 1]}
+  - layernorm
+  - {type: groupnorm, groups: 2}
+  - {type: instancenorm, affine: true, track_running_stats: true}
+  - flatten
+  - {type: linear, units: 8}
+  - {type: layernorm, affine: false}
+"""
+SYNTHETIC["norms_1d"] = """
+name: norms_1d
+input: 3x17
+layers:
+  - {type: conv, filters: 4, kernel: 3, stride: 2}
+  - instancenorm
+  - {type: layernorm, eps: 0.01}
+  - {type: groupnorm, groups: 4}
+  - {type: conv, filters: 2, kernel: 3}
+"""
+
+
 def network(text: str) -> Network:
     """Return the network of a YAML text."""
     return parse_network(text, "test.yaml").network
@@ -215,6 +257,24 @@ def test_batchnorm_statistics_are_non_trainable() -> None:
     (check,) = result.layers
     assert check.params is not None
     assert check.params.measured == ParamCount(trainable=12, non_trainable=12)
+
+
+def test_norm_parameters_by_hand() -> None:
+    """On 6×8×8: layernorm 6+6 learned; groupnorm without affine none; instancenorm with
+    affine and running statistics 6+6 learned and 6+6 stored; the field passes through."""
+    _, result = verified(network(
+        "input: 6x8x8\nlayers:\n  - {type: conv, filters: 6, kernel: 3}\n  - layernorm\n"
+        "  - {type: groupnorm, groups: 3, affine: false}\n"
+        "  - {type: instancenorm, affine: true, track_running_stats: true}\n"))
+    _, layernorm, groupnorm, instancenorm = result.layers
+    assert [check.params.measured for check in (layernorm, groupnorm, instancenorm)
+            if check.params is not None] == [
+        ParamCount(trainable=12, non_trainable=0), ParamCount(trainable=0, non_trainable=0),
+        ParamCount(trainable=12, non_trainable=12)]
+    for check in (layernorm, groupnorm, instancenorm):
+        axes = check.receptive_field.measured
+        assert axes is not None
+        assert [(a.size, a.stride) for a in axes] == [(3, 1), (3, 1)]
 
 
 def test_receptive_field_of_two_convs_by_hand() -> None:

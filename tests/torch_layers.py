@@ -166,12 +166,52 @@ def _window_padding(spec: dict[str, Any], sizes: Shape, kernel: Shape, stride: S
     return _dims(padding, rank), []
 
 
+# ------------------------------------------------------------------ normalisation
+
+NORMS = ("layernorm", "groupnorm", "instancenorm")
+"""The normalisation types other than batchnorm, built by ``_norm_row``."""
+
+
+class ChannelsLastLayerNorm(nn.Module):
+    """nn.LayerNorm(C) over dim 1 of (N, C, *spatial): channels moved last and back."""
+
+    def __init__(self, norm: nn.LayerNorm) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.norm(x.permute(0, *range(2, x.dim()), 1))
+        return out.permute(0, x.dim() - 1, *range(1, x.dim() - 1))
+
+
+def _norm_row(spec: dict[str, Any], shape: Shape) -> Row:
+    """Return the torch module of a layernorm, groupnorm or instancenorm, PyTorch's defaults
+    for every option the spec leaves out (instancenorm: no affine, no running statistics)."""
+    kind, channels, rank = spec["type"], shape[0], len(shape) - 1
+    eps = spec.get("eps", 1e-5)
+    if kind == "layernorm":
+        affine = spec.get("affine", True)
+        norm = nn.LayerNorm(channels, eps=eps, elementwise_affine=affine,
+                            bias=spec.get("bias", True))
+        return Row(kind, norm if rank == 0 else ChannelsLastLayerNorm(norm))
+    if kind == "groupnorm":
+        return Row(kind, nn.GroupNorm(spec["groups"], channels, eps=eps,
+                                      affine=spec.get("affine", True)))
+    if rank == 0:
+        raise ValueError(f"instancenorm needs a spatial input, got {shape}")
+    return Row(kind, _nd("InstanceNorm", rank)(
+        channels, eps=eps, affine=spec.get("affine", False),
+        track_running_stats=spec.get("track_running_stats", False)))
+
+
 def layer_module(spec: Any, shape: Shape) -> nn.Module:
     """Return the torch module of one layer of the format, for an input of ``shape``."""
     if isinstance(spec, str):
         spec = {"type": spec}
     kind = spec["type"]
     channels, sizes, rank = shape[0], shape[1:], len(shape) - 1
+    if kind in NORMS:
+        return _norm_row(spec, shape)
     flat_ok = (*ACTIVATIONS, "leaky_relu", "dropout", "batchnorm", "flatten", "linear")
     if rank == 0 and kind not in flat_ok:
         raise ValueError(f"{kind} needs a spatial input, got {shape}")

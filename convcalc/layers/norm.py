@@ -28,6 +28,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, StrictBool
 
+from convcalc.common import shape_text
 from convcalc.errors import LayerError
 from convcalc.layers.base import (
     Cost,
@@ -127,6 +128,14 @@ def _flops_note(group: str, weights: bool, biases: bool) -> str:
             f"2 per {group}{affine}")
 
 
+def _one_element_warnings(elements: int, what: str, after: str = "") -> tuple[str, ...]:
+    """Return the warning for groups of one element, whose every output is 0 (β alone)."""
+    if elements > 1:
+        return ()
+    return (f"{what} normalises each element to 0: every output is the shift β alone (0 "
+            f"without affine){after}",)
+
+
 _CHANNEL_LAYER_NORM = TorchHelper("ChannelLayerNorm", '''
 class ChannelLayerNorm(nn.LayerNorm):
     """LayerNorm over the channels (dim 1) at each position, as ConvNeXt's LayerNorm2d.
@@ -166,7 +175,8 @@ class LayerNorm(LayerSpec):
         channels, positions = shape[0], numel(shape[1:])
         flops = statistics_flops(numel(shape), positions) + per_channel * numel(shape)
         return Step(shape, Cost(params=per_channel * channels, flops=flops,
-                                bias_params=channels if per_channel == 2 else 0))
+                                bias_params=channels if per_channel == 2 else 0),
+                    warnings=_one_element_warnings(channels, "layernorm over 1 channel"))
 
     def explain(self, shape: Shape) -> Worked:
         positions = product(list(shape[1:])) if len(shape) > 1 else number(1)
@@ -222,12 +232,16 @@ class GroupNorm(LayerSpec):
         return channels // self.groups
 
     def apply(self, shape: Shape) -> Step:
-        self.resolve(shape)
+        elements = self.resolve(shape) * numel(shape[1:])
         params = 2 * shape[0] if self.affine else 0
         flops = statistics_flops(numel(shape), self.groups)
         flops += 2 * numel(shape) if self.affine else 0
+        # torch checks this in eval mode too
+        warnings = _one_element_warnings(elements, "groupnorm with one element a group",
+                                         "; PyTorch's GroupNorm refuses it at batch 1")
         return Step(shape, Cost(params=params, flops=flops,
-                                bias_params=shape[0] if self.affine else 0))
+                                bias_params=shape[0] if self.affine else 0),
+                    warnings=warnings)
 
     def explain(self, shape: Shape) -> Worked:
         per_group = self.resolve(shape)
@@ -269,8 +283,19 @@ class InstanceNorm(LayerSpec):
         "Whether running mean and variance per channel are kept (non-trainable) and used "
         "at inference instead of each sample's own (PyTorch's default: no)."))
 
+    def resolve(self, shape: Shape) -> None:
+        """Raise unless the input is spatial with more than one position to normalise over
+        (with running statistics, one position will do)."""
+        if numel(spatial(shape, self.type)) == 1 and not self.track_running_stats:
+            raise LayerError(
+                f"instancenorm over the one position of {shape_text(shape)} normalises every "
+                "channel to 0, and PyTorch refuses it (more than 1 spatial element needed); "
+                "put it before the layer that leaves one position, or keep running "
+                "statistics (track_running_stats: true)"
+            )
+
     def apply(self, shape: Shape) -> Step:
-        spatial(shape, self.type)
+        self.resolve(shape)
         channels = shape[0]
         if self.track_running_stats:
             flops = 2 * numel(shape)
@@ -283,7 +308,7 @@ class InstanceNorm(LayerSpec):
                                 flops=flops, bias_params=channels if self.affine else 0))
 
     def explain(self, shape: Shape) -> Worked:
-        spatial(shape, self.type)
+        self.resolve(shape)
         lines, params = _affine_lines(shape[0], self.affine, True)
         stored = 2 * shape[0] if self.track_running_stats else 0
         if self.track_running_stats:
@@ -303,7 +328,8 @@ class InstanceNorm(LayerSpec):
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.InstanceNorm*d`` by the input's rank."""
-        rank = len(spatial(shape, self.type))
+        self.resolve(shape)
+        rank = len(shape) - 1
         return TorchLeaf(call(f"nn.InstanceNorm{rank}d", shape[0], eps=_eps(self.eps),
                               affine=True if self.affine else None,
                               track_running_stats=True if self.track_running_stats else None))
