@@ -29,6 +29,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "adaptive_maxpool": {"output": 3},
     "pad": {"padding": 1},
     "upsample": {"scale": 2, "mode": "linear"},
+    "stochastic_depth": {"p": 0.1},
 }
 """The options a type needs; a type not named here is tried bare (``- relu``)."""
 
