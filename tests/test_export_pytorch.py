@@ -270,6 +270,24 @@ CASES: dict[str, tuple[str, list[Any]]] = {
                     "layers": [{"type": "conv", "filters": 2, "kernel": 3, "padding": 1},
                                "batchnorm"]}]}]),
     "empty sequential": ("2x3x3", [{"type": "sequential", "layers": []}, "relu"]),
+    # modern activations, layer scale, stochastic depth
+    "modern activations": ("2x4x4", ["hardsigmoid", "mish", "elu", {"type": "elu", "alpha": 0.5},
+                                     "prelu", {"type": "prelu", "per_channel": True,
+                                               "init": 0.1}]),
+    "prelu 3d flat": ("3x2x3x4", [{"type": "prelu", "per_channel": True},
+                                     {"type": "conv", "filters": 2, "kernel": [2, 3, 4]},
+                                     "flatten", {"type": "prelu", "per_channel": True},
+                                     {"type": "linear", "units": 5}, "prelu"]),
+    "layer scale and stochastic depth": ("4x5x5", [{
+        "type": "residual", "name": "block",
+        "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+                   {"type": "layer_scale", "init": 0.5},
+                   {"type": "stochastic_depth", "p": 0.1}]},
+        {"type": "stochastic_depth", "p": 1.0, "mode": "batch"}]),
+    "layer scale prelu 1d flat": ("3x7", [{"type": "layer_scale"},
+                                          {"type": "prelu", "per_channel": True},
+                                          "global_avgpool",
+                                          {"type": "layer_scale", "init": -2.0}]),
 }
 
 
@@ -527,3 +545,44 @@ def test_exported_norm_sources() -> None:
                  "nn.LayerNorm(8)"):
         assert call in source, call
     assert source.count("class ChannelLayerNorm(nn.LayerNorm):") == 1
+# --------------------------------------------------------------------------- modern elementwise
+
+
+def test_prelu_and_layer_scale_start_from_their_init() -> None:
+    """The exported prelu and layer scale start at ``init`` and compute what the reference
+    kernels do with those values; layer scale's parameter is (C, 1, 1), as torchvision's."""
+    from convcalc.reference import kernels
+
+    report, model, source = generate({"input": "3x4x5", "layers": [
+        {"type": "prelu", "name": "act", "per_channel": True, "init": -0.5},
+        {"type": "layer_scale", "name": "scale", "init": 0.25}]})
+    assert "('act', nn.PReLU(num_parameters=3, init=-0.5))," in source
+    assert "('scale', LayerScale(3, 2, init=0.25))," in source
+    assert model.scale.weight.shape == (3, 1, 1)
+    assert model.scale.weight.flatten().tolist() == [0.25] * 3
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    expected = kernels.layer_scale(kernels.prelu(x, np.full(3, -0.5, np.float32)),
+                                   np.full(3, 0.25, np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(x)).numpy(), expected, rtol=1e-6)
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params == 6
+
+
+def test_stochastic_depth_is_the_identity_in_eval_and_drops_while_training() -> None:
+    """The exported stochastic depth is the identity in eval mode; training at p = 1 zeroes
+    every row; mode batch keeps or drops the whole batch, scaled by 1/(1 − p)."""
+    _, model, source = generate({"input": "2x3", "layers": [
+        {"type": "stochastic_depth", "name": "drop", "p": 1.0},
+        {"type": "stochastic_depth", "name": "whole", "p": 0.5, "mode": "batch"}]})
+    assert "('drop', StochasticDepth(1.0))," in source
+    assert "('whole', StochasticDepth(0.5, mode='batch'))," in source
+    assert "torchvision" not in source.replace("torchvision's", "")
+    x = torch.randn(6, 2, 3)
+    with torch.no_grad():
+        assert torch.equal(model(x), x)
+        model.drop.train()
+        assert torch.equal(model.drop(x), torch.zeros_like(x))
+        model.whole.train()
+        torch.manual_seed(0)
+        outcomes = {round(float((model.whole(x) / x).mean()), 4) for _ in range(20)}
+    assert outcomes == {0.0, 2.0}

@@ -17,7 +17,15 @@ from convcalc.layers import REGISTRY, Cost
 from convcalc.layers.containers import merge_shapes
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, Dropout, LeakyRelu
+from convcalc.layers.elementwise import (
+    Activation,
+    Dropout,
+    Elu,
+    LayerScale,
+    LeakyRelu,
+    Prelu,
+    StochasticDepth,
+)
 from convcalc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from convcalc.layers.resample import Pad, Upsample
@@ -544,6 +552,8 @@ def test_dropout_is_free() -> None:
         ("sigmoid", 1),
         ("tanh", 1),
         ("hardswish", 1),
+        ("hardsigmoid", 1),
+        ("mish", 1),
         ("softmax", 3),  # exp, sum, divide
         ("identity", 0),
     ],
@@ -571,7 +581,97 @@ def test_every_registered_type_is_tested_here() -> None:
         "batchnorm", "dropout", "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid",
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
         "residual", "parallel", "layernorm", "groupnorm", "instancenorm",
+        "hardsigmoid", "mish", "elu", "prelu", "layer_scale", "stochastic_depth",
     }
+
+
+# ------------------------------------------------------------------ elu, prelu, layer scale,
+# stochastic depth
+
+
+@pytest.mark.parametrize("shape", [(8, 5, 5), (8, 25), (2, 4, 5, 5), (200,)])
+def test_elu_costs_one_flop_per_element(shape: tuple[int, ...]) -> None:
+    """elu keeps the shape, has no params and costs one FLOP per element: 200 here."""
+    step = Elu(type="elu", alpha=0.5).apply(shape)
+    assert step.output_shape == shape
+    assert step.cost == Cost(flops=200)
+    assert step.index_maps == ()
+
+
+def test_elu_refuses_an_infinite_alpha() -> None:
+    """elu's alpha must be finite (∞·(eˣ − 1) is not a number at 0)."""
+    with pytest.raises(ValidationError, match="should be a finite number"):
+        Elu(type="elu", alpha=float("inf"))
+
+
+@pytest.mark.parametrize(
+    ("shape", "per_channel", "params", "flops"),
+    [
+        ((64, 56, 56), False, 1, 200_704),  # 64·56·56 elements, one shared slope
+        ((64, 56, 56), True, 64, 200_704),  # one slope per channel
+        ((3, 10), True, 3, 30),  # 1-D: C = 3
+        ((4, 2, 3, 5), True, 4, 120),  # 3-D: C = 4, 4·2·3·5 = 120 elements
+        ((100,), True, 100, 100),  # flat: one slope per feature, as nn.PReLU(100) on (N, 100)
+        ((100,), False, 1, 100),
+    ],
+)
+def test_prelu_counts_its_slopes(shape: tuple[int, ...], per_channel: bool, params: int,
+                                 flops: int) -> None:
+    """prelu has 1 slope, or C with per_channel, and one FLOP per element."""
+    step = Prelu(type="prelu", per_channel=per_channel).apply(shape)
+    assert step.output_shape == shape
+    assert step.cost == Cost(params=params, flops=flops)
+    assert step.index_maps == ()
+
+
+def test_prelu_defaults_are_pytorchs() -> None:
+    """A bare prelu is nn.PReLU(): one slope starting at 0.25."""
+    layer = Prelu(type="prelu")
+    assert (layer.per_channel, layer.init) == (False, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("shape", "params", "flops"),
+    [
+        ((96, 56, 56), 96, 301_056),  # ConvNeXt-T's first stage: 96·56·56 multiplies
+        ((3, 7), 3, 21),
+        ((2, 3, 4, 5), 2, 120),
+        ((5,), 5, 5),
+    ],
+)
+def test_layer_scale_has_a_factor_per_channel(shape: tuple[int, ...], params: int,
+                                              flops: int) -> None:
+    """layer_scale has C params, numel FLOPs (one multiply each) and no MACs."""
+    step = LayerScale(type="layer_scale").apply(shape)
+    assert step.output_shape == shape
+    assert step.cost == Cost(params=params, flops=flops)
+    assert step.index_maps == ()
+    assert LayerScale(type="layer_scale").init == 1e-6
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 1.0, 1])
+def test_stochastic_depth_is_free_for_every_p(p: float) -> None:
+    """stochastic_depth keeps the shape and costs nothing, p = 0 and p = 1 included."""
+    step = StochasticDepth(type="stochastic_depth", p=p).apply((96, 56, 56))
+    assert step.output_shape == (96, 56, 56)
+    assert step.cost == Cost()
+    assert step.index_maps == ()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "p\n  Field required"),
+        ({"p": -0.1}, "greater than or equal to 0"),
+        ({"p": 1.01}, "less than or equal to 1"),
+        ({"p": 0.1, "mode": "column"}, "Input should be 'row' or 'batch'"),
+    ],
+)
+def test_stochastic_depth_needs_a_probability_and_a_mode(options: dict[str, object],
+                                                         message: str) -> None:
+    """stochastic_depth needs p from 0 to 1, and mode row or batch."""
+    with pytest.raises(ValidationError, match=message):
+        StochasticDepth.model_validate({"type": "stochastic_depth", **options})
 
 
 # ------------------------------------------------------------------ pad, upsample

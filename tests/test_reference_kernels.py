@@ -966,6 +966,9 @@ ACTIVATION_FORMULAS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
     "tanh": np.tanh,
     "hardswish": lambda v: v * np.clip(v + 3, 0, 6) / 6,
+    "hardsigmoid": lambda v: np.clip(v / 6 + 0.5, 0, 1),
+    "mish": lambda v: v * np.tanh(np.logaddexp(0, v)),
+    "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0))),
     "softmax": numpy_softmax,
     "identity": lambda v: v,
 }
@@ -1000,6 +1003,9 @@ def test_activation_matches_torch(name: str) -> None:
         "sigmoid": torch.sigmoid,
         "tanh": torch.tanh,
         "hardswish": F.hardswish,
+        "hardsigmoid": F.hardsigmoid,
+        "mish": F.mish,
+        "elu": F.elu,
         "softmax": lambda t: F.softmax(t, dim=1),
         "identity": lambda t: t,
     }
@@ -1011,6 +1017,152 @@ def test_leaky_relu_uses_the_given_slope() -> None:
     """leaky_relu multiplies negative inputs by negative_slope."""
     x = np.array([[-2.0, 3.0]], np.float32)
     np.testing.assert_allclose(kernels.leaky_relu(x, negative_slope=0.2), [[-0.4, 3.0]])
+
+
+def test_elu_uses_the_given_alpha() -> None:
+    """elu is α·(eˣ − 1) below 0: α 0.5 at x = −ln 2 gives 0.5·(½ − 1) = −0.25; x above 0
+    passes."""
+    x = np.array([[-math.log(2), 0.0, 3.0]], np.float32)
+    assert_close(kernels.elu(x, alpha=0.5), np.array([[-0.25, 0.0, 3.0]]))
+
+
+@needs_torch
+@pytest.mark.parametrize("alpha", [0.5, 2.0, -1.0])
+def test_elu_with_alpha_matches_torch(alpha: float) -> None:
+    """elu with any α equals torch's F.elu(x, alpha)."""
+    x = activation_input(13)
+    assert_close(kernels.elu(x, alpha=alpha), F.elu(as_torch(x), alpha=alpha).numpy())
+
+
+def test_hardsigmoid_and_mish_by_hand() -> None:
+    """hardsigmoid: 0 at −3 and below, ½ at 0, 1 at 3 and above, (1.5 + 3)/6 = 0.75 at 1.5;
+    mish(0) = 0 and mish(1) = tanh(ln(1 + e)) = 0.86510…"""
+    x = np.array([[-4.0, -3.0, 0.0, 1.5, 3.0, 9.0]], np.float32)
+    assert_close(kernels.hardsigmoid(x), np.array([[0, 0, 0.5, 0.75, 1, 1]]))
+    assert_close(kernels.mish(np.array([[0.0, 1.0]], np.float32)),
+                 np.array([[0.0, 0.8650983882673103]]))
+
+
+PER_CHANNEL_SHAPES = [(2, 3), (2, 4, 9), (1, 3, 5, 6), (2, 2, 3, 4, 5)]
+"""Flat (N, C), 1-D, 2-D and 3-D inputs for the per-channel ops."""
+
+
+def slopes(seed: int, count: int) -> np.ndarray:
+    """Return ``count`` slopes in [−1, 1), some negative, so the sign of each one shows."""
+    return np.random.default_rng(seed).uniform(-1, 1, count).astype(np.float32)
+
+
+def numpy_per_channel(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Return ``weight`` shaped (C, 1, …, 1) to broadcast over (N, C, *spatial) values."""
+    return weight.astype(np.float64).reshape((-1,) + (1,) * (values.ndim - 2))
+
+
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_prelu_matches_the_formula(shape: tuple[int, ...], per_channel: bool) -> None:
+    """prelu is x where x ≥ 0 and slope·x elsewhere, with one slope or one per channel."""
+    x = random_array(21, shape)
+    weight = slopes(22, shape[1] if per_channel else 1)
+    v = x.astype(np.float64)
+    expected = np.where(v >= 0, v, numpy_per_channel(v, weight) * v)
+    assert_close(kernels.prelu(x, weight), expected)
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_prelu_matches_torch(shape: tuple[int, ...], per_channel: bool) -> None:
+    """prelu equals torch's F.prelu (nn.PReLU), the slopes along dim 1 also on (N, C)."""
+    x = random_array(23, shape)
+    weight = slopes(24, shape[1] if per_channel else 1)
+    expected = F.prelu(as_torch(x), as_torch(weight))
+    assert_close(kernels.prelu(x, weight), expected.numpy())
+
+
+def test_prelu_by_hand() -> None:
+    """Slopes 0.25 and −2 per channel: −4 → −1, −1 → 2; positives pass, 0 stays 0."""
+    x = np.array([[[-4.0, 0.0, 5.0], [-1.0, 3.0, 0.0]]], np.float32)
+    assert_close(kernels.prelu(x, np.array([0.25, -2.0], np.float32)),
+                 np.array([[[-1.0, 0.0, 5.0], [2.0, 3.0, 0.0]]]))
+
+
+def test_prelu_refuses_slopes_of_another_count() -> None:
+    """prelu takes one slope or one per channel, nothing else."""
+    with pytest.raises(ValueError, match=r"weight must have shape \(1,\) or \(3,\), not \(2,\)"):
+        kernels.prelu(np.zeros((1, 3, 4), np.float32), np.zeros(2, np.float32))
+
+
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+def test_layer_scale_matches_the_formula(shape: tuple[int, ...]) -> None:
+    """layer_scale multiplies each channel by its own factor."""
+    x = random_array(25, shape)
+    gamma = slopes(26, shape[1])
+    expected = x.astype(np.float64) * numpy_per_channel(x, gamma)
+    assert_close(kernels.layer_scale(x, gamma), expected)
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+def test_layer_scale_matches_torch(shape: tuple[int, ...]) -> None:
+    """layer_scale equals torchvision ConvNeXt's ``layer_scale * x``, the parameter of shape
+    (C, 1, …, 1), written in plain torch."""
+    x = random_array(27, shape)
+    gamma = slopes(28, shape[1])
+    scale = as_torch(gamma).reshape((-1,) + (1,) * (len(shape) - 2))
+    assert_close(kernels.layer_scale(x, gamma), (scale * as_torch(x)).numpy())
+
+
+def test_layer_scale_needs_a_factor_per_channel() -> None:
+    """layer_scale does not broadcast one factor: its parameter has C elements."""
+    with pytest.raises(ValueError, match=r"gamma must have shape \(3,\), not \(1,\)"):
+        kernels.layer_scale(np.zeros((1, 3, 4), np.float32), np.ones(1, np.float32))
+
+
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_is_the_identity_at_inference(shape: tuple[int, ...],
+                                                       mode: str) -> None:
+    """stochastic_depth without a keep mask returns its input exactly, for any p."""
+    x = random_array(29, shape)
+    for p in (0.0, 0.3, 1.0):
+        np.testing.assert_array_equal(kernels.stochastic_depth(x, p, mode), x)
+
+
+def test_stochastic_depth_while_training_by_hand() -> None:
+    """p 0.2, rows kept [1, 0]: row 0 scaled by 1/0.8 = 1.25, row 1 zeroed; p 1 zeroes all."""
+    x = np.array([[[4.0, -8.0]], [[2.0, 6.0]]], np.float32)
+    np.testing.assert_allclose(
+        kernels.stochastic_depth(x, 0.2, "row", keep=np.array([1, 0], np.float32)),
+        [[[5.0, -10.0]], [[0.0, 0.0]]], rtol=1e-6)
+    np.testing.assert_array_equal(
+        kernels.stochastic_depth(x, 1.0, "batch", keep=np.array([0], np.float32)),
+        np.zeros_like(x))
+
+
+@needs_torch
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_matches_torchvisions_rule(mode: str) -> None:
+    """With the same Bernoulli noise, stochastic_depth equals torchvision's training rule,
+    ``x·noise/(1 − p)`` with noise per row or for the batch (written here in plain torch)."""
+    x = random_array(30, (4, 3, 5, 5))
+    p = 0.3
+    generator = torch.Generator().manual_seed(0)
+    size = [4, 1, 1, 1] if mode == "row" else [1, 1, 1, 1]
+    noise = torch.empty(size).bernoulli_(1 - p, generator=generator)
+    expected = as_torch(x) * noise.div(1 - p)
+    keep = noise.reshape(-1).numpy()
+    assert_close(kernels.stochastic_depth(x, p, mode, keep=keep), expected.numpy())
+
+
+def test_stochastic_depth_refuses_a_mask_of_the_wrong_mode() -> None:
+    """A keep mask has one value per row in mode row and one in mode batch; p is 0 to 1."""
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"keep must have shape \(2,\) in mode row"):
+        kernels.stochastic_depth(x, 0.5, "row", keep=np.ones(1, np.float32))
+    with pytest.raises(ValueError, match=r"p must be from 0 to 1, not 1\.5"):
+        kernels.stochastic_depth(x, 1.5)
+    with pytest.raises(ValueError, match="mode must be row or batch, not 'column'"):
+        kernels.stochastic_depth(x, 0.5, "column")
 
 
 # --------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "pad": {"padding": 1},
     "groupnorm": {"groups": 2},
     "upsample": {"scale": 2, "mode": "linear"},
+    "stochastic_depth": {"p": 0.1},
 }
 """The options a type needs; a type not named here is tried bare (``- relu``)."""
 

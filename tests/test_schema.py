@@ -151,9 +151,9 @@ def test_unknown_key_error_names_the_key() -> None:
 def test_bare_names_are_the_types_without_required_options() -> None:
     """Exactly the types whose every field has a default may be written alone."""
     assert bare_layer_types() == (
-        "batchnorm", "dropout", "flatten", "gelu", "global_avgpool", "global_maxpool",
-        "hardswish", "identity", "instancenorm", "layernorm", "leaky_relu", "relu", "relu6",
-        "sigmoid", "silu", "softmax", "tanh")
+        "batchnorm", "dropout", "elu", "flatten", "gelu", "global_avgpool", "global_maxpool",
+        "hardsigmoid", "hardswish", "identity", "instancenorm", "layer_scale", "layernorm",
+        "leaky_relu", "mish", "prelu", "relu", "relu6", "sigmoid", "silu", "softmax", "tanh")
     for type_name in LAYER_TYPES:
         bare = {"input": [3, 8, 8], "layers": [type_name]}
         assert valid(bare) == loads(bare) == (type_name in bare_layer_types())

@@ -51,13 +51,15 @@ SPATIAL_KINDS = (
     + ["adaptive_avgpool", "adaptive_maxpool", "global_avgpool", "global_maxpool"]
     + ["flatten", "batchnorm", "dropout", "activation", "activation"]
     + ["pad"] * 2 + ["upsample"] * 3
+    + ["layer_scale", "stochastic_depth"]
 )
-FLAT_KINDS = ["linear"] * 4 + ["batchnorm", "dropout", "activation", "activation"]
+FLAT_KINDS = ["linear"] * 4 + ["batchnorm", "dropout", "activation", "activation"] + [
+    "layer_scale", "stochastic_depth"]
 # the normalisation layers besides batchnorm (instancenorm needs a spatial input)
 SPATIAL_KINDS += ["norm", "norm"]
 FLAT_KINDS += ["norm"]
 CONTAINER_KINDS = ["sequential", "residual", "parallel"]
-ACTIVATION_TYPES = [*tl.ACTIVATIONS, "leaky_relu"]
+ACTIVATION_TYPES = [*tl.ACTIVATIONS, "leaky_relu", "elu", "prelu", "prelu"]
 
 Shape = tuple[int, ...]
 ORACLE = settings(
@@ -236,7 +238,16 @@ class Draw:
             name = self.choice(ACTIVATION_TYPES)
             if name == "leaky_relu" and self.bool():
                 return {"type": name, "negative_slope": 0.2}
+            if name == "elu" and self.bool():
+                return {"type": name, "alpha": 0.5}
+            if name == "prelu" and self.bool():
+                return {"type": name, "per_channel": True, "init": self.choice([0.25, -0.1])}
             return name if self.bool() else {"type": name}
+        if kind == "layer_scale":
+            return self.choice(["layer_scale", {"type": "layer_scale", "init": 0.5}])
+        if kind == "stochastic_depth":
+            return {"type": "stochastic_depth", "p": self.choice([0.0, 0.2, 1.0]),
+                    "mode": self.choice(["row", "batch"])}
         if kind == "pad":
             form = self.choice(["int", "per_dim", "per_side"])
             if form == "int":
@@ -384,7 +395,10 @@ class Draw:
                 need = stride_factors(first, shape)[0]
             if kind == "residual":
                 spec = {"type": "residual", "layers": first}
-                if out != shape or self.bool():
+                # a body that keeps the shape may still stride (a K2 S2 pool over padding
+                # 1), and then the identity shortcut would not line up
+                unstrided = stride_factors([], shape)[0]
+                if out != shape or need != unstrided or self.bool():
                     spec["shortcut"] = self.branch_to(shape, out, depth, True, need)
             else:
                 merge = self.choice(["concat", "add"])

@@ -137,6 +137,52 @@ layers:
   - relu
   - {type: linear, units: 2}
 """,
+    # the activations, layer scale and stochastic depth of modern CNNs, 1-D to 3-D and flat
+    "modern_elementwise": """
+name: modern_elementwise
+input: 3x9x8
+layers:
+  - {type: conv, filters: 6, kernel: 3, padding: 1}
+  - hardsigmoid
+  - mish
+  - {type: elu, alpha: 0.5}
+  - prelu
+  - {type: prelu, per_channel: true, init: 0.1}
+  - type: residual
+    layers:
+      - {type: conv, filters: 6, kernel: 3, padding: 1}
+      - {type: layer_scale, init: 0.5}
+      - {type: stochastic_depth, p: 0.2}
+  - {type: stochastic_depth, p: 1.0, mode: batch}
+  - global_avgpool
+  - {type: prelu, per_channel: true}
+  - layer_scale
+  - elu
+""",
+    "modern_elementwise_1d": """
+name: modern_elementwise_1d
+input: 2x17
+layers:
+  - {type: conv, filters: 3, kernel: 3, stride: 2}
+  - {type: prelu, per_channel: true, init: 0.3}
+  - {type: layer_scale, init: 0.7}
+  - {type: elu, alpha: 2}
+  - {type: stochastic_depth, p: 0.5, mode: row}
+  - hardsigmoid
+""",
+    "modern_elementwise_3d": """
+name: modern_elementwise_3d
+input: 2x3x4x5
+layers:
+  - {type: conv, filters: 4, kernel: 3, padding: 1}
+  - {type: prelu, per_channel: true}
+  - {type: layer_scale, init: 2.0}
+  - mish
+  - {type: stochastic_depth, p: 0.0}
+  - flatten
+  - {type: linear, units: 8}
+  - hardsigmoid
+""",
 }
 
 
@@ -275,6 +321,16 @@ def test_norm_parameters_by_hand() -> None:
         axes = check.receptive_field.measured
         assert axes is not None
         assert [(a.size, a.stride) for a in axes] == [(3, 1), (3, 1)]
+def test_prelu_and_layer_scale_hand_their_kernels_c_values() -> None:
+    """On 6×4×4, prelu per channel and layer_scale each hand the kernel 6 trainable values,
+    a shared prelu 1, stochastic depth none."""
+    _, result = verified(network(
+        "input: 6x4x4\nlayers:\n  - {type: prelu, per_channel: true}\n  - prelu\n"
+        "  - layer_scale\n  - {type: stochastic_depth, p: 0.5}\n"))
+    assert [check.params.measured for check in result.layers if check.params] == [
+        ParamCount(trainable=6, non_trainable=0), ParamCount(trainable=1, non_trainable=0),
+        ParamCount(trainable=6, non_trainable=0), ParamCount(trainable=0, non_trainable=0)]
+    assert result.ok
 
 
 def test_receptive_field_of_two_convs_by_hand() -> None:

@@ -39,6 +39,8 @@ ACTIVATIONS: dict[str, Any] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
     "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid,
+    "mish": nn.Mish,
     "softmax": lambda: nn.Softmax(dim=1),
     "identity": nn.Identity,
 }
@@ -63,6 +65,31 @@ class Row(nn.Module):
             x = F.pad(x, self.pads, value=self.pad_value)
         out: Tensor = self.layer(x)
         return out.flatten(1) if self.flatten else out
+
+
+class LayerScale(nn.Module):
+    """ConvNeXt's layer scale as torchvision writes it: ``gamma * x``, gamma of shape
+    (C, 1, …, 1)."""
+
+    def __init__(self, channels: int, rank: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels, *([1] * rank)), init))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.gamma * x
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth in eval mode, which is all the oracles run: the
+    identity."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        assert not self.training, "the oracles run in eval mode"
+        return x
 
 
 class Merge(nn.Module):
@@ -212,7 +239,8 @@ def layer_module(spec: Any, shape: Shape) -> nn.Module:
     channels, sizes, rank = shape[0], shape[1:], len(shape) - 1
     if kind in NORMS:
         return _norm_row(spec, shape)
-    flat_ok = (*ACTIVATIONS, "leaky_relu", "dropout", "batchnorm", "flatten", "linear")
+    flat_ok = (*ACTIVATIONS, "leaky_relu", "dropout", "batchnorm", "flatten", "linear",
+               "elu", "prelu", "layer_scale", "stochastic_depth")
     if rank == 0 and kind not in flat_ok:
         raise ValueError(f"{kind} needs a spatial input, got {shape}")
     if rank > 0 and kind == "linear":  # nn.Linear would act on the last dim alone
@@ -223,6 +251,15 @@ def layer_module(spec: Any, shape: Shape) -> nn.Module:
         return Row(kind, nn.LeakyReLU(spec.get("negative_slope", 0.01)))
     if kind == "dropout":
         return Row(kind, nn.Dropout(spec.get("p", 0.5)))
+    if kind == "elu":
+        return Row(kind, nn.ELU(spec.get("alpha", 1.0)))
+    if kind == "prelu":
+        slopes = channels if spec.get("per_channel", False) else 1
+        return Row(kind, nn.PReLU(slopes, init=spec.get("init", 0.25)))
+    if kind == "layer_scale":
+        return Row(kind, LayerScale(channels, rank, spec.get("init", 1e-6)))
+    if kind == "stochastic_depth":
+        return Row(kind, StochasticDepth(spec["p"], spec.get("mode", "row")))
     if kind == "batchnorm":
         return Row(kind, _nd("BatchNorm", max(rank, 1))(channels, eps=spec.get("eps", 1e-5)))
     if kind == "flatten":
