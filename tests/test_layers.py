@@ -568,6 +568,7 @@ def test_every_registered_type_is_tested_here() -> None:
         "batchnorm", "dropout", "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid",
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
         "residual", "parallel",
+        "channel_shuffle", "slice",
     }
 
 

@@ -29,6 +29,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "adaptive_maxpool": {"output": 3},
     "pad": {"padding": 1},
     "upsample": {"scale": 2, "mode": "linear"},
+    "channel_shuffle": {"groups": 2},
+    "slice": {"channels": [0, 1]},
 }
 """The options a type needs; a type not named here is tried bare (``- relu``)."""
 

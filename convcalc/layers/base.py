@@ -145,6 +145,7 @@ class LayerFamily(StrEnum):
     elementwise = "elementwise"
     resample = "resample"
     container = "container"
+    channels = "channels"
 
 
 class Cost(NamedTuple):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, 
 from pydantic import BeforeValidator, Discriminator, Field, Strict, Tag
 
 from convcalc.layers.base import REGISTRY, Cost, LayerFamily, LayerSpec, Shape, TypeField
+from convcalc.layers.channels import ChannelLayer
 from convcalc.layers.conv import ConvLayer
 from convcalc.layers.dense import DenseLayer
 from convcalc.layers.elementwise import ElementwiseLayer
@@ -118,7 +119,7 @@ def merge_shapes(kind: MergeName, shapes: list[Shape]) -> tuple[Shape, Cost]:
     return merge_definition(kind).apply(shapes)
 
 
-AnyLayer = (ConvLayer | DenseLayer | ElementwiseLayer | PoolLayer | ResampleLayer
+AnyLayer = (ChannelLayer | ConvLayer | DenseLayer | ElementwiseLayer | PoolLayer | ResampleLayer
             | Sequential | Residual | Parallel)
 """Every layer class, family by family in the order they register."""
 
