@@ -8,9 +8,10 @@ from them: two branches that each ``slice`` half the channels, merged by ``conca
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from convcalc.errors import LayerError
 from convcalc.layers.base import (
@@ -27,6 +28,14 @@ from convcalc.layers.torch_source import TorchHelper, TorchLeaf, call
 from convcalc.layers.worked import Worked, number
 
 __all__ = ["ChannelLayer", "ChannelShuffle", "Slice"]
+
+def _start_stop(value: Any) -> Any:
+    """Refuse a list that is not two values as "[start, stop]", not as a missing key."""
+    if isinstance(value, list | tuple) and len(value) != 2:
+        raise PydanticCustomError("start_stop", "Input should be [start, stop], two ints "
+                                                "(stop exclusive)")
+    return value
+
 
 _NOTHING_COMPUTED = "moves values only: no parameters, MACs or FLOPs"
 
@@ -107,7 +116,8 @@ class Slice(LayerSpec):
     family: ClassVar[LayerFamily] = LayerFamily.channels
     reference_op: ClassVar[str] = "convcalc.reference.ops.channels:channel_slice"
     type: TypeField[Literal["slice"]]
-    channels: tuple[NonNegative, NonNegative] = Field(description=(
+    channels: Annotated[tuple[NonNegative, NonNegative],
+                        BeforeValidator(_start_stop)] = Field(description=(
         "[start, stop]: the channels kept, stop exclusive, 0 ≤ start < stop ≤ the input "
         "channels."))
 

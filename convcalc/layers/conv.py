@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from convcalc.common import dim_names
 from convcalc.errors import LayerError
@@ -45,7 +46,15 @@ from convcalc.layers.worked import (
 __all__ = ["Conv", "ConvLayer", "ConvTranspose", "TransposedWindow"]
 
 Filters = Annotated[Size, Field(description="Output channels: the number of kernels.")]
-Groups = Annotated[Size | Literal["depthwise"], Field(description=(
+def _groups_word(value: Any) -> Any:
+    """Refuse a word other than ``depthwise`` as what it is, not as "not a valid integer"."""
+    if isinstance(value, str) and value != "depthwise":
+        raise PydanticCustomError("groups_word", "Input should be an int of at least 1, or "
+                                                 "depthwise (one group per input channel)")
+    return value
+
+
+Groups = Annotated[Size | Literal["depthwise"], BeforeValidator(_groups_word), Field(description=(
     "Groups of input channels, or depthwise: as many groups as input channels (a depthwise "
     "convolution), resolved against the input."))]
 
