@@ -243,3 +243,21 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr == f"error: {tmp_path / 'x.yaml'}: no such file\n"
     assert "Traceback" not in bad.stderr
+
+
+def test_layer_groups_depthwise(run_cli: Any) -> None:
+    """``--groups depthwise`` is one group per input channel: 32 3×3 filters on 32×56×56
+    have 32·9 + 32 = 320 params and 32·56·56·9 = 903,168 MACs; a word that is not
+    depthwise is refused naming the flag."""
+    result = run_cli("layer", "-i", "32x56x56", "-f", "32", "-k", "3", "-p", "1", "--groups",
+                     "depthwise", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["params"] == 320
+    assert json.loads(result.stdout)["totals"]["macs"] == 903_168
+    explained = run_cli("layer", "-i", "32x56x56", "-f", "32", "-k", "3", "-g", "depthwise",
+                        "--explain")
+    assert "groups = depthwise = C = 32: each filter reads C/groups = 32/32 = 1 channel" in \
+        explained.stdout
+    refused = run_cli("layer", "-i", "32x56x56", "-f", "32", "-k", "3", "--groups", "deep")
+    assert refused.exit_code == 2
+    assert refused.stderr == "error: <flags>: --groups takes an int or depthwise, got 'deep'\n"

@@ -290,6 +290,24 @@ CASES: dict[str, tuple[str, list[Any]]] = {
                                           {"type": "layer_scale", "init": -2.0}]),
 }
 
+# channel layers and depthwise convs: ShuffleNetV2's block in 2-D, the others by rank
+CASES |= {
+    "shuffle block 2d": ("8x6x6", [{
+        "type": "parallel",
+        "branches": [[{"type": "slice", "channels": [0, 4]}],
+                     [{"type": "slice", "channels": [4, 8]},
+                      {"type": "conv", "filters": 4, "kernel": 3, "padding": 1,
+                       "groups": "depthwise", "bias": False}]]},
+        {"type": "channel_shuffle", "groups": 2}]),
+    "channel shuffle 1d 3d": ("6x3x4x2", [{"type": "channel_shuffle", "groups": 3},
+                                           {"type": "slice", "channels": [1, 6]}]),
+    "channel shuffle 1d": ("6x5", [{"type": "channel_shuffle", "groups": 2}]),
+    "slice flat": ("9", [{"type": "slice", "channels": [2, 7]},
+                         {"type": "linear", "units": 3}]),
+    "depthwise transpose 1d": ("3x7", [{"type": "conv_transpose", "filters": 6, "kernel": 3,
+                                        "stride": 2, "groups": "depthwise"}]),
+}
+
 
 # The normalisation layers, every option, in 1-D, 2-D, 3-D and flat.
 CASES.update({
@@ -586,3 +604,51 @@ def test_stochastic_depth_is_the_identity_in_eval_and_drops_while_training() -> 
         torch.manual_seed(0)
         outcomes = {round(float((model.whole(x) / x).mean()), 4) for _ in range(20)}
     assert outcomes == {0.0, 2.0}
+
+def _random_input(report: Report) -> np.ndarray:
+    return np.random.default_rng(1).standard_normal((2, *report.input_shape)).astype(np.float32)
+
+
+def _output(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return np.asarray(model(torch.from_numpy(x)).numpy())
+
+
+@pytest.mark.parametrize("name", ["channel shuffle 1d 3d", "channel shuffle 1d"])
+def test_channel_layers_compute_what_the_reference_kernels_do(name: str) -> None:
+    """The exported nn.ChannelShuffle and ChannelSlice move the values as convcalc's
+    reference kernels do, value for value, in 1-D and 3-D."""
+    from convcalc.reference import kernels
+
+    shape, layers = CASES[name]
+    report, model, _ = generate({"input": shape, "layers": layers})
+    x = _random_input(report)
+    expected = kernels.channel_shuffle(x, layers[0]["groups"])
+    if len(layers) > 1:
+        expected = kernels.channel_slice(expected, *layers[1]["channels"])
+    np.testing.assert_array_equal(_output(model, x), expected)
+
+
+def test_shuffle_block_computes_what_the_reference_kernels_do() -> None:
+    """ShuffleNetV2's block exported (two slices, a depthwise conv, concat, shuffle)
+    computes the reference kernels' result given the same weights; the depthwise conv is
+    nn.Conv2d with groups=4, its input channels."""
+    from convcalc.reference import kernels
+
+    shape, layers = CASES["shuffle block 2d"]
+    report, model, source = generate({"input": shape, "layers": layers})
+    assert "groups=4" in source
+    x = _random_input(report)
+    weight = dict(model.named_parameters())["parallel1.conv1.weight"].detach().numpy()
+    convolved = kernels.conv(kernels.channel_slice(x, 4, 8), weight, None, 1, 1, 1, 1, 4)[0]
+    expected = kernels.channel_shuffle(
+        np.concatenate([kernels.channel_slice(x, 0, 4), convolved], axis=1), 2)
+    np.testing.assert_allclose(_output(model, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_slice_of_a_flat_input_keeps_those_features() -> None:
+    """slice [2, 7] of a flat 9-vector is x[:, 2:7] in the exported module too."""
+    report, model, _ = generate({"input": "9", "layers": [{"type": "slice",
+                                                          "channels": [2, 7]}]})
+    x = _random_input(report)
+    np.testing.assert_array_equal(_output(model, x), x[:, 2:7])

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from convcalc.errors import LayerError
 from convcalc.geometry import ResampleMap, ShiftMap, TransposedWindowMap, WindowMap
-from convcalc.layers import REGISTRY, Cost
+from convcalc.layers import REGISTRY, Cost, Step
 from convcalc.layers.containers import merge_shapes
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
@@ -582,6 +582,7 @@ def test_every_registered_type_is_tested_here() -> None:
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
         "residual", "parallel", "layernorm", "groupnorm", "instancenorm",
         "hardsigmoid", "mish", "elu", "prelu", "layer_scale", "stochastic_depth",
+        "channel_shuffle", "slice",
     }
 
 
@@ -936,3 +937,142 @@ def test_norm_groups_of_one_element_warn() -> None:
         "PyTorch refuses it")
     assert InstanceNorm(type="instancenorm", track_running_stats=True).apply(
         (3, 1, 1)).cost.flops == 6
+# ------------------------------------------------------------------ channel_shuffle, slice,
+# groups: depthwise
+
+
+def test_channel_shuffle_moves_channels_at_no_cost() -> None:
+    """channel_shuffle groups 2 on 116×28×28 (ShuffleNetV2 x1.0's stage 2) keeps the shape,
+    has no parameters, MACs or FLOPs, and leaves the receptive field as it is."""
+    from convcalc.layers.channels import ChannelShuffle
+
+    step = ChannelShuffle(type="channel_shuffle", groups=2).apply((116, 28, 28))
+    assert step == Step((116, 28, 28), Cost(), ())
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (6, 4, 3), (6, 2, 3, 4)])
+def test_channel_shuffle_in_every_rank(shape: tuple[int, ...]) -> None:
+    """channel_shuffle works in 1-D, 2-D and 3-D: 6 channels in 3 groups of 2."""
+    from convcalc.layers.channels import ChannelShuffle
+
+    layer = ChannelShuffle(type="channel_shuffle", groups=3)
+    assert layer.apply(shape).output_shape == shape
+    assert layer.explain(shape).lines[0] == (
+        "6 channels as groups × C/groups = 3 × 2, transposed: out channel i = in channel "
+        "(i mod 3)·2 + ⌊i/3⌋")
+
+
+def test_channel_shuffle_groups_must_divide_the_channels() -> None:
+    """groups 4 on 6 channels is an error naming both numbers and the field."""
+    from convcalc.layers.channels import ChannelShuffle
+
+    with pytest.raises(LayerError) as raised:
+        ChannelShuffle(type="channel_shuffle", groups=4).apply((6, 8, 8))
+    assert raised.value.message == ("groups=4 does not divide the 6 input channels; "
+                                    "channel_shuffle splits the channels into groups of "
+                                    "equal size")
+    assert raised.value.field_name == "groups"
+
+
+def test_channel_shuffle_refuses_a_flat_input() -> None:
+    """A flat [C] input has no positions to shuffle channels at: refused, as torch does."""
+    from convcalc.layers.channels import ChannelShuffle
+
+    with pytest.raises(LayerError, match=r"channel_shuffle needs an input with a spatial "
+                                         r"dimension .* got the flat shape 6"):
+        ChannelShuffle(type="channel_shuffle", groups=2).apply((6,))
+
+
+def test_slice_keeps_its_channels() -> None:
+    """slice [58, 116] of 116×28×28 (ShuffleNetV2's second chunk) is 58×28×28, at no cost,
+    the field unchanged."""
+    from convcalc.layers.channels import Slice
+
+    layer = Slice(type="slice", channels=[58, 116])
+    assert layer.apply((116, 28, 28)) == Step((58, 28, 28), Cost(), ())
+    worked = layer.explain((116, 28, 28))
+    assert worked.lines[0] == "channels 58 to 116 of 116 (stop exclusive): C = 116 − 58 = 58"
+    assert worked.output_shape == (58, 28, 28)
+
+
+@pytest.mark.parametrize(("shape", "out"), [((10,), (3,)), ((10, 7), (3, 7)),
+                                            ((10, 2, 3, 4), (3, 2, 3, 4))])
+def test_slice_in_every_rank_and_flat(shape: tuple[int, ...], out: tuple[int, ...]) -> None:
+    """slice [2, 5] keeps 3 channels in 1-D and 3-D, and 3 features of a flat input."""
+    from convcalc.layers.channels import Slice
+
+    assert Slice(type="slice", channels=[2, 5]).apply(shape).output_shape == out
+
+
+@pytest.mark.parametrize(("channels", "message"), [
+    ([3, 3], "channels [3, 3] keep nothing: start must be below stop (stop is exclusive, so "
+             "[0, 2] keeps channels 0 and 1)"),
+    ([5, 2], "channels [5, 2] keep nothing: start must be below stop (stop is exclusive, so "
+             "[0, 2] keeps channels 0 and 1)"),
+    ([4, 9], "channels [4, 9] reach past the input's 8 channels: stop may be at most 8"),
+])
+def test_slice_bounds(channels: list[int], message: str) -> None:
+    """start ≥ stop and stop past C are errors naming the values and the field."""
+    from convcalc.layers.channels import Slice
+
+    with pytest.raises(LayerError) as raised:
+        Slice(type="slice", channels=channels).apply((8, 4, 4))
+    assert raised.value.message == message
+    assert raised.value.field_name == "channels"
+
+
+def test_slice_takes_exactly_start_and_stop() -> None:
+    """channels must be two non-negative ints: [3] and [1, 2, 3] are refused as such."""
+    from convcalc.layers.channels import Slice
+
+    for written in ([3], [1, 2, 3]):
+        with pytest.raises(ValidationError, match=r"should be \[start, stop\], two ints"):
+            Slice.model_validate({"type": "slice", "channels": written})
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        Slice.model_validate({"type": "slice", "channels": [-1, 2]})
+
+
+def test_conv_groups_depthwise_is_the_input_channels() -> None:
+    """groups: depthwise on 32×112×112 is groups 32: MobileNet's 288 weights, 3,612,672 MACs,
+    the same as writing groups: 32; explain and the export give the number."""
+    written = Conv(type="conv", filters=32, kernel=3, padding=1, groups="depthwise",
+                   bias=False)
+    numbered = Conv(type="conv", filters=32, kernel=3, padding=1, groups=32, bias=False)
+    assert written.apply((32, 112, 112)) == numbered.apply((32, 112, 112))
+    assert written.apply((32, 112, 112)).cost.params == 288
+    assert written.apply((32, 112, 112)).cost.macs == 3_612_672
+    assert ("groups = depthwise = C = 32: each filter reads C/groups = 32/32 = 1 channel"
+            in written.explain((32, 112, 112)).lines)
+    assert "groups=32" in written.to_pytorch((32, 112, 112)).module.text
+    # a multiplier of 2 (filters = 2·C) is still depthwise: 64·(1·3·3) weights
+    assert Conv(type="conv", filters=64, kernel=3, groups="depthwise").apply(
+        (32, 9, 9)).cost.params == 64 * 9 + 64
+
+
+def test_conv_transpose_groups_depthwise() -> None:
+    """groups: depthwise on a 4-channel input to 8 filters: 4·(2·3·3) + 8 = 80 params, each
+    input channel feeding 2 outputs."""
+    layer = ConvTranspose(type="conv_transpose", filters=8, kernel=3, padding=1,
+                          groups="depthwise")
+    step = layer.apply((4, 12, 10))
+    assert step.cost.params == 80
+    assert step.cost.macs == 4 * 12 * 10 * 18  # 8,640
+    assert ("groups = depthwise = C = 4: each input channel feeds filters/groups = 8/4 = 2 "
+            "outputs" in layer.explain((4, 12, 10)).lines)
+    assert "groups=4" in layer.to_pytorch((4, 12, 10)).module.text
+
+
+def test_depthwise_filters_must_be_a_multiple_of_the_channels() -> None:
+    """groups: depthwise with filters not a multiple of the input channels is an error."""
+    with pytest.raises(LayerError) as raised:
+        Conv(type="conv", filters=9, kernel=1, groups="depthwise").apply((6, 4))
+    assert raised.value.message == (
+        "groups=depthwise (6, the input channels) does not divide the 9 filters; groups must "
+        "divide both the input channels and the filters")
+    assert raised.value.field_name == "groups"
+
+
+def test_groups_takes_an_int_or_depthwise() -> None:
+    """A word other than depthwise is refused saying what groups takes."""
+    with pytest.raises(ValidationError, match="should be an int of at least 1, or depthwise"):
+        Conv.model_validate({"type": "conv", "filters": 4, "kernel": 1, "groups": "separable"})

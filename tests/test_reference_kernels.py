@@ -1547,3 +1547,90 @@ def test_instancenorm_run_matches_torch_in_eval(options: dict[str, bool], traina
         expected = module(as_torch(x)).numpy()
     assert_close(y, expected)
     assert (counted, counted_stored, macs) == (trainable, stored, 0)
+# --------------------------------------------------------------------------------------
+# Channel shuffle and channel slice
+
+
+def test_channel_shuffle_worked_by_hand() -> None:
+    """Channels 0…7 in 2 groups read across the groups: 0, 4, 1, 5, 2, 6, 3, 7."""
+    x = np.arange(8, dtype=np.float32).reshape(1, 8, 1)
+    np.testing.assert_array_equal(kernels.channel_shuffle(x, 2).reshape(-1),
+                                  [0, 4, 1, 5, 2, 6, 3, 7])
+
+
+def numpy_channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
+    """Return x's channels viewed as (groups, C/groups), swapped and flattened."""
+    batch, channels, *spatial = x.shape
+    grid = x.reshape(batch, groups, channels // groups, *spatial)
+    return np.ascontiguousarray(grid.swapaxes(1, 2)).reshape(x.shape)
+
+
+@st.composite
+def shuffle_cases(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    """Draw (x, groups): 1 to 3 spatial dims, groups dividing the channels."""
+    groups, per_group = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    spatial = tuple(draw(st.integers(1, 4)) for _ in range(draw(RANKS)))
+    x = random_array(draw(SEEDS), (draw(st.integers(1, 3)), groups * per_group, *spatial))
+    return x, groups
+
+
+@FEW
+@given(case=shuffle_cases())
+def test_channel_shuffle_matches_numpy(case: tuple[np.ndarray, int]) -> None:
+    """channel_shuffle equals numpy's reshape-swap-reshape in 1-D, 2-D and 3-D."""
+    x, groups = case
+    np.testing.assert_array_equal(kernels.channel_shuffle(x, groups),
+                                  numpy_channel_shuffle(x, groups))
+
+
+@needs_torch
+@FEW
+@given(case=shuffle_cases())
+def test_channel_shuffle_matches_torch(case: tuple[np.ndarray, int]) -> None:
+    """channel_shuffle equals torch's nn.ChannelShuffle."""
+    x, groups = case
+    expected = torch.nn.ChannelShuffle(groups)(as_torch(x)).numpy()
+    np.testing.assert_array_equal(kernels.channel_shuffle(x, groups), expected)
+
+
+@st.composite
+def slice_cases(draw: st.DrawFn) -> tuple[np.ndarray, int, int]:
+    """Draw (x, start, stop): a flat or 1-D to 3-D input and 0 ≤ start < stop ≤ C."""
+    channels = draw(st.integers(1, 7))
+    start = draw(st.integers(0, channels - 1))
+    stop = draw(st.integers(start + 1, channels))
+    spatial = tuple(draw(st.integers(1, 4)) for _ in range(draw(st.integers(0, 3))))
+    x = random_array(draw(SEEDS), (draw(st.integers(1, 3)), channels, *spatial))
+    return x, start, stop
+
+
+@FEW
+@given(case=slice_cases())
+def test_channel_slice_matches_numpy(case: tuple[np.ndarray, int, int]) -> None:
+    """channel_slice equals numpy's x[:, start:stop], flat inputs included, as a new array."""
+    x, start, stop = case
+    y = kernels.channel_slice(x, start, stop)
+    np.testing.assert_array_equal(y, x[:, start:stop])
+    assert not np.shares_memory(y, x)
+
+
+@needs_torch
+@FEW
+@given(case=slice_cases())
+def test_channel_slice_matches_torch(case: tuple[np.ndarray, int, int]) -> None:
+    """channel_slice equals torch's narrow along the channels."""
+    x, start, stop = case
+    expected = as_torch(x).narrow(1, start, stop - start).numpy()
+    np.testing.assert_array_equal(kernels.channel_slice(x, start, stop), expected)
+
+
+def test_channel_kernels_refuse_what_torch_refuses() -> None:
+    """A shuffle of a flat input or by groups not dividing C, and an empty or overlong
+    slice, are errors."""
+    with pytest.raises(ValueError, match="channel_shuffle needs x of shape"):
+        kernels.channel_shuffle(np.ones((1, 6), np.float32), 2)
+    with pytest.raises(ValueError, match="groups=4 must divide the 6 channels"):
+        kernels.channel_shuffle(np.ones((1, 6, 2), np.float32), 4)
+    for start, stop in ((2, 2), (0, 7)):
+        with pytest.raises(ValueError, match="must satisfy 0 ≤ start < stop ≤ 6"):
+            kernels.channel_slice(np.ones((1, 6, 2), np.float32), start, stop)

@@ -77,6 +77,9 @@ OPS = {
     "add": "{type: residual, layers: [{type: conv, filters: 3, kernel: 3, padding: 1}]}",
     "concat": "{type: parallel, branches: [[], [{type: maxpool, kernel: 3, stride: 1, "
               "padding: 1}]]}",
+    "channel_shuffle": "{type: channel_shuffle, groups: 3}",
+    "slice": "{type: slice, channels: [1, 3]}",
+    "conv_depthwise": "{type: conv, filters: 6, kernel: 3, groups: depthwise}",
 }
 SHAPES = ["1x900", "2x24x20", "1x5x6x7"]
 

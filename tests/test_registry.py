@@ -31,6 +31,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "groupnorm": {"groups": 2},
     "upsample": {"scale": 2, "mode": "linear"},
     "stochastic_depth": {"p": 0.1},
+    "channel_shuffle": {"groups": 2},
+    "slice": {"channels": [0, 1]},
 }
 """The options a type needs; a type not named here is tried bare (``- relu``)."""
 

@@ -132,6 +132,16 @@ BROKEN = {
     "nested unknown key": {"input": [3, 8, 8], "layers": [
         {"type": "residual", "layers": [{"type": "relu", "inplace": True}]}]},
 }
+BROKEN |= {
+    "groups word": {"input": [3, 8, 8], "layers": [{"type": "conv", "filters": 3,
+                                                    "kernel": 1, "groups": "separable"}]},
+    "slice of one value": {"input": [3, 8, 8], "layers": [{"type": "slice", "channels": [2]}]},
+    "slice of three values": {"input": [3, 8, 8], "layers": [{"type": "slice",
+                                                              "channels": [0, 1, 2]}]},
+    "negative slice start": {"input": [3, 8, 8], "layers": [{"type": "slice",
+                                                             "channels": [-1, 2]}]},
+    "channel_shuffle without groups": {"input": [4, 8, 8], "layers": ["channel_shuffle"]},
+}
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
@@ -216,3 +226,16 @@ def test_schema_agrees_with_the_models(layer: dict[str, Any]) -> None:
     """For random layers with random fields, the schema and the models agree on validity."""
     document = {"input": [3, 8, 8], "layers": [layer]}
     assert valid(document) == loads(document)
+
+
+def test_channel_layers_and_depthwise_validate() -> None:
+    """groups: depthwise on both convolutions, slice and channel_shuffle are valid; the
+    checks against the input (start < stop ≤ C, groups dividing C) are the analysis's."""
+    document = {"input": [4, 8, 8], "layers": [
+        {"type": "conv", "filters": 8, "kernel": 3, "groups": "depthwise"},
+        {"type": "conv_transpose", "filters": 8, "kernel": 2, "groups": "depthwise"},
+        {"type": "channel_shuffle", "groups": 2},
+        {"type": "slice", "channels": [0, 4]},
+        {"type": "slice", "channels": [3, 1]},  # refused by the analysis, not the schema
+    ]}
+    assert valid(document) and loads(document)

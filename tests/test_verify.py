@@ -185,6 +185,47 @@ layers:
 """,
 }
 
+# ShuffleNetV2's block (chunk into two slices, concat, channel_shuffle) and depthwise convs
+# in 1-D, 2-D and 3-D, and a slice of a flat vector
+SYNTHETIC |= {
+    "channels_2d": """
+name: channels_2d
+input: 4x13x11
+layers:
+  - {type: conv, filters: 8, kernel: 3, stride: 2, padding: 1, groups: depthwise}
+  - {type: channel_shuffle, groups: 4}
+  - type: parallel
+    branches:
+      - [{type: slice, channels: [0, 4]}]
+      - - {type: slice, channels: [4, 8]}
+        - {type: conv, filters: 4, kernel: 3, padding: 1, groups: depthwise, bias: false}
+        - {type: conv_transpose, filters: 8, kernel: 2, stride: 1, groups: depthwise}
+        - {type: maxpool, kernel: 2, stride: 1}
+  - {type: channel_shuffle, groups: 2}
+  - global_avgpool
+  - {type: slice, channels: [3, 9]}
+  - {type: linear, units: 2}
+""",
+    "channels_1d_3d": """
+name: channels_1d_3d
+input: 6x3x7x5
+layers:
+  - {type: channel_shuffle, groups: 3}
+  - {type: slice, channels: [1, 5]}
+  - {type: conv, filters: 8, kernel: [1, 3, 3], padding: [0, 1, 1], groups: depthwise}
+  - {type: channel_shuffle, groups: 8}
+  - flatten
+""",
+    "channels_1d": """
+name: channels_1d
+input: 6x29
+layers:
+  - {type: conv_transpose, filters: 12, kernel: 3, stride: 2, groups: depthwise}
+  - {type: channel_shuffle, groups: 6}
+  - {type: slice, channels: [2, 12]}
+""",
+}
+
 
 # The normalisation layers in 1-D, 2-D and 3-D and on a flat input, each option used.
 SYNTHETIC["norms"] = """
@@ -630,3 +671,18 @@ def test_linear_resize_from_7_to_23_agrees() -> None:
     _, result = verified(network(
         "input: 1x7\nlayers:\n  - {type: upsample, size: 23, mode: linear}\n"))
     assert result.ok
+
+
+def test_depthwise_and_channel_layers_by_hand() -> None:
+    """On 4×13×11: the depthwise 3×3 stride-2 conv to 8 filters has 8·(1·9) + 8 = 80
+    parameters and 8·7·6·9 = 3,024 MACs, which the arrays count; shuffle and slice have
+    none and keep the conv's 3×3 field."""
+    report, result = verified(network(SYNTHETIC["channels_2d"]))
+    assert_all_agree(report, result)
+    conv, shuffle, first_slice = result.layers[:3]
+    assert (conv.params.measured.trainable, conv.macs.measured) == (80, 3_024)
+    assert (shuffle.params.measured.trainable, shuffle.macs.measured) == (0, 0)
+    assert first_slice.shape.measured == (1, 4, 7, 6)
+    rows = {row.name: row for row in report.layers}
+    assert rows["channel_shuffle1"].receptive_field == rows["conv1"].receptive_field
+    assert rows["channel_shuffle1"].receptive_field.size == (3, 3)

@@ -23,6 +23,7 @@ ENTRIES = (
     "regnet_x_800mf", "regnet_x_8gf",
     "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
     "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d",
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
     "squeezenet1_0", "squeezenet1_1",
     "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
     "wide_resnet101_2", "wide_resnet50_2",

@@ -36,8 +36,6 @@ NOT_YET = {
     "mobilenet_v3_small": f"{_SE}, hardsigmoid",
     **{f"regnet_y_{flops}": _SE
        for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")},
-    **{f"shufflenet_v2_{width}": "slice, channel_shuffle"
-       for width in ("x0_5", "x1_0", "x1_5", "x2_0")},
 }
 
 

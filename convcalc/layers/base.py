@@ -146,6 +146,7 @@ class LayerFamily(StrEnum):
     norm = "norm"
     resample = "resample"
     container = "container"
+    channels = "channels"
 
 
 class Cost(NamedTuple):

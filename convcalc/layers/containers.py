@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, 
 from pydantic import BeforeValidator, Discriminator, Field, Strict, Tag
 
 from convcalc.layers.base import REGISTRY, Cost, LayerFamily, LayerSpec, Shape, TypeField
+from convcalc.layers.channels import ChannelLayer
 from convcalc.layers.conv import ConvLayer
 from convcalc.layers.dense import DenseLayer
 from convcalc.layers.elementwise import ElementwiseLayer
@@ -119,8 +120,8 @@ def merge_shapes(kind: MergeName, shapes: list[Shape]) -> tuple[Shape, Cost]:
     return merge_definition(kind).apply(shapes)
 
 
-AnyLayer = (ConvLayer | DenseLayer | ElementwiseLayer | NormLayer | PoolLayer | ResampleLayer
-            | Sequential | Residual | Parallel)
+AnyLayer = (ChannelLayer | ConvLayer | DenseLayer | ElementwiseLayer | NormLayer | PoolLayer
+            | ResampleLayer | Sequential | Residual | Parallel)
 """Every layer class, family by family in the order they register."""
 
 LAYER_CLASSES: tuple[type[LayerSpec], ...] = get_args(AnyLayer)
