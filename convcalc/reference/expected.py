@@ -14,7 +14,10 @@ For every checked row and spatial dim, `expected_fields` gives both:
   units that exist: the first and last input position each unit really reaches. The
   probe's measurement must equal it at every unit.
 * ``field``: the calculator's receptive field per unit (its periodic form), whose
-  summary the report prints. Where it clipped to the input equals ``reach``, no padding
+  summary the report prints.
+
+At a ``mul``, a branch broadcast along the dim is held fixed, as in the calculator and the
+probe: the model is the union of the other branches'. Where it clipped to the input equals ``reach``, no padding
   is in the way and the printed size, stride and padding must describe the unit.
 
 Pure Python on small integer arrays: no kernels.
@@ -36,6 +39,7 @@ from convcalc.receptive_field import (
     merge_cost,
     merge_fields,
 )
+from convcalc.layers.merges import FieldRule, merge_definition
 from convcalc.reference.plan import Leaf, Merge, Node
 from convcalc.reference.walk import PlanFold
 
@@ -118,6 +122,14 @@ class _Walk(PlanFold[Expected | None]):
         return Expected(reach, field)
 
     def merge(self, merge: Merge, outputs: list[Expected | None]) -> Expected | None:
+        if merge_definition(merge.kind).field_rule == FieldRule.local_union:
+            # a branch broadcast along this dim is held fixed (a branch past a layer that
+            # mixes all positions is one that a mul broadcasts): the others' union
+            units = merge.row.output_shape[1 + self.dim]
+            outputs = [out for out in outputs
+                       if out is not None and not len(out.reach.first) == 1 < units]
+            if not outputs:
+                return None
         if any(out is None for out in outputs):
             return None
         merged = self.merged([out for out in outputs if out is not None])
