@@ -304,7 +304,8 @@ class Residual(nn.Module):
         self._after_names = [name for name, _ in after]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _run(self, self._after_names, {merged})
+        merged = {merged}
+        return _run(self, self._after_names, merged)
 ''')
 
 
