@@ -74,7 +74,7 @@ _TORCH_ATTRIBUTES = """
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
     set_submodule share_memory state_dict to to_empty train training type update values xpu
     zero_grad
-    _layer_names _shortcut_names _branch_names _merge _after_names _outputs
+    _layer_names _shortcut_names _branch_names _merge _after_names _outputs _merged
 """
 TORCH_RESERVED_NAMES = frozenset(_TORCH_ATTRIBUTES.split())
 """Names ``add_module`` refuses on ``nn.Sequential`` and the containers the file defines
