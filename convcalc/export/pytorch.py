@@ -233,7 +233,8 @@ class _Writer:
         after = self.nodes(turn.after)
         merge = None if turn.merge is None else merge_definition(turn.merge.kind)
         self.settle([entry for body in bodies for entry in body] + after)
-        after_part = [_Block("after=[", list(after), "],")] if after else []
+        after_part: list[_Entry | _Block | Code] = (
+            [_Block("after=[", list(after), "],")] if after else [])
         if isinstance(layer, Sequential):
             return _Block("nn.Sequential(OrderedDict([", list(bodies[0]), "]))")
         if isinstance(layer, Aux):

@@ -7,8 +7,9 @@ a merge, then its ``after`` layers on the merged output. ``sequential`` has one 
 ``add``; ``parallel`` has its ``branches`` merged by ``concat`` (over channels), ``add``
 or ``mul`` (broadcasting). ``aux`` is an auxiliary head: its one body runs on the current
 tensor and its output leaves the network, while the main path goes on with the tensor
-unchanged. ``repeat: N`` runs the whole container N times in a row (not an ``aux``). The analysis walks bodies; this module only says what they are and which merge
-joins them (the merges' rules are in ``convcalc.layers.merges``).
+unchanged. ``repeat: N`` runs the whole container N times in a row (not an ``aux``). The
+analysis walks bodies; this module only says what they are and which merge joins them
+(the merges' rules are in ``convcalc.layers.merges``).
 
 A container holds any layer, containers included, so the containers and the union of
 every layer type are defined together, here, after every family module: the containers'

@@ -14,11 +14,11 @@ For every checked row and spatial dim, `expected_fields` gives both:
   units that exist: the first and last input position each unit really reaches. The
   probe's measurement must equal it at every unit.
 * ``field``: the calculator's receptive field per unit (its periodic form), whose
-  summary the report prints.
+  summary the report prints. Where it clipped to the input equals ``reach``, no padding
+  is in the way and the printed size, stride and padding must describe the unit.
 
 At a ``mul``, a branch broadcast along the dim is held fixed, as in the calculator and the
-probe: the model is the union of the other branches'. Where it clipped to the input equals ``reach``, no padding
-  is in the way and the printed size, stride and padding must describe the unit.
+probe: the model is the union of the other branches'.
 
 Pure Python on small integer arrays: no kernels.
 """
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcalc.geometry import IndexMap
+from convcalc.layers.merges import FieldRule, merge_definition
 from convcalc.receptive_field import (
     AxisField,
     LookupBudget,
@@ -39,7 +40,6 @@ from convcalc.receptive_field import (
     merge_cost,
     merge_fields,
 )
-from convcalc.layers.merges import FieldRule, merge_definition
 from convcalc.reference.plan import Leaf, Merge, Node
 from convcalc.reference.walk import PlanFold
 

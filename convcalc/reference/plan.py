@@ -3,8 +3,9 @@
 `build_plan` takes the plan tree the analysis built with the report (``Report.plan``,
 ``convcalc.plan``), pairs each of its leaves and merges with the report's row in the same
 place, and lays ``repeat`` out flat: a container becomes its turns, each a block of bodies,
-a merge and the ``after`` nodes; an ``aux`` head is a block that passes its input on. Verify's passes and its memory estimate walk this plan rather than the
-network. Pure: no numpy. (Each windowed layer's options are resolved by the ops
+a merge and the ``after`` nodes; an ``aux`` head is a block that passes its input on.
+Verify's passes and its memory estimate walk this plan rather than the network. Pure:
+no numpy. (Each windowed layer's options are resolved by the ops
 themselves, in ``convcalc.reference.ops._window``, apart from the calculator's rules.)
 """
 

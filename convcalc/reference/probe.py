@@ -167,8 +167,9 @@ def _reached(value: Terms | Global) -> np.ndarray | None:
     """Return, per slab, whether it reaches some unit of ``value`` (or its scale)."""
     if isinstance(value, Global):
         return value.scale
-    reached = [array.reshape(array.shape[0], math.prod(array.shape[1:])).any(axis=1)
-               for array in value.arrays.values()]
+    reached: list[np.ndarray | None] = [
+        np.asarray(array.reshape(array.shape[0], math.prod(array.shape[1:])).any(axis=1))
+        for array in value.arrays.values()]
     return _either(value.scale, *reached)
 
 

@@ -3,8 +3,9 @@
 `PlanFold` runs ``nodes`` in order: a leaf maps the value, a block runs each body on the
 same value (an empty body is the identity) and, when it has a merge, combines the bodies'
 outputs, then runs its ``after`` nodes on the result; an aux head's block runs its body
-and gives its input on (``head`` sees the head's output). A pass says only what a leaf and a merge do to its value: the value pass (arrays),
-the probe (supports) and the walk of the calculator's fields (reaches). Pure: no numpy.
+and gives its input on (``head`` sees the head's output). A pass says only what a leaf
+and a merge do to its value: the value pass (arrays), the probe (supports) and the walk
+of the calculator's fields (reaches). Pure: no numpy.
 """
 
 from __future__ import annotations
