@@ -10,6 +10,8 @@ their weights to the export, and both must compute the same function.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,8 @@ def run(model: nn.Module, shape: tuple[int, ...], batch: int = 1,
     """Return the output shape of ``model`` for a batch of zeros, batch dim dropped."""
     with torch.no_grad():
         out = model(torch.zeros(batch, *shape, device=device))
+    if isinstance(out, tuple):  # a network with aux heads: (main, *heads)
+        out = out[0]
     assert out.shape[0] == batch
     return tuple(out.shape[1:])
 
@@ -288,6 +292,20 @@ CASES: dict[str, tuple[str, list[Any]]] = {
                                           {"type": "prelu", "per_channel": True},
                                           "global_avgpool",
                                           {"type": "layer_scale", "init": -2.0}]),
+    "parallel mul squeeze-excite": ("4x5x5", [{
+        "type": "parallel", "name": "se", "merge": "mul",
+        "branches": [[], [{"type": "adaptive_avgpool", "output": 1},
+                          {"type": "conv", "filters": 2, "kernel": 1}, "relu",
+                          {"type": "conv", "filters": 4, "kernel": 1}, "sigmoid"]],
+        "after": [{"type": "batchnorm", "name": "bn"}]}]),
+    "residual after and aux": ("2x6x6", [
+        {"type": "residual", "name": "0",
+         "layers": [{"type": "conv", "name": "conv1", "filters": 2, "kernel": 3,
+                     "padding": 1}],
+         "after": [{"type": "relu", "name": "relu"}]},
+        {"type": "aux", "name": "AuxLogits",
+         "layers": ["global_avgpool", {"type": "linear", "name": "fc", "units": 3}]},
+        {"type": "conv", "filters": 1, "kernel": 3}]),
 }
 
 # channel layers and depthwise convs: ShuffleNetV2's block in 2-D, the others by rank
@@ -348,7 +366,7 @@ def test_cases_cover_every_layer_type() -> None:
             kind = layer if isinstance(layer, str) else layer["type"]
             used.add(kind)
             if isinstance(layer, dict):
-                for key in ("layers", "shortcut"):
+                for key in ("layers", "shortcut", "after"):
                     collect(layer.get(key) or [])
                 for branch in layer.get("branches", []):
                     collect(branch)
@@ -652,3 +670,82 @@ def test_slice_of_a_flat_input_keeps_those_features() -> None:
                                                           "channels": [2, 7]}]})
     x = _random_input(report)
     np.testing.assert_array_equal(_output(model, x), x[:, 2:7])
+# ------------------------------------------------------ mul broadcasting, after and aux
+
+
+def test_after_layers_are_children_of_the_block() -> None:
+    """after layers are modules of the block, so their keys read as convcalc's rows
+    (``0.relu``, ``se.bn.weight``), and the block runs them on the merged output."""
+    report, model, _ = generate({"input": "4x5x5", "layers": [
+        *CASES["parallel mul squeeze-excite"][1],
+        {"type": "residual", "name": "0", "layers": ["relu"],
+         "after": [{"type": "relu", "name": "relu"}]}]})
+    modules = dict(model.named_modules())
+    assert isinstance(modules["se.bn"], nn.BatchNorm2d)
+    assert isinstance(modules["0.relu"], nn.ReLU)
+    assert "se.bn.weight" in model.state_dict()
+    x = torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        se = modules["se"]
+        gate = torch.sigmoid(se.get_submodule("conv2")(torch.relu(
+            se.get_submodule("conv1")(x.mean((2, 3), keepdim=True)))))
+        merged = se.get_submodule("bn")(x * gate)
+        expected = torch.relu(torch.relu(merged) + merged)
+        assert torch.allclose(model(x), expected, atol=1e-6)
+    check_against_report(report, model)
+
+
+def test_aux_heads_are_returned_after_the_main_output() -> None:
+    """A network with an aux head returns (main, head): the head's output has the aux
+    row's shape, the main path goes on with the head's input, and the head's parameters
+    are the model's and convcalc's."""
+    report, model, source = generate({"input": "2x6x6",
+                                      "layers": CASES["residual after and aux"][1]})
+    with torch.no_grad():
+        main, head = model(torch.zeros(3, 2, 6, 6))
+    rows = {row.name: row for row in report.layers}
+    assert tuple(head.shape) == (3, *rows["AuxLogits"].output_shape) == (3, 3)
+    assert tuple(main.shape[1:]) == report.output_shape == (1, 4, 4)
+    assert sum(p.numel() for p in model.get_submodule("AuxLogits").parameters()) == 9
+    assert "AUX_OUTPUT_SHAPES = ((3,),)" in source
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+    # run alone, outside the network, a head passes its input on and keeps nothing
+    with torch.no_grad():
+        x = torch.randn(1, 2, 6, 6)
+        assert torch.equal(model.get_submodule("AuxLogits")(x), x)
+
+
+def test_aux_heads_in_repeated_blocks_return_one_output_per_turn() -> None:
+    """A head inside a block repeated twice runs twice: two head outputs, in order."""
+    _, model, _ = generate({"input": "2x4", "layers": [{
+        "type": "sequential", "name": "stage", "repeat": 2, "layers": [
+            {"type": "conv", "filters": 2, "kernel": 1},
+            {"type": "aux", "layers": ["global_avgpool"]}]}]})
+    with torch.no_grad():
+        outputs = model(torch.zeros(1, 2, 4))
+    assert len(outputs) == 3 and all(tuple(o.shape) == (1, 2) for o in outputs[1:])
+
+
+def test_exported_script_prints_the_aux_shapes(tmp_path: Path) -> None:
+    """Run as a script, a file with aux heads prints the main and the heads' shapes."""
+    network = network_from_data({"input": "2x6x6", "layers": CASES["residual after and aux"][1]},
+                                "<test>").network
+    script = tmp_path / "net.py"
+    script.write_text(to_pytorch(network))
+    printed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             check=True).stdout
+    assert "aux outputs  [(3,)] (convcalc: ((3,),))" in printed
+
+
+def test_reserved_names_cover_the_aux_and_after_helpers() -> None:
+    """Every attribute of the Aux, WithAux and after-taking containers is renamed too."""
+    _, model, _ = generate({"input": "2x4x4", "layers": [
+        {"type": "residual", "layers": ["relu"], "after": ["relu"]},
+        {"type": "parallel", "merge": "mul", "branches": [[], []], "after": ["relu"]},
+        {"type": "aux", "layers": ["relu"]}]})
+    attributes = set(dir(model)) | set(dir(nn.ModuleDict()))
+    for child in model.children():
+        attributes |= set(dir(child)) | set(vars(child))
+    attributes = {a for a in attributes if not (a.startswith("__") and a.endswith("__"))}
+    attributes -= {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    assert attributes <= TORCH_RESERVED_NAMES

@@ -183,6 +183,37 @@ layers:
   - {type: linear, units: 8}
   - hardsigmoid
 """,
+    # squeeze-and-excitation (mul broadcasting), after layers and an aux head
+    "se_aux_after": """
+name: se_aux_after
+input: 3x13x11
+layers:
+  - {type: conv, name: stem, filters: 6, kernel: 3, stride: 2, padding: 1}
+  - type: residual
+    name: block
+    layers:
+      - {type: conv, filters: 6, kernel: 3, padding: 1}
+      - type: parallel
+        name: se
+        merge: mul
+        branches:
+          - []
+          - [{type: adaptive_avgpool, output: 1}, {type: conv, filters: 2, kernel: 1}, relu,
+             {type: conv, filters: 6, kernel: 1}, sigmoid]
+    after: [{type: relu, name: relu}]
+  - type: aux
+    name: aux_head
+    layers: [{type: conv, filters: 2, kernel: 3}, global_avgpool, {type: linear, units: 3}]
+  - type: parallel
+    name: rows
+    merge: mul
+    branches:
+      - [{type: conv, filters: 6, kernel: [1, 3], padding: [0, 1]}]
+      - [{type: adaptive_maxpool, output: [1, 6]}, sigmoid]
+    after: [batchnorm]
+  - global_avgpool
+  - {type: linear, units: 4}
+""",
 }
 
 # ShuffleNetV2's block (chunk into two slices, concat, channel_shuffle) and depthwise convs
@@ -686,3 +717,93 @@ def test_depthwise_and_channel_layers_by_hand() -> None:
     rows = {row.name: row for row in report.layers}
     assert rows["channel_shuffle1"].receptive_field == rows["conv1"].receptive_field
     assert rows["channel_shuffle1"].receptive_field.size == (3, 3)
+# ------------------------------------------------------ mul broadcasting, after and aux
+
+
+def test_squeeze_excite_field_is_local_and_its_context_global() -> None:
+    """Behind the SE gate the probe, holding the gate fixed, measures the stem's and the
+    conv's local field (7 along each dim), and every global-context row depends on every
+    input position through the gate, as the calculator says."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report, result = verified(net)
+    assert_all_agree(report, result)
+    checks = {check.name: check for check in result.layers}
+    mul = checks["block.se.mul"].receptive_field
+    assert mul.expected is not None and mul.expected.size == (7, 7)
+    rows = {row.name: row for row in report.layers}
+    assert rows["block.se.mul"].global_context and rows["block.relu"].global_context
+    assert not rows["block.se.conv1"].global_context and not rows["stem"].global_context
+    assert rows["aux_head.linear1"].aux and checks["aux_head.linear1"].macs.measured == 6
+
+
+def test_a_wrong_global_context_is_caught_both_ways() -> None:
+    """A row claimed to have global context that has none, and one denied it that has it,
+    each fail their receptive-field check with what the probe's scale holds."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report = analyze(net)
+    report = _with_row(report, "stem", global_context=True)
+    report = _with_row(report, "block.relu", global_context=False)
+    result = verify(net, report)
+    found = {(m.layer, m.check): (m.expected, m.measured) for m in result.mismatches}
+    assert found == {
+        ("stem", "receptive_field"): (
+            "global context: every output also depends on every input position through a "
+            "broadcast scale",
+            "0 of 13 positions along H reach every output through a broadcast scale, 0 of 11 "
+            "positions along W reach every output through a broadcast scale"),
+        ("block.relu", "receptive_field"): (
+            "no global context",
+            "13 of 13 positions along H reach every output through a broadcast scale, 11 of "
+            "11 positions along W reach every output through a broadcast scale"),
+    }
+
+
+def test_a_branch_broadcast_along_one_dim_gives_context_along_it_alone() -> None:
+    """The rows gate (pooled along H only) gives every output every position along H and
+    none along W through the scale: still global context, and the field along W is the
+    union with the gate's (which reads 3 of 6 columns per unit)."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report, result = verified(net)
+    assert_all_agree(report, result)
+    rows = {row.name: row for row in report.layers}
+    field = rows["rows.mul"].receptive_field
+    assert field is not None and rows["rows.mul"].global_context
+    assert field.size[0] == 7 and field.size[1] > 7
+
+
+def test_an_aux_head_is_run_and_checked_but_the_main_path_goes_on() -> None:
+    """verify runs the aux head's kernels (its MACs are measured) and the next row gets the
+    head's input: a wrong MAC count in the head fails there."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report = analyze(net)
+    conv = next(row for row in report.layers if row.name == "aux_head.conv1")
+    assert conv.macs == 2 * 6 * 9 * 5 * 4
+    result = verify(net, _with_row(report, "aux_head.conv1", macs=conv.macs + 1))
+    assert [(m.layer, m.check) for m in result.mismatches] == [("aux_head.conv1", "macs")]
+    rows_conv = next(check for check in result.layers if check.name == "rows.conv1")
+    assert rows_conv.shape is not None and rows_conv.shape.measured == (1, 6, 7, 6)
+
+
+def test_mul_kernel_broadcasts_as_numpy_and_refuses_what_convcalc_refuses() -> None:
+    """The mul op equals numpy's broadcasting product on SE shapes, and refuses unequal
+    ranks and sizes that are neither the largest nor 1."""
+    from convcalc.reference.ops.merge import mul
+
+    x = uniform((2, 4, 3, 5), stream_key(1, "x"), -1, 1)
+    gate = uniform((2, 4, 1, 1), stream_key(1, "g"), -1, 1)
+    rows = uniform((2, 1, 3, 1), stream_key(1, "r"), -1, 1)
+    np.testing.assert_array_equal(mul(x, gate, rows), x * gate * rows)
+    with pytest.raises(ValueError, match="equal rank"):
+        mul(x, gate[0])
+    with pytest.raises(ValueError, match="largest or 1"):
+        mul(x, uniform((2, 2, 1, 1), stream_key(1, "h"), -1, 1))
+
+
+def test_memory_estimate_keeps_the_input_alive_through_an_aux_head() -> None:
+    """An aux head's output is dropped while its input goes on: the value pass's peak is
+    the estimate's, never less than the head's input, output and the input held."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report = analyze(net)
+    plan = build_plan(net, report)
+    estimate = estimate_memory(plan, report)
+    assert estimate.value_bytes >= 4 * (3 * 13 * 11 + 6 * 7 * 6 + 2 * 5 * 4)

@@ -93,7 +93,8 @@ class StochasticDepth(nn.Module):
 
 
 class Merge(nn.Module):
-    """The add or concat (over channels) that ends a residual or parallel block."""
+    """The add, concat (over channels) or mul (broadcasting) that ends a residual or
+    parallel block."""
 
     def __init__(self, kind: str) -> None:
         super().__init__()
@@ -102,6 +103,8 @@ class Merge(nn.Module):
     def forward(self, outputs: list[Tensor]) -> Tensor:
         if self.kind == "add":
             return torch.stack(outputs).sum(0)
+        if self.kind == "mul":
+            return multiplied(outputs)
         return torch.cat(outputs, dim=1)
 
 
@@ -326,7 +329,9 @@ def build(layers: Sequence[Any], shape: Shape) -> tuple[nn.Module, Shape]:
     """
     items: list[nn.Module] = []
     for spec in layers:
-        if isinstance(spec, dict) and spec["type"] in ("sequential", "residual", "parallel"):
+        if isinstance(spec, dict) and spec["type"] == "aux":
+            items.append(AuxHead(build(spec["layers"], shape)[0]))
+        elif isinstance(spec, dict) and spec["type"] in ("sequential", "residual", "parallel"):
             for _ in range(spec.get("repeat", 1)):
                 module, shape = _container(spec, shape)
                 items.append(module)
@@ -346,7 +351,10 @@ def _container(spec: dict[str, Any], shape: Shape) -> tuple[nn.Module, Shape]:
     else:
         bodies, merge = spec["branches"], spec.get("merge", "concat")
     chains = [build(body, shape)[0] for body in bodies]
-    module = Branches(chains, Merge(merge))  # type: ignore[arg-type]
+    module: nn.Module = Branches(chains, Merge(merge))  # type: ignore[arg-type]
+    if spec.get("after"):
+        merged = output_shape(module, shape)
+        module = Chain([module, build(spec["after"], merged)[0]])
     return module, output_shape(module, shape)
 
 
@@ -366,3 +374,27 @@ def weight_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -
     if isinstance(module, nn.Linear):
         return module.in_features * module.out_features
     return 0
+
+
+# ---------------------------------------------------------------- mul, after and aux
+
+
+def multiplied(outputs: list[Tensor]) -> Tensor:
+    """Return the product of the branches with torch's broadcasting."""
+    total = outputs[0]
+    for output in outputs[1:]:
+        total = total * output
+    return total
+
+
+class AuxHead(nn.Module):
+    """An auxiliary head: runs its chain on x (its output leaves), returns x unchanged."""
+
+    def __init__(self, head: Chain) -> None:
+        super().__init__()
+        self.head = head
+        self.outputs: list[Tensor] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.outputs.append(self.head(x))
+        return x
