@@ -37,8 +37,8 @@ def _shape_or_reason(text: str) -> tuple[int, ...] | str:
     try:  # the loader's wording, the same as `layer --input` gives
         network_from_data({"input": text, "layers": ["relu"]}, "<flags>")
     except SpecError as error:
-        quoted = echo(text)
-        return error.message if quoted in error.message else f"{quoted}: {error.message}"
+        # Say which value is wrong when the message does not show it ("got 0" alone).
+        return error.message if text in error.message else f"{echo(text)}: {error.message}"
     return f"{echo(text)} is not a shape"  # pragma: no cover - the adapter refused it
 
 
