@@ -64,8 +64,8 @@ def test_listing_lists_every_entry_and_all_agree(run_cli: Callable[..., Any]) ->
     assert all(row[-1] == "✓" for row in rows)
     resnets = [row[0] for row in rows if row[1] == "resnet"]
     assert resnets == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-    assert lines[-1].startswith("Published: torchvision 0.29.1's figures for each builder's "
-                                "first weights.")
+    assert lines[-1] == ("Published: torchvision 0.29.1, each builder's first weights. "
+                         'GMACs: MACs / 10⁹ (its "GFLOPS").')
 
 
 def test_listing_json(run_cli: Callable[..., Any]) -> None:

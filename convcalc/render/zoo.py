@@ -15,9 +15,8 @@ __all__ = ["CSV_COLUMNS", "zoo_csv", "zoo_json", "zoo_markdown", "zoo_text"]
 
 AGREE = "✓"
 DISAGREE = "✗"
-SOURCE_NOTE = ("Published: torchvision 0.29.1's figures for each builder's first weights. "
-               "GMACs: multiply-accumulates / 10⁹ (what torchvision calls GFLOPS), at the "
-               "default input.")
+SOURCE_NOTE = ("Published: torchvision 0.29.1, each builder's first weights. GMACs: MACs / "
+               "10⁹ (its \"GFLOPS\").")
 
 CSV_COLUMNS = (
     "name", "family", "input_shape", "params", "macs", "gmacs", "published_weights",
