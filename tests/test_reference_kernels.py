@@ -1395,3 +1395,12 @@ def test_instancenorm_run_matches_torch_in_eval(options: dict[str, bool], traina
         expected = module(as_torch(x)).numpy()
     assert_close(y, expected)
     assert (counted, counted_stored, macs) == (trainable, stored, 0)
+
+
+def test_norm_kernels_take_a_transposed_input() -> None:
+    """A non-contiguous input gives the same result as its contiguous copy."""
+    x = random_array(21, (4, 3, 5, 2)).transpose(3, 2, 1, 0)  # (2, 5, 3, 4), Fortran-ordered
+    copy = np.ascontiguousarray(x)
+    assert_close(kernels.layernorm(x), kernels.layernorm(copy))
+    assert_close(kernels.groupnorm(x, 5), kernels.groupnorm(copy, 5))
+    assert_close(kernels.instancenorm(x), kernels.instancenorm(copy))
