@@ -23,7 +23,7 @@ from convcalc.errors import InputError
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
 from convcalc.layers.elementwise import Activation, Dropout, LeakyRelu
-from convcalc.layers.norm import BatchNorm
+from convcalc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from convcalc.layers.pool import GlobalPool
 from convcalc.loader import parse_network
 from convcalc.reference import kernels
@@ -36,7 +36,7 @@ from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
 
 _GLOBAL = object()
 # The oracle's own lists: layers that move no position, layers that mix them all.
-ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout)
+ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout, LayerNorm, GroupNorm, InstanceNorm)
 MIXES_ALL_POSITIONS = (Flatten, Linear, GlobalPool)
 
 
