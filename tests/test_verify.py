@@ -570,3 +570,15 @@ def test_depthwise_and_channel_layers_by_hand() -> None:
     rows = {row.name: row for row in report.layers}
     assert rows["channel_shuffle1"].receptive_field == rows["conv1"].receptive_field
     assert rows["channel_shuffle1"].receptive_field.size == (3, 3)
+
+
+def test_shufflenet_v2_verifies_at_a_reduced_input() -> None:
+    """zoo:shufflenet_v2_x0_5 at 3×64×64 agrees on arrays row by row: its slices, channel
+    shuffles and depthwise convs, and its 1,366,792 parameters."""
+    from convcalc import zoo
+
+    net = zoo.source("shufflenet_v2_x0_5").network.model_copy(update={"input": (3, 64, 64)})
+    report, result = verified(net)
+    assert_all_agree(report, result)
+    assert sum(check.params.measured.trainable for check in result.layers if check.params) \
+        == 1_366_792
