@@ -567,7 +567,7 @@ def test_every_registered_type_is_tested_here() -> None:
         "adaptive_maxpool", "global_avgpool", "global_maxpool", "linear", "flatten",
         "batchnorm", "dropout", "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid",
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
-        "residual", "parallel",
+        "residual", "parallel", "aux",
     }
 
 
