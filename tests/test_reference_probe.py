@@ -63,13 +63,22 @@ class _FullProbe:
 
     def block(self, block: Block, x: Any) -> Any:
         outputs = [self.nodes(body, x) if body else x for body in block.bodies]
+        if block.aux:  # the head's output leaves; the main path goes on with x
+            return x
         if block.merge is None:
-            return outputs[0]
+            return self.nodes(block.after, outputs[0])
+        if block.merge.kind == "mul":
+            # a branch broadcast along the probed dim is held fixed: left out of the union
+            axis = 2 + self.dim
+            longest = max(out.shape[axis] for out in outputs if out is not _GLOBAL)
+            outputs = [out for out in outputs if out is not _GLOBAL
+                       and not out.shape[axis] == 1 < longest]
+            outputs = [np.ascontiguousarray(out) for out in np.broadcast_arrays(*outputs)]
         if any(out is _GLOBAL for out in outputs):
             return _GLOBAL
         y = (kernels.add(*outputs) > 0).astype(np.float32)
         self.read(block.merge.index, y)
-        return y
+        return self.nodes(block.after, y)
 
     def leaf(self, leaf: Leaf, x: Any) -> Any:
         if x is _GLOBAL:
