@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from convcalc.reference.ops._dot import dot, dot_4x1, dot_4x2
+from convcalc.reference.ops._dot import DOT_FASTMATH
 from convcalc.reference.ops._lift import (
     KERNEL_RANK,
     IntPerDim,
@@ -62,7 +62,7 @@ FILTER_TILE = 4
 ELEMENT_BYTES = 4
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=DOT_FASTMATH)
 def _conv_kernel(
     x_padded: np.ndarray,
     weight: np.ndarray,
@@ -79,25 +79,33 @@ def _conv_kernel(
     ``x_padded`` is (N, G, D, H, W, C/G), already zero padded; ``weight`` is
     (G, F, KD, KH, KW, C/G); ``y`` is (N, G·F, OD, OH, OW), its window counts placed by
     `place_windows`. A work item is one batch item, group and tile of FILTER_TILE filters.
+    A full tile takes the output positions of a plane two at a time (the last one alone
+    when their number is odd), and sums each of its eight outputs in a local over every
+    run of the window before writing it once; a short tile (depthwise, or F not a
+    multiple of four) sums one filter at one position at a time.
     """
     groups, padded_d, padded_h, padded_w, group_channels = x_padded.shape[1:]
     filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:5]
-    out_d, out_h, out_w = y.shape[2:]
+    out_channels, out_d, out_h, out_w = y.shape[1:]
+    positions = out_d * out_h * out_w
 
     x_flat = x_padded.reshape(-1)
     w_flat = weight.reshape(-1)
+    y_flat = y.reshape(-1)
     x_row_step = padded_w * group_channels
     x_plane_step = padded_h * x_row_step
     x_group_step = padded_d * x_plane_step
     filter_step = kernel_d * kernel_h * kernel_w * group_channels
-    position_step = stride[2] * group_channels
     if dilation[2] == 1:
         runs_per_row = 1
         run_length = kernel_w * group_channels
     else:
         runs_per_row = kernel_w
         run_length = group_channels
-    x_run_step = dilation[2] * group_channels
+    # where output position p's window starts in a group's input, per dim
+    d_step = stride[0] * x_plane_step
+    h_step = stride[1] * x_row_step
+    w_step = stride[2] * group_channels
 
     tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
     macs = 0
@@ -109,73 +117,68 @@ def _conv_kernel(
         first_channel = g * filters_per_group + first_filter
         x_group = (n * groups + g) * x_group_step
         w_tile = (g * filters_per_group + first_filter) * filter_step
-        for od in range(out_d):
-            for oh in range(out_h):
-                for ow in range(0, out_w, 2):
-                    has_pair = ow + 1 < out_w
-                    for t in range(tile_filters):
-                        y[n, first_channel + t, od, oh, ow] = bias[first_channel + t]
-                        if has_pair:
-                            y[n, first_channel + t, od, oh, ow + 1] = bias[first_channel + t]
-                    for kd in range(kernel_d):
-                        for kh in range(kernel_h):
-                            x_row = (
-                                x_group
-                                + (od * stride[0] + kd * dilation[0]) * x_plane_step
-                                + (oh * stride[1] + kh * dilation[1]) * x_row_step
-                                + ow * position_step
-                            )
-                            w_row = w_tile + (kd * kernel_h + kh) * kernel_w * group_channels
-                            for run in range(runs_per_row):
-                                x_start = x_row + run * x_run_step
-                                w_start = w_row + run * group_channels
-                                if tile_filters == FILTER_TILE and has_pair:
-                                    sums8 = dot_4x2(
-                                        w_flat,
-                                        w_start,
-                                        filter_step,
-                                        x_flat,
-                                        x_start,
-                                        position_step,
-                                        run_length,
-                                    )
-                                    for t in range(FILTER_TILE):
-                                        y[n, first_channel + t, od, oh, ow] += sums8[t]
-                                        y[n, first_channel + t, od, oh, ow + 1] += sums8[
-                                            FILTER_TILE + t
-                                        ]
-                                    macs += 2 * FILTER_TILE * run_length
-                                elif tile_filters == FILTER_TILE:
-                                    sums4 = dot_4x1(
-                                        w_flat, w_start, filter_step, x_flat, x_start, run_length
-                                    )
-                                    for t in range(FILTER_TILE):
-                                        y[n, first_channel + t, od, oh, ow] += sums4[t]
-                                    macs += FILTER_TILE * run_length
-                                else:
-                                    # A tile short of filters (depthwise, or F not a
-                                    # multiple of four): one filter, one position at a time.
-                                    for t in range(tile_filters):
-                                        w_filter = w_start + t * filter_step
-                                        y[n, first_channel + t, od, oh, ow] += dot(
-                                            w_flat, w_filter, x_flat, x_start, run_length
-                                        )
-                                        macs += run_length
-                                        if has_pair:
-                                            y[n, first_channel + t, od, oh, ow + 1] += dot(
-                                                w_flat,
-                                                w_filter,
-                                                x_flat,
-                                                x_start + position_step,
-                                                run_length,
-                                            )
-                                            macs += run_length
-
+        y_tile = (n * out_channels + first_channel) * positions
+        pair = 2 if tile_filters == FILTER_TILE else 1
+        for t in range(0, tile_filters, FILTER_TILE if pair == 2 else 1):
+            w_filter = w_tile + t * filter_step
+            for p in range(0, positions, pair):
+                q = min(p + pair - 1, positions - 1)
+                x_a = (x_group + p // (out_h * out_w) * d_step + p // out_w % out_h * h_step
+                       + p % out_w * w_step)
+                x_b = (x_group + q // (out_h * out_w) * d_step + q // out_w % out_h * h_step
+                       + q % out_w * w_step)
+                s0a = s1a = s2a = s3a = s0b = s1b = s2b = s3b = np.float32(0.0)
+                for kd in range(kernel_d):
+                    for kh in range(kernel_h):
+                        for run in range(runs_per_row):
+                            x_run = (kd * dilation[0] * x_plane_step
+                                     + kh * dilation[1] * x_row_step
+                                     + run * dilation[2] * group_channels)
+                            w_run = (w_filter
+                                     + ((kd * kernel_h + kh) * kernel_w + run) * group_channels)
+                            xa = x_flat[x_a + x_run : x_a + x_run + run_length]
+                            if pair == 1:
+                                w0 = w_flat[w_run : w_run + run_length]
+                                for j in range(run_length):
+                                    s0a += w0[j] * xa[j]
+                                continue
+                            xb = x_flat[x_b + x_run : x_b + x_run + run_length]
+                            w0 = w_flat[w_run : w_run + run_length]
+                            w1 = w_flat[w_run + filter_step : w_run + filter_step + run_length]
+                            w2 = w_flat[w_run + 2 * filter_step : w_run + 2 * filter_step
+                                        + run_length]
+                            w3 = w_flat[w_run + 3 * filter_step : w_run + 3 * filter_step
+                                        + run_length]
+                            for j in range(run_length):
+                                a = xa[j]
+                                b = xb[j]
+                                s0a += w0[j] * a
+                                s1a += w1[j] * a
+                                s2a += w2[j] * a
+                                s3a += w3[j] * a
+                                s0b += w0[j] * b
+                                s1b += w1[j] * b
+                                s2b += w2[j] * b
+                                s3b += w3[j] * b
+                y_a = y_tile + t * positions + p
+                y_flat[y_a] = s0a + bias[first_channel + t]
+                macs += filter_step
+                if pair == 1:
+                    continue
+                y_flat[y_a + positions] = s1a + bias[first_channel + 1]
+                y_flat[y_a + 2 * positions] = s2a + bias[first_channel + 2]
+                y_flat[y_a + 3 * positions] = s3a + bias[first_channel + 3]
+                macs += 3 * filter_step
+                if q != p:  # the last position of an odd count has no partner
+                    y_b = y_tile + q
+                    y_flat[y_b] = s0b + bias[first_channel]
+                    y_flat[y_b + positions] = s1b + bias[first_channel + 1]
+                    y_flat[y_b + 2 * positions] = s2b + bias[first_channel + 2]
+                    y_flat[y_b + 3 * positions] = s3b + bias[first_channel + 3]
+                    macs += FILTER_TILE * filter_step
     return macs
 
 
-
-@njit(cache=True, nogil=True)
 def _padded_taps(out_size: tuple[int, int, int], kernel: tuple[int, int, int],
                  stride: tuple[int, int, int], dilation: tuple[int, int, int],
                  input_shape: tuple[int, int, int], pad_before: tuple[int, int, int]) -> int:
