@@ -9,16 +9,17 @@ Counting conventions, the same as the calculator's:
   times every weight it meets, also where the product lands in the part that ``padding``
   crops away.
 
-The kernels count MACs as they run (each inner loop adds its trip length) and find their
-output size by placing windows (`place_windows`), not by the calculator's formula.
+The kernels count MACs as they run (each output adds the taps its loops summed) and find
+their output size by placing windows (`place_windows`), not by the calculator's formula.
 
 The conv kernel reads a padded input laid out channels last within each group,
 (N, G, D, H, W, C/G), and weights in the same order, (G, F, KD, KH, KW, C/G). Then the
 C/G channels under one tap are contiguous in both, and with unit width dilation so is
 a whole kernel row (KW·C/G values): a "run". A dot product over a run is a unit-stride
-loop LLVM vectorises. Four filters and two neighbouring output positions share each
-run, so each loaded input value feeds four multiplies and each weight two, which keeps
-the loop on arithmetic rather than on loads.
+loop LLVM vectorises. Four filters and two output positions (neighbours in the plane read
+row by row) share each run, so each loaded input value feeds four multiplies and each
+weight two, which keeps the loop on arithmetic rather than on loads; the eight sums stay
+in registers over the whole window and are written once.
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ def _conv_kernel(
     ``x_padded`` is (N, G, D, H, W, C/G), already zero padded; ``weight`` is
     (G, F, KD, KH, KW, C/G); ``y`` is (N, G·F, OD, OH, OW), its window counts placed by
     `place_windows`. A work item is one batch item, group and tile of FILTER_TILE filters.
-    A full tile takes the output positions of a plane two at a time (the last one alone
-    when their number is odd), and sums each of its eight outputs in a local over every
-    run of the window before writing it once; a short tile (depthwise, or F not a
-    multiple of four) sums one filter at one position at a time.
+    It takes the output positions of its plane two at a time (the last alone when their
+    number is odd) and sums each of the tile's eight outputs in a local over the whole
+    window, then writes it once. A tile short of filters (depthwise, or F not a multiple
+    of four) repeats its last filter in the missing places and writes only its own: one
+    loop for every case, so there is one to compile.
     """
     groups, padded_d, padded_h, padded_w, group_channels = x_padded.shape[1:]
     filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:5]
@@ -102,10 +104,6 @@ def _conv_kernel(
     else:
         runs_per_row = kernel_w
         run_length = group_channels
-    # where output position p's window starts in a group's input, per dim
-    d_step = stride[0] * x_plane_step
-    h_step = stride[1] * x_row_step
-    w_step = stride[2] * group_channels
 
     tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
     macs = 0
@@ -118,64 +116,52 @@ def _conv_kernel(
         x_group = (n * groups + g) * x_group_step
         w_tile = (g * filters_per_group + first_filter) * filter_step
         y_tile = (n * out_channels + first_channel) * positions
-        pair = 2 if tile_filters == FILTER_TILE else 1
-        for t in range(0, tile_filters, FILTER_TILE if pair == 2 else 1):
-            w_filter = w_tile + t * filter_step
-            for p in range(0, positions, pair):
-                q = min(p + pair - 1, positions - 1)
-                x_a = (x_group + p // (out_h * out_w) * d_step + p // out_w % out_h * h_step
-                       + p % out_w * w_step)
-                x_b = (x_group + q // (out_h * out_w) * d_step + q // out_w % out_h * h_step
-                       + q % out_w * w_step)
-                s0a = s1a = s2a = s3a = s0b = s1b = s2b = s3b = np.float32(0.0)
-                for kd in range(kernel_d):
-                    for kh in range(kernel_h):
-                        for run in range(runs_per_row):
-                            x_run = (kd * dilation[0] * x_plane_step
-                                     + kh * dilation[1] * x_row_step
-                                     + run * dilation[2] * group_channels)
-                            w_run = (w_filter
-                                     + ((kd * kernel_h + kh) * kernel_w + run) * group_channels)
-                            xa = x_flat[x_a + x_run : x_a + x_run + run_length]
-                            if pair == 1:
-                                w0 = w_flat[w_run : w_run + run_length]
-                                for j in range(run_length):
-                                    s0a += w0[j] * xa[j]
-                                continue
-                            xb = x_flat[x_b + x_run : x_b + x_run + run_length]
-                            w0 = w_flat[w_run : w_run + run_length]
-                            w1 = w_flat[w_run + filter_step : w_run + filter_step + run_length]
-                            w2 = w_flat[w_run + 2 * filter_step : w_run + 2 * filter_step
-                                        + run_length]
-                            w3 = w_flat[w_run + 3 * filter_step : w_run + 3 * filter_step
-                                        + run_length]
-                            for j in range(run_length):
-                                a = xa[j]
-                                b = xb[j]
-                                s0a += w0[j] * a
-                                s1a += w1[j] * a
-                                s2a += w2[j] * a
-                                s3a += w3[j] * a
-                                s0b += w0[j] * b
-                                s1b += w1[j] * b
-                                s2b += w2[j] * b
-                                s3b += w3[j] * b
-                y_a = y_tile + t * positions + p
-                y_flat[y_a] = s0a + bias[first_channel + t]
+        # where filters 1 to 3 of the tile start, the last real one standing in for any missing
+        last_filter = (tile_filters - 1) * filter_step
+        w_1 = min(filter_step, last_filter)
+        w_2 = min(2 * filter_step, last_filter)
+        w_3 = min(3 * filter_step, last_filter)
+        for p in range(0, positions, 2):
+            q = min(p + 1, positions - 1)
+            x_a = (x_group + p // (out_h * out_w) * stride[0] * x_plane_step
+                   + p // out_w % out_h * stride[1] * x_row_step
+                   + p % out_w * stride[2] * group_channels)
+            x_b = (x_group + q // (out_h * out_w) * stride[0] * x_plane_step
+                   + q // out_w % out_h * stride[1] * x_row_step
+                   + q % out_w * stride[2] * group_channels)
+            s0a = s1a = s2a = s3a = s0b = s1b = s2b = s3b = np.float32(0.0)
+            for kd in range(kernel_d):
+                for kh in range(kernel_h):
+                    for run in range(runs_per_row):
+                        x_run = (kd * dilation[0] * x_plane_step + kh * dilation[1] * x_row_step
+                                 + run * dilation[2] * group_channels)
+                        w_run = w_tile + ((kd * kernel_h + kh) * kernel_w + run) * group_channels
+                        # Slices give LLVM unit-stride loops from index 0, which it vectorises.
+                        xa = x_flat[x_a + x_run : x_a + x_run + run_length]
+                        xb = x_flat[x_b + x_run : x_b + x_run + run_length]
+                        w0 = w_flat[w_run : w_run + run_length]
+                        w1 = w_flat[w_run + w_1 : w_run + w_1 + run_length]
+                        w2 = w_flat[w_run + w_2 : w_run + w_2 + run_length]
+                        w3 = w_flat[w_run + w_3 : w_run + w_3 + run_length]
+                        for j in range(run_length):
+                            a = xa[j]
+                            b = xb[j]
+                            s0a += w0[j] * a
+                            s1a += w1[j] * a
+                            s2a += w2[j] * a
+                            s3a += w3[j] * a
+                            s0b += w0[j] * b
+                            s1b += w1[j] * b
+                            s2b += w2[j] * b
+                            s3b += w3[j] * b
+            sums_a = (s0a, s1a, s2a, s3a)
+            sums_b = (s0b, s1b, s2b, s3b)
+            for t in range(tile_filters):
+                y_flat[y_tile + t * positions + p] = sums_a[t] + bias[first_channel + t]
                 macs += filter_step
-                if pair == 1:
-                    continue
-                y_flat[y_a + positions] = s1a + bias[first_channel + 1]
-                y_flat[y_a + 2 * positions] = s2a + bias[first_channel + 2]
-                y_flat[y_a + 3 * positions] = s3a + bias[first_channel + 3]
-                macs += 3 * filter_step
                 if q != p:  # the last position of an odd count has no partner
-                    y_b = y_tile + q
-                    y_flat[y_b] = s0b + bias[first_channel]
-                    y_flat[y_b + positions] = s1b + bias[first_channel + 1]
-                    y_flat[y_b + 2 * positions] = s2b + bias[first_channel + 2]
-                    y_flat[y_b + 3 * positions] = s3b + bias[first_channel + 3]
-                    macs += FILTER_TILE * filter_step
+                    y_flat[y_tile + t * positions + q] = sums_b[t] + bias[first_channel + t]
+                    macs += filter_step
     return macs
 
 
