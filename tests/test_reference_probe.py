@@ -20,9 +20,18 @@ from test_verify import SYNTHETIC
 
 from convcalc.analysis import analyze
 from convcalc.errors import InputError
+from convcalc.layers.channels import ChannelShuffle, Slice
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, Dropout, LeakyRelu
+from convcalc.layers.elementwise import (
+    Activation,
+    Dropout,
+    Elu,
+    LayerScale,
+    LeakyRelu,
+    Prelu,
+    StochasticDepth,
+)
 from convcalc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from convcalc.layers.pool import GlobalPool
 from convcalc.loader import parse_network
@@ -35,8 +44,10 @@ from convcalc.reference.probe import ProbePass, resolve_shared
 from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
 
 _GLOBAL = object()
-# The oracle's own lists: layers that move no position, layers that mix them all.
-ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout, LayerNorm, GroupNorm, InstanceNorm)
+# The oracle's own lists: layers that move no position (the channel layers move channels
+# alone), layers that mix them all.
+ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout, LayerNorm, GroupNorm, InstanceNorm,
+               Elu, Prelu, LayerScale, StochasticDepth, ChannelShuffle, Slice)
 MIXES_ALL_POSITIONS = (Flatten, Linear, GlobalPool)
 
 
