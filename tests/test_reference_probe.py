@@ -20,6 +20,7 @@ from test_verify import SYNTHETIC
 
 from convcalc.analysis import analyze
 from convcalc.errors import InputError
+from convcalc.layers.channels import ChannelShuffle, Slice
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
 from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
@@ -36,6 +37,7 @@ from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
 _GLOBAL = object()
 # The oracle's own lists: layers that move no position, layers that mix them all.
 ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout)
+ELEMENTWISE += (ChannelShuffle, Slice)  # they move channels, which one channel lacks
 MIXES_ALL_POSITIONS = (Flatten, Linear, GlobalPool)
 
 
