@@ -145,7 +145,7 @@ def test_header_names_source_version_and_totals() -> None:
         "#",
         "# convcalc's numbers for one 3x224x224 input, which build() reproduces:",
         "#   parameters      11,689,512",
-        "#   non-trainable   9,600 (BatchNorm running statistics: buffers, not parameters)",
+        "#   non-trainable   9,600 (running statistics: buffers, not parameters)",
         "#   output shape    1000",
         "#   MACs            1,814,073,344",
         "#   FLOPs           3,637,806,568 (convcalc's convention)",

@@ -455,7 +455,7 @@ def _header(report: Report, source: str | None, version: str, writer: _Writer) -
     ]
     if totals.non_trainable_params:
         lines.append(f"#   non-trainable   {totals.non_trainable_params:,} "
-                     "(BatchNorm running statistics: buffers, not parameters)")
+                     "(running statistics: buffers, not parameters)")
     lines += [
         f"#   output shape    {_shape(report.output_shape)}",
         f"#   MACs            {totals.macs:,}",
