@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
+from test_zoo_published import CNN_ROWS
 
 from convcalc import analyze, load_network, zoo
 from convcalc.errors import InputError
@@ -95,3 +96,14 @@ def test_regnet_stages_follow_torchvision() -> None:
     """RegNetX-400MF's widths and depths come out as torchvision's (and its paper's)."""
     assert _generate.regnet_stages(22, 24, 24.48, 2.54, 16) == [
         (32, 1, 16), (64, 2, 16), (160, 7, 16), (400, 12, 16)]
+
+
+def test_default_input_is_the_first_rows_crop_size() -> None:
+    """Each entry's default input is 3×S×S with S the crop size of its builder's first row
+    in torchvision's weight table (Inception v3 299, EfficientNet-B7 600, most 224)."""
+    first_crop: dict[str, int] = {}
+    for row in CNN_ROWS:
+        first_crop.setdefault(row["builder"], int(row["crop_size"]))
+    for name in zoo.names():
+        size = first_crop[name]
+        assert zoo.source(name).network.input == (3, size, size), name
