@@ -1,8 +1,15 @@
 """Walk a network: apply each layer to its input shape, fold the rows, total them.
 
 The only place that knows how containers nest. Each layer's own rules come from its
-class (``LayerSpec.apply``); this module threads shapes and receptive fields through
-the layers, names the layers, adds merge and subtotal rows, and checks the layer limit.
+class (``LayerSpec.apply``); this module threads shapes, receptive fields and global
+context through the layers, names the layers, adds merge and subtotal rows, marks the
+rows of auxiliary heads, and checks the layer limit.
+
+Global context: a ``mul`` merge that broadcasts a branch along a spatial dim (a pooled
+``C×1×1`` scale) makes its output depend on every input position along that dim through
+the scale, beyond its local field. Its row and every later row whose input depends on its
+output (through any path: layers, merges, ``after`` layers, an aux head on it) carry
+``global_context``; a container's row carries its output's.
 The same walk builds the plan tree (``convcalc.plan``) the report carries, so that the
 export and verify follow the rows without walking the network again.
 """
@@ -17,7 +24,7 @@ from convcalc.errors import LayerError, format_location
 from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
 from convcalc.layers.base import numel
 from convcalc.layers.containers import merge_shapes
-from convcalc.layers.merges import MergeName
+from convcalc.layers.merges import MergeName, merge_definition
 from convcalc.plan import Group, Leaf, Merge, Plan, PlanNode, Turn
 from convcalc.receptive_field import (
     MAX_FIELD_LOOKUPS,
@@ -28,7 +35,15 @@ from convcalc.receptive_field import (
     merge_cost,
     merge_fields,
 )
-from convcalc.results import DType, LayerRow, LayerWarning, ReceptiveField, Report, Totals
+from convcalc.results import (
+    AuxTotals,
+    DType,
+    LayerRow,
+    LayerWarning,
+    ReceptiveField,
+    Report,
+    Totals,
+)
 from convcalc.spec import Network
 from convcalc.textsafe import echo
 
@@ -81,6 +96,7 @@ def _count_rows(layers: Sequence[LayerSpec], seen: dict[int, int]) -> int:
             if rows is None:
                 inner = sum(_count_rows(body, seen) for _, body in layer.bodies())
                 inner += 1 if layer.merge_kind else 0
+                inner += _count_rows(layer.after_layers(), seen)
                 rows = seen[id(layer)] = (inner + 1) * layer.repeat + (layer.repeat > 1)
             total += rows
         else:
@@ -173,7 +189,12 @@ class _Walk:
         self.checked = 0
         # Running sums of the non-container rows' counts, one entry per row and one before
         # the first: a subtotal is a difference of two, so nesting costs nothing per level.
-        self.sums: list[tuple[int, int, int, int, int, int]] = [(0, 0, 0, 0, 0, 0)]
+        # (params, non-trainable, macs, flops, activation bytes, biases) over every row, then
+        # (macs, flops, activation bytes) over the rows not in an aux head.
+        self.sums: list[tuple[int, ...]] = [(0,) * 9]
+        # Inside an aux head: its rows are marked, and another aux is refused.
+        self.in_aux = False
+        self.has_aux = False
         self.warnings: list[LayerWarning] = []
         # Networks repeat themselves (repeat:, aliases, stages of equal blocks): a layer
         # equal to one seen before on an equal input gives the same step.
@@ -197,25 +218,28 @@ class _Walk:
 
     def sequence(
         self, layers: Sequence[LayerSpec], names: list[str], shape: Shape, fields: Fields,
-        prefix: str, depth: int, location: Location,
-    ) -> tuple[Shape, Fields, tuple[PlanNode, ...]]:
-        """Walk ``layers`` in order; return the output shape, fields and the plan's nodes."""
+        context: bool, prefix: str, depth: int, location: Location,
+    ) -> tuple[Shape, Fields, bool, tuple[PlanNode, ...]]:
+        """Walk ``layers`` in order; return the output shape, fields, global context and
+        the plan's nodes."""
         nodes: list[PlanNode] = []
         node: PlanNode | None
         for index, (layer, name) in enumerate(zip(layers, names, strict=True)):
             here = (*location, index)
             full = _full_name(prefix, name, here)
             if isinstance(layer, Container):
-                shape, fields, node = self.container(layer, shape, fields, full, depth, here)
+                shape, fields, context, node = self.container(layer, shape, fields, context,
+                                                              full, depth, here)
             else:
-                shape, fields, node = self.leaf(layer, shape, fields, full, depth, here)
+                shape, fields, node = self.leaf(layer, shape, fields, context, full, depth,
+                                                here)
             if node is not None:
                 nodes.append(node)
-        return shape, fields, tuple(nodes)
+        return shape, fields, context, tuple(nodes)
 
     def leaf(
-        self, layer: LayerSpec, shape: Shape, fields: Fields, name: str, depth: int,
-        location: Location,
+        self, layer: LayerSpec, shape: Shape, fields: Fields, context: bool, name: str,
+        depth: int, location: Location,
     ) -> tuple[Shape, Fields, Leaf | None]:
         try:
             step = self.apply(layer, shape)
@@ -241,70 +265,115 @@ class _Walk:
                 else:
                     fields = "untracked"
                     self.warn(name, location, _TOO_COSTLY)
-        leaf = self.leaf_row(layer, name, depth, shape, step, before, fields, location)
+        leaf = self.leaf_row(layer, name, depth, shape, step, before, fields, context,
+                             location)
         return step.output_shape, fields, leaf
 
     def container(
-        self, layer: Container, shape: Shape, fields: Fields, name: str, depth: int,
-        location: Location,
-    ) -> tuple[Shape, Fields, Group | None]:
+        self, layer: Container, shape: Shape, fields: Fields, context: bool, name: str,
+        depth: int, location: Location,
+    ) -> tuple[Shape, Fields, bool, Group | None]:
+        if layer.aux:
+            return self.aux(layer, shape, fields, context, name, depth, location)
         start, first_shape = len(self.rows), shape
         turns: list[Turn] = []
         if layer.repeat == 1:
-            shape, fields, bodies, merge = self.bodies(layer, shape, fields, name, depth + 1,
-                                                       location)
-            turns.append(Turn(bodies, merge, None))
+            shape, fields, context, turn_nodes = self.bodies(layer, shape, fields, context,
+                                                             name, depth + 1, location)
+            turns.append(Turn(*turn_nodes[:2], None, turn_nodes[2]))
         else:
             for turn in range(layer.repeat):
                 turn_start, turn_shape = len(self.rows), shape
                 turn_name = f"{name}.{turn}"
-                shape, fields, bodies, merge = self.bodies(layer, shape, fields, turn_name,
-                                                           depth + 2, location)
+                shape, fields, context, turn_nodes = self.bodies(
+                    layer, shape, fields, context, turn_name, depth + 2, location)
                 turn_row = self.subtotal(turn_name, layer, depth + 1, turn_shape, shape,
-                                         fields, turn_start, location)
-                turns.append(Turn(bodies, merge, turn_row))
-        row = self.subtotal(name, layer, depth, first_shape, shape, fields, start, location)
-        return shape, fields, None if row is None else Group(layer, row, tuple(turns))
+                                         fields, context, turn_start, location)
+                turns.append(Turn(*turn_nodes[:2], turn_row, turn_nodes[2]))
+        row = self.subtotal(name, layer, depth, first_shape, shape, fields, context, start,
+                            location)
+        return shape, fields, context, None if row is None else Group(layer, row, tuple(turns))
+
+    def aux(
+        self, layer: Container, shape: Shape, fields: Fields, context: bool, name: str,
+        depth: int, location: Location,
+    ) -> tuple[Shape, Fields, bool, Group | None]:
+        """Walk an aux head: its rows are marked; the main path goes on with its input."""
+        if self.in_aux:
+            raise LayerError("an aux head cannot stand inside another aux head; move it out "
+                             "to the main path", location=location, layer=name)
+        self.in_aux = self.has_aux = True
+        try:
+            start = len(self.rows)
+            out, head_fields, head_context, turn_nodes = self.bodies(
+                layer, shape, fields, context, name, depth + 1, location)
+            row = self.subtotal(name, layer, depth, shape, out, head_fields, head_context,
+                                start, location)
+        finally:
+            self.in_aux = False
+        group = None if row is None else Group(layer, row, (Turn(*turn_nodes[:2], None),))
+        return shape, fields, context, group
 
     def bodies(
-        self, layer: Container, shape: Shape, fields: Fields, name: str, depth: int,
-        location: Location,
-    ) -> tuple[Shape, Fields, tuple[tuple[PlanNode, ...], ...], Merge | None]:
-        """Walk one turn of ``layer``: return its output shape and fields, each body's
-        nodes and the merge (None: one body, or a walk that keeps no rows)."""
+        self, layer: Container, shape: Shape, fields: Fields, context: bool, name: str,
+        depth: int, location: Location,
+    ) -> tuple[Shape, Fields, bool, tuple[tuple[tuple[PlanNode, ...], ...], Merge | None,
+                                           tuple[PlanNode, ...]]]:
+        """Walk one turn of ``layer``: return its output shape, fields and global context,
+        and its plan pieces: each body's nodes, the merge (None: one body, or a walk that
+        keeps no rows) and the ``after`` nodes."""
         bodies = layer.bodies()
-        # Names are unique across all bodies: they share the container's prefix.
+        after = layer.after_layers()
+        # Names are unique across all bodies and the after layers: they share the
+        # container's prefix.
         located = [pair for path, body in bodies for pair in _located(body, (*location, *path))]
+        located += _located(after, (*location, "after"))
         names = iter(_names(located))
         outputs = [
-            self.sequence(body, [next(names) for _ in body], shape, fields, name + ".", depth,
-                          (*location, *path))
+            self.sequence(body, [next(names) for _ in body], shape, fields, context,
+                          name + ".", depth, (*location, *path))
             for path, body in bodies
         ]
-        nodes = tuple(body_nodes for _, _, body_nodes in outputs)
+        nodes = tuple(body_nodes for *_, body_nodes in outputs)
         kind = layer.merge_kind
+        merge = None
         if kind is None:
-            return outputs[0][0], outputs[0][1], nodes, None
-        try:
-            merged, cost = merge_shapes(kind, [out for out, _, _ in outputs])
-        except LayerError as error:
-            error.location, error.layer = location, name
-            raise
-        merged_fields = self.merge(name, location, [f for _, f, _ in outputs])
-        siblings = set(_names(located))
-        merge_name: str = kind
-        while merge_name in siblings:  # a child already has the merge's name
-            merge_name += "_"
-        merge = self.merge_row(kind, f"{name}.{merge_name}", depth, shape, merged, cost,
-                               merged_fields, location, tuple(out for out, _, _ in outputs))
-        return merged, merged_fields, nodes, merge
+            merged, merged_fields, merged_context = outputs[0][:3]
+        else:
+            shapes = [out for out, *_ in outputs]
+            try:
+                merged, cost = merge_shapes(kind, shapes)
+            except LayerError as error:
+                error.location, error.layer = location, name
+                raise
+            definition = merge_definition(kind)
+            merged_fields = self.merge(name, location, [f for _, f, *_ in outputs],
+                                       definition.local_branches(shapes))
+            merged_context = (any(c for _, _, c, _ in outputs)
+                              or definition.broadcasts_spatially(shapes))
+            siblings = set(_names(located))
+            merge_name: str = kind
+            while merge_name in siblings:  # a child already has the merge's name
+                merge_name += "_"
+            merge = self.merge_row(kind, f"{name}.{merge_name}", depth, shape, merged, cost,
+                                   merged_fields, merged_context, location, tuple(shapes))
+        out, out_fields, out_context, after_nodes = self.sequence(
+            after, [next(names) for _ in after], merged, merged_fields, merged_context,
+            name + ".", depth, (*location, "after"))
+        return out, out_fields, out_context, (nodes, merge, after_nodes)
 
-    def merge(self, name: str, location: Location, branches: list[Fields]) -> Fields:
-        if any(f == "untracked" for f in branches):
+    def merge(self, name: str, location: Location, branches: list[Fields],
+              local: tuple[tuple[bool, ...], ...]) -> Fields:
+        """Return the merge's fields: per spatial dim, the union of the branches that count
+        there (``local[dim][branch]``; a branch broadcast by ``mul`` does not)."""
+        counted = [f for i, f in enumerate(branches) if any(dim[i] for dim in local)]
+        if any(f == "untracked" for f in counted):
             return "untracked"
-        if any(f == "global" for f in branches):
+        if any(f == "global" for f in counted) or not local:
             return "global"
-        axes: list[list[AxisField]] = [list(axis) for axis in zip(*branches, strict=True)]
+        axes: list[list[AxisField]] = [
+            [f[dim] for i, f in enumerate(branches) if local[dim][i] and not isinstance(f, str)]
+            for dim in range(len(local))]
         try:
             if not self.afford(sum(merge_cost(axis) for axis in axes)):
                 self.warn(name, location, _TOO_COSTLY)
@@ -323,44 +392,51 @@ class _Walk:
 
     def subtotal(
         self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
-        fields: Fields, start: int, location: Location,
+        fields: Fields, context: bool, start: int, location: Location,
     ) -> LayerRow | None:
-        """Add a container's subtotal row of the rows from ``start`` on; return it."""
+        """Add a container's subtotal row of the rows from ``start`` on; return it.
+
+        Parameters are summed over every row under it; MACs, FLOPs and activation bytes
+        over the rows under it with its own ``aux`` (an aux head's: all of its rows; any
+        other container's: those not in an aux head), as the totals are.
+        """
         end = self.sums[-1]
         begin = self.sums[start]
-        params, non_trainable, macs, flops, activation, biases = (
-            e - b for e, b in zip(end, begin, strict=True))
+        sums = [e - b for e, b in zip(end, begin, strict=True)]
+        params, non_trainable, macs, flops, activation, biases = sums[:6]
+        if not self.in_aux:
+            macs, flops, activation = sums[6:]
         self.rows.append(LayerRow.model_construct(
             name=name, type=layer.type, depth=depth, container=True, input_shape=shape,
             output_shape=out, params=params, non_trainable_params=non_trainable, macs=macs,
             flops=flops, activation_bytes=activation,
-            receptive_field=self.receptive_field(fields), bias_params=biases,
-            location=location, spec=layer,
+            receptive_field=self.receptive_field(fields), aux=self.in_aux,
+            global_context=context, bias_params=biases, location=location, spec=layer,
         ))
         self.sums.append(end)
         return self.rows[-1]
 
     def leaf_row(
         self, layer: LayerSpec, name: str, depth: int, shape: Shape, step: Step,
-        fields_in: Fields, fields: Fields, location: Location,
+        fields_in: Fields, fields: Fields, context: bool, location: Location,
     ) -> Leaf | None:
         """Add a layer's row; return its leaf of the plan (None: a walk that keeps no rows)."""
         row = self.add_row(name, layer.type, depth, shape, step.output_shape, step.cost,
-                           fields, location, layer, fields_in=fields_in)
+                           fields, context, location, layer, fields_in=fields_in)
         return Leaf(layer, row, self.checked - 1)
 
     def merge_row(
         self, kind: MergeName, name: str, depth: int, shape: Shape, out: Shape, cost: Cost,
-        fields: Fields, location: Location, branch_shapes: tuple[Shape, ...],
+        fields: Fields, context: bool, location: Location, branch_shapes: tuple[Shape, ...],
     ) -> Merge | None:
         """Add a merge's row; return its merge of the plan (None: a walk that keeps no rows)."""
-        row = self.add_row(name, kind, depth, shape, out, cost, fields, location, None,
-                           branch_shapes=branch_shapes)
+        row = self.add_row(name, kind, depth, shape, out, cost, fields, context, location,
+                           None, branch_shapes=branch_shapes)
         return Merge(kind, row, self.checked - 1)
 
     def add_row(
         self, name: str, layer_type: str, depth: int, shape: Shape, out: Shape, cost: Cost,
-        fields: Fields, location: Location, spec: LayerSpec | None,
+        fields: Fields, context: bool, location: Location, spec: LayerSpec | None,
         fields_in: Fields | None = None, branch_shapes: tuple[Shape, ...] = (),
     ) -> LayerRow:
         """Add the row of a layer or a merge (``spec`` None) and count it; return it."""
@@ -370,15 +446,19 @@ class _Walk:
             non_trainable_params=cost.non_trainable_params,
             macs=cost.macs * self.batch, flops=cost.flops * self.batch,
             activation_bytes=numel(out) * self.batch * self.element_bytes,
-            receptive_field=self.receptive_field(fields), bias_params=cost.bias_params,
+            receptive_field=self.receptive_field(fields), aux=self.in_aux,
+            global_context=context, bias_params=cost.bias_params,
             location=location, spec=spec, fields_in=fields_in, fields_out=fields,
             branch_shapes=branch_shapes,
         ))
         row = self.rows[-1]
         last = self.sums[-1]
+        main = 0 if self.in_aux else 1
         self.sums.append((last[0] + row.params, last[1] + row.non_trainable_params,
                           last[2] + row.macs, last[3] + row.flops,
-                          last[4] + row.activation_bytes, last[5] + row.bias_params))
+                          last[4] + row.activation_bytes, last[5] + row.bias_params,
+                          last[6] + main * row.macs, last[7] + main * row.flops,
+                          last[8] + main * row.activation_bytes))
         self.checked += 1
         return row
 
@@ -408,20 +488,30 @@ def analyze(
     walk = _Walk(batch, dtype, strict)
     rank = len(network.input) - 1
     fields: Fields = tuple(AxisField.identity() for _ in range(rank)) if rank else "global"
-    out, _, nodes = walk.sequence(network.layers,
-                                  _names(_located(network.layers, ("layers",))),
-                                  tuple(network.input), fields, "", 0, ("layers",))
+    out, _, _, nodes = walk.sequence(network.layers,
+                                     _names(_located(network.layers, ("layers",))),
+                                     tuple(network.input), fields, False, "", 0, ("layers",))
     rows = tuple(walk.rows)
     leaves = [row for row in rows if not row.container]
+    main = [row for row in leaves if not row.aux]
+    heads = [row for row in leaves if row.aux]
     params = sum(r.params for r in leaves)
     non_trainable = sum(r.non_trainable_params for r in leaves)
+    aux = None
+    if walk.has_aux:
+        aux = AuxTotals.model_construct(
+            params=sum(r.params for r in heads),
+            non_trainable_params=sum(r.non_trainable_params for r in heads),
+            macs=sum(r.macs for r in heads), flops=sum(r.flops for r in heads),
+            activation_bytes=sum(r.activation_bytes for r in heads))
     totals = Totals.model_construct(
         params=params,
         non_trainable_params=non_trainable,
-        macs=sum(r.macs for r in leaves),
-        flops=sum(r.flops for r in leaves),
-        activation_bytes=sum(r.activation_bytes for r in leaves),
+        macs=sum(r.macs for r in main),
+        flops=sum(r.flops for r in main),
+        activation_bytes=sum(r.activation_bytes for r in main),
         param_bytes=(params + non_trainable) * dtype.bytes,
+        aux=aux,
     )
     report = Report.model_construct(
         name=network.name, input_shape=tuple(network.input), output_shape=out, batch=batch,
@@ -455,20 +545,20 @@ class _ShapeWalk(_Walk):
 
     def leaf_row(
         self, layer: LayerSpec, name: str, depth: int, shape: Shape, step: Step,
-        fields_in: Fields, fields: Fields, location: Location,
+        fields_in: Fields, fields: Fields, context: bool, location: Location,
     ) -> Leaf | None:
         self.leaves.append(ShapeRow(name, layer, shape))
         return None
 
     def merge_row(
         self, kind: MergeName, name: str, depth: int, shape: Shape, out: Shape, cost: Cost,
-        fields: Fields, location: Location, branch_shapes: tuple[Shape, ...],
+        fields: Fields, context: bool, location: Location, branch_shapes: tuple[Shape, ...],
     ) -> Merge | None:
         return None
 
     def subtotal(
         self, name: str, layer: Container, depth: int, shape: Shape, out: Shape,
-        fields: Fields, start: int, location: Location,
+        fields: Fields, context: bool, start: int, location: Location,
     ) -> LayerRow | None:
         return None
 
@@ -485,5 +575,5 @@ def walk_shapes(network: Network) -> tuple[tuple[ShapeRow, ...], tuple[LayerWarn
     check_rows(network)
     walk = _ShapeWalk()
     walk.sequence(network.layers, _names(_located(network.layers, ("layers",))),
-                  tuple(network.input), "global", "", 0, ("layers",))
+                  tuple(network.input), "global", False, "", 0, ("layers",))
     return tuple(walk.leaves), tuple(walk.warnings)

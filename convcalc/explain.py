@@ -134,12 +134,23 @@ def _merge(row: LayerRow) -> tuple[Worked, list[str], tuple[int, ...] | None]:
     fields = row.fields_out
     if not isinstance(fields, tuple):
         return worked, [], None
-    match merge.field_rule:
-        case FieldRule.union:
-            why = "the union of the branches' fields"
-        case rule:
-            assert_never(rule)
-    lines = lines_per_dim(len(fields), lambda i: [f"RF = {fields[i].size}: {why}"])
+    local = merge.local_branches(row.branch_shapes)
+
+    def why(dim: int) -> str:
+        match merge.field_rule:
+            case FieldRule.union:
+                return "the union of the branches' fields"
+            case FieldRule.local_union:
+                held = [str(i) for i, counts in enumerate(local[dim]) if not counts]
+                if not held:
+                    return "the union of the branches' fields (none broadcast along it)"
+                which = "branch" if len(held) == 1 else "branches"
+                return (f"the union of the branches not broadcast along it ({which} "
+                        f"{', '.join(held)} broadcast: global context, held fixed)")
+            case rule:
+                assert_never(rule)
+
+    lines = lines_per_dim(len(fields), lambda i: [f"RF = {fields[i].size}: {why(i)}"])
     return worked, lines, tuple(f.size for f in fields)
 
 

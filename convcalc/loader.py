@@ -453,8 +453,8 @@ class _Invalid(Exception):
         self.error, self.data, self.path, self.is_layer = error, data, path, is_layer
 
 
-_CONTAINER_FIELDS = {"sequential": ("layers",), "residual": ("layers", "shortcut"),
-                     "parallel": ("branches",)}
+_CONTAINER_FIELDS = {"sequential": ("layers",), "residual": ("layers", "shortcut", "after"),
+                     "parallel": ("branches", "after"), "aux": ("layers",)}
 
 
 class _NodeValidator:
@@ -686,7 +686,7 @@ def _split_loc(loc: tuple[Any, ...], data: Any, base: Location,
         if isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
             path.append(part)
-            if len(path) > 1 and (path[-2] in ("layers", "shortcut") or (
+            if len(path) > 1 and (path[-2] in ("layers", "shortcut", "after") or (
                     isinstance(path[-2], int) and len(path) > 2 and path[-3] == "branches")):
                 layer, layer_path, field, in_layer = node, list(path), None, True
         elif isinstance(node, dict) and part in node:

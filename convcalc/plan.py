@@ -8,7 +8,9 @@ written once, in ``convcalc.analysis``. Pure: no numpy.
 The tree, top down: a ``Plan`` holds the network's nodes; a node is a ``Leaf`` (one layer
 and its row) or a ``Group`` (a container: its subtotal row and its turns, one per
 ``repeat``); a ``Turn`` is the container's bodies, run on the same input, then its
-``Merge`` (None for a single body). Every row of the report is in the tree exactly once,
+``Merge`` (None for a single body), then its ``after`` nodes on the merged output. A group
+whose layer is an ``aux`` head runs its one body on its input and passes the input on
+(its body's output leaves the network). Every row of the report is in the tree exactly once,
 and ``plan_rows`` gives them back in the report's order.
 """
 
@@ -60,7 +62,8 @@ class Merge:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One turn of a container: bodies on the same input, then a merge (None: one body).
+    """One turn of a container: bodies on the same input, then a merge (None: one body),
+    then the ``after`` nodes on the merged output.
 
     An empty body is the identity: its output is the turn's input.
 
@@ -69,11 +72,13 @@ class Turn:
         merge: the merge of the bodies' outputs; None when there is one body.
         row: the turn's subtotal row when the container repeats; None when it does not
             (the container's own row is then the only subtotal).
+        after: the nodes of ``Container.after_layers``, run on the merged output.
     """
 
     bodies: tuple[tuple[PlanNode, ...], ...]
     merge: Merge | None
     row: LayerRow | None
+    after: tuple[PlanNode, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,7 @@ def plan_rows(nodes: Sequence[PlanNode]) -> Iterator[LayerRow]:
                 yield from plan_rows(body)
             if turn.merge is not None:
                 yield turn.merge.row
+            yield from plan_rows(turn.after)
             if turn.row is not None:
                 yield turn.row
         yield node.row
@@ -135,3 +141,4 @@ def checked_nodes(nodes: Sequence[PlanNode]) -> Iterator[Leaf | Merge]:
                 yield from checked_nodes(body)
             if turn.merge is not None:
                 yield turn.merge
+            yield from checked_nodes(turn.after)

@@ -18,7 +18,8 @@ from convcalc.layers import LayerSpec
 if TYPE_CHECKING:  # convcalc.plan annotates with the rows defined here
     from convcalc.plan import Plan
 
-__all__ = ["DType", "LayerRow", "LayerWarning", "ReceptiveField", "Report", "Totals"]
+__all__ = ["AuxTotals", "DType", "LayerRow", "LayerWarning", "ReceptiveField", "Report",
+           "Totals"]
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -68,6 +69,14 @@ class LayerRow(Frozen):
         flops: floating-point operations for the whole batch.
         activation_bytes: bytes of this layer's output for the whole batch.
         receptive_field: the field of an output unit, or None once positions are mixed.
+            After a ``mul`` that broadcast a branch along a spatial dim, the local field:
+            the union over the branches not broadcast along each dim.
+        aux: True for the rows of an auxiliary head (an ``aux`` container and everything
+            in it): counted in the parameters, not in the totals' MACs, FLOPs or memory.
+        global_context: True when this row's output depends on the output of a ``mul``
+            merge that broadcast a branch along a spatial dim (that merge's row included;
+            a container's row: its output's). Such an output also depends on every input
+            position through the broadcast (pooled) scale, beyond ``receptive_field``.
         fields_in, fields_out: the receptive-field walk's state before and after this row
             (per-dim ``AxisField`` tuples, or ``"global"``/``"untracked"``), for the
             explanation; not in the JSON.
@@ -86,6 +95,8 @@ class LayerRow(Frozen):
     flops: int
     activation_bytes: int
     receptive_field: ReceptiveField | None
+    aux: bool = False
+    global_context: bool = False
     bias_params: int = Field(0, exclude=True)
     location: tuple[str | int, ...] = Field((), exclude=True)
     spec: LayerSpec | None = Field(None, exclude=True)
@@ -94,8 +105,29 @@ class LayerRow(Frozen):
     branch_shapes: tuple[tuple[int, ...], ...] = Field((), exclude=True)
 
 
+class AuxTotals(Frozen):
+    """Sums over the rows of the auxiliary heads (``aux: true``) that are not containers.
+
+    Attributes:
+        params: learnable parameters (also in ``Totals.params``).
+        non_trainable_params: stored statistics (also in ``Totals.non_trainable_params``).
+        macs: multiply-accumulates for the batch (not in ``Totals.macs``).
+        flops: floating-point operations for the batch (not in ``Totals.flops``).
+        activation_bytes: bytes of the heads' outputs for the batch (not in
+            ``Totals.activation_bytes``).
+    """
+
+    params: int
+    non_trainable_params: int
+    macs: int
+    flops: int
+    activation_bytes: int
+
+
 class Totals(Frozen):
-    """Sums over the rows that are not containers.
+    """Sums over the rows that are not containers, as torchvision counts: parameters over
+    every such row, MACs, FLOPs and activation memory over those not in an auxiliary head
+    (frameworks run auxiliary heads in training only).
 
     Attributes:
         params: learnable parameters.
@@ -104,6 +136,7 @@ class Totals(Frozen):
         flops: floating-point operations for the batch.
         activation_bytes: bytes of every layer output for the batch.
         param_bytes: bytes of all parameters, trainable or not.
+        aux: the auxiliary heads' own sums; None when the network has none.
     """
 
     params: int
@@ -112,6 +145,7 @@ class Totals(Frozen):
     flops: int
     activation_bytes: int
     param_bytes: int
+    aux: AuxTotals | None = None
 
 
 class LayerWarning(Frozen):

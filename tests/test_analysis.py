@@ -6,10 +6,11 @@ import time
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from convcalc import MAX_LAYERS, DType, LayerError, Report, analyze
 from convcalc.analysis import count_rows
-from convcalc.results import LayerWarning
+from convcalc.results import LayerWarning, ReceptiveField
 from convcalc.spec import Network
 
 LECTURE_CONV = {"type": "conv", "filters": 10, "kernel": 5, "padding": 2}
@@ -421,3 +422,209 @@ def test_flat_input_network() -> None:
     report = run([16], [{"type": "linear", "units": 8}, "relu", {"type": "linear", "units": 2}])
     assert report.output_shape == (2,)
     assert report.totals.params == 16 * 8 + 8 + 8 * 2 + 2
+
+
+# ------------------------------------------------------ mul broadcasting, after and aux
+
+SE_GATE = [{"type": "adaptive_avgpool", "output": 1}, {"type": "conv", "filters": 2,
+                                                       "kernel": 1},
+           "relu", {"type": "conv", "filters": 8, "kernel": 1}, "sigmoid"]
+"""A squeeze-and-excitation gate on 8 channels: pooled 8×1×1, squeezed to 2, back to 8."""
+SE_NETWORK = [
+    {"type": "conv", "name": "stem", "filters": 8, "kernel": 3, "padding": 1},
+    {"type": "parallel", "name": "se", "merge": "mul", "branches": [[], SE_GATE]},
+    {"type": "conv", "name": "head", "filters": 4, "kernel": 3},
+]
+"""3×10×10 → stem 8×10×10 (field 3) → x times the gate → a 3×3 conv, 4×8×8."""
+
+
+def test_squeeze_excite_shapes_flops_and_params_by_hand() -> None:
+    """SE: 8×10×10 times 8×1×1 is 8×10×10, (2−1)·800 = 800 FLOPs, no MACs; the gate's
+    pool sums 100 positions per channel (800 FLOPs), its convs 8·2+2 and 2·8+8 params."""
+    report = run([3, 10, 10], SE_NETWORK)
+    rows = {row.name: row for row in report.layers}
+    assert names(report) == ["stem", "se.adaptive_avgpool1", "se.conv1", "se.relu1",
+                             "se.conv2", "se.sigmoid1", "se.mul", "se", "head"]
+    mul = rows["se.mul"]
+    assert (mul.type, mul.input_shape, mul.output_shape) == ("mul", (8, 10, 10), (8, 10, 10))
+    assert (mul.params, mul.macs, mul.flops) == (0, 0, 800)
+    assert rows["se.conv1"].params == 18 and rows["se.conv2"].params == 24
+    assert rows["se.conv1"].macs == 16 and rows["se.conv2"].macs == 16
+    assert rows["se"].params == 42 and rows["se"].output_shape == (8, 10, 10)
+    assert report.totals.params == 3 * 9 * 8 + 8 + 42 + 8 * 9 * 4 + 4
+
+
+def test_squeeze_excite_local_field_and_global_context() -> None:
+    """The gate is broadcast along H and W: the mul's field is the stem's 3×3 alone, and
+    it and every later row (the block's row, the next conv) carry global context; the
+    gate's own rows and the stem do not."""
+    report = run([3, 10, 10], SE_NETWORK)
+    rows = {row.name: row for row in report.layers}
+    assert rows["se.mul"].receptive_field == ReceptiveField(
+        size=(3, 3), stride=(1, 1), padding=(1, 1))
+    assert rows["head"].receptive_field is not None
+    assert rows["head"].receptive_field.size == (5, 5)
+    context = {row.name for row in report.layers if row.global_context}
+    assert context == {"se.mul", "se", "head"}
+    assert not any(row.aux for row in report.layers)
+
+
+def test_mul_broadcast_along_one_dim_keeps_the_other_dims_field() -> None:
+    """A gate pooled along H only (8×1×10) is broadcast along H, not W: along W the mul's
+    field is the union with the gate's (which saw all 10 rows and 3 columns), along H the
+    stem's 3."""
+    gate = [{"type": "adaptive_avgpool", "output": [1, 10]}, "sigmoid"]
+    report = run([3, 10, 10], [SE_NETWORK[0], {"type": "parallel", "merge": "mul",
+                                               "branches": [[], gate]}])
+    mul = next(row for row in report.layers if row.type == "mul")
+    assert mul.receptive_field is not None
+    assert mul.receptive_field.size == (3, 3)
+    assert mul.global_context
+
+
+def test_mul_of_equal_shapes_is_local_with_no_global_context() -> None:
+    """Two equal branches multiply with no broadcast: the union of their fields (3 and 5),
+    and no global context."""
+    conv = {"type": "conv", "filters": 2, "kernel": 3, "padding": 1}
+    report = run([2, 8], [{"type": "parallel", "merge": "mul",
+                           "branches": [[conv], [conv, conv]]}])
+    mul = next(row for row in report.layers if row.type == "mul")
+    assert mul.receptive_field is not None and mul.receptive_field.size == (5,)
+    assert mul.flops == 16 and not mul.global_context
+
+
+def test_mul_channel_broadcast_changes_no_field() -> None:
+    """A 1×8 branch times an 8×8 one is broadcast over channels only: field kept, no
+    global context."""
+    report = run([4, 8], [{"type": "parallel", "merge": "mul", "branches": [
+        [], [{"type": "conv", "filters": 1, "kernel": 3, "padding": 1}]]}])
+    mul = next(row for row in report.layers if row.type == "mul")
+    assert mul.output_shape == (4, 8)
+    assert mul.receptive_field is not None and mul.receptive_field.size == (3,)
+    assert not mul.global_context and mul.flops == 32
+
+
+def test_mul_names_every_branch_shape_when_they_do_not_broadcast() -> None:
+    """Shapes that do not broadcast are refused, naming every branch's shape."""
+    with pytest.raises(LayerError) as raised:
+        run([8, 6, 6], [{"type": "parallel", "name": "se", "merge": "mul", "branches": [
+            [], [{"type": "adaptive_avgpool", "output": 1},
+                 {"type": "conv", "filters": 4, "kernel": 1}]]}])
+    assert raised.value.message == (
+        "mul needs shapes that broadcast (equal rank, and in every dimension each branch "
+        "the largest size or 1), the branches give 8×6×6, 4×1×1")
+    assert raised.value.layer == "se"
+
+
+def test_mul_refuses_unequal_ranks_and_add_stays_strict() -> None:
+    """mul needs equal rank (8×6×6 and 8 do not broadcast); add refuses 8×6×6 + 8×1×1."""
+    with pytest.raises(LayerError, match=r"the branches give 8×6×6, 8$"):
+        run([8, 6, 6], [{"type": "parallel", "merge": "mul",
+                         "branches": [[], ["global_avgpool"]]}])
+    with pytest.raises(LayerError, match="add needs equal shapes"):
+        run([8, 6, 6], [{"type": "parallel", "merge": "add",
+                         "branches": [[], [{"type": "adaptive_avgpool", "output": 1}]]}])
+
+
+def test_after_layers_are_rows_of_the_block() -> None:
+    """after: a block named 0 in layer1 gives layer1.0.add, then layer1.0.relu, then the
+    block's row; its subtotal counts the after rows, and names are unique with the bodies'."""
+    block = {"type": "residual", "name": "0",
+             "layers": [{"type": "conv", "name": "conv1", "filters": 2, "kernel": 3,
+                         "padding": 1}, {"type": "relu", "name": "relu1"}],
+             "after": [{"type": "relu", "name": "relu"}, "relu"]}
+    report = run([2, 5, 5], [{"type": "sequential", "name": "layer1", "layers": [block]}])
+    assert names(report) == ["layer1.0.conv1", "layer1.0.relu1", "layer1.0.add",
+                             "layer1.0.relu", "layer1.0.relu2", "layer1.0", "layer1"]
+    rows = {row.name: row for row in report.layers}
+    assert rows["layer1.0.relu"].depth == 2 and rows["layer1.0"].depth == 1
+    assert rows["layer1.0"].flops == rows["layer1.0.conv1"].flops + 3 * 50 + 50
+    assert count_rows(network([2, 5, 5], [block]).layers) == 5 + 1
+
+
+def test_after_names_clash_with_the_bodies() -> None:
+    """A name in after that a body already uses is refused, as between siblings."""
+    block = {"type": "parallel", "merge": "add", "branches": [[{"type": "relu",
+                                                                "name": "act"}], []],
+             "after": [{"type": "relu", "name": "act"}]}
+    with pytest.raises(LayerError, match="the name 'act' is already used"):
+        run([2, 5], [block])
+
+
+def test_after_repeats_with_its_block() -> None:
+    """repeat: 2 runs the bodies, the merge and the after layers twice."""
+    block = {"type": "parallel", "name": "p", "merge": "add", "branches": [[], []],
+             "after": ["relu"], "repeat": 2}
+    assert names(run([2, 3], [block])) == ["p.0.add", "p.0.relu1", "p.0", "p.1.add",
+                                          "p.1.relu1", "p.1", "p"]
+
+
+AUX_NETWORK = [
+    {"type": "conv", "name": "stem", "filters": 4, "kernel": 3},
+    {"type": "aux", "name": "AuxLogits", "layers": [
+        "global_avgpool", {"type": "linear", "name": "fc", "units": 3}]},
+    {"type": "conv", "name": "body", "filters": 2, "kernel": 3},
+]
+"""1×6×6 → stem 4×4×4 (40 params, 576 MACs) → an aux head (global pool, 4→3 linear: 15
+params, 12 MACs) → body on the stem's output: 2×2×2 (74 params, 288 MACs)."""
+
+
+def test_aux_head_rows_and_totals_by_hand() -> None:
+    """The aux rows carry aux: true, the main path goes on from the stem's output, and
+    the totals count the head's parameters but not its MACs, FLOPs or memory."""
+    report = run([1, 6, 6], AUX_NETWORK)
+    rows = {row.name: row for row in report.layers}
+    assert names(report) == ["stem", "AuxLogits.global_avgpool1", "AuxLogits.fc",
+                             "AuxLogits", "body"]
+    assert [row.aux for row in report.layers] == [False, True, True, True, False]
+    assert rows["AuxLogits"].output_shape == (3,) and rows["AuxLogits"].input_shape == (4, 4, 4)
+    assert rows["body"].input_shape == (4, 4, 4) and report.output_shape == (2, 2, 2)
+    assert rows["AuxLogits"].receptive_field is None
+    totals = report.totals
+    assert totals.params == 40 + 15 + 74
+    assert totals.macs == 576 + 288
+    assert totals.flops == rows["stem"].flops + rows["body"].flops
+    assert totals.activation_bytes == 4 * (64 + 8)
+    assert totals.aux is not None
+    assert (totals.aux.params, totals.aux.non_trainable_params, totals.aux.macs) == (15, 0, 12)
+    assert totals.aux.flops == 64 + 2 * 12 + 3
+    assert totals.aux.activation_bytes == 4 * (4 + 3)
+    assert totals.param_bytes == 4 * 129
+
+
+def test_aux_inside_a_container_keeps_its_numbers_apart() -> None:
+    """A sequential holding an aux sums the head's params but not its MACs; the aux row
+    sums its own head's MACs; totals.aux is null without a head."""
+    report = run([1, 6, 6], [{"type": "sequential", "name": "s", "layers": AUX_NETWORK}])
+    rows = {row.name: row for row in report.layers}
+    assert rows["s"].params == 129 and rows["s"].macs == 864
+    assert rows["s.AuxLogits"].macs == 12 and rows["s.AuxLogits"].aux
+    assert not rows["s"].aux
+    assert run([1, 6, 6], AUX_NETWORK[:1]).totals.aux is None
+
+
+def test_aux_inside_aux_is_refused() -> None:
+    """An aux head cannot hold another aux head."""
+    inner = {"type": "aux", "name": "inner", "layers": ["relu"]}
+    with pytest.raises(LayerError) as raised:
+        run([1, 4], [{"type": "aux", "name": "outer", "layers": [
+            {"type": "sequential", "layers": [inner]}]}])
+    assert raised.value.message == ("an aux head cannot stand inside another aux head; "
+                                    "move it out to the main path")
+    assert raised.value.layer == "outer.sequential1.inner"
+
+
+def test_aux_takes_no_repeat() -> None:
+    """repeat on an aux is refused when the file is read, with what to do instead."""
+    with pytest.raises(ValidationError, match="an aux head takes no repeat"):
+        network([1, 4], [{"type": "aux", "layers": ["relu"], "repeat": 2}])
+
+
+def test_aux_row_has_the_global_context_of_its_head() -> None:
+    """An aux head on a global-context tensor: its rows have global context, and the main
+    path keeps it."""
+    report = run([3, 10, 10], [*SE_NETWORK[:2], {"type": "aux", "layers": ["relu"]},
+                               SE_NETWORK[2]])
+    rows = {row.name: row for row in report.layers}
+    assert rows["aux1.relu1"].global_context and rows["aux1"].global_context
+    assert rows["head"].global_context

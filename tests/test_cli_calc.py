@@ -47,7 +47,7 @@ def test_layer_json_is_a_one_layer_network(run_cli: Any) -> None:
     assert document["output_shape"] == [10, 32, 32]
     assert document["totals"] == {"params": 760, "non_trainable_params": 0, "macs": 768000,
                                   "flops": 1546240, "activation_bytes": 40960,
-                                  "param_bytes": 3040}
+                                  "param_bytes": 3040, "aux": None}
     (row,) = document["layers"]
     assert row["receptive_field"] == {"size": [5, 5], "stride": [1, 1], "padding": [2, 2]}
 
@@ -148,9 +148,10 @@ def test_json_contract_keys(run_cli: Any) -> None:
                               "dtype", "layers", "totals", "warnings"]
     assert list(document["layers"][0]) == [
         "name", "type", "depth", "container", "input_shape", "output_shape", "params",
-        "non_trainable_params", "macs", "flops", "activation_bytes", "receptive_field"]
+        "non_trainable_params", "macs", "flops", "activation_bytes", "receptive_field",
+        "aux", "global_context"]
     assert list(document["totals"]) == ["params", "non_trainable_params", "macs", "flops",
-                                        "activation_bytes", "param_bytes"]
+                                        "activation_bytes", "param_bytes", "aux"]
 
 
 def test_csv_and_markdown(run_cli: Any) -> None:
@@ -159,7 +160,7 @@ def test_csv_and_markdown(run_cli: Any) -> None:
     lines = csv_text.splitlines()
     assert lines[0] == ("name,type,depth,container,input_shape,output_shape,params,"
                         "non_trainable_params,macs,flops,activation_bytes,rf_size,rf_stride,"
-                        "rf_padding")
+                        "rf_padding,aux,global_context")
     # LeNet-5's first conv: 6·(1·5·5) + 6 = 156 params; 6·28·28·25 = 117,600 MACs
     assert lines[1].startswith("conv1,conv,0,false,1x32x32,6x28x28,156,0,117600,")
     markdown = run_cli("net", str(EXAMPLES / "lenet5.yaml"), "--format", "markdown").stdout
@@ -243,3 +244,21 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr == f"error: {tmp_path / 'x.yaml'}: no such file\n"
     assert "Traceback" not in bad.stderr
+
+
+def test_layer_groups_depthwise(run_cli: Any) -> None:
+    """``--groups depthwise`` is one group per input channel: 32 3×3 filters on 32×56×56
+    have 32·9 + 32 = 320 params and 32·56·56·9 = 903,168 MACs; a word that is not
+    depthwise is refused naming the flag."""
+    result = run_cli("layer", "-i", "32x56x56", "-f", "32", "-k", "3", "-p", "1", "--groups",
+                     "depthwise", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["params"] == 320
+    assert json.loads(result.stdout)["totals"]["macs"] == 903_168
+    explained = run_cli("layer", "-i", "32x56x56", "-f", "32", "-k", "3", "-g", "depthwise",
+                        "--explain")
+    assert "groups = depthwise = C = 32: each filter reads C/groups = 32/32 = 1 channel" in \
+        explained.stdout
+    refused = run_cli("layer", "-i", "32x56x56", "-f", "32", "-k", "3", "--groups", "deep")
+    assert refused.exit_code == 2
+    assert refused.stderr == "error: <flags>: --groups takes an int or depthwise, got 'deep'\n"

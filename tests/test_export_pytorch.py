@@ -10,6 +10,8 @@ their weights to the export, and both must compute the same function.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,8 @@ def run(model: nn.Module, shape: tuple[int, ...], batch: int = 1,
     """Return the output shape of ``model`` for a batch of zeros, batch dim dropped."""
     with torch.no_grad():
         out = model(torch.zeros(batch, *shape, device=device))
+    if isinstance(out, tuple):  # a network with aux heads: (main, *heads)
+        out = out[0]
     assert out.shape[0] == batch
     return tuple(out.shape[1:])
 
@@ -270,7 +274,78 @@ CASES: dict[str, tuple[str, list[Any]]] = {
                     "layers": [{"type": "conv", "filters": 2, "kernel": 3, "padding": 1},
                                "batchnorm"]}]}]),
     "empty sequential": ("2x3x3", [{"type": "sequential", "layers": []}, "relu"]),
+    # modern activations, layer scale, stochastic depth
+    "modern activations": ("2x4x4", ["hardsigmoid", "mish", "elu", {"type": "elu", "alpha": 0.5},
+                                     "prelu", {"type": "prelu", "per_channel": True,
+                                               "init": 0.1}]),
+    "prelu 3d flat": ("3x2x3x4", [{"type": "prelu", "per_channel": True},
+                                     {"type": "conv", "filters": 2, "kernel": [2, 3, 4]},
+                                     "flatten", {"type": "prelu", "per_channel": True},
+                                     {"type": "linear", "units": 5}, "prelu"]),
+    "layer scale and stochastic depth": ("4x5x5", [{
+        "type": "residual", "name": "block",
+        "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+                   {"type": "layer_scale", "init": 0.5},
+                   {"type": "stochastic_depth", "p": 0.1}]},
+        {"type": "stochastic_depth", "p": 1.0, "mode": "batch"}]),
+    "layer scale prelu 1d flat": ("3x7", [{"type": "layer_scale"},
+                                          {"type": "prelu", "per_channel": True},
+                                          "global_avgpool",
+                                          {"type": "layer_scale", "init": -2.0}]),
+    "parallel mul squeeze-excite": ("4x5x5", [{
+        "type": "parallel", "name": "se", "merge": "mul",
+        "branches": [[], [{"type": "adaptive_avgpool", "output": 1},
+                          {"type": "conv", "filters": 2, "kernel": 1}, "relu",
+                          {"type": "conv", "filters": 4, "kernel": 1}, "sigmoid"]],
+        "after": [{"type": "batchnorm", "name": "bn"}]}]),
+    "residual after and aux": ("2x6x6", [
+        {"type": "residual", "name": "0",
+         "layers": [{"type": "conv", "name": "conv1", "filters": 2, "kernel": 3,
+                     "padding": 1}],
+         "after": [{"type": "relu", "name": "relu"}]},
+        {"type": "aux", "name": "AuxLogits",
+         "layers": ["global_avgpool", {"type": "linear", "name": "fc", "units": 3}]},
+        {"type": "conv", "filters": 1, "kernel": 3}]),
 }
+
+# channel layers and depthwise convs: ShuffleNetV2's block in 2-D, the others by rank
+CASES |= {
+    "shuffle block 2d": ("8x6x6", [{
+        "type": "parallel",
+        "branches": [[{"type": "slice", "channels": [0, 4]}],
+                     [{"type": "slice", "channels": [4, 8]},
+                      {"type": "conv", "filters": 4, "kernel": 3, "padding": 1,
+                       "groups": "depthwise", "bias": False}]]},
+        {"type": "channel_shuffle", "groups": 2}]),
+    "channel shuffle 1d 3d": ("6x3x4x2", [{"type": "channel_shuffle", "groups": 3},
+                                           {"type": "slice", "channels": [1, 6]}]),
+    "channel shuffle 1d": ("6x5", [{"type": "channel_shuffle", "groups": 2}]),
+    "slice flat": ("9", [{"type": "slice", "channels": [2, 7]},
+                         {"type": "linear", "units": 3}]),
+    "depthwise transpose 1d": ("3x7", [{"type": "conv_transpose", "filters": 6, "kernel": 3,
+                                        "stride": 2, "groups": "depthwise"}]),
+}
+
+
+# The normalisation layers, every option, in 1-D, 2-D, 3-D and flat.
+CASES.update({
+    "layernorm 2d flat": ("3x4x5", [{"type": "layernorm", "eps": 1e-6},
+                                    {"type": "layernorm", "bias": False},
+                                    {"type": "layernorm", "affine": False}, "global_avgpool",
+                                    {"type": "layernorm"}, {"type": "layernorm", "bias": False}]),
+    "layernorm 3d": ("2x3x2x3", [{"type": "conv", "filters": 4, "kernel": 1}, "layernorm"]),
+    "groupnorm by rank": ("6x5", [{"type": "groupnorm", "groups": 3},
+                                  {"type": "groupnorm", "groups": 6, "affine": False,
+                                   "eps": 0.001}, "flatten",
+                                  {"type": "groupnorm", "groups": 5}]),
+    "groupnorm 3d": ("4x2x3x2", [{"type": "groupnorm", "groups": 2}]),
+    "instancenorm options": ("4x3x5", ["instancenorm", {"type": "instancenorm", "affine": True},
+                                       {"type": "instancenorm", "track_running_stats": True},
+                                       {"type": "instancenorm", "affine": True,
+                                        "track_running_stats": True, "eps": 0.01}]),
+    "instancenorm 1d": ("3x7", ["instancenorm", {"type": "upsample", "scale": 2}]),
+    "instancenorm 3d": ("2x3x3x3", [{"type": "instancenorm", "affine": True}]),
+})
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -291,7 +366,7 @@ def test_cases_cover_every_layer_type() -> None:
             kind = layer if isinstance(layer, str) else layer["type"]
             used.add(kind)
             if isinstance(layer, dict):
-                for key in ("layers", "shortcut"):
+                for key in ("layers", "shortcut", "after"):
                     collect(layer.get(key) or [])
                 for branch in layer.get("branches", []):
                     collect(branch)
@@ -467,3 +542,210 @@ def test_windowed_layers_match_report(data: dict[str, Any]) -> None:
         assume(False)
         raise
     check_against_report(report, model)
+
+
+# ------------------------------------------------------------------ normalisation
+
+
+@pytest.mark.parametrize("shape", [(4, 9), (4, 3, 5), (4, 2, 3, 2)])
+def test_exported_layernorm_normalises_the_channels(shape: tuple[int, ...]) -> None:
+    """The exported ChannelLayerNorm equals nn.LayerNorm(C) applied with the channels last
+    (ConvNeXt's LayerNorm2d), holds C + C parameters under torchvision's names, and its
+    source carries eps and the affine options."""
+    report, model, source = generate({"input": "x".join(map(str, shape)), "layers": [
+        {"type": "layernorm", "name": "norm", "eps": 1e-6}]})
+    assert "ChannelLayerNorm(4, eps=1e-06)" in source
+    assert [name for name, _ in model.named_parameters()] == ["norm.weight", "norm.bias"]
+    reference = nn.LayerNorm(4, eps=1e-6)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for parameter in (*model.parameters(), *reference.parameters()):
+            parameter.copy_(torch.arange(4.0) / 4 + 0.5)
+        x = torch.randn(2, *shape)
+        torch.testing.assert_close(model(x), reference(x.movedim(1, -1)).movedim(-1, 1))
+    assert report.totals.params == 8
+
+
+def test_exported_norm_sources() -> None:
+    """Each norm type writes its nn module with only the options that differ from PyTorch's."""
+    _, _, source = generate({"input": "8x4x4", "layers": [
+        {"type": "layernorm", "affine": False}, {"type": "layernorm", "bias": False},
+        {"type": "groupnorm", "groups": 4}, {"type": "groupnorm", "groups": 2, "affine": False},
+        "instancenorm", {"type": "instancenorm", "affine": True, "track_running_stats": True,
+                         "eps": 0.001},
+        "global_avgpool", {"type": "layernorm"}]})
+    for call in ("ChannelLayerNorm(8, elementwise_affine=False)",
+                 "ChannelLayerNorm(8, bias=False)", "nn.GroupNorm(4, 8)",
+                 "nn.GroupNorm(2, 8, affine=False)", "nn.InstanceNorm2d(8)",
+                 "nn.InstanceNorm2d(8, eps=0.001, affine=True, track_running_stats=True)",
+                 "nn.LayerNorm(8)"):
+        assert call in source, call
+    assert source.count("class ChannelLayerNorm(nn.LayerNorm):") == 1
+# --------------------------------------------------------------------------- modern elementwise
+
+
+def test_prelu_and_layer_scale_start_from_their_init() -> None:
+    """The exported prelu and layer scale start at ``init`` and compute what the reference
+    kernels do with those values; layer scale's parameter is (C, 1, 1), as torchvision's."""
+    from convcalc.reference import kernels
+
+    report, model, source = generate({"input": "3x4x5", "layers": [
+        {"type": "prelu", "name": "act", "per_channel": True, "init": -0.5},
+        {"type": "layer_scale", "name": "scale", "init": 0.25}]})
+    assert "('act', nn.PReLU(num_parameters=3, init=-0.5))," in source
+    assert "('scale', LayerScale(3, 2, init=0.25))," in source
+    assert model.scale.weight.shape == (3, 1, 1)
+    assert model.scale.weight.flatten().tolist() == [0.25] * 3
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    expected = kernels.layer_scale(kernels.prelu(x, np.full(3, -0.5, np.float32)),
+                                   np.full(3, 0.25, np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(x)).numpy(), expected, rtol=1e-6)
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params == 6
+
+
+def test_stochastic_depth_is_the_identity_in_eval_and_drops_while_training() -> None:
+    """The exported stochastic depth is the identity in eval mode; training at p = 1 zeroes
+    every row; mode batch keeps or drops the whole batch, scaled by 1/(1 − p)."""
+    _, model, source = generate({"input": "2x3", "layers": [
+        {"type": "stochastic_depth", "name": "drop", "p": 1.0},
+        {"type": "stochastic_depth", "name": "whole", "p": 0.5, "mode": "batch"}]})
+    assert "('drop', StochasticDepth(1.0))," in source
+    assert "('whole', StochasticDepth(0.5, mode='batch'))," in source
+    assert "torchvision" not in source.replace("torchvision's", "")
+    x = torch.randn(6, 2, 3)
+    with torch.no_grad():
+        assert torch.equal(model(x), x)
+        model.drop.train()
+        assert torch.equal(model.drop(x), torch.zeros_like(x))
+        model.whole.train()
+        torch.manual_seed(0)
+        outcomes = {round(float((model.whole(x) / x).mean()), 4) for _ in range(20)}
+    assert outcomes == {0.0, 2.0}
+
+def _random_input(report: Report) -> np.ndarray:
+    return np.random.default_rng(1).standard_normal((2, *report.input_shape)).astype(np.float32)
+
+
+def _output(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return np.asarray(model(torch.from_numpy(x)).numpy())
+
+
+@pytest.mark.parametrize("name", ["channel shuffle 1d 3d", "channel shuffle 1d"])
+def test_channel_layers_compute_what_the_reference_kernels_do(name: str) -> None:
+    """The exported nn.ChannelShuffle and ChannelSlice move the values as convcalc's
+    reference kernels do, value for value, in 1-D and 3-D."""
+    from convcalc.reference import kernels
+
+    shape, layers = CASES[name]
+    report, model, _ = generate({"input": shape, "layers": layers})
+    x = _random_input(report)
+    expected = kernels.channel_shuffle(x, layers[0]["groups"])
+    if len(layers) > 1:
+        expected = kernels.channel_slice(expected, *layers[1]["channels"])
+    np.testing.assert_array_equal(_output(model, x), expected)
+
+
+def test_shuffle_block_computes_what_the_reference_kernels_do() -> None:
+    """ShuffleNetV2's block exported (two slices, a depthwise conv, concat, shuffle)
+    computes the reference kernels' result given the same weights; the depthwise conv is
+    nn.Conv2d with groups=4, its input channels."""
+    from convcalc.reference import kernels
+
+    shape, layers = CASES["shuffle block 2d"]
+    report, model, source = generate({"input": shape, "layers": layers})
+    assert "groups=4" in source
+    x = _random_input(report)
+    weight = dict(model.named_parameters())["parallel1.conv1.weight"].detach().numpy()
+    convolved = kernels.conv(kernels.channel_slice(x, 4, 8), weight, None, 1, 1, 1, 1, 4)[0]
+    expected = kernels.channel_shuffle(
+        np.concatenate([kernels.channel_slice(x, 0, 4), convolved], axis=1), 2)
+    np.testing.assert_allclose(_output(model, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_slice_of_a_flat_input_keeps_those_features() -> None:
+    """slice [2, 7] of a flat 9-vector is x[:, 2:7] in the exported module too."""
+    report, model, _ = generate({"input": "9", "layers": [{"type": "slice",
+                                                          "channels": [2, 7]}]})
+    x = _random_input(report)
+    np.testing.assert_array_equal(_output(model, x), x[:, 2:7])
+# ------------------------------------------------------ mul broadcasting, after and aux
+
+
+def test_after_layers_are_children_of_the_block() -> None:
+    """after layers are modules of the block, so their keys read as convcalc's rows
+    (``0.relu``, ``se.bn.weight``), and the block runs them on the merged output."""
+    report, model, _ = generate({"input": "4x5x5", "layers": [
+        *CASES["parallel mul squeeze-excite"][1],
+        {"type": "residual", "name": "0", "layers": ["relu"],
+         "after": [{"type": "relu", "name": "relu"}]}]})
+    modules = dict(model.named_modules())
+    assert isinstance(modules["se.bn"], nn.BatchNorm2d)
+    assert isinstance(modules["0.relu"], nn.ReLU)
+    assert "se.bn.weight" in model.state_dict()
+    x = torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        se = modules["se"]
+        gate = torch.sigmoid(se.get_submodule("conv2")(torch.relu(
+            se.get_submodule("conv1")(x.mean((2, 3), keepdim=True)))))
+        merged = se.get_submodule("bn")(x * gate)
+        expected = torch.relu(torch.relu(merged) + merged)
+        assert torch.allclose(model(x), expected, atol=1e-6)
+    check_against_report(report, model)
+
+
+def test_aux_heads_are_returned_after_the_main_output() -> None:
+    """A network with an aux head returns (main, head): the head's output has the aux
+    row's shape, the main path goes on with the head's input, and the head's parameters
+    are the model's and convcalc's."""
+    report, model, source = generate({"input": "2x6x6",
+                                      "layers": CASES["residual after and aux"][1]})
+    with torch.no_grad():
+        main, head = model(torch.zeros(3, 2, 6, 6))
+    rows = {row.name: row for row in report.layers}
+    assert tuple(head.shape) == (3, *rows["AuxLogits"].output_shape) == (3, 3)
+    assert tuple(main.shape[1:]) == report.output_shape == (1, 4, 4)
+    assert sum(p.numel() for p in model.get_submodule("AuxLogits").parameters()) == 9
+    assert "AUX_OUTPUT_SHAPES = ((3,),)" in source
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+    # run alone, outside the network, a head passes its input on and keeps nothing
+    with torch.no_grad():
+        x = torch.randn(1, 2, 6, 6)
+        assert torch.equal(model.get_submodule("AuxLogits")(x), x)
+
+
+def test_aux_heads_in_repeated_blocks_return_one_output_per_turn() -> None:
+    """A head inside a block repeated twice runs twice: two head outputs, in order."""
+    _, model, _ = generate({"input": "2x4", "layers": [{
+        "type": "sequential", "name": "stage", "repeat": 2, "layers": [
+            {"type": "conv", "filters": 2, "kernel": 1},
+            {"type": "aux", "layers": ["global_avgpool"]}]}]})
+    with torch.no_grad():
+        outputs = model(torch.zeros(1, 2, 4))
+    assert len(outputs) == 3 and all(tuple(o.shape) == (1, 2) for o in outputs[1:])
+
+
+def test_exported_script_prints_the_aux_shapes(tmp_path: Path) -> None:
+    """Run as a script, a file with aux heads prints the main and the heads' shapes."""
+    network = network_from_data({"input": "2x6x6", "layers": CASES["residual after and aux"][1]},
+                                "<test>").network
+    script = tmp_path / "net.py"
+    script.write_text(to_pytorch(network))
+    printed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             check=True).stdout
+    assert "aux outputs  [(3,)] (convcalc: ((3,),))" in printed
+
+
+def test_reserved_names_cover_the_aux_and_after_helpers() -> None:
+    """Every attribute of the Aux, WithAux and after-taking containers is renamed too."""
+    _, model, _ = generate({"input": "2x4x4", "layers": [
+        {"type": "residual", "layers": ["relu"], "after": ["relu"]},
+        {"type": "parallel", "merge": "mul", "branches": [[], []], "after": ["relu"]},
+        {"type": "aux", "layers": ["relu"]}]})
+    attributes = set(dir(model)) | set(dir(nn.ModuleDict()))
+    for child in model.children():
+        attributes |= set(dir(child)) | set(vars(child))
+    attributes = {a for a in attributes if not (a.startswith("__") and a.endswith("__"))}
+    attributes -= {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    assert attributes <= TORCH_RESERVED_NAMES

@@ -6,16 +6,27 @@ in each class's docstring: 2 per MAC plus one add per bias use for weighted laye
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
 from convcalc.errors import LayerError
 from convcalc.geometry import ResampleMap, ShiftMap, TransposedWindowMap, WindowMap
-from convcalc.layers import REGISTRY, Cost
+from convcalc.layers import REGISTRY, Cost, Step
 from convcalc.layers.containers import merge_shapes
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
+from convcalc.layers.elementwise import (
+    Activation,
+    Dropout,
+    Elu,
+    LayerScale,
+    LeakyRelu,
+    Prelu,
+    StochasticDepth,
+)
+from convcalc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from convcalc.layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from convcalc.layers.resample import Pad, Upsample
 
@@ -541,6 +552,8 @@ def test_dropout_is_free() -> None:
         ("sigmoid", 1),
         ("tanh", 1),
         ("hardswish", 1),
+        ("hardsigmoid", 1),
+        ("mish", 1),
         ("softmax", 3),  # exp, sum, divide
         ("identity", 0),
     ],
@@ -567,8 +580,99 @@ def test_every_registered_type_is_tested_here() -> None:
         "adaptive_maxpool", "global_avgpool", "global_maxpool", "linear", "flatten",
         "batchnorm", "dropout", "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid",
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
-        "residual", "parallel",
+        "residual", "parallel", "layernorm", "groupnorm", "instancenorm",
+        "hardsigmoid", "mish", "elu", "prelu", "layer_scale", "stochastic_depth",
+        "channel_shuffle", "slice",
     }
+
+
+# ------------------------------------------------------------------ elu, prelu, layer scale,
+# stochastic depth
+
+
+@pytest.mark.parametrize("shape", [(8, 5, 5), (8, 25), (2, 4, 5, 5), (200,)])
+def test_elu_costs_one_flop_per_element(shape: tuple[int, ...]) -> None:
+    """elu keeps the shape, has no params and costs one FLOP per element: 200 here."""
+    step = Elu(type="elu", alpha=0.5).apply(shape)
+    assert step.output_shape == shape
+    assert step.cost == Cost(flops=200)
+    assert step.index_maps == ()
+
+
+def test_elu_refuses_an_infinite_alpha() -> None:
+    """elu's alpha must be finite (∞·(eˣ − 1) is not a number at 0)."""
+    with pytest.raises(ValidationError, match="should be a finite number"):
+        Elu(type="elu", alpha=float("inf"))
+
+
+@pytest.mark.parametrize(
+    ("shape", "per_channel", "params", "flops"),
+    [
+        ((64, 56, 56), False, 1, 200_704),  # 64·56·56 elements, one shared slope
+        ((64, 56, 56), True, 64, 200_704),  # one slope per channel
+        ((3, 10), True, 3, 30),  # 1-D: C = 3
+        ((4, 2, 3, 5), True, 4, 120),  # 3-D: C = 4, 4·2·3·5 = 120 elements
+        ((100,), True, 100, 100),  # flat: one slope per feature, as nn.PReLU(100) on (N, 100)
+        ((100,), False, 1, 100),
+    ],
+)
+def test_prelu_counts_its_slopes(shape: tuple[int, ...], per_channel: bool, params: int,
+                                 flops: int) -> None:
+    """prelu has 1 slope, or C with per_channel, and one FLOP per element."""
+    step = Prelu(type="prelu", per_channel=per_channel).apply(shape)
+    assert step.output_shape == shape
+    assert step.cost == Cost(params=params, flops=flops)
+    assert step.index_maps == ()
+
+
+def test_prelu_defaults_are_pytorchs() -> None:
+    """A bare prelu is nn.PReLU(): one slope starting at 0.25."""
+    layer = Prelu(type="prelu")
+    assert (layer.per_channel, layer.init) == (False, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("shape", "params", "flops"),
+    [
+        ((96, 56, 56), 96, 301_056),  # ConvNeXt-T's first stage: 96·56·56 multiplies
+        ((3, 7), 3, 21),
+        ((2, 3, 4, 5), 2, 120),
+        ((5,), 5, 5),
+    ],
+)
+def test_layer_scale_has_a_factor_per_channel(shape: tuple[int, ...], params: int,
+                                              flops: int) -> None:
+    """layer_scale has C params, numel FLOPs (one multiply each) and no MACs."""
+    step = LayerScale(type="layer_scale").apply(shape)
+    assert step.output_shape == shape
+    assert step.cost == Cost(params=params, flops=flops)
+    assert step.index_maps == ()
+    assert LayerScale(type="layer_scale").init == 1e-6
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 1.0, 1])
+def test_stochastic_depth_is_free_for_every_p(p: float) -> None:
+    """stochastic_depth keeps the shape and costs nothing, p = 0 and p = 1 included."""
+    step = StochasticDepth(type="stochastic_depth", p=p).apply((96, 56, 56))
+    assert step.output_shape == (96, 56, 56)
+    assert step.cost == Cost()
+    assert step.index_maps == ()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "p\n  Field required"),
+        ({"p": -0.1}, "greater than or equal to 0"),
+        ({"p": 1.01}, "less than or equal to 1"),
+        ({"p": 0.1, "mode": "column"}, "Input should be 'row' or 'batch'"),
+    ],
+)
+def test_stochastic_depth_needs_a_probability_and_a_mode(options: dict[str, object],
+                                                         message: str) -> None:
+    """stochastic_depth needs p from 0 to 1, and mode row or batch."""
+    with pytest.raises(ValidationError, match=message):
+        StochasticDepth.model_validate({"type": "stochastic_depth", **options})
 
 
 # ------------------------------------------------------------------ pad, upsample
@@ -697,3 +801,278 @@ def test_pool_window_wholly_in_padding_warns() -> None:
     assert MaxPool(type="maxpool", kernel=2, dilation=3, padding=1, stride=1).apply(
         (1, 2)).warnings == ("output 0 along L reads only padding: max pooling gives −∞ "
                              "there",)
+
+
+# ------------------------------------------------------------------ normalisation
+# FLOPs per group of n elements sharing a mean and variance: mean n, variance 3·n,
+# eps and square root 2, normalise n; γ·x + β is 2 per element more.
+
+
+def test_layernorm_convnext_stem() -> None:
+    """layernorm after ConvNeXt-T's stem, 96×56×56: 2·96 params, no running statistics,
+    FLOPs 5·301,056 + 2·3,136 + 2·301,056, the field passed on."""
+    step = LayerNorm(type="layernorm", eps=1e-6).apply((96, 56, 56))
+    assert step.output_shape == (96, 56, 56)
+    # numel 96·56·56 = 301,056 over 56·56 = 3,136 positions
+    assert step.cost == Cost(params=192, flops=1_505_280 + 6_272 + 602_112, bias_params=96)
+    assert step.index_maps == ()
+
+
+def test_layernorm_flat_is_nn_layernorm() -> None:
+    """layernorm on a flat [768] input is one group of 768: 5·768 + 2 + 2·768 = 5,378 FLOPs."""
+    step = LayerNorm(type="layernorm").apply((768,))
+    assert step.cost == Cost(params=1536, flops=5378, bias_params=768)
+
+
+def test_layernorm_without_affine_or_bias() -> None:
+    """affine: false gives no parameters and 5·40 + 2·10 = 220 FLOPs on 4×10; bias: false
+    keeps γ alone, 4 params and 40 FLOPs more."""
+    assert LayerNorm(type="layernorm", affine=False).apply((4, 10)).cost == Cost(flops=220)
+    assert LayerNorm(type="layernorm", bias=False).apply((4, 10)).cost == Cost(params=4,
+                                                                                flops=260)
+    # bias counts only with affine, as PyTorch's elementwise_affine=False
+    assert LayerNorm(type="layernorm", affine=False, bias=True).apply((4, 10)).cost.params == 0
+
+
+def test_layernorm_explains_its_flops() -> None:
+    """layernorm's worked FLOPs on 96×8×8 write 5·numel + 2·positions + 2·numel = 43,136."""
+    worked = LayerNorm(type="layernorm").explain((96, 8, 8))
+    assert worked.lines == ["params = 2·96 = 192 (γ and β per channel)",
+                            "mean and variance over the 96 channels at each of 64 positions"]
+    assert worked.flops is not None
+    assert (worked.flops.text, worked.flops.value) == ("5·96·8·8 + 2·8·8 + 2·96·8·8", 43_136)
+
+
+def test_groupnorm_2d_1d_3d() -> None:
+    """groupnorm: 32 groups of 64×8×8 cost 5·4,096 + 2·32 + 2·4,096 with 2·64 params; 1-D
+    without affine 5·60 + 2·3; 3-D 5·96 + 2·2 + 2·96."""
+    step = GroupNorm(type="groupnorm", groups=32).apply((64, 8, 8))
+    assert step.output_shape == (64, 8, 8)
+    assert step.cost == Cost(params=128, flops=20_480 + 64 + 8_192, bias_params=64)
+    assert step.index_maps == ()
+    assert GroupNorm(type="groupnorm", groups=3, affine=False).apply((6, 10)).cost == Cost(
+        flops=306)
+    assert GroupNorm(type="groupnorm", groups=2).apply((4, 2, 3, 4)).cost.flops == 676
+
+
+def test_groupnorm_on_a_flat_input() -> None:
+    """groupnorm on [8] with 4 groups: groups of 2 features, 5·8 + 2·4 + 2·8 = 64 FLOPs."""
+    assert GroupNorm(type="groupnorm", groups=4).apply((8,)).cost == Cost(params=16, flops=64,
+                                                                          bias_params=8)
+
+
+def test_groupnorm_groups_must_divide_the_channels() -> None:
+    """groups that do not divide C are an error naming both, on the groups field."""
+    with pytest.raises(LayerError) as raised:
+        GroupNorm(type="groupnorm", groups=3).apply((8, 4, 4))
+    assert raised.value.message == (
+        "groups=3 does not divide the 8 input channels: groupnorm splits C=8 into groups of "
+        "C/groups channels; use a divisor of 8")
+    assert raised.value.field_name == "groups"
+    with pytest.raises(LayerError, match="groups=16 does not divide the 8 input channels"):
+        GroupNorm(type="groupnorm", groups=16).apply((8, 4, 4))
+
+
+def test_groupnorm_needs_groups() -> None:
+    """groupnorm without groups does not validate."""
+    with pytest.raises(ValidationError, match="groups"):
+        GroupNorm.model_validate({"type": "groupnorm"})
+
+
+def test_instancenorm_defaults() -> None:
+    """instancenorm by default (no affine, no running statistics) on 3×4×5×6: no params,
+    5·360 + 2·3 = 1,806 FLOPs."""
+    step = InstanceNorm(type="instancenorm").apply((3, 4, 5, 6))
+    assert step.cost == Cost(flops=1806)
+    assert step.index_maps == ()
+
+
+def test_instancenorm_affine_and_running_statistics() -> None:
+    """affine gives 2·C params (5·128 + 2·8 + 2·128 = 912 FLOPs on 8×4×4); running
+    statistics give 2·C non-trainable and batchnorm's inference form, 2 FLOPs an element."""
+    assert InstanceNorm(type="instancenorm", affine=True).apply((8, 4, 4)).cost == Cost(
+        params=16, flops=912, bias_params=8)
+    both = InstanceNorm(type="instancenorm", affine=True, track_running_stats=True)
+    assert both.apply((16, 32)).cost == Cost(params=32, non_trainable_params=32, flops=1024,
+                                             bias_params=16)
+    stats_only = InstanceNorm(type="instancenorm", track_running_stats=True)
+    assert stats_only.apply((16, 32)).cost == Cost(non_trainable_params=32, flops=1024)
+    worked = stats_only.explain((16, 32))
+    assert (worked.params, worked.non_trainable_params) == (0, 32)
+
+
+def test_instancenorm_needs_a_spatial_input() -> None:
+    """instancenorm of a flat input is refused: each channel would be one element."""
+    with pytest.raises(LayerError, match="instancenorm needs an input with a spatial "
+                                         "dimension"):
+        InstanceNorm(type="instancenorm").apply((8,))
+
+
+@pytest.mark.parametrize("layer_type", ["layernorm", "groupnorm", "instancenorm"])
+@pytest.mark.parametrize("eps", [0, -1e-5, float("nan"), float("inf"), "1e999"])
+def test_norm_eps_must_be_finite_and_positive(layer_type: str, eps: Any) -> None:
+    """eps of 0, below 0 or not finite is refused, as batchnorm's is."""
+    with pytest.raises(ValidationError, match="eps"):
+        REGISTRY[layer_type].model_validate({"type": layer_type, "groups": 1, "eps": eps}
+                                            if layer_type == "groupnorm" else
+                                            {"type": layer_type, "eps": eps})
+
+
+def test_norm_groups_of_one_element_warn() -> None:
+    """A group of one element normalises to 0 (β alone): layernorm over 1 channel and
+    groupnorm with one element a group warn; instancenorm over one position, which
+    PyTorch refuses, is an error unless it keeps running statistics."""
+    assert LayerNorm(type="layernorm").apply((1, 4, 4)).warnings == (
+        "layernorm over 1 channel normalises each element to 0: every output is the shift β "
+        "alone (0 without affine)",)
+    assert LayerNorm(type="layernorm").apply((2, 1, 1)).warnings == ()
+    assert GroupNorm(type="groupnorm", groups=4).apply((4, 1)).warnings == (
+        "groupnorm with one element a group normalises each element to 0: every output is "
+        "the shift β alone (0 without affine); PyTorch's GroupNorm refuses it at batch 1",)
+    assert GroupNorm(type="groupnorm", groups=4).apply((4, 2)).warnings == ()
+    with pytest.raises(LayerError) as raised:
+        InstanceNorm(type="instancenorm").apply((3, 1, 1))
+    assert raised.value.message.startswith(
+        "instancenorm over the one position of 3×1×1 normalises every channel to 0, and "
+        "PyTorch refuses it")
+    assert InstanceNorm(type="instancenorm", track_running_stats=True).apply(
+        (3, 1, 1)).cost.flops == 6
+# ------------------------------------------------------------------ channel_shuffle, slice,
+# groups: depthwise
+
+
+def test_channel_shuffle_moves_channels_at_no_cost() -> None:
+    """channel_shuffle groups 2 on 116×28×28 (ShuffleNetV2 x1.0's stage 2) keeps the shape,
+    has no parameters, MACs or FLOPs, and leaves the receptive field as it is."""
+    from convcalc.layers.channels import ChannelShuffle
+
+    step = ChannelShuffle(type="channel_shuffle", groups=2).apply((116, 28, 28))
+    assert step == Step((116, 28, 28), Cost(), ())
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (6, 4, 3), (6, 2, 3, 4)])
+def test_channel_shuffle_in_every_rank(shape: tuple[int, ...]) -> None:
+    """channel_shuffle works in 1-D, 2-D and 3-D: 6 channels in 3 groups of 2."""
+    from convcalc.layers.channels import ChannelShuffle
+
+    layer = ChannelShuffle(type="channel_shuffle", groups=3)
+    assert layer.apply(shape).output_shape == shape
+    assert layer.explain(shape).lines[0] == (
+        "6 channels as groups × C/groups = 3 × 2, transposed: out channel i = in channel "
+        "(i mod 3)·2 + ⌊i/3⌋")
+
+
+def test_channel_shuffle_groups_must_divide_the_channels() -> None:
+    """groups 4 on 6 channels is an error naming both numbers and the field."""
+    from convcalc.layers.channels import ChannelShuffle
+
+    with pytest.raises(LayerError) as raised:
+        ChannelShuffle(type="channel_shuffle", groups=4).apply((6, 8, 8))
+    assert raised.value.message == ("groups=4 does not divide the 6 input channels; "
+                                    "channel_shuffle splits the channels into groups of "
+                                    "equal size")
+    assert raised.value.field_name == "groups"
+
+
+def test_channel_shuffle_refuses_a_flat_input() -> None:
+    """A flat [C] input has no positions to shuffle channels at: refused, as torch does."""
+    from convcalc.layers.channels import ChannelShuffle
+
+    with pytest.raises(LayerError, match=r"channel_shuffle needs an input with a spatial "
+                                         r"dimension .* got the flat shape 6"):
+        ChannelShuffle(type="channel_shuffle", groups=2).apply((6,))
+
+
+def test_slice_keeps_its_channels() -> None:
+    """slice [58, 116] of 116×28×28 (ShuffleNetV2's second chunk) is 58×28×28, at no cost,
+    the field unchanged."""
+    from convcalc.layers.channels import Slice
+
+    layer = Slice(type="slice", channels=[58, 116])
+    assert layer.apply((116, 28, 28)) == Step((58, 28, 28), Cost(), ())
+    worked = layer.explain((116, 28, 28))
+    assert worked.lines[0] == "channels 58 to 116 of 116 (stop exclusive): C = 116 − 58 = 58"
+    assert worked.output_shape == (58, 28, 28)
+
+
+@pytest.mark.parametrize(("shape", "out"), [((10,), (3,)), ((10, 7), (3, 7)),
+                                            ((10, 2, 3, 4), (3, 2, 3, 4))])
+def test_slice_in_every_rank_and_flat(shape: tuple[int, ...], out: tuple[int, ...]) -> None:
+    """slice [2, 5] keeps 3 channels in 1-D and 3-D, and 3 features of a flat input."""
+    from convcalc.layers.channels import Slice
+
+    assert Slice(type="slice", channels=[2, 5]).apply(shape).output_shape == out
+
+
+@pytest.mark.parametrize(("channels", "message"), [
+    ([3, 3], "channels [3, 3] keep nothing: start must be below stop (stop is exclusive, so "
+             "[0, 2] keeps channels 0 and 1)"),
+    ([5, 2], "channels [5, 2] keep nothing: start must be below stop (stop is exclusive, so "
+             "[0, 2] keeps channels 0 and 1)"),
+    ([4, 9], "channels [4, 9] reach past the input's 8 channels: stop may be at most 8"),
+])
+def test_slice_bounds(channels: list[int], message: str) -> None:
+    """start ≥ stop and stop past C are errors naming the values and the field."""
+    from convcalc.layers.channels import Slice
+
+    with pytest.raises(LayerError) as raised:
+        Slice(type="slice", channels=channels).apply((8, 4, 4))
+    assert raised.value.message == message
+    assert raised.value.field_name == "channels"
+
+
+def test_slice_takes_exactly_start_and_stop() -> None:
+    """channels must be two non-negative ints: [3] and [1, 2, 3] are refused as such."""
+    from convcalc.layers.channels import Slice
+
+    for written in ([3], [1, 2, 3]):
+        with pytest.raises(ValidationError, match=r"should be \[start, stop\], two ints"):
+            Slice.model_validate({"type": "slice", "channels": written})
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        Slice.model_validate({"type": "slice", "channels": [-1, 2]})
+
+
+def test_conv_groups_depthwise_is_the_input_channels() -> None:
+    """groups: depthwise on 32×112×112 is groups 32: MobileNet's 288 weights, 3,612,672 MACs,
+    the same as writing groups: 32; explain and the export give the number."""
+    written = Conv(type="conv", filters=32, kernel=3, padding=1, groups="depthwise",
+                   bias=False)
+    numbered = Conv(type="conv", filters=32, kernel=3, padding=1, groups=32, bias=False)
+    assert written.apply((32, 112, 112)) == numbered.apply((32, 112, 112))
+    assert written.apply((32, 112, 112)).cost.params == 288
+    assert written.apply((32, 112, 112)).cost.macs == 3_612_672
+    assert ("groups = depthwise = C = 32: each filter reads C/groups = 32/32 = 1 channel"
+            in written.explain((32, 112, 112)).lines)
+    assert "groups=32" in written.to_pytorch((32, 112, 112)).module.text
+    # a multiplier of 2 (filters = 2·C) is still depthwise: 64·(1·3·3) weights
+    assert Conv(type="conv", filters=64, kernel=3, groups="depthwise").apply(
+        (32, 9, 9)).cost.params == 64 * 9 + 64
+
+
+def test_conv_transpose_groups_depthwise() -> None:
+    """groups: depthwise on a 4-channel input to 8 filters: 4·(2·3·3) + 8 = 80 params, each
+    input channel feeding 2 outputs."""
+    layer = ConvTranspose(type="conv_transpose", filters=8, kernel=3, padding=1,
+                          groups="depthwise")
+    step = layer.apply((4, 12, 10))
+    assert step.cost.params == 80
+    assert step.cost.macs == 4 * 12 * 10 * 18  # 8,640
+    assert ("groups = depthwise = C = 4: each input channel feeds filters/groups = 8/4 = 2 "
+            "outputs" in layer.explain((4, 12, 10)).lines)
+    assert "groups=4" in layer.to_pytorch((4, 12, 10)).module.text
+
+
+def test_depthwise_filters_must_be_a_multiple_of_the_channels() -> None:
+    """groups: depthwise with filters not a multiple of the input channels is an error."""
+    with pytest.raises(LayerError) as raised:
+        Conv(type="conv", filters=9, kernel=1, groups="depthwise").apply((6, 4))
+    assert raised.value.message == (
+        "groups=depthwise (6, the input channels) does not divide the 9 filters; groups must "
+        "divide both the input channels and the filters")
+    assert raised.value.field_name == "groups"
+
+
+def test_groups_takes_an_int_or_depthwise() -> None:
+    """A word other than depthwise is refused saying what groups takes."""
+    with pytest.raises(ValidationError, match="should be an int of at least 1, or depthwise"):
+        Conv.model_validate({"type": "conv", "filters": 4, "kernel": 1, "groups": "separable"})

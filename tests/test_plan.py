@@ -154,3 +154,51 @@ def test_a_report_of_another_network_is_a_mismatch() -> None:
     with pytest.raises(PlanMismatch, match="row 'relu1' is left over"):
         build_plan(Network.model_validate({"input": [4, 16, 16], "layers": [
             {"type": "conv", "filters": 4, "kernel": 3, "padding": 1}]}), short)
+
+
+# ------------------------------------------------------ after layers and aux heads
+
+AFTER_AND_AUX = {
+    "input": [2, 6, 6],
+    "layers": [
+        {"type": "residual", "name": "block", "repeat": 2,
+         "layers": [{"type": "conv", "filters": 2, "kernel": 3, "padding": 1}],
+         "after": [{"type": "relu", "name": "relu"}]},
+        {"type": "aux", "name": "head", "layers": ["global_avgpool"]},
+        {"type": "parallel", "merge": "mul", "branches": [[], ["sigmoid"]],
+         "after": ["relu"]},
+    ],
+}
+"""after layers in a repeated residual and a parallel, and an aux head between them."""
+
+
+def test_after_and_aux_are_part_of_the_plan() -> None:
+    """A turn's after nodes come after its merge, in the rows' order; an aux head is a
+    group whose one body is the head; checked_nodes and plan_rows cover every row."""
+    network = Network.model_validate(AFTER_AND_AUX)
+    report = analyze(network)
+    plan = report.plan
+    assert plan is not None
+    block, head, mul = plan.nodes
+    assert isinstance(block, Group) and isinstance(head, Group) and isinstance(mul, Group)
+    assert [leaf.row.name for turn in block.turns for leaf in turn.after
+            if isinstance(leaf, Leaf)] == ["block.0.relu", "block.1.relu"]
+    assert head.layer.aux and [n.row.name for n in head.turns[0].bodies[0]] == [
+        "head.global_avgpool1"]
+    assert [row.name for row in plan_rows(plan.nodes)] == [row.name for row in report.layers]
+    checked = [node.row.name for node in checked_nodes(plan.nodes)]
+    assert checked == [row.name for row in report.layers if not row.container]
+    assert [node.index for node in checked_nodes(plan.nodes)] == list(range(len(checked)))
+
+
+def test_verify_plan_keeps_after_and_marks_the_aux_block() -> None:
+    """verify's plan has the after nodes in each block and an aux block; its checked rows
+    are the report's leaf and merge rows in order."""
+    network = Network.model_validate(AFTER_AND_AUX)
+    report = analyze(network)
+    nodes = build_plan(network, report)
+    blocks = [node for node in nodes if isinstance(node, Block)]
+    assert [block.aux for block in blocks] == [False, False, True, False]
+    assert [len(block.after) for block in blocks] == [1, 1, 0, 1]
+    assert [step.row.name for step in checked_rows(nodes)] == [
+        row.name for row in report.layers if not row.container]

@@ -455,3 +455,46 @@ def test_window_after_a_dilated_strided_transposed_conv() -> None:
     assert field is not None
     assert (field.size, field.stride, field.padding) == ((2,), (1,), (1,))
     assert check_against_convcalc(layers, (1, SIZES[1]), units=2 * MAX_PERIOD + 1) == 2
+
+
+# ------------------------------------------------------ mul broadcasting and global context
+
+
+def test_squeeze_excite_local_field_and_global_context_by_autograd() -> None:
+    """Through an SE gate, autograd with the gate detached (held fixed) gives convcalc's
+    local field of 5×5 at a central unit, and without detaching, every input position:
+    the global context the row is marked with."""
+    data = {"input": [1, 12, 12], "layers": [
+        {"type": "conv", "filters": 2, "kernel": 3, "padding": 1},
+        {"type": "parallel", "merge": "mul", "branches": [[], [
+            {"type": "adaptive_avgpool", "output": 1},
+            {"type": "conv", "filters": 2, "kernel": 1}, "sigmoid"]]},
+        {"type": "conv", "name": "out", "filters": 1, "kernel": 3}]}
+    report = analyze(network_from_data(data, "<se>").network)
+    out = next(row for row in report.layers if row.name == "out")
+    assert out.receptive_field is not None and out.global_context
+
+    torch.manual_seed(0)
+    conv1, gate_conv = nn.Conv2d(1, 2, 3, padding=1).double(), nn.Conv2d(2, 2, 1).double()
+    conv2 = nn.Conv2d(2, 1, 3).double()
+    for module in (conv1, gate_conv, conv2):
+        module.weight.data.uniform_(0.1, 1.0)
+        assert module.bias is not None
+        module.bias.data.uniform_(0.1, 1.0)
+
+    def support(hold_gate: bool) -> Tensor:
+        x = torch.rand(1, 1, 12, 12, dtype=torch.float64) + 0.5
+        x.requires_grad_(True)
+        h = conv1(x)
+        gate = torch.sigmoid(gate_conv(F.adaptive_avg_pool2d(h, 1)))
+        y = conv2(h * (gate.detach() if hold_gate else gate))
+        y[0, 0, 5, 5].backward()
+        assert x.grad is not None
+        return x.grad[0, 0] != 0
+
+    local = support(hold_gate=True).nonzero()
+    rows, cols = local[:, 0], local[:, 1]
+    size = (int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1)
+    assert size == out.receptive_field.size == (5, 5)
+    assert int(rows.min()) == 5 * 1 - out.receptive_field.padding[0]
+    assert bool(support(hold_gate=False).all())

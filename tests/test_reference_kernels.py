@@ -966,6 +966,9 @@ ACTIVATION_FORMULAS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
     "tanh": np.tanh,
     "hardswish": lambda v: v * np.clip(v + 3, 0, 6) / 6,
+    "hardsigmoid": lambda v: np.clip(v / 6 + 0.5, 0, 1),
+    "mish": lambda v: v * np.tanh(np.logaddexp(0, v)),
+    "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0))),
     "softmax": numpy_softmax,
     "identity": lambda v: v,
 }
@@ -1000,6 +1003,9 @@ def test_activation_matches_torch(name: str) -> None:
         "sigmoid": torch.sigmoid,
         "tanh": torch.tanh,
         "hardswish": F.hardswish,
+        "hardsigmoid": F.hardsigmoid,
+        "mish": F.mish,
+        "elu": F.elu,
         "softmax": lambda t: F.softmax(t, dim=1),
         "identity": lambda t: t,
     }
@@ -1011,6 +1017,152 @@ def test_leaky_relu_uses_the_given_slope() -> None:
     """leaky_relu multiplies negative inputs by negative_slope."""
     x = np.array([[-2.0, 3.0]], np.float32)
     np.testing.assert_allclose(kernels.leaky_relu(x, negative_slope=0.2), [[-0.4, 3.0]])
+
+
+def test_elu_uses_the_given_alpha() -> None:
+    """elu is α·(eˣ − 1) below 0: α 0.5 at x = −ln 2 gives 0.5·(½ − 1) = −0.25; x above 0
+    passes."""
+    x = np.array([[-math.log(2), 0.0, 3.0]], np.float32)
+    assert_close(kernels.elu(x, alpha=0.5), np.array([[-0.25, 0.0, 3.0]]))
+
+
+@needs_torch
+@pytest.mark.parametrize("alpha", [0.5, 2.0, -1.0])
+def test_elu_with_alpha_matches_torch(alpha: float) -> None:
+    """elu with any α equals torch's F.elu(x, alpha)."""
+    x = activation_input(13)
+    assert_close(kernels.elu(x, alpha=alpha), F.elu(as_torch(x), alpha=alpha).numpy())
+
+
+def test_hardsigmoid_and_mish_by_hand() -> None:
+    """hardsigmoid: 0 at −3 and below, ½ at 0, 1 at 3 and above, (1.5 + 3)/6 = 0.75 at 1.5;
+    mish(0) = 0 and mish(1) = tanh(ln(1 + e)) = 0.86510…"""
+    x = np.array([[-4.0, -3.0, 0.0, 1.5, 3.0, 9.0]], np.float32)
+    assert_close(kernels.hardsigmoid(x), np.array([[0, 0, 0.5, 0.75, 1, 1]]))
+    assert_close(kernels.mish(np.array([[0.0, 1.0]], np.float32)),
+                 np.array([[0.0, 0.8650983882673103]]))
+
+
+PER_CHANNEL_SHAPES = [(2, 3), (2, 4, 9), (1, 3, 5, 6), (2, 2, 3, 4, 5)]
+"""Flat (N, C), 1-D, 2-D and 3-D inputs for the per-channel ops."""
+
+
+def slopes(seed: int, count: int) -> np.ndarray:
+    """Return ``count`` slopes in [−1, 1), some negative, so the sign of each one shows."""
+    return np.random.default_rng(seed).uniform(-1, 1, count).astype(np.float32)
+
+
+def numpy_per_channel(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Return ``weight`` shaped (C, 1, …, 1) to broadcast over (N, C, *spatial) values."""
+    return weight.astype(np.float64).reshape((-1,) + (1,) * (values.ndim - 2))
+
+
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_prelu_matches_the_formula(shape: tuple[int, ...], per_channel: bool) -> None:
+    """prelu is x where x ≥ 0 and slope·x elsewhere, with one slope or one per channel."""
+    x = random_array(21, shape)
+    weight = slopes(22, shape[1] if per_channel else 1)
+    v = x.astype(np.float64)
+    expected = np.where(v >= 0, v, numpy_per_channel(v, weight) * v)
+    assert_close(kernels.prelu(x, weight), expected)
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_prelu_matches_torch(shape: tuple[int, ...], per_channel: bool) -> None:
+    """prelu equals torch's F.prelu (nn.PReLU), the slopes along dim 1 also on (N, C)."""
+    x = random_array(23, shape)
+    weight = slopes(24, shape[1] if per_channel else 1)
+    expected = F.prelu(as_torch(x), as_torch(weight))
+    assert_close(kernels.prelu(x, weight), expected.numpy())
+
+
+def test_prelu_by_hand() -> None:
+    """Slopes 0.25 and −2 per channel: −4 → −1, −1 → 2; positives pass, 0 stays 0."""
+    x = np.array([[[-4.0, 0.0, 5.0], [-1.0, 3.0, 0.0]]], np.float32)
+    assert_close(kernels.prelu(x, np.array([0.25, -2.0], np.float32)),
+                 np.array([[[-1.0, 0.0, 5.0], [2.0, 3.0, 0.0]]]))
+
+
+def test_prelu_refuses_slopes_of_another_count() -> None:
+    """prelu takes one slope or one per channel, nothing else."""
+    with pytest.raises(ValueError, match=r"weight must have shape \(1,\) or \(3,\), not \(2,\)"):
+        kernels.prelu(np.zeros((1, 3, 4), np.float32), np.zeros(2, np.float32))
+
+
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+def test_layer_scale_matches_the_formula(shape: tuple[int, ...]) -> None:
+    """layer_scale multiplies each channel by its own factor."""
+    x = random_array(25, shape)
+    gamma = slopes(26, shape[1])
+    expected = x.astype(np.float64) * numpy_per_channel(x, gamma)
+    assert_close(kernels.layer_scale(x, gamma), expected)
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+def test_layer_scale_matches_torch(shape: tuple[int, ...]) -> None:
+    """layer_scale equals torchvision ConvNeXt's ``layer_scale * x``, the parameter of shape
+    (C, 1, …, 1), written in plain torch."""
+    x = random_array(27, shape)
+    gamma = slopes(28, shape[1])
+    scale = as_torch(gamma).reshape((-1,) + (1,) * (len(shape) - 2))
+    assert_close(kernels.layer_scale(x, gamma), (scale * as_torch(x)).numpy())
+
+
+def test_layer_scale_needs_a_factor_per_channel() -> None:
+    """layer_scale does not broadcast one factor: its parameter has C elements."""
+    with pytest.raises(ValueError, match=r"gamma must have shape \(3,\), not \(1,\)"):
+        kernels.layer_scale(np.zeros((1, 3, 4), np.float32), np.ones(1, np.float32))
+
+
+@pytest.mark.parametrize("shape", PER_CHANNEL_SHAPES)
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_is_the_identity_at_inference(shape: tuple[int, ...],
+                                                       mode: str) -> None:
+    """stochastic_depth without a keep mask returns its input exactly, for any p."""
+    x = random_array(29, shape)
+    for p in (0.0, 0.3, 1.0):
+        np.testing.assert_array_equal(kernels.stochastic_depth(x, p, mode), x)
+
+
+def test_stochastic_depth_while_training_by_hand() -> None:
+    """p 0.2, rows kept [1, 0]: row 0 scaled by 1/0.8 = 1.25, row 1 zeroed; p 1 zeroes all."""
+    x = np.array([[[4.0, -8.0]], [[2.0, 6.0]]], np.float32)
+    np.testing.assert_allclose(
+        kernels.stochastic_depth(x, 0.2, "row", keep=np.array([1, 0], np.float32)),
+        [[[5.0, -10.0]], [[0.0, 0.0]]], rtol=1e-6)
+    np.testing.assert_array_equal(
+        kernels.stochastic_depth(x, 1.0, "batch", keep=np.array([0], np.float32)),
+        np.zeros_like(x))
+
+
+@needs_torch
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_matches_torchvisions_rule(mode: str) -> None:
+    """With the same Bernoulli noise, stochastic_depth equals torchvision's training rule,
+    ``x·noise/(1 − p)`` with noise per row or for the batch (written here in plain torch)."""
+    x = random_array(30, (4, 3, 5, 5))
+    p = 0.3
+    generator = torch.Generator().manual_seed(0)
+    size = [4, 1, 1, 1] if mode == "row" else [1, 1, 1, 1]
+    noise = torch.empty(size).bernoulli_(1 - p, generator=generator)
+    expected = as_torch(x) * noise.div(1 - p)
+    keep = noise.reshape(-1).numpy()
+    assert_close(kernels.stochastic_depth(x, p, mode, keep=keep), expected.numpy())
+
+
+def test_stochastic_depth_refuses_a_mask_of_the_wrong_mode() -> None:
+    """A keep mask has one value per row in mode row and one in mode batch; p is 0 to 1."""
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"keep must have shape \(2,\) in mode row"):
+        kernels.stochastic_depth(x, 0.5, "row", keep=np.ones(1, np.float32))
+    with pytest.raises(ValueError, match=r"p must be from 0 to 1, not 1\.5"):
+        kernels.stochastic_depth(x, 1.5)
+    with pytest.raises(ValueError, match="mode must be row or batch, not 'column'"):
+        kernels.stochastic_depth(x, 0.5, "column")
 
 
 # --------------------------------------------------------------------------------------
@@ -1211,3 +1363,274 @@ def test_ceil_mode_window_overhanging_a_short_input() -> None:
     assert averaged[0, 0, 0] == pytest.approx(3.5)
     # K4 overhangs by a whole stride: ceil((2 − 4)/2) + 1 = 0 windows (PyTorch refuses it)
     assert kernels.max_pool(x, 4, 2, 1, 0, 0, True).shape == (1, 1, 0)
+
+
+# ------------------------------------------------------------------ normalisation
+# layernorm, groupnorm and instancenorm against float64 numpy (mean and biased variance
+# over the axes each normalises) and torch's functional forms.
+
+NORM_SHAPES = [(2, 5), (2, 4, 9), (1, 6, 5, 6), (2, 6, 3, 4, 5)]
+
+
+def affine_arrays(seed: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return a per-channel weight near 1 and a bias near 0."""
+    weight = np.float32(1) + np.float32(0.5) * random_array(seed, (channels,))
+    return weight, np.float32(0.1) * random_array(seed + 1, (channels,))
+
+
+def numpy_normalised(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
+    """Return (x − mean)/sqrt(var + eps) over ``axes``, in float64."""
+    values = x.astype(np.float64)
+    mean = values.mean(axis=axes, keepdims=True)
+    variance = ((values - mean) ** 2).mean(axis=axes, keepdims=True)
+    return (values - mean) / np.sqrt(variance + eps)
+
+
+def per_channel(array: np.ndarray, rank: int) -> np.ndarray:
+    """Return a (C,) array shaped to broadcast over (N, C, *spatial) of ``rank`` dims."""
+    return array.reshape((1, -1) + (1,) * (rank - 2))
+
+
+@pytest.mark.parametrize("shape", NORM_SHAPES)
+def test_layernorm_matches_the_formula(shape: tuple[int, ...]) -> None:
+    """layernorm normalises over the channels (axis 1) at each position, then ·w + b; also
+    without either and with the weight alone."""
+    x = random_array(7, shape) * np.float32(3) + np.float32(2)
+    weight, bias = affine_arrays(8, shape[1])
+    plain = numpy_normalised(x, (1,), 1e-6)
+    rank = len(shape)
+    assert_close(kernels.layernorm(x, weight, bias, eps=1e-6),
+                 plain * per_channel(weight, rank) + per_channel(bias, rank))
+    assert_close(kernels.layernorm(x, eps=1e-6), plain)
+    assert_close(kernels.layernorm(x, weight, eps=1e-6), plain * per_channel(weight, rank))
+
+
+def test_layernorm_by_hand() -> None:
+    """Two channels 1 and 3 at one position: mean 2, variance 1, so (∓1)/sqrt(1 + eps)."""
+    x = np.array([[[1.0], [3.0]]], np.float32)
+    y = kernels.layernorm(x, eps=0.25)
+    assert y[0, :, 0] == pytest.approx([-1 / math.sqrt(1.25), 1 / math.sqrt(1.25)])
+
+
+@pytest.mark.parametrize(("shape", "groups"), [(shape, groups) for shape in NORM_SHAPES
+                                               for groups in (1, 2, 6) if shape[1] % groups == 0])
+def test_groupnorm_matches_the_formula(shape: tuple[int, ...], groups: int) -> None:
+    """groupnorm normalises each group of C/groups channels over them and every position."""
+    channels = shape[1]
+    x = random_array(9, shape) * np.float32(2) - np.float32(1)
+    weight, bias = affine_arrays(10, channels)
+    grouped = x.reshape(shape[0], groups, -1)
+    plain = numpy_normalised(grouped, (2,), 1e-5).reshape(shape)
+    rank = len(shape)
+    assert_close(kernels.groupnorm(x, groups, weight, bias),
+                 plain * per_channel(weight, rank) + per_channel(bias, rank))
+    assert_close(kernels.groupnorm(x, groups), plain)
+
+
+@pytest.mark.parametrize("shape", NORM_SHAPES[1:])
+def test_instancenorm_matches_the_formula(shape: tuple[int, ...]) -> None:
+    """instancenorm normalises each channel of each sample over its positions."""
+    x = random_array(11, shape) + np.float32(0.5)
+    weight, bias = affine_arrays(12, shape[1])
+    rank = len(shape)
+    plain = numpy_normalised(x, tuple(range(2, rank)), 1e-3)
+    assert_close(kernels.instancenorm(x, eps=1e-3), plain)
+    assert_close(kernels.instancenorm(x, weight, bias, eps=1e-3),
+                 plain * per_channel(weight, rank) + per_channel(bias, rank))
+
+
+@given(batch=st.integers(1, 2), groups=st.integers(1, 4), per_group=st.integers(1, 3),
+       spatial=st.lists(st.integers(1, 5), min_size=0, max_size=3),
+       eps=st.sampled_from([1e-6, 1e-5, 0.1]))
+@FEW
+def test_groupnorm_any_geometry(batch: int, groups: int, per_group: int, spatial: list[int],
+                                eps: float) -> None:
+    """groupnorm equals the numpy formula for any rank, group size and eps (layernorm and
+    instancenorm are its two ends on one position and one channel per group)."""
+    shape = (batch, groups * per_group, *spatial)
+    x = random_array(len(spatial) + groups, shape)
+    expected = numpy_normalised(x.reshape(batch, groups, -1), (2,), eps).reshape(shape)
+    assert_close(kernels.groupnorm(x, groups, eps=eps), expected)
+    if not spatial:
+        return
+    assert_close(kernels.groupnorm(x, groups * per_group, eps=eps),
+                 kernels.instancenorm(x, eps=eps))
+
+
+def test_norm_kernels_refuse_what_they_cannot_run() -> None:
+    """Groups that do not divide C, a weight without a bias for groupnorm, a wrongly sized
+    weight and a flat input for instancenorm are errors."""
+    x = random_array(1, (1, 6, 4))
+    weight, _ = affine_arrays(2, 6)
+    with pytest.raises(ValueError, match="groups must divide the 6 channels, not be 4"):
+        kernels.groupnorm(x, 4)
+    with pytest.raises(ValueError, match="both weight and bias, or neither"):
+        kernels.groupnorm(x, 2, weight)
+    with pytest.raises(ValueError, match=r"weight must have shape \(6,\)"):
+        kernels.layernorm(x, weight[:5])
+    with pytest.raises(ValueError, match="instancenorm needs x of shape"):
+        kernels.instancenorm(random_array(1, (2, 6)))
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", NORM_SHAPES)
+def test_layernorm_matches_torch(shape: tuple[int, ...]) -> None:
+    """layernorm equals F.layer_norm over the channels moved last (ConvNeXt's LayerNorm2d)."""
+    x = random_array(13, shape)
+    weight, bias = affine_arrays(14, shape[1])
+    expected = F.layer_norm(as_torch(x).movedim(1, -1), (shape[1],), as_torch(weight),
+                            as_torch(bias), eps=1e-6).movedim(-1, 1)
+    assert_close(kernels.layernorm(x, weight, bias, eps=1e-6), expected.contiguous().numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", NORM_SHAPES)
+def test_groupnorm_matches_torch(shape: tuple[int, ...]) -> None:
+    """groupnorm equals F.group_norm, with and without the affine transform."""
+    x = random_array(15, shape)
+    weight, bias = affine_arrays(16, shape[1])
+    groups = 2 if shape[1] % 2 == 0 else 1
+    expected = F.group_norm(as_torch(x), groups, as_torch(weight), as_torch(bias), eps=1e-5)
+    assert_close(kernels.groupnorm(x, groups, weight, bias), expected.numpy())
+    assert_close(kernels.groupnorm(x, groups), F.group_norm(as_torch(x), groups).numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", NORM_SHAPES[1:])
+def test_instancenorm_matches_torch(shape: tuple[int, ...]) -> None:
+    """instancenorm equals F.instance_norm with each sample's own statistics."""
+    x = random_array(17, shape)
+    weight, bias = affine_arrays(18, shape[1])
+    expected = F.instance_norm(as_torch(x), weight=as_torch(weight), bias=as_torch(bias),
+                               eps=1e-4)
+    assert_close(kernels.instancenorm(x, weight, bias, eps=1e-4), expected.numpy())
+
+
+class _FixedArrays:
+    """The value pass's arrays, as a test fixes them: uniform from one seeded stream."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, np.ndarray] = {}
+
+    def uniform(self, index: int, name: str, shape: tuple[int, ...], low: float,
+                high: float) -> np.ndarray:
+        array = np.random.default_rng(len(self.made)).uniform(low, high, shape)
+        self.made[name] = array.astype(np.float32)
+        return self.made[name]
+
+    def weighted(self, *args: Any) -> Any:
+        raise AssertionError("a norm layer has no weights of that kind")
+
+
+@needs_torch
+@pytest.mark.parametrize(("options", "trainable", "stored"), [
+    ({}, 0, 0), ({"affine": True}, 8, 0), ({"track_running_stats": True}, 0, 8),
+    ({"affine": True, "track_running_stats": True}, 8, 8)])
+def test_instancenorm_run_matches_torch_in_eval(options: dict[str, bool], trainable: int,
+                                                stored: int) -> None:
+    """verify's instancenorm step equals nn.InstanceNorm2d in eval mode with the same γ, β
+    and running statistics (which eval uses when tracked), and counts what it was handed."""
+    from convcalc.layers.norm import InstanceNorm
+    from convcalc.reference.lookup import layer_op
+
+    layer = InstanceNorm(type="instancenorm", eps=1e-3, **options)
+    x = random_array(19, (2, 4, 5, 3))
+    arrays = _FixedArrays()
+    y, counted, counted_stored, macs, _ = layer_op(layer).run(layer, x, arrays, 0)
+    module = torch.nn.InstanceNorm2d(4, eps=1e-3, **options).eval()
+    with torch.no_grad():
+        for name, torch_name in (("gamma", "weight"), ("beta", "bias"),
+                                 ("running_mean", "running_mean"),
+                                 ("running_var", "running_var")):
+            if name in arrays.made:
+                getattr(module, torch_name).copy_(as_torch(arrays.made[name]))
+        expected = module(as_torch(x)).numpy()
+    assert_close(y, expected)
+    assert (counted, counted_stored, macs) == (trainable, stored, 0)
+# --------------------------------------------------------------------------------------
+# Channel shuffle and channel slice
+
+
+def test_channel_shuffle_worked_by_hand() -> None:
+    """Channels 0…7 in 2 groups read across the groups: 0, 4, 1, 5, 2, 6, 3, 7."""
+    x = np.arange(8, dtype=np.float32).reshape(1, 8, 1)
+    np.testing.assert_array_equal(kernels.channel_shuffle(x, 2).reshape(-1),
+                                  [0, 4, 1, 5, 2, 6, 3, 7])
+
+
+def numpy_channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
+    """Return x's channels viewed as (groups, C/groups), swapped and flattened."""
+    batch, channels, *spatial = x.shape
+    grid = x.reshape(batch, groups, channels // groups, *spatial)
+    return np.ascontiguousarray(grid.swapaxes(1, 2)).reshape(x.shape)
+
+
+@st.composite
+def shuffle_cases(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    """Draw (x, groups): 1 to 3 spatial dims, groups dividing the channels."""
+    groups, per_group = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    spatial = tuple(draw(st.integers(1, 4)) for _ in range(draw(RANKS)))
+    x = random_array(draw(SEEDS), (draw(st.integers(1, 3)), groups * per_group, *spatial))
+    return x, groups
+
+
+@FEW
+@given(case=shuffle_cases())
+def test_channel_shuffle_matches_numpy(case: tuple[np.ndarray, int]) -> None:
+    """channel_shuffle equals numpy's reshape-swap-reshape in 1-D, 2-D and 3-D."""
+    x, groups = case
+    np.testing.assert_array_equal(kernels.channel_shuffle(x, groups),
+                                  numpy_channel_shuffle(x, groups))
+
+
+@needs_torch
+@FEW
+@given(case=shuffle_cases())
+def test_channel_shuffle_matches_torch(case: tuple[np.ndarray, int]) -> None:
+    """channel_shuffle equals torch's nn.ChannelShuffle."""
+    x, groups = case
+    expected = torch.nn.ChannelShuffle(groups)(as_torch(x)).numpy()
+    np.testing.assert_array_equal(kernels.channel_shuffle(x, groups), expected)
+
+
+@st.composite
+def slice_cases(draw: st.DrawFn) -> tuple[np.ndarray, int, int]:
+    """Draw (x, start, stop): a flat or 1-D to 3-D input and 0 ≤ start < stop ≤ C."""
+    channels = draw(st.integers(1, 7))
+    start = draw(st.integers(0, channels - 1))
+    stop = draw(st.integers(start + 1, channels))
+    spatial = tuple(draw(st.integers(1, 4)) for _ in range(draw(st.integers(0, 3))))
+    x = random_array(draw(SEEDS), (draw(st.integers(1, 3)), channels, *spatial))
+    return x, start, stop
+
+
+@FEW
+@given(case=slice_cases())
+def test_channel_slice_matches_numpy(case: tuple[np.ndarray, int, int]) -> None:
+    """channel_slice equals numpy's x[:, start:stop], flat inputs included, as a new array."""
+    x, start, stop = case
+    y = kernels.channel_slice(x, start, stop)
+    np.testing.assert_array_equal(y, x[:, start:stop])
+    assert not np.shares_memory(y, x)
+
+
+@needs_torch
+@FEW
+@given(case=slice_cases())
+def test_channel_slice_matches_torch(case: tuple[np.ndarray, int, int]) -> None:
+    """channel_slice equals torch's narrow along the channels."""
+    x, start, stop = case
+    expected = as_torch(x).narrow(1, start, stop - start).numpy()
+    np.testing.assert_array_equal(kernels.channel_slice(x, start, stop), expected)
+
+
+def test_channel_kernels_refuse_what_torch_refuses() -> None:
+    """A shuffle of a flat input or by groups not dividing C, and an empty or overlong
+    slice, are errors."""
+    with pytest.raises(ValueError, match="channel_shuffle needs x of shape"):
+        kernels.channel_shuffle(np.ones((1, 6), np.float32), 2)
+    with pytest.raises(ValueError, match="groups=4 must divide the 6 channels"):
+        kernels.channel_shuffle(np.ones((1, 6, 2), np.float32), 4)
+    for start, stop in ((2, 2), (0, 7)):
+        with pytest.raises(ValueError, match="must satisfy 0 ≤ start < stop ≤ 6"):
+            kernels.channel_slice(np.ones((1, 6, 2), np.float32), start, stop)

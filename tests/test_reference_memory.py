@@ -64,12 +64,22 @@ OPS = {
     "tanh": "tanh",
     "hardswish": "hardswish",
     "softmax": "softmax",
+    "hardsigmoid": "hardsigmoid",
+    "mish": "mish",
+    "elu": "{type: elu, alpha: 0.5}",
+    "prelu": "prelu",
+    "prelu_per_channel": "{type: prelu, per_channel: true}",
+    "layer_scale": "layer_scale",
+    "stochastic_depth": "{type: stochastic_depth, p: 0.2}",
     "flatten": "flatten",
     "linear": "{type: linear, units: 7}",
     "linear_no_bias": "{type: linear, units: 3, bias: false}",
     "add": "{type: residual, layers: [{type: conv, filters: 3, kernel: 3, padding: 1}]}",
     "concat": "{type: parallel, branches: [[], [{type: maxpool, kernel: 3, stride: 1, "
               "padding: 1}]]}",
+    "channel_shuffle": "{type: channel_shuffle, groups: 3}",
+    "slice": "{type: slice, channels: [1, 3]}",
+    "conv_depthwise": "{type: conv, filters: 6, kernel: 3, groups: depthwise}",
 }
 SHAPES = ["1x900", "2x24x20", "1x5x6x7"]
 

@@ -22,7 +22,8 @@ from convcalc.analysis import analyze
 from convcalc.errors import InputError
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, BatchNorm, Dropout, LeakyRelu
+from convcalc.layers.elementwise import Activation, Dropout, LeakyRelu
+from convcalc.layers.norm import BatchNorm
 from convcalc.layers.pool import GlobalPool
 from convcalc.loader import parse_network
 from convcalc.reference import kernels

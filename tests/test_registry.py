@@ -28,7 +28,11 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "adaptive_avgpool": {"output": 3},
     "adaptive_maxpool": {"output": 3},
     "pad": {"padding": 1},
+    "groupnorm": {"groups": 2},
     "upsample": {"scale": 2, "mode": "linear"},
+    "stochastic_depth": {"p": 0.1},
+    "channel_shuffle": {"groups": 2},
+    "slice": {"channels": [0, 1]},
 }
 """The options a type needs; a type not named here is tried bare (``- relu``)."""
 
@@ -167,10 +171,11 @@ def test_merge_names_are_the_registered_merges() -> None:
 def test_unknown_merge_is_an_error() -> None:
     """A merge name with no definition raises, rather than running as another merge."""
     with pytest.raises(LayerError) as raised:
-        merge_definition("mul")
-    assert raised.value.message == "there is no merge called 'mul'; the merges are add, concat"
-    with pytest.raises(LayerError, match="no merge called 'mul'"):
-        merge_shapes("mul", MERGE_SHAPES)  # type: ignore[arg-type]  # on purpose: not a name
+        merge_definition("max")
+    assert raised.value.message == ("there is no merge called 'max'; the merges are add, "
+                                    "concat, mul")
+    with pytest.raises(LayerError, match="no merge called 'max'"):
+        merge_shapes("max", MERGE_SHAPES)  # type: ignore[arg-type]  # on purpose: not a name
 
 
 def test_the_layer_union_is_the_registry() -> None:

@@ -132,6 +132,16 @@ BROKEN = {
     "nested unknown key": {"input": [3, 8, 8], "layers": [
         {"type": "residual", "layers": [{"type": "relu", "inplace": True}]}]},
 }
+BROKEN |= {
+    "groups word": {"input": [3, 8, 8], "layers": [{"type": "conv", "filters": 3,
+                                                    "kernel": 1, "groups": "separable"}]},
+    "slice of one value": {"input": [3, 8, 8], "layers": [{"type": "slice", "channels": [2]}]},
+    "slice of three values": {"input": [3, 8, 8], "layers": [{"type": "slice",
+                                                              "channels": [0, 1, 2]}]},
+    "negative slice start": {"input": [3, 8, 8], "layers": [{"type": "slice",
+                                                             "channels": [-1, 2]}]},
+    "channel_shuffle without groups": {"input": [4, 8, 8], "layers": ["channel_shuffle"]},
+}
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
@@ -151,9 +161,9 @@ def test_unknown_key_error_names_the_key() -> None:
 def test_bare_names_are_the_types_without_required_options() -> None:
     """Exactly the types whose every field has a default may be written alone."""
     assert bare_layer_types() == (
-        "batchnorm", "dropout", "flatten", "gelu", "global_avgpool", "global_maxpool",
-        "hardswish", "identity", "leaky_relu", "relu", "relu6", "sigmoid", "silu", "softmax",
-        "tanh")
+        "batchnorm", "dropout", "elu", "flatten", "gelu", "global_avgpool", "global_maxpool",
+        "hardsigmoid", "hardswish", "identity", "instancenorm", "layer_scale", "layernorm",
+        "leaky_relu", "mish", "prelu", "relu", "relu6", "sigmoid", "silu", "softmax", "tanh")
     for type_name in LAYER_TYPES:
         bare = {"input": [3, 8, 8], "layers": [type_name]}
         assert valid(bare) == loads(bare) == (type_name in bare_layer_types())
@@ -216,3 +226,16 @@ def test_schema_agrees_with_the_models(layer: dict[str, Any]) -> None:
     """For random layers with random fields, the schema and the models agree on validity."""
     document = {"input": [3, 8, 8], "layers": [layer]}
     assert valid(document) == loads(document)
+
+
+def test_channel_layers_and_depthwise_validate() -> None:
+    """groups: depthwise on both convolutions, slice and channel_shuffle are valid; the
+    checks against the input (start < stop ≤ C, groups dividing C) are the analysis's."""
+    document = {"input": [4, 8, 8], "layers": [
+        {"type": "conv", "filters": 8, "kernel": 3, "groups": "depthwise"},
+        {"type": "conv_transpose", "filters": 8, "kernel": 2, "groups": "depthwise"},
+        {"type": "channel_shuffle", "groups": 2},
+        {"type": "slice", "channels": [0, 4]},
+        {"type": "slice", "channels": [3, 1]},  # refused by the analysis, not the schema
+    ]}
+    assert valid(document) and loads(document)

@@ -51,10 +51,15 @@ SPATIAL_KINDS = (
     + ["adaptive_avgpool", "adaptive_maxpool", "global_avgpool", "global_maxpool"]
     + ["flatten", "batchnorm", "dropout", "activation", "activation"]
     + ["pad"] * 2 + ["upsample"] * 3
+    + ["layer_scale", "stochastic_depth"]
 )
-FLAT_KINDS = ["linear"] * 4 + ["batchnorm", "dropout", "activation", "activation"]
+FLAT_KINDS = ["linear"] * 4 + ["batchnorm", "dropout", "activation", "activation"] + [
+    "layer_scale", "stochastic_depth"]
+# the normalisation layers besides batchnorm (instancenorm needs a spatial input)
+SPATIAL_KINDS += ["norm", "norm"]
+FLAT_KINDS += ["norm"]
 CONTAINER_KINDS = ["sequential", "residual", "parallel"]
-ACTIVATION_TYPES = [*tl.ACTIVATIONS, "leaky_relu"]
+ACTIVATION_TYPES = [*tl.ACTIVATIONS, "leaky_relu", "elu", "prelu", "prelu"]
 
 Shape = tuple[int, ...]
 ORACLE = settings(
@@ -233,7 +238,16 @@ class Draw:
             name = self.choice(ACTIVATION_TYPES)
             if name == "leaky_relu" and self.bool():
                 return {"type": name, "negative_slope": 0.2}
+            if name == "elu" and self.bool():
+                return {"type": name, "alpha": 0.5}
+            if name == "prelu" and self.bool():
+                return {"type": name, "per_channel": True, "init": self.choice([0.25, -0.1])}
             return name if self.bool() else {"type": name}
+        if kind == "layer_scale":
+            return self.choice(["layer_scale", {"type": "layer_scale", "init": 0.5}])
+        if kind == "stochastic_depth":
+            return {"type": "stochastic_depth", "p": self.choice([0.0, 0.2, 1.0]),
+                    "mode": self.choice(["row", "batch"])}
         if kind == "pad":
             form = self.choice(["int", "per_dim", "per_side"])
             if form == "int":
@@ -252,8 +266,30 @@ class Draw:
             return spec
         return kind  # flatten, batchnorm, global pools: no options
 
+    def norm(self, shape: Shape) -> Any:
+        # torch refuses groups of one element (groupnorm at batch 1, instancenorm over one
+        # position), as convcalc warns or refuses: they are not drawn
+        positions = math.prod(shape[1:])
+        kinds = [kind for kind in tl.NORMS if kind == "layernorm" or positions > 1
+                 or (kind == "groupnorm" and shape[0] > 1)]
+        kind = self.choice(kinds)
+        spec: dict[str, Any] = {"type": kind}
+        if kind == "groupnorm":
+            spec["groups"] = self.choice([g for g in range(1, shape[0] + 1) if shape[0] % g == 0
+                                          and shape[0] // g * positions > 1])
+        if self.bool():
+            spec["eps"] = self.choice([1e-6, 1e-3])
+        options = {"layernorm": ("affine", "bias"), "groupnorm": ("affine",),
+                   "instancenorm": ("affine", "track_running_stats")}[kind]
+        for option in options:
+            if self.bool():
+                spec[option] = self.bool()
+        return spec if spec.keys() != {"type"} or self.bool() else kind
+
     def layer(self, shape: Shape) -> Any:
         kind = self.choice(SPATIAL_KINDS if len(shape) > 1 else FLAT_KINDS)
+        if kind == "norm":
+            return self.norm(shape)
         if kind == "conv":
             return self.conv(shape)
         if kind == "conv_transpose":
@@ -359,7 +395,10 @@ class Draw:
                 need = stride_factors(first, shape)[0]
             if kind == "residual":
                 spec = {"type": "residual", "layers": first}
-                if out != shape or self.bool():
+                # a body that keeps the shape may still stride (a K2 S2 pool over padding
+                # 1), and then the identity shortcut would not line up
+                unstrided = stride_factors([], shape)[0]
+                if out != shape or need != unstrided or self.bool():
                     spec["shortcut"] = self.branch_to(shape, out, depth, True, need)
             else:
                 merge = self.choice(["concat", "add"])
@@ -396,6 +435,8 @@ def stride_factors(layers: list[Any], shape: Shape) -> tuple[Factors, Shape, boo
     lined_up = True
     for spec in layers:
         kind = spec if isinstance(spec, str) else spec["type"]
+        if kind == "aux":  # the main path goes on with the head's input
+            continue
         if kind in ("sequential", "residual", "parallel"):
             for _ in range(spec.get("repeat", 1)):
                 if kind == "sequential":
@@ -405,6 +446,9 @@ def stride_factors(layers: list[Any], shape: Shape) -> tuple[Factors, Shape, boo
                 else:
                     bodies = spec["branches"]
                 results = [stride_factors(body, shape) for body in bodies]
+                if spec.get("merge") == "mul":  # broadcast branches need not line up
+                    widest = max(math.prod(out) for _, out, _ in results)
+                    results = [r for r in results if math.prod(r[1]) == widest]
                 lined_up &= all(ok for _, _, ok in results)
                 tracked = {f for f, _, _ in results if f is not None}
                 lined_up &= len(tracked) <= 1 or any(f is None for f, _, _ in results)
@@ -685,3 +729,99 @@ def test_ceil_mode_kernel_past_the_padded_input_gives_one_window() -> None:
         spec = {"type": kind, "kernel": 2, "stride": 2, "ceil_mode": True}
         assert _torch_length(tl.layer_module(spec, (1, 1)), 1) == 1
         assert _convcalc_length(spec, 1) == 1
+
+
+# ------------------------------------------------------ mul broadcasting, after and aux
+
+EXTRA_CONTAINER_KINDS = ["se", "se", "aux", "after", "after"]
+"""Container forms drawn on top of ``Draw.container``'s: a squeeze-and-excitation
+``parallel`` with ``merge: mul`` (a branch pooled to size 1 along some spatial dims), an
+``aux`` head, and ``after`` layers on a residual's or a parallel's merged output."""
+
+
+class ContainerDraw(Draw):
+    """Draws the containers of ``Draw`` and the ``mul``, ``aux`` and ``after`` forms."""
+
+    def container(self, shape: Shape, depth: int) -> tuple[dict[str, Any], Shape]:
+        kind = self.choice([*CONTAINER_KINDS, *EXTRA_CONTAINER_KINDS])
+        if kind == "se" and len(shape) > 1:
+            return self.squeeze_excite(shape)
+        if kind == "aux":
+            head, _ = self.stack(shape, MAX_DEPTH, 1, 3)  # no container (nor aux) inside
+            return {"type": "aux", "layers": head or ["identity"]}, shape
+        spec, out = super().container(shape, depth)
+        if (kind == "after" or self.bool()) and spec["type"] in ("residual", "parallel"):
+            after = [self.other(out, self.choice(["activation", "batchnorm", "dropout"]))
+                     for _ in range(self.int(1, 2))]
+            spec = {**spec, "after": after}
+        return spec, out
+
+    def squeeze_excite(self, shape: Shape) -> tuple[dict[str, Any], Shape]:
+        """Return x times a scale pooled to 1 along some (or all) spatial dims: the SE
+        gate's conv → act → conv → sigmoid on it, its channels C or 1."""
+        sizes = shape[1:]
+        pooled = [1 if self.int(0, 3) else size for size in sizes]
+        channels = self.choice([shape[0], 1]) if shape[0] > 1 else 1
+        gate: list[Any] = [{"type": self.choice(["adaptive_avgpool", "adaptive_maxpool"]),
+                            "output": pooled}]
+        if self.bool():
+            gate += [{"type": "conv", "filters": self.int(1, 4), "kernel": 1},
+                     self.choice(ACTIVATION_TYPES[:2])]
+        gate += [{"type": "conv", "filters": channels, "kernel": 1}, "sigmoid"]
+        branches = [[], gate] if self.bool() else [gate, []]
+        return {"type": "parallel", "merge": "mul", "branches": branches}, shape
+
+
+@st.composite
+def container_networks(draw: Any) -> tuple[dict[str, Any], Shape]:
+    """Return a valid network with mul, aux and after among its containers, and its input."""
+    gen = ContainerDraw(draw)
+    rank = gen.choice([2, 1, 3, 2])
+    low, high = SIZES[rank]
+    shape = (gen.int(1, 6), *(gen.int(low, high) for _ in range(rank)))
+    layers, _ = gen.stack(shape, 0, 2, 6)
+    if not layers:
+        layers = ["identity"]
+    return {"input": list(shape), "layers": layers}, shape
+
+
+def _aux_flags(model: Any) -> list[bool]:
+    """Return a list that the next forward fills, per row module run, with whether it runs
+    inside an aux head (registered before ``torch_rows``'s hooks, so in the same order)."""
+    inside = {id(m) for head in model.modules() if isinstance(head, tl.AuxHead)
+              for m in head.modules()}
+    flags: list[bool] = []
+    for module in model.modules():
+        if isinstance(module, (tl.Row, tl.Merge)):
+            module.register_forward_hook(
+                lambda m, _i, _o: flags.append(id(m) in inside))
+    return flags
+
+
+@settings(ORACLE, max_examples=200)
+@given(container_networks())
+def test_mul_aux_and_after_match_torch_row_by_row(case: tuple[dict[str, Any], Shape]
+                                                  ) -> None:
+    """With mul broadcasting, aux heads and after layers, every row equals torch's, the
+    aux rows are torch's rows inside the heads, and the totals count them as documented."""
+    data, shape = case
+    model, torch_out = tl.build(data["layers"], shape)
+    flags = _aux_flags(model)
+    expected = torch_rows(model, shape)
+    got, report = convcalc_rows(data)
+    leaves = [r for r in report.layers if not r.container]
+    assert len(got) == len(expected), ([r.name for r in leaves], got, expected)
+    for row, got_row, expected_row in zip(leaves, got, expected, strict=True):
+        assert got_row == expected_row, f"row {row.name}: {got_row} != torch {expected_row}"
+    assert [r.aux for r in leaves] == flags
+    assert report.output_shape == torch_out
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+    assert report.totals.macs == sum(e[5] for e, aux in zip(expected, flags, strict=True)
+                                     if not aux)
+    heads = [e for e, aux in zip(expected, flags, strict=True) if aux]
+    assert (report.totals.aux is None) == (not any(isinstance(m, tl.AuxHead)
+                                                   for m in model.modules()))
+    if report.totals.aux is not None:
+        assert report.totals.aux.macs == sum(e[5] for e in heads)
+        assert report.totals.aux.params == sum(e[3] for e in heads)
+    assert analyze(parse_network(yaml.safe_dump(data), "<yaml>").network) == report

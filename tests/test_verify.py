@@ -137,7 +137,167 @@ layers:
   - relu
   - {type: linear, units: 2}
 """,
+    # the activations, layer scale and stochastic depth of modern CNNs, 1-D to 3-D and flat
+    "modern_elementwise": """
+name: modern_elementwise
+input: 3x9x8
+layers:
+  - {type: conv, filters: 6, kernel: 3, padding: 1}
+  - hardsigmoid
+  - mish
+  - {type: elu, alpha: 0.5}
+  - prelu
+  - {type: prelu, per_channel: true, init: 0.1}
+  - type: residual
+    layers:
+      - {type: conv, filters: 6, kernel: 3, padding: 1}
+      - {type: layer_scale, init: 0.5}
+      - {type: stochastic_depth, p: 0.2}
+  - {type: stochastic_depth, p: 1.0, mode: batch}
+  - global_avgpool
+  - {type: prelu, per_channel: true}
+  - layer_scale
+  - elu
+""",
+    "modern_elementwise_1d": """
+name: modern_elementwise_1d
+input: 2x17
+layers:
+  - {type: conv, filters: 3, kernel: 3, stride: 2}
+  - {type: prelu, per_channel: true, init: 0.3}
+  - {type: layer_scale, init: 0.7}
+  - {type: elu, alpha: 2}
+  - {type: stochastic_depth, p: 0.5, mode: row}
+  - hardsigmoid
+""",
+    "modern_elementwise_3d": """
+name: modern_elementwise_3d
+input: 2x3x4x5
+layers:
+  - {type: conv, filters: 4, kernel: 3, padding: 1}
+  - {type: prelu, per_channel: true}
+  - {type: layer_scale, init: 2.0}
+  - mish
+  - {type: stochastic_depth, p: 0.0}
+  - flatten
+  - {type: linear, units: 8}
+  - hardsigmoid
+""",
+    # squeeze-and-excitation (mul broadcasting), after layers and an aux head
+    "se_aux_after": """
+name: se_aux_after
+input: 3x13x11
+layers:
+  - {type: conv, name: stem, filters: 6, kernel: 3, stride: 2, padding: 1}
+  - type: residual
+    name: block
+    layers:
+      - {type: conv, filters: 6, kernel: 3, padding: 1}
+      - type: parallel
+        name: se
+        merge: mul
+        branches:
+          - []
+          - [{type: adaptive_avgpool, output: 1}, {type: conv, filters: 2, kernel: 1}, relu,
+             {type: conv, filters: 6, kernel: 1}, sigmoid]
+    after: [{type: relu, name: relu}]
+  - type: aux
+    name: aux_head
+    layers: [{type: conv, filters: 2, kernel: 3}, global_avgpool, {type: linear, units: 3}]
+  - type: parallel
+    name: rows
+    merge: mul
+    branches:
+      - [{type: conv, filters: 6, kernel: [1, 3], padding: [0, 1]}]
+      - [{type: adaptive_maxpool, output: [1, 6]}, sigmoid]
+    after: [batchnorm]
+  - global_avgpool
+  - {type: linear, units: 4}
+""",
 }
+
+# ShuffleNetV2's block (chunk into two slices, concat, channel_shuffle) and depthwise convs
+# in 1-D, 2-D and 3-D, and a slice of a flat vector
+SYNTHETIC |= {
+    "channels_2d": """
+name: channels_2d
+input: 4x13x11
+layers:
+  - {type: conv, filters: 8, kernel: 3, stride: 2, padding: 1, groups: depthwise}
+  - {type: channel_shuffle, groups: 4}
+  - type: parallel
+    branches:
+      - [{type: slice, channels: [0, 4]}]
+      - - {type: slice, channels: [4, 8]}
+        - {type: conv, filters: 4, kernel: 3, padding: 1, groups: depthwise, bias: false}
+        - {type: conv_transpose, filters: 8, kernel: 2, stride: 1, groups: depthwise}
+        - {type: maxpool, kernel: 2, stride: 1}
+  - {type: channel_shuffle, groups: 2}
+  - global_avgpool
+  - {type: slice, channels: [3, 9]}
+  - {type: linear, units: 2}
+""",
+    "channels_1d_3d": """
+name: channels_1d_3d
+input: 6x3x7x5
+layers:
+  - {type: channel_shuffle, groups: 3}
+  - {type: slice, channels: [1, 5]}
+  - {type: conv, filters: 8, kernel: [1, 3, 3], padding: [0, 1, 1], groups: depthwise}
+  - {type: channel_shuffle, groups: 8}
+  - flatten
+""",
+    "channels_1d": """
+name: channels_1d
+input: 6x29
+layers:
+  - {type: conv_transpose, filters: 12, kernel: 3, stride: 2, groups: depthwise}
+  - {type: channel_shuffle, groups: 6}
+  - {type: slice, channels: [2, 12]}
+""",
+}
+
+
+# The normalisation layers in 1-D, 2-D and 3-D and on a flat input, each option used.
+SYNTHETIC["norms"] = """
+name: norms
+input: 4x7x6
+layers:
+  - {type: conv, filters: 6, kernel: 3, padding: 1}
+  - {type: layernorm, eps: 1e-6}
+  - {type: groupnorm, groups: 3}
+  - {type: instancenorm, affine: true}
+  - {type: instancenorm, track_running_stats: true}
+  - {type: layernorm, bias: false}
+  - {type: groupnorm, groups: 6, affine: false, eps: 0.001}
+  - {type: maxpool, kernel: 2}
+  - global_avgpool
+  - {type: layernorm, affine: false}
+  - {type: groupnorm, groups: 2}
+  - {type: linear, units: 3}
+"""
+SYNTHETIC["norms_1d_3d"] = """
+name: norms_1d_3d
+input: 2x3x4x5
+layers:
+  - {type: conv, filters: 4, kernel: 2, stride: [1, 2, 1]}
+  - layernorm
+  - {type: groupnorm, groups: 2}
+  - {type: instancenorm, affine: true, track_running_stats: true}
+  - flatten
+  - {type: linear, units: 8}
+  - {type: layernorm, affine: false}
+"""
+SYNTHETIC["norms_1d"] = """
+name: norms_1d
+input: 3x17
+layers:
+  - {type: conv, filters: 4, kernel: 3, stride: 2}
+  - instancenorm
+  - {type: layernorm, eps: 0.01}
+  - {type: groupnorm, groups: 4}
+  - {type: conv, filters: 2, kernel: 3}
+"""
 
 
 def network(text: str) -> Network:
@@ -215,6 +375,34 @@ def test_batchnorm_statistics_are_non_trainable() -> None:
     (check,) = result.layers
     assert check.params is not None
     assert check.params.measured == ParamCount(trainable=12, non_trainable=12)
+
+
+def test_norm_parameters_by_hand() -> None:
+    """On 6×8×8: layernorm 6+6 learned; groupnorm without affine none; instancenorm with
+    affine and running statistics 6+6 learned and 6+6 stored; the field passes through."""
+    _, result = verified(network(
+        "input: 6x8x8\nlayers:\n  - {type: conv, filters: 6, kernel: 3}\n  - layernorm\n"
+        "  - {type: groupnorm, groups: 3, affine: false}\n"
+        "  - {type: instancenorm, affine: true, track_running_stats: true}\n"))
+    _, layernorm, groupnorm, instancenorm = result.layers
+    assert [check.params.measured for check in (layernorm, groupnorm, instancenorm)
+            if check.params is not None] == [
+        ParamCount(trainable=12, non_trainable=0), ParamCount(trainable=0, non_trainable=0),
+        ParamCount(trainable=12, non_trainable=12)]
+    for check in (layernorm, groupnorm, instancenorm):
+        axes = check.receptive_field.measured
+        assert axes is not None
+        assert [(a.size, a.stride) for a in axes] == [(3, 1), (3, 1)]
+def test_prelu_and_layer_scale_hand_their_kernels_c_values() -> None:
+    """On 6×4×4, prelu per channel and layer_scale each hand the kernel 6 trainable values,
+    a shared prelu 1, stochastic depth none."""
+    _, result = verified(network(
+        "input: 6x4x4\nlayers:\n  - {type: prelu, per_channel: true}\n  - prelu\n"
+        "  - layer_scale\n  - {type: stochastic_depth, p: 0.5}\n"))
+    assert [check.params.measured for check in result.layers if check.params] == [
+        ParamCount(trainable=6, non_trainable=0), ParamCount(trainable=1, non_trainable=0),
+        ParamCount(trainable=6, non_trainable=0), ParamCount(trainable=0, non_trainable=0)]
+    assert result.ok
 
 
 def test_receptive_field_of_two_convs_by_hand() -> None:
@@ -514,3 +702,108 @@ def test_linear_resize_from_7_to_23_agrees() -> None:
     _, result = verified(network(
         "input: 1x7\nlayers:\n  - {type: upsample, size: 23, mode: linear}\n"))
     assert result.ok
+
+
+def test_depthwise_and_channel_layers_by_hand() -> None:
+    """On 4×13×11: the depthwise 3×3 stride-2 conv to 8 filters has 8·(1·9) + 8 = 80
+    parameters and 8·7·6·9 = 3,024 MACs, which the arrays count; shuffle and slice have
+    none and keep the conv's 3×3 field."""
+    report, result = verified(network(SYNTHETIC["channels_2d"]))
+    assert_all_agree(report, result)
+    conv, shuffle, first_slice = result.layers[:3]
+    assert (conv.params.measured.trainable, conv.macs.measured) == (80, 3_024)
+    assert (shuffle.params.measured.trainable, shuffle.macs.measured) == (0, 0)
+    assert first_slice.shape.measured == (1, 4, 7, 6)
+    rows = {row.name: row for row in report.layers}
+    assert rows["channel_shuffle1"].receptive_field == rows["conv1"].receptive_field
+    assert rows["channel_shuffle1"].receptive_field.size == (3, 3)
+# ------------------------------------------------------ mul broadcasting, after and aux
+
+
+def test_squeeze_excite_field_is_local_and_its_context_global() -> None:
+    """Behind the SE gate the probe, holding the gate fixed, measures the stem's and the
+    conv's local field (7 along each dim), and every global-context row depends on every
+    input position through the gate, as the calculator says."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report, result = verified(net)
+    assert_all_agree(report, result)
+    checks = {check.name: check for check in result.layers}
+    mul = checks["block.se.mul"].receptive_field
+    assert mul.expected is not None and mul.expected.size == (7, 7)
+    rows = {row.name: row for row in report.layers}
+    assert rows["block.se.mul"].global_context and rows["block.relu"].global_context
+    assert not rows["block.se.conv1"].global_context and not rows["stem"].global_context
+    assert rows["aux_head.linear1"].aux and checks["aux_head.linear1"].macs.measured == 6
+
+
+def test_a_wrong_global_context_is_caught_both_ways() -> None:
+    """A row claimed to have global context that has none, and one denied it that has it,
+    each fail their receptive-field check with what the probe's scale holds."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report = analyze(net)
+    report = _with_row(report, "stem", global_context=True)
+    report = _with_row(report, "block.relu", global_context=False)
+    result = verify(net, report)
+    found = {(m.layer, m.check): (m.expected, m.measured) for m in result.mismatches}
+    assert found == {
+        ("stem", "receptive_field"): (
+            "global context: every output also depends on every input position through a "
+            "broadcast scale",
+            "0 of 13 positions along H reach every output through a broadcast scale, 0 of 11 "
+            "positions along W reach every output through a broadcast scale"),
+        ("block.relu", "receptive_field"): (
+            "no global context",
+            "13 of 13 positions along H reach every output through a broadcast scale, 11 of "
+            "11 positions along W reach every output through a broadcast scale"),
+    }
+
+
+def test_a_branch_broadcast_along_one_dim_gives_context_along_it_alone() -> None:
+    """The rows gate (pooled along H only) gives every output every position along H and
+    none along W through the scale: still global context, and the field along W is the
+    union with the gate's (which reads 3 of 6 columns per unit)."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report, result = verified(net)
+    assert_all_agree(report, result)
+    rows = {row.name: row for row in report.layers}
+    field = rows["rows.mul"].receptive_field
+    assert field is not None and rows["rows.mul"].global_context
+    assert field.size[0] == 7 and field.size[1] > 7
+
+
+def test_an_aux_head_is_run_and_checked_but_the_main_path_goes_on() -> None:
+    """verify runs the aux head's kernels (its MACs are measured) and the next row gets the
+    head's input: a wrong MAC count in the head fails there."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report = analyze(net)
+    conv = next(row for row in report.layers if row.name == "aux_head.conv1")
+    assert conv.macs == 2 * 6 * 9 * 5 * 4
+    result = verify(net, _with_row(report, "aux_head.conv1", macs=conv.macs + 1))
+    assert [(m.layer, m.check) for m in result.mismatches] == [("aux_head.conv1", "macs")]
+    rows_conv = next(check for check in result.layers if check.name == "rows.conv1")
+    assert rows_conv.shape is not None and rows_conv.shape.measured == (1, 6, 7, 6)
+
+
+def test_mul_kernel_broadcasts_as_numpy_and_refuses_what_convcalc_refuses() -> None:
+    """The mul op equals numpy's broadcasting product on SE shapes, and refuses unequal
+    ranks and sizes that are neither the largest nor 1."""
+    from convcalc.reference.ops.merge import mul
+
+    x = uniform((2, 4, 3, 5), stream_key(1, "x"), -1, 1)
+    gate = uniform((2, 4, 1, 1), stream_key(1, "g"), -1, 1)
+    rows = uniform((2, 1, 3, 1), stream_key(1, "r"), -1, 1)
+    np.testing.assert_array_equal(mul(x, gate, rows), x * gate * rows)
+    with pytest.raises(ValueError, match="equal rank"):
+        mul(x, gate[0])
+    with pytest.raises(ValueError, match="largest or 1"):
+        mul(x, uniform((2, 2, 1, 1), stream_key(1, "h"), -1, 1))
+
+
+def test_memory_estimate_keeps_the_input_alive_through_an_aux_head() -> None:
+    """An aux head's output is dropped while its input goes on: the value pass's peak is
+    the estimate's, never less than the head's input, output and the input held."""
+    net = network(SYNTHETIC["se_aux_after"])
+    report = analyze(net)
+    plan = build_plan(net, report)
+    estimate = estimate_memory(plan, report)
+    assert estimate.value_bytes >= 4 * (3 * 13 * 11 + 6 * 7 * 6 + 2 * 5 * 4)

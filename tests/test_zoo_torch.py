@@ -35,7 +35,8 @@ INPUTS: dict[str, tuple[int, ...]] = {"inception_v3": (3, 299, 299)}
 RENAME.update({
     # InceptionE splits two of its branches in two (1x3 and 3x1 convs, concatenated): each
     # split is a `parallel` of its own, a level torchvision's InceptionE does not have.
-    "inception_v3": lambda name: re.sub(r"\.(branch3x3_2|branch3x3dbl_3)\.", ".", name),
+    "inception_v3": lambda name: re.sub(r"\.(branch3x3_2|branch3x3dbl_3)\.(?=\1[ab]\.)", ".",
+                                        name),
     # A CNBlock's layer_scale is a parameter of the block module itself in torchvision.
     "convnext_tiny": lambda name: name.removesuffix(".layer_scale"),
 })

@@ -39,6 +39,8 @@ ACTIVATIONS: dict[str, Any] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
     "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid,
+    "mish": nn.Mish,
     "softmax": lambda: nn.Softmax(dim=1),
     "identity": nn.Identity,
 }
@@ -65,8 +67,34 @@ class Row(nn.Module):
         return out.flatten(1) if self.flatten else out
 
 
+class LayerScale(nn.Module):
+    """ConvNeXt's layer scale as torchvision writes it: ``gamma * x``, gamma of shape
+    (C, 1, …, 1)."""
+
+    def __init__(self, channels: int, rank: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels, *([1] * rank)), init))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.gamma * x
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth in eval mode, which is all the oracles run: the
+    identity."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        assert not self.training, "the oracles run in eval mode"
+        return x
+
+
 class Merge(nn.Module):
-    """The add or concat (over channels) that ends a residual or parallel block."""
+    """The add, concat (over channels) or mul (broadcasting) that ends a residual or
+    parallel block."""
 
     def __init__(self, kind: str) -> None:
         super().__init__()
@@ -75,6 +103,8 @@ class Merge(nn.Module):
     def forward(self, outputs: list[Tensor]) -> Tensor:
         if self.kind == "add":
             return torch.stack(outputs).sum(0)
+        if self.kind == "mul":
+            return multiplied(outputs)
         return torch.cat(outputs, dim=1)
 
 
@@ -166,13 +196,54 @@ def _window_padding(spec: dict[str, Any], sizes: Shape, kernel: Shape, stride: S
     return _dims(padding, rank), []
 
 
+# ------------------------------------------------------------------ normalisation
+
+NORMS = ("layernorm", "groupnorm", "instancenorm")
+"""The normalisation types other than batchnorm, built by ``_norm_row``."""
+
+
+class ChannelsLastLayerNorm(nn.Module):
+    """nn.LayerNorm(C) over dim 1 of (N, C, *spatial): channels moved last and back."""
+
+    def __init__(self, norm: nn.LayerNorm) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.norm(x.permute(0, *range(2, x.dim()), 1))
+        return out.permute(0, x.dim() - 1, *range(1, x.dim() - 1))
+
+
+def _norm_row(spec: dict[str, Any], shape: Shape) -> Row:
+    """Return the torch module of a layernorm, groupnorm or instancenorm, PyTorch's defaults
+    for every option the spec leaves out (instancenorm: no affine, no running statistics)."""
+    kind, channels, rank = spec["type"], shape[0], len(shape) - 1
+    eps = spec.get("eps", 1e-5)
+    if kind == "layernorm":
+        affine = spec.get("affine", True)
+        norm = nn.LayerNorm(channels, eps=eps, elementwise_affine=affine,
+                            bias=spec.get("bias", True))
+        return Row(kind, norm if rank == 0 else ChannelsLastLayerNorm(norm))
+    if kind == "groupnorm":
+        return Row(kind, nn.GroupNorm(spec["groups"], channels, eps=eps,
+                                      affine=spec.get("affine", True)))
+    if rank == 0:
+        raise ValueError(f"instancenorm needs a spatial input, got {shape}")
+    return Row(kind, _nd("InstanceNorm", rank)(
+        channels, eps=eps, affine=spec.get("affine", False),
+        track_running_stats=spec.get("track_running_stats", False)))
+
+
 def layer_module(spec: Any, shape: Shape) -> nn.Module:
     """Return the torch module of one layer of the format, for an input of ``shape``."""
     if isinstance(spec, str):
         spec = {"type": spec}
     kind = spec["type"]
     channels, sizes, rank = shape[0], shape[1:], len(shape) - 1
-    flat_ok = (*ACTIVATIONS, "leaky_relu", "dropout", "batchnorm", "flatten", "linear")
+    if kind in NORMS:
+        return _norm_row(spec, shape)
+    flat_ok = (*ACTIVATIONS, "leaky_relu", "dropout", "batchnorm", "flatten", "linear",
+               "elu", "prelu", "layer_scale", "stochastic_depth")
     if rank == 0 and kind not in flat_ok:
         raise ValueError(f"{kind} needs a spatial input, got {shape}")
     if rank > 0 and kind == "linear":  # nn.Linear would act on the last dim alone
@@ -183,6 +254,15 @@ def layer_module(spec: Any, shape: Shape) -> nn.Module:
         return Row(kind, nn.LeakyReLU(spec.get("negative_slope", 0.01)))
     if kind == "dropout":
         return Row(kind, nn.Dropout(spec.get("p", 0.5)))
+    if kind == "elu":
+        return Row(kind, nn.ELU(spec.get("alpha", 1.0)))
+    if kind == "prelu":
+        slopes = channels if spec.get("per_channel", False) else 1
+        return Row(kind, nn.PReLU(slopes, init=spec.get("init", 0.25)))
+    if kind == "layer_scale":
+        return Row(kind, LayerScale(channels, rank, spec.get("init", 1e-6)))
+    if kind == "stochastic_depth":
+        return Row(kind, StochasticDepth(spec["p"], spec.get("mode", "row")))
     if kind == "batchnorm":
         return Row(kind, _nd("BatchNorm", max(rank, 1))(channels, eps=spec.get("eps", 1e-5)))
     if kind == "flatten":
@@ -249,7 +329,9 @@ def build(layers: Sequence[Any], shape: Shape) -> tuple[nn.Module, Shape]:
     """
     items: list[nn.Module] = []
     for spec in layers:
-        if isinstance(spec, dict) and spec["type"] in ("sequential", "residual", "parallel"):
+        if isinstance(spec, dict) and spec["type"] == "aux":
+            items.append(AuxHead(build(spec["layers"], shape)[0]))
+        elif isinstance(spec, dict) and spec["type"] in ("sequential", "residual", "parallel"):
             for _ in range(spec.get("repeat", 1)):
                 module, shape = _container(spec, shape)
                 items.append(module)
@@ -269,7 +351,10 @@ def _container(spec: dict[str, Any], shape: Shape) -> tuple[nn.Module, Shape]:
     else:
         bodies, merge = spec["branches"], spec.get("merge", "concat")
     chains = [build(body, shape)[0] for body in bodies]
-    module = Branches(chains, Merge(merge))  # type: ignore[arg-type]
+    module: nn.Module = Branches(chains, Merge(merge))  # type: ignore[arg-type]
+    if spec.get("after"):
+        merged = output_shape(module, shape)
+        module = Chain([module, build(spec["after"], merged)[0]])
     return module, output_shape(module, shape)
 
 
@@ -289,3 +374,27 @@ def weight_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -
     if isinstance(module, nn.Linear):
         return module.in_features * module.out_features
     return 0
+
+
+# ---------------------------------------------------------------- mul, after and aux
+
+
+def multiplied(outputs: list[Tensor]) -> Tensor:
+    """Return the product of the branches with torch's broadcasting."""
+    total = outputs[0]
+    for output in outputs[1:]:
+        total = total * output
+    return total
+
+
+class AuxHead(nn.Module):
+    """An auxiliary head: runs its chain on x (its output leaves), returns x unchanged."""
+
+    def __init__(self, head: Chain) -> None:
+        super().__init__()
+        self.head = head
+        self.outputs: list[Tensor] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.outputs.append(self.head(x))
+        return x

@@ -883,3 +883,85 @@ BUILDERS: dict[str, Callable[[], nn.Module]] = {
     "mobilenet_v3_small": mobilenet_v3_small,
     "regnet_y_400mf": regnet_y_400mf,
 }
+
+
+# --------------------------------------------------------------------------- ShuffleNetV2
+
+
+def _channel_shuffle(x: Tensor, groups: int) -> Tensor:
+    """torchvision's channel_shuffle: view as (groups, C/groups), transpose, flatten."""
+    batch, channels, height, width = x.size()
+    x = x.view(batch, groups, channels // groups, height, width)
+    return torch.transpose(x, 1, 2).contiguous().view(batch, -1, height, width)
+
+
+def _depthwise(channels: int, stride: int) -> nn.Conv2d:
+    return nn.Conv2d(channels, channels, 3, stride, 1, bias=False, groups=channels)
+
+
+class _ShuffleBlock(nn.Module):
+    """torchvision's InvertedResidual: stride 2 runs branch1 and branch2 on the whole input;
+    stride 1 keeps one half of the channels and runs branch2 on the other; then a shuffle."""
+
+    def __init__(self, inp: int, oup: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        half = oup // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(
+                _depthwise(inp, stride), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
+            )
+        else:
+            self.branch1 = nn.Sequential()
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(inp if stride > 1 else half, half, 1, bias=False), nn.BatchNorm2d(half),
+            nn.ReLU(inplace=True),
+            _depthwise(half, stride), nn.BatchNorm2d(half),
+            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return _channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    """torchvision's ShuffleNetV2: stem conv and max pool, stages 2-4, conv5, mean, fc."""
+
+    def __init__(self, stages_repeats: list[int], stages_out_channels: list[int],
+                 num_classes: int = 1000) -> None:
+        super().__init__()
+        channels = stages_out_channels[0]
+        self.conv1 = nn.Sequential(nn.Conv2d(3, channels, 3, 2, 1, bias=False),
+                                   nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        for stage, repeats, out in zip((2, 3, 4), stages_repeats, stages_out_channels[1:],
+                                       strict=False):
+            blocks = [_ShuffleBlock(channels, out, 2)]
+            blocks += [_ShuffleBlock(out, out, 1) for _ in range(repeats - 1)]
+            self.add_module(f"stage{stage}", nn.Sequential(*blocks))
+            channels = out
+        last = stages_out_channels[-1]
+        self.conv5 = nn.Sequential(nn.Conv2d(channels, last, 1, bias=False),
+                                   nn.BatchNorm2d(last), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(last, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.maxpool(self.conv1(x))
+        x = self.stage4(self.stage3(self.stage2(x)))
+        out: Tensor = self.fc(self.conv5(x).mean([2, 3]))
+        return out
+
+
+def shufflenet_v2_x0_5() -> nn.Module:
+    """ShuffleNetV2 0.5x: repeats 4, 8, 4 and widths 24, 48, 96, 192, 1024; 1,366,792 params."""
+    return ShuffleNetV2([4, 8, 4], [24, 48, 96, 192, 1024])
+
+
+BUILDERS["shufflenet_v2_x0_5"] = shufflenet_v2_x0_5
+__all__ += ["shufflenet_v2_x0_5"]

@@ -51,7 +51,8 @@ def layer(
     padding: Annotated[str | None, typer.Option("--pad", "--padding", "-p",
                                                 help="Padding: 2, 1x2, same or valid.")] = None,
     dilation: Annotated[str | None, typer.Option("--dilation", "-d")] = None,
-    groups: Annotated[int | None, typer.Option("--groups", "-g")] = None,
+    groups: Annotated[str | None, typer.Option("--groups", "-g", help="Groups: 2, or "
+                                               "depthwise (one per input channel).")] = None,
     bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Add a bias per filter.")]
     = True,
     kind: Annotated[WindowKind, typer.Option("--type", "-t", help="Layer type.")]

@@ -14,7 +14,7 @@ from convcalc.loader import NetworkSource, network_from_data
 from convcalc.spec import InputShape, Network
 from convcalc.textsafe import echo
 
-__all__ = ["FLAG_OF_FIELD", "layer_network", "parse_dims"]
+__all__ = ["FLAG_OF_FIELD", "layer_network", "parse_dims", "parse_groups"]
 
 
 FLAG_OF_FIELD = {
@@ -35,6 +35,16 @@ def parse_dims(text: str, flag: str) -> int | list[int]:
     return values[0] if len(values) == 1 else values
 
 
+def parse_groups(text: str) -> int | str:
+    """Return ``depthwise`` as it is and ``4`` as 4; raise an InputError naming --groups else."""
+    if text.strip() == "depthwise":
+        return "depthwise"
+    if not (text.strip().isascii() and text.strip().isdigit()):
+        raise InputError(f"--groups takes an int or depthwise, got {echo(text)}",
+                         source="<flags>")
+    return int(text)
+
+
 def layer_network(
     input_shape: str,
     kind: WindowKind,
@@ -44,7 +54,7 @@ def layer_network(
     stride: str | None = None,
     padding: str | None = None,
     dilation: str | None = None,
-    groups: int | None = None,
+    groups: str | None = None,
     bias: bool = True,
     output_padding: str | None = None,
     ceil_mode: bool = False,
@@ -58,7 +68,7 @@ def layer_network(
                              source="<flags>")
         layer["filters"] = filters
         if groups is not None:
-            layer["groups"] = groups
+            layer["groups"] = parse_groups(groups)
         if not bias:
             layer["bias"] = False
     else:

@@ -14,6 +14,13 @@ it builds the network, feeds it zeros and prints both. The conventions:
 * **Each layer** is the module its type's ``to_pytorch`` writes (in its module of
   ``convcalc.layers``): the ``nn`` class by the input's rank and, where PyTorch's own
   padding cannot express convcalc's, a pad module just before it, named ``<layer>_pad``.
+* **after: [layers]** of a residual or a parallel are children of its module too, run on
+  the merged output (``layer1.0.relu`` is a child of ``layer1.0``).
+* **aux** heads are ``Aux`` modules: their layers run on the tensor and their output is
+  collected; the tensor goes on unchanged. A network with aux heads is built as a
+  ``WithAux`` (an ``nn.Sequential`` whose ``forward`` returns ``(main output, *aux
+  outputs)``, the heads' in the order they ran, as torchvision's Inception v3 does in
+  training); without them, ``forward`` returns the output alone.
 * **repeat: N** is an ``nn.Sequential`` of N copies named ``0`` … ``N−1``; consecutive
   copies whose source is the same are written once, in a loop (each copy is still built
   anew, with its own weights).
@@ -38,6 +45,7 @@ from typing import get_args
 
 from convcalc.analysis import analyze
 from convcalc.layers import Container, Parallel, Residual, Sequential
+from convcalc.layers.containers import Aux
 from convcalc.layers.merges import Merge, MergeName, merge_definition
 from convcalc.layers.torch_source import Code, TorchHelper, comment, constant
 from convcalc.plan import Group, Leaf, PlanNode, Turn
@@ -66,7 +74,7 @@ _TORCH_ATTRIBUTES = """
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
     set_submodule share_memory state_dict to to_empty train training type update values xpu
     zero_grad
-    _layer_names _shortcut_names _branch_names _merge
+    _layer_names _shortcut_names _branch_names _merge _after_names _outputs _merged
 """
 TORCH_RESERVED_NAMES = frozenset(_TORCH_ATTRIBUTES.split())
 """Names ``add_module`` refuses on ``nn.Sequential`` and the containers the file defines
@@ -222,22 +230,28 @@ class _Writer:
 
     def bodies(self, layer: Container, turn: Turn) -> _Block:
         bodies = [self.nodes(body) for body in turn.bodies]
+        after = self.nodes(turn.after)
         merge = None if turn.merge is None else merge_definition(turn.merge.kind)
-        self.settle([entry for body in bodies for entry in body])
+        self.settle([entry for body in bodies for entry in body] + after)
+        after_part: list[_Entry | _Block | Code] = (
+            [_Block("after=[", list(after), "],")] if after else [])
         if isinstance(layer, Sequential):
             return _Block("nn.Sequential(OrderedDict([", list(bodies[0]), "]))")
+        if isinstance(layer, Aux):
+            self.helper(_aux())
+            return _Block("Aux([", list(bodies[0]), "])")
         if isinstance(layer, Residual):
             assert merge is not None  # a residual's bodies are always merged
             self.helper(_residual(merge))
             parts: list[_Entry | _Block | Code] = [_Block("layers=[", list(bodies[0]), "],")]
             if bodies[1]:
                 parts.append(_Block("shortcut=[", list(bodies[1]), "],"))
-            return _Block("Residual(", parts, ")")
+            return _Block("Residual(", parts + after_part, ")")
         if isinstance(layer, Parallel):
             self.helper(_parallel())
             branches = [_Block("[", list(body), "],") for body in bodies]
             merge_name = Code(constant(layer.merge) + ",")
-            return _Block("Parallel(", [merge_name, *branches], ")")
+            return _Block("Parallel(", [merge_name, *branches, *after_part], ")")
         raise AssertionError(f"no export for container {type(layer).__name__}")
 
     def settle(self, entries: list[_Entry]) -> None:
@@ -269,25 +283,30 @@ def _residual(merge: Merge) -> TorchHelper:
                                      "_run(self, self._shortcut_names, x)"])
     return TorchHelper("Residual", f'''
 class Residual(nn.Module):
-    """``{summary}``; an empty shortcut is the identity.
+    """``after({summary})``; an empty shortcut or after is the identity.
 
-    The modules of both bodies are children of this one, under their own names.
+    The modules of both bodies and of after are children of this one, under their own
+    names.
     """
 
     def __init__(
         self,
         layers: list[tuple[str, nn.Module]],
         shortcut: list[tuple[str, nn.Module]] | None = None,
+        after: list[tuple[str, nn.Module]] | None = None,
     ) -> None:
         super().__init__()
         shortcut = shortcut or []
-        for name, module in [*layers, *shortcut]:
+        after = after or []
+        for name, module in [*layers, *shortcut, *after]:
             self.add_module(name, module)
         self._layer_names = [name for name, _ in layers]
         self._shortcut_names = [name for name, _ in shortcut]
+        self._after_names = [name for name, _ in after]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return {merged}
+        merged = {merged}
+        return _run(self, self._after_names, merged)
 ''')
 
 
@@ -310,25 +329,77 @@ def _parallel() -> TorchHelper:
     merged = "\n".join(" " * 8 + line for line in forward)
     return TorchHelper("Parallel", f'''
 class Parallel(nn.Module):
-    """Branches over the same input, merged by {summary}; [] is x.
+    """Branches over the same input, merged by {summary}, then the after layers; [] is x.
 
-    The modules of every branch are children of this one, under their own names.
+    The modules of every branch and of after are children of this one, under their own
+    names.
     """
 
-    def __init__(self, merge: str, *branches: list[tuple[str, nn.Module]]) -> None:
+    def __init__(
+        self,
+        merge: str,
+        *branches: list[tuple[str, nn.Module]],
+        after: list[tuple[str, nn.Module]] | None = None,
+    ) -> None:
         super().__init__()
-        for name, module in [entry for branch in branches for entry in branch]:
+        after = after or []
+        for name, module in [entry for branch in [*branches, after] for entry in branch]:
             self.add_module(name, module)
         self._merge = merge
         self._branch_names = [[name for name, _ in branch] for branch in branches]
+        self._after_names = [name for name, _ in after]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _run(self, self._after_names, self._merged(x))
+
+    def _merged(self, x: torch.Tensor) -> torch.Tensor:
         outputs = [_run(self, names, x) for names in self._branch_names]
 {merged}
 ''')
 
 
-_CONTAINER_HELPERS = ("Residual", "Parallel")
+def _aux() -> TorchHelper:
+    """Return the ``Aux`` head and ``WithAux``, the network that returns the heads' outputs."""
+    return TorchHelper("Aux", '''
+class Aux(nn.Module):
+    """An auxiliary head: its layers run on x and their output leaves the network (the
+    enclosing WithAux returns it); x goes on unchanged.
+    """
+
+    def __init__(self, layers: list[tuple[str, nn.Module]]) -> None:
+        super().__init__()
+        for name, module in layers:
+            self.add_module(name, module)
+        self._layer_names = [name for name, _ in layers]
+        self._outputs: list[torch.Tensor] | None = None  # set by WithAux while it runs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output = _run(self, self._layer_names, x)
+        if self._outputs is not None:
+            self._outputs.append(output)
+        return x
+
+
+class WithAux(nn.Sequential):
+    """The network with auxiliary heads: ``forward`` returns ``(main output, *aux head
+    outputs)``, the heads' in the order they ran.
+    """
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        heads = [module for module in self.modules() if isinstance(module, Aux)]
+        outputs: list[torch.Tensor] = []
+        for head in heads:
+            head._outputs = outputs
+        try:
+            main = super().forward(x)
+        finally:
+            for head in heads:
+                head._outputs = None
+        return (main, *outputs)
+''')
+
+
+_CONTAINER_HELPERS = ("Residual", "Parallel", "Aux")
 """The containers' helper classes, written first and in this order; they call ``_run``."""
 
 _RUN = '''
@@ -347,6 +418,18 @@ if __name__ == "__main__":
     parameters = sum(p.numel() for p in model.parameters())
     print(f"parameters   {parameters:,} (convcalc: {PARAMETERS:,})")
     print(f"output shape {tuple(output.shape[1:])} (convcalc: {OUTPUT_SHAPE})")
+'''
+
+_MAIN_AUX = '''
+if __name__ == "__main__":
+    model = build().eval()
+    with torch.no_grad():
+        output, *heads = model(torch.zeros(1, *INPUT_SHAPE))
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"parameters   {parameters:,} (convcalc: {PARAMETERS:,}, aux heads included)")
+    print(f"output shape {tuple(output.shape[1:])} (convcalc: {OUTPUT_SHAPE})")
+    shapes = [tuple(head.shape[1:]) for head in heads]
+    print(f"aux outputs  {shapes} (convcalc: {AUX_OUTPUT_SHAPES})")
 '''
 
 
@@ -407,7 +490,9 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
     writer = _Writer()
     entries = writer.nodes(report.plan.nodes)
     writer.settle(entries)
-    body = _module_lines(_Block("nn.Sequential(OrderedDict([", list(entries), "]))"), 4)
+    has_aux = "Aux" in writer.helpers
+    network_class = "WithAux" if has_aux else "nn.Sequential"
+    body = _module_lines(_Block(f"{network_class}(OrderedDict([", list(entries), "]))"), 4)
     helpers = [writer.helpers[name] for name in _CONTAINER_HELPERS if name in writer.helpers]
     helpers += sorted((helper for name, helper in writer.helpers.items()
                        if name not in _CONTAINER_HELPERS), key=lambda helper: helper.name)
@@ -432,6 +517,11 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
         f"PARAMETERS = {constant(report.totals.params)}",
         "",
     ]
+    if has_aux:
+        heads = [tuple(row.output_shape) for row in report.layers
+                 if row.container and row.type == "aux"]
+        lines[-1:] = [f"AUX_OUTPUT_SHAPES = {constant(tuple(heads))}",
+                      '"""Each aux head\'s output shape, in the order the heads run."""', ""]
     if needs_run:
         lines += ["", *_RUN.strip("\n").split("\n"), ""]
     for helper in helpers:
@@ -443,6 +533,6 @@ def to_pytorch(network: Network, source: str | None = None) -> str:
         "    return " + body[0],
         *body[1:],
         "",
-        *_MAIN.split("\n")[:-1],
+        *(_MAIN_AUX if has_aux else _MAIN).split("\n")[:-1],
     ]
     return "\n".join(lines) + "\n"

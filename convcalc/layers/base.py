@@ -143,8 +143,10 @@ class LayerFamily(StrEnum):
     pool = "pool"
     dense = "dense"
     elementwise = "elementwise"
+    norm = "norm"
     resample = "resample"
     container = "container"
+    channels = "channels"
 
 
 class Cost(NamedTuple):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from convcalc.common import dim_names
 from convcalc.errors import LayerError
@@ -45,19 +46,39 @@ from convcalc.layers.worked import (
 __all__ = ["Conv", "ConvLayer", "ConvTranspose", "TransposedWindow"]
 
 Filters = Annotated[Size, Field(description="Output channels: the number of kernels.")]
-Groups = Annotated[Size, Field(description="Groups of input channels; groups equal to the "
-                                           "input channels is a depthwise convolution.")]
+def _groups_word(value: Any) -> Any:
+    """Refuse a word other than ``depthwise`` as what it is, not as "not a valid integer"."""
+    if isinstance(value, str) and value != "depthwise":
+        raise PydanticCustomError("groups_word", "Input should be an int of at least 1, or "
+                                                 "depthwise (one group per input channel)")
+    return value
 
 
-def _check_groups(channels: int, filters: int, groups: int) -> None:
-    """Raise unless ``groups`` divides both the input channels and the filters."""
-    for what, count in (("input channels", channels), ("filters", filters)):
-        if count % groups:
+Groups = Annotated[Size | Literal["depthwise"], BeforeValidator(_groups_word), Field(description=(
+    "Groups of input channels, or depthwise: as many groups as input channels (a depthwise "
+    "convolution), resolved against the input."))]
+
+
+def _resolve_groups(channels: int, filters: int, groups: int | Literal["depthwise"]) -> int:
+    """Return the number of groups (``depthwise`` is the input channels), or raise unless it
+    divides both the input channels and the filters."""
+    count = channels if groups == "depthwise" else groups
+    for what, total in (("input channels", channels), ("filters", filters)):
+        if total % count:
+            written = f"groups={count}"
+            if groups == "depthwise":
+                written = f"groups=depthwise ({count}, the input channels)"
             raise LayerError(
-                f"groups={groups} does not divide the {count} {what}; "
+                f"{written} does not divide the {total} {what}; "
                 "groups must divide both the input channels and the filters",
                 field_name="groups",
             )
+    return count
+
+
+def _groups_text(written: int | Literal["depthwise"], groups: int) -> str:
+    """Return ``4``, or ``depthwise = C = 32`` where the file wrote depthwise."""
+    return f"depthwise = C = {groups}" if written == "depthwise" else str(groups)
 
 
 def _weight_cost(weights: int, macs: int, biases: int, outputs: int) -> Cost:
@@ -127,13 +148,18 @@ class Conv(LayerSpec):
     def resolve(self, shape: Shape) -> Window:
         """Return the window for an input of ``shape``, or raise if it or the groups misfit."""
         window = self.window(shape)
-        _check_groups(shape[0], self.filters, self.groups)
+        self.resolved_groups(shape[0])
         return window
+
+    def resolved_groups(self, channels: int) -> int:
+        """Return the groups on ``channels`` input channels (``depthwise`` is ``channels``),
+        or raise unless they divide the input channels and the filters."""
+        return _resolve_groups(channels, self.filters, self.groups)
 
     def apply(self, shape: Shape) -> Step:
         window = self.resolve(shape)
         out = (self.filters, *window.out)
-        taps = shape[0] // self.groups * math.prod(window.kernel)
+        taps = shape[0] // self.resolved_groups(shape[0]) * math.prod(window.kernel)
         cost = _weight_cost(self.filters * taps, numel(out) * taps,
                             self.filters if self.bias else 0, numel(out))
         return Step(out, cost, window.index_maps(), tuple(window.warnings()))
@@ -141,10 +167,12 @@ class Conv(LayerSpec):
     def explain(self, shape: Shape) -> Worked:
         window = self.resolve(shape)
         lines, sizes = window_lines(window, self.padding == "same")
-        channels = shape[0] // self.groups
-        if self.groups > 1:
-            lines.append(f"groups = {self.groups}: each filter reads C/groups = {shape[0]}/"
-                         f"{self.groups} = {channels} channel{'s' if channels > 1 else ''}")
+        groups = self.resolved_groups(shape[0])
+        channels = shape[0] // groups
+        if groups > 1:
+            lines.append(f"groups = {_groups_text(self.groups, groups)}: each filter reads "
+                         f"C/groups = {shape[0]}/{groups} = {channels} "
+                         f"channel{'s' if channels > 1 else ''}")
         taps = product([channels, *window.kernel]).group()
         params = number(self.filters) * taps
         if self.bias:
@@ -162,6 +190,7 @@ class Conv(LayerSpec):
         an even kernel or a stride) is written as ``nn.ZeroPad*d`` and the conv unpadded.
         """
         window = self.resolve(shape)
+        groups = self.resolved_groups(shape[0])
         rank = len(window.dims)
         symmetric = all(before == after for before, after in window.pads)
         padding = tuple(before for before, _ in window.pads)
@@ -171,7 +200,7 @@ class Conv(LayerSpec):
             stride=ints(window.stride) if any(s != 1 for s in window.stride) else None,
             padding=ints(padding) if symmetric and any(padding) else None,
             dilation=ints(window.dilation) if any(d != 1 for d in window.dilation) else None,
-            groups=self.groups if self.groups != 1 else None,
+            groups=groups if groups != 1 else None,
             bias=None if self.bias else False,
         )
         pad = None if symmetric else call(f"nn.ZeroPad{rank}d", torch_padding(window.pads))
@@ -212,7 +241,7 @@ class ConvTranspose(LayerSpec):
         dilation = per_dim(self.dilation, rank, "dilation")
         padding = per_dim(self.padding, rank, "padding")
         output_padding = per_dim(self.output_padding, rank, "output_padding")
-        _check_groups(shape[0], self.filters, self.groups)
+        self.resolved_groups(shape[0])
         out = []
         for name, size, k, s, d, p, extra in zip(
             dim_names(rank), dims, kernel, stride, dilation, padding, output_padding,
@@ -236,10 +265,15 @@ class ConvTranspose(LayerSpec):
         return TransposedWindow(dims, kernel, stride, dilation, padding, output_padding,
                                 tuple(out))
 
+    def resolved_groups(self, channels: int) -> int:
+        """Return the groups on ``channels`` input channels (``depthwise`` is ``channels``),
+        or raise unless they divide the input channels and the filters."""
+        return _resolve_groups(channels, self.filters, self.groups)
+
     def apply(self, shape: Shape) -> Step:
         window = self.resolve(shape)
         out = (self.filters, *window.out)
-        taps = self.filters // self.groups * math.prod(window.kernel)
+        taps = self.filters // self.resolved_groups(shape[0]) * math.prod(window.kernel)
         cost = _weight_cost(shape[0] * taps, numel(shape) * taps,
                             self.filters if self.bias else 0, numel(out))
         return Step(out, cost, window.index_maps())
@@ -251,10 +285,12 @@ class ConvTranspose(LayerSpec):
         lines += lines_per_dim(len(window.dims), lambda i: [transposed_size_line(
             window.dims[i], window.kernel[i], window.stride[i], window.dilation[i],
             window.padding[i], window.output_padding[i])])
-        per_group = self.filters // self.groups
-        if self.groups > 1:
-            lines.append(f"groups = {self.groups}: each input channel feeds filters/groups = "
-                         f"{self.filters}/{self.groups} = {per_group} outputs")
+        groups = self.resolved_groups(shape[0])
+        per_group = self.filters // groups
+        if groups > 1:
+            lines.append(f"groups = {_groups_text(self.groups, groups)}: each input channel "
+                         f"feeds filters/groups = {self.filters}/{groups} = {per_group} "
+                         "outputs")
         taps = product([per_group, *window.kernel]).group()
         params = number(shape[0]) * taps
         if self.bias:
@@ -271,6 +307,7 @@ class ConvTranspose(LayerSpec):
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.ConvTranspose*d``, its options written where they are not the default."""
         window = self.resolve(shape)
+        groups = self.resolved_groups(shape[0])
 
         def option(values: tuple[int, ...], default: int) -> int | tuple[int, ...] | None:
             return ints(values) if any(v != default for v in values) else None
@@ -281,7 +318,7 @@ class ConvTranspose(LayerSpec):
             stride=option(window.stride, 1),
             padding=option(window.padding, 0),
             output_padding=option(window.output_padding, 0),
-            groups=self.groups if self.groups != 1 else None,
+            groups=groups if groups != 1 else None,
             bias=None if self.bias else False,
             dilation=option(window.dilation, 1),
         ))

@@ -1,11 +1,12 @@
-"""Layers that act on each element alone: normalisation, dropout and activations."""
+"""Layers that act on each element alone: dropout, activations, layer scale and stochastic
+depth."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from convcalc.layers.base import (
     Cost,
@@ -17,45 +18,11 @@ from convcalc.layers.base import (
     TypeField,
     numel,
 )
-from convcalc.layers.torch_source import TorchLeaf, call
+from convcalc.layers.torch_source import TorchHelper, TorchLeaf, call
 from convcalc.layers.worked import Worked, equation, number, product
 
-__all__ = ["Activation", "BatchNorm", "Dropout", "ElementwiseLayer", "LeakyRelu"]
-
-
-class BatchNorm(LayerSpec):
-    """Batch normalisation over channels, in inference form ``x·a + b`` (2 FLOPs an element).
-
-    Params ``2·C`` (γ, β) as PyTorch counts them; ``2·C`` non-trainable running
-    statistics (mean, variance) as Keras counts them.
-    """
-
-    family: ClassVar[LayerFamily] = LayerFamily.elementwise
-    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:batchnorm"
-    type: TypeField[Literal["batchnorm"]]
-    eps: Real = Field(1e-5, gt=0, description=(
-        "Added to the variance before its square root: a finite number above 0 (an "
-        "infinite eps would divide every input away)."))
-
-    def apply(self, shape: Shape) -> Step:
-        channels = shape[0]
-        cost = Cost(params=2 * channels, non_trainable_params=2 * channels,
-                    flops=2 * numel(shape))
-        return Step(shape, cost)
-
-    def explain(self, shape: Shape) -> Worked:
-        params = number(2) * number(shape[0])
-        lines = [equation("params", params, "γ and β per channel"),
-                 equation("non-trainable", params, "running mean and variance")]
-        return Worked(lines, shape, params.value, params.value,
-                      flops=number(2) * product(list(shape)),
-                      flops_note="inference form x·a + b: a multiply and an add per element")
-
-    def to_pytorch(self, shape: Shape) -> TorchLeaf:
-        """Return ``nn.BatchNorm*d`` by the input's rank (``nn.BatchNorm1d`` on a flat one)."""
-        rank = max(len(shape) - 1, 1)
-        return TorchLeaf(call(f"nn.BatchNorm{rank}d", shape[0],
-                              eps=self.eps if self.eps != 1e-5 else None))
+__all__ = ["Activation", "Dropout", "ElementwiseLayer", "Elu", "LayerScale",
+           "LeakyRelu", "Prelu", "StochasticDepth"]
 
 
 class Dropout(LayerSpec):
@@ -85,13 +52,15 @@ class Activation(LayerSpec):
 
     FLOPs: one per element (the cost of evaluating exp, erf or tanh is not modelled),
     none for ``identity``, three per element for ``softmax`` (exp, sum, divide).
+    ``hardsigmoid`` (``relu6(x + 3)/6``) and ``mish`` (``x·tanh(softplus(x))``) are one
+    per element too, by the same convention.
     """
 
     family: ClassVar[LayerFamily] = LayerFamily.elementwise
     reference_ops: ClassVar[Mapping[str, str]] = {
         name: f"convcalc.reference.ops.elementwise:{name}" for name in (
             "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "softmax",
-            "identity",
+            "identity", "hardsigmoid", "mish",
         )
     }
     FLOPS_PER_ELEMENT: ClassVar[dict[str, int]] = {"identity": 0, "softmax": 3}
@@ -99,9 +68,10 @@ class Activation(LayerSpec):
         "relu": "nn.ReLU", "relu6": "nn.ReLU6", "gelu": "nn.GELU", "silu": "nn.SiLU",
         "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "hardswish": "nn.Hardswish",
         "softmax": "nn.Softmax", "identity": "nn.Identity",
+        "hardsigmoid": "nn.Hardsigmoid", "mish": "nn.Mish",
     }
     type: TypeField[Literal["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish",
-                            "softmax", "identity"]]
+                            "softmax", "identity", "hardsigmoid", "mish"]]
 
     def apply(self, shape: Shape) -> Step:
         per_element = self.FLOPS_PER_ELEMENT.get(self.type, 1)
@@ -144,6 +114,175 @@ class LeakyRelu(LayerSpec):
         return TorchLeaf(call("nn.LeakyReLU", negative_slope=slope if slope != 0.01 else None))
 
 
-ElementwiseLayer = BatchNorm | Dropout | Activation | LeakyRelu
+class Elu(LayerSpec):
+    """ELU, ``x`` where positive and ``α·(eˣ − 1)`` elsewhere: one operation per element,
+    as every activation (the exp is not modelled)."""
+
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:elu"
+    type: TypeField[Literal["elu"]]
+    alpha: Real = Field(1.0, description=(
+        "α in α·(eˣ − 1) for inputs at or below 0, the value the output tends to far below "
+        "0 (negated): a finite number."))
+
+    def apply(self, shape: Shape) -> Step:
+        return Step(shape, Cost(flops=numel(shape)))
+
+    def explain(self, shape: Shape) -> Worked:
+        return Worked([], shape, flops=product(list(shape)), flops_note="one per element")
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.ELU``, ``alpha`` written where it is not PyTorch's 1.0."""
+        return TorchLeaf(call("nn.ELU", alpha=self.alpha if self.alpha != 1.0 else None))
+
+
+class Prelu(LayerSpec):
+    """Parametric ReLU, ``x`` where positive and ``a·x`` elsewhere, the slope ``a`` learned:
+    one operation per element, as ``leaky_relu``.
+
+    Params 1 (one slope for every channel), or ``C`` with ``per_channel`` (one slope per
+    channel, ``nn.PReLU(num_parameters=C)``); on a flat input ``C`` is the feature count.
+    """
+
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:prelu"
+    type: TypeField[Literal["prelu"]]
+    per_channel: StrictBool = Field(False, description=(
+        "One learned slope per channel (or per feature of a flat input) instead of one "
+        "shared by all, as nn.PReLU(num_parameters=C)."))
+    init: Real = Field(0.25, description=(
+        "The slopes' starting value (PyTorch's 0.25), which verify runs with and the export "
+        "starts from: a finite number."))
+
+    def slopes(self, shape: Shape) -> int:
+        """Return how many slopes the layer learns on an input of ``shape``."""
+        return shape[0] if self.per_channel else 1
+
+    def apply(self, shape: Shape) -> Step:
+        return Step(shape, Cost(params=self.slopes(shape), flops=numel(shape)))
+
+    def explain(self, shape: Shape) -> Worked:
+        slopes = self.slopes(shape)
+        note = "one slope per channel" if self.per_channel else "one slope for every channel"
+        return Worked([equation("params", number(slopes), note)], shape, slopes,
+                      flops=product(list(shape)), flops_note="one per element")
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return ``nn.PReLU``, ``num_parameters`` and ``init`` written where they are not
+        PyTorch's 1 and 0.25."""
+        slopes = self.slopes(shape)
+        return TorchLeaf(call("nn.PReLU", num_parameters=slopes if slopes != 1 else None,
+                              init=self.init if self.init != 0.25 else None))
+
+
+_LAYER_SCALE = TorchHelper("LayerScale", '''
+class LayerScale(nn.Module):
+    """A learned factor per channel (ConvNeXt's layer scale), the same at every position.
+
+    The factors have shape (C, 1, …, 1), one 1 per spatial dim, as torchvision's
+    ConvNeXt keeps them, so they broadcast over an (N, C, *spatial) input.
+    """
+
+    def __init__(self, channels: int, spatial_dims: int, init: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,) + (1,) * spatial_dims, init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+''')
+"""The exported file's layer scale: C parameters, as torchvision's ConvNeXt holds them."""
+
+
+class LayerScale(LayerSpec):
+    """Layer scale (ConvNeXt): each channel multiplied by its own learned factor.
+
+    Params ``C``; FLOPs ``numel`` (one multiply per element); no MACs, since the factor is
+    per channel, not a weight summed over inputs.
+    """
+
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:layer_scale"
+    type: TypeField[Literal["layer_scale"]]
+    init: Real = Field(1e-6, description=(
+        "The factors' starting value (ConvNeXt's 1e-6), which verify runs with and the "
+        "export starts from: a finite number."))
+
+    def apply(self, shape: Shape) -> Step:
+        return Step(shape, Cost(params=shape[0], flops=numel(shape)))
+
+    def explain(self, shape: Shape) -> Worked:
+        return Worked([equation("params", number(shape[0]), "one factor per channel")], shape,
+                      shape[0], flops=product(list(shape)),
+                      flops_note="one multiply per element")
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return the file's ``LayerScale`` (torch has no module for it), ``init`` written
+        where it is not 1e-6."""
+        return TorchLeaf(call("LayerScale", shape[0], len(shape) - 1,
+                              init=self.init if self.init != 1e-6 else None),
+                         helper=_LAYER_SCALE)
+
+
+_STOCHASTIC_DEPTH = TorchHelper("StochasticDepth", '''
+class StochasticDepth(nn.Module):
+    """Stochastic depth (Huang et al., 2016), torchvision's rule in plain torch.
+
+    While training, the whole input of a sample (mode "row") or of the batch (mode
+    "batch") is zeroed with probability p and the rest scaled by 1/(1 − p); in eval mode
+    it is the identity.
+    """
+
+    def __init__(self, p: float, mode: str = "row") -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}"
+''')
+"""The exported file's stochastic depth, without torchvision."""
+
+
+class StochasticDepth(LayerSpec):
+    """Stochastic depth: drops a whole residual branch while training; the identity at
+    inference, so, like dropout, no FLOPs are counted."""
+
+    family: ClassVar[LayerFamily] = LayerFamily.elementwise
+    reference_op: ClassVar[str] = "convcalc.reference.ops.elementwise:stochastic_depth"
+    type: TypeField[Literal["stochastic_depth"]]
+    # p = 1 is allowed (it drops the branch in every training step), as torchvision does.
+    p: Real = Field(ge=0, le=1, description=(
+        "Probability of dropping the input while training, from 0 to 1 (torchvision's "
+        "first blocks use 0.0); the identity at inference."))
+    mode: Literal["row", "batch"] = Field("row", description=(
+        "row: each sample of the batch is dropped on its own; batch: the whole batch at "
+        "once."))
+
+    def apply(self, shape: Shape) -> Step:
+        return Step(shape)
+
+    def explain(self, shape: Shape) -> Worked:
+        return Worked(["the identity at inference: out = in, no FLOPs"], shape)
+
+    def to_pytorch(self, shape: Shape) -> TorchLeaf:
+        """Return the file's ``StochasticDepth`` (torchvision.ops' rule in plain torch),
+        ``mode`` written where it is not row."""
+        return TorchLeaf(call("StochasticDepth", self.p,
+                              mode=self.mode if self.mode != "row" else None),
+                         helper=_STOCHASTIC_DEPTH)
+
+
+ElementwiseLayer = (Dropout | Activation | LeakyRelu | Elu | Prelu | LayerScale
+                    | StochasticDepth)
 """This family's layer classes, in the order they are defined; the union of every layer
 type (convcalc.layers.containers.Layer) is made of these."""

@@ -1,7 +1,8 @@
 """Merges: how a container's branch outputs combine, one registered definition each.
 
 ``add`` sums equal shapes elementwise (residual blocks); ``concat`` joins the branches'
-channels (Inception). Each definition owns its shape rule and cost, its worked formulas,
+channels (Inception); ``mul`` multiplies elementwise with broadcasting (squeeze-and-excitation
+scales ``C×H×W`` by ``C×1×1``). Each definition owns its shape rule and cost, its worked formulas,
 its receptive-field rule, its PyTorch source (what the exported ``Residual`` and
 ``Parallel`` classes do to merge) and where its reference op lives. ``MERGES`` maps a name to its
 definition and ``merge_definition`` looks one up; a name it does not know is an error,
@@ -21,9 +22,18 @@ from convcalc.errors import LayerError
 from convcalc.layers.base import Cost, Shape, numel
 from convcalc.layers.worked import Worked, number, product
 
-__all__ = ["MERGES", "Add", "Concat", "FieldRule", "Merge", "MergeName", "merge_definition"]
+__all__ = [
+    "MERGES",
+    "Add",
+    "Concat",
+    "FieldRule",
+    "Merge",
+    "MergeName",
+    "Mul",
+    "merge_definition",
+]
 
-MergeName = Literal["concat", "add"]
+MergeName = Literal["concat", "add", "mul"]
 """The merges a container may name; ``parallel``'s default first (the schema keeps this
 order). A test keeps it equal to the names in ``MERGES``."""
 
@@ -33,6 +43,10 @@ class FieldRule(StrEnum):
 
     union = "union"
     """Each output position sees what the same position of any branch sees."""
+    local_union = "local_union"
+    """Per spatial dim, the union over the branches not broadcast along it: a broadcast
+    branch (size 1 there while the output is larger) carries global context along that
+    dim, not a spatial extent, so it is held fixed."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,19 @@ class Merge:
     def torch_statements(self, outputs: str) -> list[str]:
         """Return the lines of a ``forward`` that return the merge of the list ``outputs``."""
         raise NotImplementedError(f"the {self.name} merge has no torch_statements()")
+
+    def local_branches(self, shapes: Sequence[Shape]) -> tuple[tuple[bool, ...], ...]:
+        """Return, per spatial dim, whether each branch's field counts there.
+
+        Every branch counts along every dim, except where ``field_rule`` is
+        ``local_union``: there a branch broadcast along a dim does not.
+        """
+        spatial = len(shapes[0]) - 1 if shapes else 0
+        return tuple(tuple(True for _ in shapes) for _ in range(spatial))
+
+    def broadcasts_spatially(self, shapes: Sequence[Shape]) -> bool:
+        """Return whether a branch is broadcast along a spatial dim (global context)."""
+        return not all(all(dim) for dim in self.local_branches(shapes))
 
 
 class Add(Merge):
@@ -126,9 +153,60 @@ class Concat(Merge):
         return [f"return torch.cat({outputs}, dim=1)"]
 
 
+class Mul(Merge):
+    """Elementwise product with broadcasting: ``(n − 1)·numel(output)`` FLOPs, no MACs.
+
+    The branches have equal rank, and in every dimension each branch is the largest size
+    or 1 (squeeze-and-excitation: ``C×H×W`` times a ``C×1×1`` scale).
+    """
+
+    torch_summary: ClassVar[str] = '"mul" (broadcasting)'
+
+    def apply(self, shapes: Sequence[Shape]) -> tuple[Shape, Cost]:
+        out = self._broadcast(shapes)
+        return out, Cost(flops=(len(shapes) - 1) * numel(out))
+
+    @staticmethod
+    def _broadcast(shapes: Sequence[Shape]) -> Shape:
+        """Return the broadcast shape, or raise LayerError naming every branch's shape."""
+        ranks = {len(s) for s in shapes}
+        out = tuple(max(sizes) for sizes in zip(*shapes, strict=False))
+        if len(ranks) > 1 or any(size not in (1, top) for s in shapes
+                                 for size, top in zip(s, out, strict=True)):
+            listed = ", ".join(shape_text(s) for s in shapes)
+            raise LayerError(
+                f"mul needs shapes that broadcast (equal rank, and in every dimension each "
+                f"branch the largest size or 1), the branches give {listed}")
+        return out
+
+    def explain(self, shapes: Sequence[Shape]) -> Worked:
+        out, _ = self.apply(shapes)
+        listed = " × ".join(shape_text(s) for s in shapes)
+        flops = (number(len(shapes)) - number(1)).group() * product(list(out))
+        broadcast = [shape_text(s) for s in shapes if s != out]
+        how = (f"{', '.join(broadcast)} broadcast over the size-1 dims" if broadcast
+               else "equal shapes")
+        return Worked([f"mul: {listed} → {shape_text(out)} ({how}, elementwise)"],
+                      out, flops=flops,
+                      flops_note="one multiply per output element for each extra branch")
+
+    def torch_expression(self, operands: Sequence[str]) -> str:
+        return " * ".join(operands)
+
+    def torch_statements(self, outputs: str) -> list[str]:
+        return [f"total = {outputs}[0]", f"for output in {outputs}[1:]:",
+                f"    total = {self.torch_expression(['total', 'output'])}", "return total"]
+
+    def local_branches(self, shapes: Sequence[Shape]) -> tuple[tuple[bool, ...], ...]:
+        out = self._broadcast(shapes)
+        return tuple(tuple(not (s[dim] == 1 < out[dim]) for s in shapes)
+                     for dim in range(1, len(out)))
+
+
 MERGES: dict[str, Merge] = {merge.name: merge for merge in (
     Add("add", FieldRule.union, "convcalc.reference.ops.merge:add"),
     Concat("concat", FieldRule.union, "convcalc.reference.ops.merge:concat"),
+    Mul("mul", FieldRule.local_union, "convcalc.reference.ops.merge:mul"),
 )}
 """Merge name -> its definition."""
 

@@ -17,6 +17,9 @@ For every checked row and spatial dim, `expected_fields` gives both:
   summary the report prints. Where it clipped to the input equals ``reach``, no padding
   is in the way and the printed size, stride and padding must describe the unit.
 
+At a ``mul``, a branch broadcast along the dim is held fixed, as in the calculator and the
+probe: the model is the union of the other branches'.
+
 Pure Python on small integer arrays: no kernels.
 """
 
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcalc.geometry import IndexMap
+from convcalc.layers.merges import FieldRule, merge_definition
 from convcalc.receptive_field import (
     AxisField,
     LookupBudget,
@@ -118,6 +122,14 @@ class _Walk(PlanFold[Expected | None]):
         return Expected(reach, field)
 
     def merge(self, merge: Merge, outputs: list[Expected | None]) -> Expected | None:
+        if merge_definition(merge.kind).field_rule == FieldRule.local_union:
+            # a branch broadcast along this dim is held fixed (a branch past a layer that
+            # mixes all positions is one that a mul broadcasts): the others' union
+            units = merge.row.output_shape[1 + self.dim]
+            outputs = [out for out in outputs
+                       if out is not None and not len(out.reach.first) == 1 < units]
+            if not outputs:
+                return None
         if any(out is None for out in outputs):
             return None
         merged = self.merged([out for out in outputs if out is not None])

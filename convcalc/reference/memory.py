@@ -171,12 +171,17 @@ class _Peak:
         outputs = 0
         for body in block.bodies:
             if body:
+                # the block's input stays alive: the main path (or the merge) reads it again
                 outputs += self.nodes(body, current, held + outputs, current)
+        if block.aux:  # the head's output leaves; the main path goes on with the input
+            return current
         if block.merge is None:
-            return outputs or current
-        new, scratch, _ = self.cost(block.merge)
-        self.peak = max(self.peak, held + current + outputs + (new or 0) + scratch)
-        return new or current
+            merged = outputs or current
+        else:
+            new, scratch, _ = self.cost(block.merge)
+            self.peak = max(self.peak, held + current + outputs + (new or 0) + scratch)
+            merged = new or current
+        return self.nodes(block.after, merged, held, 0) if block.after else merged
 
 
 def estimate_memory(plan: Sequence[Node], report: Report, probe_terms: int = 1
@@ -243,6 +248,7 @@ def _steps(plan: Sequence[Node]) -> list[Leaf | Merge]:
                 found.extend(_steps(body))
             if node.merge is not None:
                 found.append(node.merge)
+            found.extend(_steps(node.after))
     return found
 
 
@@ -254,4 +260,5 @@ def _leaves(plan: Sequence[Node]) -> list[Leaf]:
         else:
             for body in node.bodies:
                 found.extend(_leaves(body))
+            found.extend(_leaves(node.after))
     return found

@@ -2,9 +2,10 @@
 
 `build_plan` takes the plan tree the analysis built with the report (``Report.plan``,
 ``convcalc.plan``), pairs each of its leaves and merges with the report's row in the same
-place, and lays ``repeat`` out flat: a container becomes its turns, each a block of bodies
-and a merge. Verify's passes and its memory estimate walk this plan rather than the
-network. Pure: no numpy. (Each windowed layer's options are resolved by the ops
+place, and lays ``repeat`` out flat: a container becomes its turns, each a block of bodies,
+a merge and the ``after`` nodes; an ``aux`` head is a block that passes its input on.
+Verify's passes and its memory estimate walk this plan rather than the network. Pure:
+no numpy. (Each windowed layer's options are resolved by the ops
 themselves, in ``convcalc.reference.ops._window``, apart from the calculator's rules.)
 """
 
@@ -35,13 +36,17 @@ class PlanMismatch(ValueError):
 
 @dataclass(frozen=True)
 class Block:
-    """One turn of a container: bodies on the same input, then a merge (None: one body).
+    """One turn of a container: bodies on the same input, then a merge (None: one body),
+    then the ``after`` nodes on the merged output.
 
-    An empty body is the identity: its output is the block's input.
+    An empty body is the identity: its output is the block's input. An aux head's block
+    (``aux``) gives its input on: its body's output leaves the network.
     """
 
     bodies: tuple[tuple[Node, ...], ...]
     merge: Merge | None
+    after: tuple[Node, ...] = ()
+    aux: bool = False
 
 
 Node = Leaf | Block
@@ -78,9 +83,10 @@ def _sequence(nodes: Sequence[PlanNode], rows: _Rows) -> Iterator[Node]:
             if merge is not None:
                 row = rows.take(False, merge.kind)
                 merge = merge if row is merge.row else Merge(merge.kind, row, merge.index)
+            after = tuple(_sequence(turn.after, rows))
             if turn.row is not None:
                 rows.take(True, node.layer.type)  # the turn's subtotal
-            yield Block(bodies, merge)
+            yield Block(bodies, merge, after, node.layer.aux)
         rows.take(True, node.layer.type)
 
 
@@ -117,6 +123,7 @@ def checked_rows(plan: Sequence[Node]) -> Iterator[Leaf | Merge]:
             yield from checked_rows(body)
         if node.merge is not None:
             yield node.merge
+        yield from checked_rows(node.after)
 
 
 # --------------------------------------------------------------------------------------

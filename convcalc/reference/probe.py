@@ -28,6 +28,16 @@ dims, so the kernels' own loops place the windows along every dim of the network
 
 The probe stops at the first layer that mixes all positions (flatten, linear, global
 pooling), where it records which slabs reach the output at all.
+
+A ``mul`` merge (``MergeOp.holds_broadcast``) leaves out of the union every branch
+broadcast along the probed dim (length 1 there while the merge's output is longer): that
+branch is held fixed, so the supports are the local field the calculator reports. What
+the held branch depends on goes into the value's *scale*: per slab, whether the slab
+reaches every unit through a broadcast value (a branch broadcast along d has one unit
+along d, which every output unit reads). The scale passes through every later layer and
+merge (each of whose units reads some unit of its input), and past the first layer that
+mixes all positions too, so that verify can check ``global_context``: per row and dim,
+which slabs the scale holds (``ProbePass.context``).
 """
 
 from __future__ import annotations
@@ -55,8 +65,18 @@ MAX_PROBE_TERMS = 8
 at once; each costs as much as the whole probe of a network without merges."""
 
 
+@dataclass(frozen=True)
 class Global:
-    """The probe's value past the first layer that mixes all positions."""
+    """The probe's value past the first layer that mixes all positions.
+
+    Attributes:
+        scale: per slab, whether every unit depends on it (None: no slab is known to).
+        lengths: the value's spatial lengths, as its row reports them (for a ``mul``:
+            whether the value is broadcast along the probed dim).
+    """
+
+    scale: np.ndarray | None = None
+    lengths: tuple[int, ...] = ()
 
 
 GLOBAL = Global()
@@ -70,11 +90,14 @@ class Terms:
         arrays: per key, the array along the probed dim, one item per slab.
         others: per key, the sets along the other dims (None at the probed dim).
         source: the checked row whose supports these are (None: the network input).
+        scale: per slab, whether it reaches every unit through a broadcast value held
+            fixed by a ``mul`` (None: no slab does).
     """
 
     arrays: dict[bytes, np.ndarray] = field(default_factory=dict)
     others: dict[bytes, tuple[np.ndarray | None, ...]] = field(default_factory=dict)
     source: int | None = None
+    scale: np.ndarray | None = None
 
 
 Value = Terms | Global
@@ -132,12 +155,46 @@ def _key(others: tuple[np.ndarray | None, ...]) -> bytes:
     return b"|".join(b"" if other is None else other.tobytes() for other in others)
 
 
+def _either(*scales: np.ndarray | None) -> np.ndarray | None:
+    """Return the slabs any of ``scales`` holds (None when none holds any)."""
+    known = [scale for scale in scales if scale is not None]
+    if not known:
+        return None
+    return np.logical_or.reduce(known) if len(known) > 1 else known[0]
+
+
+def _reached(value: Terms | Global) -> np.ndarray | None:
+    """Return, per slab, whether it reaches some unit of ``value`` (or its scale)."""
+    if isinstance(value, Global):
+        return value.scale
+    reached: list[np.ndarray | None] = [
+        np.asarray(array.reshape(array.shape[0], math.prod(array.shape[1:])).any(axis=1))
+        for array in value.arrays.values()]
+    return _either(value.scale, *reached)
+
+
+def _broadcast_others(others: tuple[np.ndarray | None, ...], lengths: list[int]
+                      ) -> tuple[np.ndarray | None, ...]:
+    """Return the other dims' sets broadcast to ``lengths`` where a set has length 1."""
+    widened: list[np.ndarray | None] = []
+    for axis, other in enumerate(others):
+        if other is not None and other.shape[2 + axis] != lengths[axis]:
+            shape = list(other.shape)
+            shape[2 + axis] = lengths[axis]
+            other = np.ascontiguousarray(np.broadcast_to(other, tuple(shape)))
+        widened.append(other)
+    return tuple(widened)
+
+
 class ProbePass(PlanFold[Value]):
     """Runs slabs ``start`` to ``stop`` along ``dim`` and folds in each row's supports.
 
     Attributes:
         supports: per checked-row index, the supports along ``dim`` (shared by the
             chunks of one dim).
+        context: per checked-row index, which of the ``widths[dim]`` network-input
+            positions its scale holds: positions every unit depends on through a value
+            a ``mul`` broadcast along ``dim`` (shared by the chunks of one dim).
         covered: per checked-row index of a layer that mixes all positions, which of the
             ``widths[dim]`` network-input positions reach its input (row 0) and its
             output (row 1).
@@ -147,9 +204,11 @@ class ProbePass(PlanFold[Value]):
 
     def __init__(self, dim: int, start: int, stop: int, widths: tuple[int, ...],
                  supports: dict[int, Supports], covered: dict[int, np.ndarray],
-                 tick: Callable[[], None]) -> None:
+                 tick: Callable[[], None],
+                 context: dict[int, np.ndarray] | None = None) -> None:
         self.dim, self.start, self.stop, self.widths = dim, start, stop, widths
         self.supports = supports
+        self.context = {} if context is None else context
         self.covered = covered
         self.tick = tick
         self.shared: dict[int, int | None] = {}
@@ -172,38 +231,63 @@ class ProbePass(PlanFold[Value]):
         key = _key(others)
         return Terms({key: x}, {key: others}, None)
 
+    def _length(self, value: Value) -> int | None:
+        """Return the value's length along the probed dim (None: not known, flat)."""
+        if isinstance(value, Terms):
+            array = next(iter(value.arrays.values()))
+            return int(array.shape[2 + self.dim])
+        return value.lengths[self.dim] if len(value.lengths) > self.dim else None
+
     def merge(self, merge: Merge, outputs: list[Value]) -> Value:
+        op = merge_op(merge.kind)
+        scale = _either(*(out.scale for out in outputs))
+        if op.holds_broadcast:
+            lengths = [self._length(out) for out in outputs]
+            top = max((length for length in lengths if length is not None), default=None)
+            held = [length == 1 and top is not None and top > 1 for length in lengths]
+            # a branch broadcast along the dim: every unit reads its one unit, so it is
+            # held fixed here and what reaches it reaches every unit (the scale)
+            scale = _either(scale, *(_reached(out) for out, hold in zip(outputs, held,
+                                                                        strict=True) if hold))
+            outputs = [out for out, hold in zip(outputs, held, strict=True) if not hold]
         terms = [out for out in outputs if isinstance(out, Terms)]
         if len(terms) < len(outputs):
             self.tick()
-            return GLOBAL
+            return Global(scale, tuple(merge.row.output_shape[1:]))
         # the union of the branches' supports, in one channel
-        union = merge_op(merge.kind).union
-        merged = Terms(source=merge.index)
+        merged = Terms(source=merge.index, scale=scale)
         grouped: dict[bytes, list[np.ndarray]] = {}
+        # the other dims' sets of a branch broadcast along them widen to the output's
+        # lengths (the shape check holds the calculator's lengths against the arrays')
+        widest = list(merge.row.output_shape[1:])
         for branch in terms:
             for key, array in branch.arrays.items():
+                others = branch.others[key]
+                if op.holds_broadcast:
+                    others = _broadcast_others(others, widest)
+                    key = _key(others)
                 grouped.setdefault(key, []).append(array)
-                merged.others[key] = branch.others[key]
+                merged.others[key] = others
         for key, arrays in grouped.items():
-            merged.arrays[key] = _binarized(union(*arrays))
+            merged.arrays[key] = _binarized(op.union(*arrays))
         self.read(merge.index, merged)
         return merged
 
     def leaf(self, leaf: Leaf, x: Value) -> Value:
         if isinstance(x, Global):
             self.tick()
-            return GLOBAL
+            return Global(x.scale, tuple(leaf.row.output_shape[1:]))
         layer = leaf.layer
         op = layer_op(layer)
         if op.positions == Positions.kept:
             self.shared[leaf.index] = x.source
+            self.read_scale(leaf.index, x.scale)
             self.tick()
             return x
         if op.positions == Positions.mixed:
-            self.cover(leaf, x)
-            return GLOBAL
-        y = Terms(source=leaf.index)
+            reached = self.cover(leaf, x)
+            return Global(_either(x.scale, reached), tuple(leaf.row.output_shape[1:]))
+        y = Terms(source=leaf.index, scale=x.scale)
         dead: tuple[np.ndarray, tuple[np.ndarray | None, ...]] | None = None
         for key, array in x.arrays.items():
             others = x.others[key]
@@ -229,8 +313,16 @@ class ProbePass(PlanFold[Value]):
         self.read(leaf.index, y)
         return y
 
+    def read_scale(self, index: int, scale: np.ndarray | None) -> None:
+        """Fold in which slabs row ``index``'s scale holds."""
+        if index not in self.context:
+            self.context[index] = np.zeros(self.widths[self.dim], bool)
+        if scale is not None:
+            self.context[index][self.start:self.stop] |= scale
+
     def read(self, index: int, y: Terms) -> None:
         """Fold in which slabs reach each output unit of row ``index`` along the dim."""
+        self.read_scale(index, y.scale)
         self.most_terms = max(self.most_terms, len(y.arrays))
         arrays = list(y.arrays.values())
         values = arrays[0] if len(arrays) == 1 else _binarized(summed(*arrays))
@@ -242,19 +334,24 @@ class ProbePass(PlanFold[Value]):
         in_parallel(_fold, blocks, values, self.start, found.first, found.last, found.count)
         self.tick()
 
-    def cover(self, leaf: Leaf, x: Terms) -> None:
+    def cover(self, leaf: Leaf, x: Terms) -> np.ndarray:
         """Record which slabs reach the input and the output of a layer that mixes all
-        positions."""
+        positions (and the row's scale); return which slabs reach its output."""
         if leaf.index not in self.covered:
             self.covered[leaf.index] = np.zeros((2, self.widths[self.dim]), bool)
         covered = self.covered[leaf.index]
         op = layer_op(leaf.layer)
+        output = np.zeros(self.stop - self.start, bool)
         for array in x.arrays.values():
             for side, values in enumerate((array, op.probe(leaf.layer, array, self.dim, ()))):
                 reached = np.any(values.reshape(values.shape[0], math.prod(values.shape[1:]))
                                  > 0, axis=1)
                 covered[side, self.start:self.stop] |= reached
+                if side:
+                    output |= reached
+        self.read_scale(leaf.index, x.scale)
         self.tick()
+        return output
 
 
 def resolve_shared(supports: dict[int, Supports], shared: dict[int, int | None],

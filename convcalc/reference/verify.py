@@ -9,7 +9,11 @@
    for each spatial dim, and records which positions reach each output unit;
 
 then compares each row with the calculator's: shape (with the batch), ``params`` and
-``non_trainable_params``, ``macs``, the receptive field (`field.py`) and finiteness.
+``non_trainable_params``, ``macs``, the receptive field (`field.py`) and finiteness. After
+a ``mul`` that broadcasts a branch, the probe measures the local field with the broadcast
+branch held fixed, and its scale (probe.py) shows which positions every unit depends on
+through that branch: a row with ``global_context`` must depend so on every position along
+each dim where any does, and a row without it on none (part of the receptive-field check).
 Before anything is allocated, the memory the arrays need is estimated (`memory.py`).
 
 The kernels place their windows themselves; nothing here computes an output size. Each
@@ -140,6 +144,7 @@ class _Probed:
     widths: tuple[int, ...]
     supports: list[dict[int, Supports]] = field(default_factory=list)
     covered: list[dict[int, np.ndarray]] = field(default_factory=list)
+    context: list[dict[int, np.ndarray]] = field(default_factory=list)
     models: list[dict[int, Expected]] = field(default_factory=list)
     # A row that passes its input on shares its input's supports and model: its check
     # along a dim is the same computation, done once (keyed by the objects themselves).
@@ -184,6 +189,32 @@ def _field_check(step: Leaf | Merge, probed: _Probed) -> FieldCheck:
     ok = all(agrees for _, agrees in axes)
     kind = "untracked" if expected is None else "field"
     return FieldCheck(kind=kind, expected=expected, measured=measured, ok=ok)
+
+
+def _context_mismatch(step: Leaf | Merge, probed: _Probed) -> tuple[str, str] | None:
+    """Return (expected, measured) in words when the row's ``global_context`` disagrees
+    with the positions its probe scale holds; None when they agree or it was not measured
+    (past the first layer that mixes all positions, every output reads every position
+    anyway)."""
+    if not probed.ran or any(step.index not in context for context in probed.context):
+        return None
+    held = [context[step.index] for context in probed.context]
+    names = dim_names(len(probed.widths))
+    every = [bool(h.all()) for h in held]
+    none = [not h.any() for h in held]
+    if step.row.global_context:
+        if any(every) and all(e or n for e, n in zip(every, none, strict=True)):
+            return None
+        expected = ("global context: every output also depends on every input position "
+                    "through a broadcast scale")
+    else:
+        if all(none):
+            return None
+        expected = "no global context"
+    measured = ", ".join(f"{int(h.sum())} of {len(h)} positions along {name} reach every "
+                         "output through a broadcast scale"
+                         for name, h in zip(names, held, strict=True))
+    return expected, measured
 
 
 def _field_mismatch(check: FieldCheck, widths: tuple[int, ...]) -> tuple[str, str]:
@@ -272,6 +303,11 @@ def _layer_check(step: Leaf | Merge, batch: int, values: ValuePass, probed: _Pro
         expected_text, measured_text = _field_mismatch(field_check, probed.widths)
         mismatches.append(Mismatch(layer=name, check="receptive_field",
                                    expected=expected_text, measured=measured_text))
+    context = _context_mismatch(step, probed) if shape.ok else None
+    if context is not None:
+        field_check = field_check.model_copy(update={"ok": False})
+        mismatches.append(Mismatch(layer=name, check="receptive_field", expected=context[0],
+                                   measured=context[1]))
     if not finite.ok:
         mismatches.append(Mismatch(layer=name, check="finite", expected="finite values",
                                    measured="NaN or infinity in the output"))
@@ -413,10 +449,11 @@ def verify(
                 chunks = chunks_of(estimate)
             probed.supports = [{} for _ in widths]
             probed.covered = [{} for _ in widths]
+            probed.context = [{} for _ in widths]
             shared: list[dict[int, int | None]] = [{} for _ in widths]
             for dim, start, stop in chunks:
                 probe = ProbePass(dim, start, stop, widths, probed.supports[dim],
-                                  probed.covered[dim], tick)
+                                  probed.covered[dim], tick, probed.context[dim])
                 probe.nodes(plan, probe.input())
                 shared[dim] = probe.shared
             for dim, width in enumerate(widths):

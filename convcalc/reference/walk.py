@@ -2,8 +2,10 @@
 
 `PlanFold` runs ``nodes`` in order: a leaf maps the value, a block runs each body on the
 same value (an empty body is the identity) and, when it has a merge, combines the bodies'
-outputs. A pass says only what a leaf and a merge do to its value: the value pass (arrays),
-the probe (supports) and the walk of the calculator's fields (reaches). Pure: no numpy.
+outputs, then runs its ``after`` nodes on the result; an aux head's block runs its body
+and gives its input on (``head`` sees the head's output). A pass says only what a leaf
+and a merge do to its value: the value pass (arrays), the probe (supports) and the walk
+of the calculator's fields (reaches). Pure: no numpy.
 """
 
 from __future__ import annotations
@@ -30,9 +32,14 @@ class PlanFold(Generic[V]):
     def block(self, block: Block, x: V) -> V:
         """Return the value after one turn of a container: its bodies, then its merge."""
         outputs = [self.nodes(body, x) if body else x for body in block.bodies]
-        if block.merge is None:
-            return outputs[0]
-        return self.merge(block.merge, outputs)
+        if block.aux:
+            self.head(outputs[0])
+            return x
+        merged = outputs[0] if block.merge is None else self.merge(block.merge, outputs)
+        return self.nodes(block.after, merged)
+
+    def head(self, output: V) -> None:
+        """Take the output of an aux head, which leaves the network (by default: dropped)."""
 
     def leaf(self, leaf: Leaf, x: V) -> V:
         """Return the value after one layer."""

@@ -43,7 +43,7 @@ def _columns(report: Report, bars: bool, depth: int | None) -> list[Column]:
 
     columns: list[Column] = [
         ("Layer", "<", lambda r: "  " * r.depth + terminal_text(r.name), "Total"),
-        ("Type", "<", lambda r: r.type, ""),
+        ("Type", "<", _type_cell, ""),
         ("Output shape", "<", lambda r: shape_text(r.output_shape),
          shape_text(report.output_shape)),
         ("Params", ">", lambda r: compact(r.params), compact(totals.params)),
@@ -59,9 +59,21 @@ def _columns(report: Report, bars: bool, depth: int | None) -> list[Column]:
         ("FLOPs", ">", lambda r: compact(r.flops), compact(totals.flops)),
         ("Memory", ">", lambda r: human_bytes(r.activation_bytes),
          human_bytes(totals.activation_bytes)),
-        ("Receptive field", ">", lambda r: receptive_field_text(r.receptive_field), ""),
+        ("Receptive field", ">", _field_cell, ""),
     ]
     return columns
+
+
+def _type_cell(row: LayerRow) -> str:
+    """Return the row's type, marked ``(aux)`` in an auxiliary head."""
+    return f"{row.type} (aux)" if row.aux and row.type != "aux" else row.type
+
+
+def _field_cell(row: LayerRow) -> str:
+    """Return the receptive field, with ``+ global`` where the row also depends on every
+    input position through a broadcast scale (``global_context``)."""
+    text = receptive_field_text(row.receptive_field)
+    return f"{text} + global" if row.global_context and row.receptive_field else text
 
 
 def network_table(report: Report, depth: int | None = None, bars: bool = False) -> Group:
@@ -120,6 +132,11 @@ def summary(report: Report) -> Text:
         (f"Parameter memory ({report.dtype})", f"{exact(totals.param_bytes)} B",
          human_bytes(totals.param_bytes)),
     ]
+    aux = totals.aux
+    if aux is not None:
+        rows.append(("Auxiliary heads (aux rows)", exact(aux.params),
+                     f"parameters, counted above; {exact(aux.macs)} MACs, {exact(aux.flops)} "
+                     f"FLOPs, {human_bytes(aux.activation_bytes)} not counted above"))
     number_width = max(len(number) for _, number, _ in rows)
     return _aligned([(label, f"{number:>{number_width}}  {short}".rstrip())
                      for label, number, short in rows])

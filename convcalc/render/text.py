@@ -16,7 +16,7 @@ __all__ = ["CSV_COLUMNS", "to_csv", "to_json", "to_markdown"]
 CSV_COLUMNS = (
     "name", "type", "depth", "container", "input_shape", "output_shape", "params",
     "non_trainable_params", "macs", "flops", "activation_bytes", "rf_size", "rf_stride",
-    "rf_padding",
+    "rf_padding", "aux", "global_context",
 )
 
 
@@ -41,7 +41,8 @@ def to_csv(report: Report) -> str:
             _dims(row.input_shape), _dims(row.output_shape), row.params,
             row.non_trainable_params, row.macs, row.flops, row.activation_bytes,
             _dims(field.size if field else None), _dims(field.stride if field else None),
-            _dims(field.padding if field else None),
+            _dims(field.padding if field else None), str(row.aux).lower(),
+            str(row.global_context).lower(),
         ])
     return buffer.getvalue()
 
@@ -58,14 +59,23 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
     for row in visible_rows(report, depth):
         name = "&nbsp;&nbsp;" * row.depth + (f"**{markdown_cell(row.name)}**" if row.container
                                             else markdown_cell(row.name))
+        row_type = f"{row.type} (aux)" if row.aux and row.type != "aux" else row.type
+        field = receptive_field_text(row.receptive_field)
+        if row.global_context and row.receptive_field:
+            field += " + global"
         lines.append(
-            f"| {name} | {row.type} | {shape_text(row.output_shape)} | {compact(row.params)} "
+            f"| {name} | {row_type} | {shape_text(row.output_shape)} | {compact(row.params)} "
             f"| {compact(row.macs)} | {compact(row.flops)} | {human_bytes(row.activation_bytes)} "
-            f"| {receptive_field_text(row.receptive_field)} |"
+            f"| {field} |"
         )
     totals = report.totals
     lines.append(
         f"| **Total** | | {shape_text(report.output_shape)} | {totals.params:,} | "
         f"{totals.macs:,} | {totals.flops:,} | {human_bytes(totals.activation_bytes)} | |"
     )
+    if totals.aux is not None:
+        aux = totals.aux
+        lines += ["", f"Auxiliary heads (aux rows): {aux.params:,} parameters, counted in the "
+                      f"total; {aux.macs:,} MACs, {aux.flops:,} FLOPs and "
+                      f"{human_bytes(aux.activation_bytes)} not counted in it."]
     return "\n".join(lines) + "\n"

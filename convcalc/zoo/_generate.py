@@ -732,9 +732,8 @@ REGNET_X = {  # torchvision's regnet_x_* builders: depth, w_0, w_a, w_m, group w
 }
 
 
-def entries(include_waiting: bool = False) -> list[Entry]:
-    """Return every zoo entry, in torchvision's order of families; those in
-    WAITING_FOR_FORMAT only with ``include_waiting``."""
+def entries() -> list[Entry]:
+    """Return every zoo entry, in torchvision's order of families."""
     found = [Entry("alexnet", _ALEXNET, alexnet())]
     for depth, config in [(11, "A"), (13, "B"), (16, "D"), (19, "E")]:
         for bn in (False, True):
@@ -782,8 +781,113 @@ def entries(include_waiting: bool = False) -> list[Entry]:
                                 depth=depth, w_0=w_0, w_a=w_a, w_m=w_m, group=group,
                                 stages=text)
         found.append(Entry(builder, header, regnet_x(depth, w_0, w_a, w_m, group)))
+    found += shufflenet_entries()
     found += modern_entries()
-    return [e for e in found if include_waiting or e.name not in WAITING_FOR_FORMAT]
+    return found
+
+
+# --------------------------------------------------------------------------- ShuffleNetV2
+
+
+def _depthwise(name: str, channels: int, stride: int) -> Layer:
+    """torchvision's InvertedResidual.depthwise_conv: 3x3, padding 1, one group a channel."""
+    return _layer("conv", name, filters=channels, kernel=3, stride=stride if stride != 1 else None,
+                  padding=1, groups="depthwise", bias=False)
+
+
+def _shufflenet_branch2(half: int, stride: int) -> Layer:
+    """torchvision's branch2: 1x1 conv, BN, ReLU, depthwise 3x3, BN, 1x1 conv, BN, ReLU."""
+    return sequential("branch2", [
+        conv("0", half, 1, bias=False), batchnorm("1"), act("relu", "2"),
+        _depthwise("3", half, stride), batchnorm("4"),
+        conv("5", half, 1, bias=False), batchnorm("6"), act("relu", "7"),
+    ])
+
+
+def shufflenet_v2(stages_repeats: list[int], stages_out_channels: list[int]) -> list[Layer]:
+    """torchvision's ShuffleNetV2: a stem, three stages of InvertedResiduals, conv5, fc.
+
+    A stride-2 block runs branch1 and branch2 on the whole input; a stride-1 block splits
+    the channels in two (``chunk(2)``: two slices), keeps the first half and runs branch2
+    on the second. Each block's concatenation is shuffled in 2 groups.
+    """
+    stem = stages_out_channels[0]
+    layers: list[Layer] = [
+        sequential("conv1", [conv("0", stem, 3, stride=2, padding=1, bias=False),
+                             batchnorm("1"), act("relu", "2")]),
+        maxpool("maxpool", 3, 2, padding=1),
+    ]
+    channels = stem
+    for stage, repeats, out in zip((2, 3, 4), stages_repeats, stages_out_channels[1:4],
+                                   strict=True):
+        half = out // 2
+        blocks: list[Layer] = []
+        for index in range(repeats):
+            branches: list[Body | list[Layer]]
+            if index == 0:
+                branches = [
+                    [sequential("branch1", [
+                        _depthwise("0", channels, 2), batchnorm("1"),
+                        conv("2", half, 1, bias=False), batchnorm("3"), act("relu", "4"),
+                    ])],
+                    [_shufflenet_branch2(half, 2)],
+                ]
+            else:
+                branches = [
+                    body(f"x1_{out}", [_layer("slice", "x1", channels=[0, half])]),
+                    body(f"x2_{out}", [_layer("slice", "x2", channels=[half, out]),
+                                       _shufflenet_branch2(half, 1)]),
+                ]
+            blocks.append(parallel(str(index), branches))
+            blocks.append(_layer("channel_shuffle", f"{index}_shuffle", groups=2))
+            channels = out
+        layers.append(sequential(f"stage{stage}", blocks))
+    last = stages_out_channels[4]
+    layers += [
+        sequential("conv5", [conv("0", last, 1, bias=False), batchnorm("1"), act("relu", "2")]),
+        _layer("global_avgpool", "mean"), linear("fc", 1000),
+    ]
+    return layers
+
+
+_SHUFFLENET = """\
+ShuffleNetV2 {width} (Ma, Zhang, Zheng & Sun 2018, "ShuffleNet V2: practical guidelines for
+efficient CNN architecture design") as torchvision builds it (torchvision.models.{builder}):
+a 3x3 stride-2 stem and a max pool, stages of {repeats} blocks of widths {widths}, a 1x1 conv
+to {last} channels, a spatial mean and a linear layer.
+
+A stride-1 block splits its channels in half (torchvision's chunk): a `parallel` whose first
+branch keeps the first half (`slice` x1) and whose second takes the other half (`slice` x2)
+through branch2; a stride-2 block runs branch1 and branch2 on the whole input. The branches
+are concatenated, then shuffled in 2 groups (`channel_shuffle`). The 3x3 convs of the
+branches are depthwise (`groups: depthwise`).
+
+Names follow torchvision (conv1.0, stage2.0.branch1.0, stage3.1.branch2.3, conv5.0, fc); the
+channel shuffle, which torchvision does in the block's forward, is the layer after each
+block, "<block>_shuffle" (stage2.0_shuffle, ...). A body that repeats is written once with an
+anchor (&x2_116, ...) and reused with an alias."""
+
+SHUFFLENET_V2 = {  # torchvision's shufflenet_v2_* builders: stages_out_channels
+    "x0_5": [24, 48, 96, 192, 1024],
+    "x1_0": [24, 116, 232, 464, 1024],
+    "x1_5": [24, 176, 352, 704, 1024],
+    "x2_0": [24, 244, 488, 976, 2048],
+}
+SHUFFLENET_V2_REPEATS = [4, 8, 4]
+"""Blocks per stage, the same for every width."""
+
+
+def shufflenet_entries() -> list[Entry]:
+    """Return the ShuffleNetV2 entries, by width."""
+    found = []
+    for width, widths in SHUFFLENET_V2.items():
+        builder = f"shufflenet_v2_{width}"
+        header = _SHUFFLENET.format(
+            width=width.replace("_", ".").lstrip("x") + "x", builder=builder,
+            repeats=", ".join(map(str, SHUFFLENET_V2_REPEATS)),
+            widths=", ".join(map(str, widths[1:4])), last=widths[4])
+        found.append(Entry(builder, header, shufflenet_v2(SHUFFLENET_V2_REPEATS, widths)))
+    return found
 
 
 # --------------------------------------------------------------------------- modern CNNs
@@ -1219,14 +1323,15 @@ CONVNEXT = {  # torchvision's convnext_*: widths, depths, stochastic depth proba
     "large": ([192, 384, 768, 1536], [3, 3, 27, 3], 0.5),
 }
 
-# The default input of each entry: the crop size of its builder's first weights in
-# torchvision's table (tests/data/torchvision_classification.tsv).
+# The default input of each entry where it is not 224: the crop size of its builder's first
+# weights in torchvision's table (tests/data/torchvision_classification.tsv); RegNetY-128GF's
+# first weights are the SWAG end-to-end ones, at 384.
 CROP_SIZES = {
     "efficientnet_b0": 224, "efficientnet_b1": 240, "efficientnet_b2": 288,
     "efficientnet_b3": 300, "efficientnet_b4": 380, "efficientnet_b5": 456,
     "efficientnet_b6": 528, "efficientnet_b7": 600,
     "efficientnet_v2_s": 384, "efficientnet_v2_m": 480, "efficientnet_v2_l": 480,
-    "inception_v3": 299,
+    "inception_v3": 299, "regnet_y_128gf": 384,
 }
 
 
@@ -1263,7 +1368,8 @@ def modern_entries() -> list[Entry]:
         header = _REGNET_Y.format(flops=flops.replace("_", ".").upper(), builder=builder,
                                   depth=depth, w_0=w_0, w_a=w_a, w_m=w_m, group=group,
                                   stages=stages_text + " (blocks x width)")
-        found.append(Entry(builder, header, regnet_y(depth, w_0, w_a, w_m, group)))
+        found.append(Entry(builder, header, regnet_y(depth, w_0, w_a, w_m, group),
+                           CROP_SIZES.get(builder, 224)))
     for size, (widths, depths, sd) in CONVNEXT.items():
         builder = f"convnext_{size}"
         header = _CONVNEXT.format(title=size.title(), builder=builder, sd=sd,
@@ -1274,28 +1380,11 @@ def modern_entries() -> list[Entry]:
     return found
 
 
-# Entries whose layer types the format does not have yet: `entries()` leaves them out, so no
-# file is written for them, until every key they use is in convcalc. Delete a name here when
-# its keys land.
-WAITING_FOR_FORMAT: dict[str, str] = {
-    **{f"mobilenet_v3_{size}": "merge: mul, hardsigmoid, groups: depthwise"
-       for size in ("large", "small")},
-    **{f"efficientnet_b{i}": "merge: mul, stochastic_depth, groups: depthwise"
-       for i in range(8)},
-    **{f"efficientnet_v2_{size}": "merge: mul, stochastic_depth, groups: depthwise"
-       for size in "sml"},
-    **{f"regnet_y_{flops}": "merge: mul, after" for flops in REGNET_Y},
-    **{f"convnext_{size}": "layernorm, layer_scale, stochastic_depth, groups: depthwise"
-       for size in CONVNEXT},
-    "inception_v3": "aux",
-}
-
-
-def write(directory: Path, include_waiting: bool = False) -> list[Path]:
+def write(directory: Path) -> list[Path]:
     """Write every entry's network file into ``directory``; return the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for entry in entries(include_waiting):
+    for entry in entries():
         path = directory / f"{entry.name}.yaml"
         path.write_text(to_yaml(entry.header, entry.name, entry.input_size, entry.layers),
                         encoding="utf-8")
@@ -1304,8 +1393,6 @@ def write(directory: Path, include_waiting: bool = False) -> list[Path]:
 
 
 if __name__ == "__main__":
-    # --all also writes the entries still waiting for their layer types (to read them).
-    arguments = [a for a in sys.argv[1:] if a != "--all"]
-    target = Path(arguments[0]) if arguments else Path(__file__).resolve().parent
-    for written in write(target, include_waiting="--all" in sys.argv[1:]):
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
+    for written in write(target):
         print(written)

@@ -129,10 +129,14 @@ class MergeOp:
         kernel: the merge of the branches' arrays; calling the op calls it.
         union: how the probe joins the branches' one-channel arrays: their sum (a unit is
             reached when any branch reaches it).
+        holds_broadcast: the probe leaves out of the union a branch broadcast along the
+            probed dim (size 1 there while the output is larger): its field is held fixed,
+            and its dependence on the slab goes to the probe's scale instead (``mul``).
     """
 
     kernel: Callable[..., np.ndarray]
     union: Callable[..., np.ndarray]
+    holds_broadcast: bool = False
 
     def __call__(self, *xs: np.ndarray) -> np.ndarray:
         """Return the merge of ``xs``."""

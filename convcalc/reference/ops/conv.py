@@ -363,14 +363,20 @@ def _options(layer: Conv | ConvTranspose, dims: tuple[int, ...]) -> WindowOption
     return window_options(layer, dims, crops=layer.type == "conv_transpose")
 
 
+def _groups(layer: Conv | ConvTranspose, channels: int) -> int:
+    """Return the layer's groups on ``channels`` input channels (depthwise: one each)."""
+    return channels if layer.groups == "depthwise" else layer.groups
+
+
 def _run_conv(layer: Conv, x: np.ndarray, arrays: Arrays, index: int) -> Outcome:
     options = _options(layer, x.shape[2:])
-    per_group = x.shape[1] // layer.groups
+    groups = _groups(layer, x.shape[1])
+    per_group = x.shape[1] // groups
     weight, bias = arrays.weighted(index, (layer.filters, per_group, *options.kernel),
                                    layer.filters, per_group * math.prod(options.kernel),
                                    layer.bias)
     y, macs, padded_taps = convolve(x, weight, bias, options.stride, options.dilation,
-                                    options.pad_before, options.pad_after, layer.groups)
+                                    options.pad_before, options.pad_after, groups)
     return y, weight.size + (0 if bias is None else bias.size), 0, macs, padded_taps
 
 
@@ -378,16 +384,17 @@ def _run_transposed(layer: ConvTranspose, x: np.ndarray, arrays: Arrays,
                     index: int) -> Outcome:
     options = _options(layer, x.shape[2:])
     channels = x.shape[1]
+    groups = _groups(layer, channels)
     # each output sums about C/groups·∏K/∏S products
-    fan_in = max(channels // layer.groups * math.prod(options.kernel)
+    fan_in = max(channels // groups * math.prod(options.kernel)
                  // math.prod(options.stride), 1)
     weight, bias = arrays.weighted(
-        index, (channels, layer.filters // layer.groups, *options.kernel), layer.filters,
+        index, (channels, layer.filters // groups, *options.kernel), layer.filters,
         fan_in, layer.bias)
     y, macs = convolve_transposed(x, weight, bias, options.stride, options.dilation,
                                   options.pad_before,
                                   spatial_per_dim(layer.output_padding, x.ndim - 2),
-                                  layer.groups)
+                                  groups)
     return y, weight.size + (0 if bias is None else bias.size), 0, macs, None
 
 
