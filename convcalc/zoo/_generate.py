@@ -321,7 +321,7 @@ def resnet(blocks: list[int], bottleneck: bool, groups: int = 1,
             else:
                 main = body(f"basic{planes}", [
                     conv("conv1", planes, 3, stride=step, padding=1, bias=False),
-                    batchnorm("bn1"), act("relu", "relu"),
+                    batchnorm("bn1"), act("relu", "relu1"),
                     conv("conv2", planes, 3, padding=1, bias=False), batchnorm("bn2"),
                 ])
             shortcut = None
@@ -329,8 +329,8 @@ def resnet(blocks: list[int], bottleneck: bool, groups: int = 1,
                 shortcut = [sequential("downsample", [
                     conv("0", planes * expansion, 1, stride=step, bias=False),
                     batchnorm("1")])]
-            stage_layers.append(residual(str(index), main, shortcut))
-            stage_layers.append(act("relu", f"{index}_relu"))
+            stage_layers.append(residual(str(index), main, shortcut,
+                                         after=[act("relu", "relu")]))
             inplanes = planes * expansion
         layers.append(sequential(f"layer{stage}", stage_layers))
     return [*layers, adaptive_avgpool("avgpool", 1), _layer("flatten", "flatten"),
@@ -598,8 +598,8 @@ def regnet_x(depth: int, w_0: int, w_a: float, w_m: float, group_width: int) -> 
             shortcut = None
             if channels != width or stride != 1:
                 shortcut = [_conv_bn_act("proj", width, 1, stride=stride, activation=None)]
-            stage_layers.append(residual(name, f, shortcut))
-            stage_layers.append(act("relu", f"{name}_activation"))
+            stage_layers.append(residual(name, f, shortcut,
+                                         after=[act("relu", "activation")]))
             channels = width
         trunk.append(sequential(f"block{stage}", stage_layers))
     return [*layers, sequential("trunk_output", trunk), adaptive_avgpool("avgpool", 1),
@@ -628,9 +628,10 @@ _RESNET = """\
 {paper}
 
 Names follow torchvision (conv1, layer1.0.conv1, layer2.0.downsample.0, fc, ...).
-torchvision applies the block's ReLU once more after the addition; here that is the layer
-after each residual block, named "<block>_relu" (layer1.0_relu, ...). A body that repeats is
-written once with an anchor (&{anchor}64, ...) and reused with an alias."""
+torchvision's block uses one ReLU module inside its body and once more after the addition;
+here the ones inside are relu1{relu2}, and the one after the addition is the block's `after`
+layer, relu (layer1.0.relu). A body that repeats is written once with an anchor
+(&{anchor}64, ...) and reused with an alias."""
 
 _RESNET_PAPER = ('He, Zhang, Ren & Sun 2016, "Deep residual learning for image recognition".'
                  '\n{block} blocks {blocks}.')
@@ -690,8 +691,8 @@ spaces") as torchvision builds it (torchvision.models.{builder}): depth {depth},
 w_a {w_a}, w_m {w_m}, group width {group}, which give stages of {stages}.
 
 No squeeze-and-excitation (that is RegNetY). Names follow torchvision
-(stem.0, trunk_output.block1.block1-0.f.b.0, fc); the ReLU after each addition is the layer
-after its block, "<block>_activation"."""
+(stem.0, trunk_output.block1.block1-0.f.b.0, fc); the ReLU after each addition is the
+block's `after` layer (trunk_output.block1.block1-0.activation)."""
 
 
 @dataclass(frozen=True)
@@ -717,7 +718,8 @@ def _resnet_entry(builder: str, title: str, blocks: list[int], bottleneck: bool,
     v15 = (",\nwith the stride-2 on the 3x3 conv of the first Bottleneck of layer2-4 "
            '("ResNet v1.5")') if bottleneck else ""
     header = _RESNET.format(title=title, builder=builder, v15=v15, paper=paper,
-                            anchor="bottleneck" if bottleneck else "basic")
+                            anchor="bottleneck" if bottleneck else "basic",
+                            relu2=" and relu2" if bottleneck else "")
     return Entry(builder, header, resnet(blocks, bottleneck, groups, width_per_group))
 
 
