@@ -721,6 +721,13 @@ def _message(first: dict[str, Any], related: list[dict[str, Any]], field: str | 
     if kind == "extra_forbidden":
         return (f"unknown key {echo(field)}{_suggest(field, keys)} for {what}; "
                 f"it takes: {', '.join(keys)}")
+    if kind == "missing" and field is None and cls is not None:
+        # a bare type name (``- maxpool``) of a type that has required options
+        required = [k for k, info in cls.model_fields.items() if info.is_required()
+                    and k != "type"]
+        example = ", ".join(f"{k}: ..." for k in required)
+        return (f"{what} needs {', '.join(map(echo, required))}; write it as a mapping, "
+                f"e.g. {{type: {layer_type}, {example}}}")
     if kind == "missing":
         help_text = _FIELD_HELP.get(f"{layer_type}.{field}", _FIELD_HELP.get(str(field)))
         return f"{what} needs {echo(field)}" + (f": {help_text}" if help_text else "")

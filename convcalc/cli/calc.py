@@ -16,8 +16,8 @@ from convcalc.cli.app import (
     report_of,
 )
 from convcalc.cli.layer_flags import layer_network
+from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
 from convcalc.layers.window import WindowKind
-from convcalc.loader import load_network
 from convcalc.results import DType, Report
 
 if TYPE_CHECKING:
@@ -90,7 +90,8 @@ def layer(
 
 @app.command()
 def net(
-    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    file: NetworkArgument,
+    input_shape: InputOption = None,
     batch: BatchOption = 1,
     dtype: DTypeOption = DType.float32,
     output: FormatOption = OutputFormat.table,
@@ -104,9 +105,10 @@ def net(
 ) -> None:
     """A whole network from a YAML file: a row per layer, containers as subtotals, totals.
 
-    Example: convcalc net examples/resnet18.yaml
+    Example: convcalc net zoo:resnet50 --input 3x512x512
     """
-    source = load_network(file)
+    source = open_network(file, input_shape)
     report = report_of(source, batch, dtype, strict)
-    emit(report, output, depth=depth, bars=bars,
-         explanations=_explanations(report, explained))
+    with input_noted(source):
+        emit(report, output, depth=depth, bars=bars,
+             explanations=_explanations(report, explained))

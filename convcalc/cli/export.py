@@ -8,8 +8,8 @@ import typer
 
 from convcalc.cli.app import app, console
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
+from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
 from convcalc.errors import InputError
-from convcalc.loader import load_network
 from convcalc.textsafe import printable
 
 __all__ = ["ExportTarget", "export"]
@@ -23,11 +23,12 @@ class ExportTarget(StrEnum):
 
 @app.command()
 def export(
-    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    file: NetworkArgument,
     to: Annotated[ExportTarget, typer.Option("--to", help="pytorch: a Python file defining "
                                              "build() -> torch.nn.Module.")],
     output: OutputPathOption = None,
     force: ForceOption = False,
+    input_shape: InputOption = None,
 ) -> None:
     """Write the network as code: a runnable PyTorch module with convcalc's layer names.
 
@@ -35,12 +36,13 @@ def export(
     """
     from convcalc.export import to_pytorch  # code generation, only here
 
-    source = load_network(file)
+    source = open_network(file, input_shape)
     try:
         text = to_pytorch(source.network, source=source.name)
     except InputError as error:
         raise source.annotate(error) from None
-    write_output(text, output, force)
+    with input_noted(source):
+        write_output(text, output, force)
     if output not in (None, "-"):
         # The path is the user's: control characters are shown escaped, not sent raw.
         console(stderr=True).print(f"wrote {printable(output)}", markup=False)

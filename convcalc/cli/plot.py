@@ -16,8 +16,8 @@ from convcalc.cli.app import (
     warn,
 )
 from convcalc.cli.output import ForceOption, write_output
+from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
 from convcalc.errors import ConvcalcError, InputError
-from convcalc.loader import load_network
 from convcalc.results import DType
 from convcalc.textsafe import printable
 
@@ -30,10 +30,11 @@ _FORMATS = ("png", "svg", "pdf")
 
 @app.command()
 def plot(
-    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    file: NetworkArgument,
     output: Annotated[str, typer.Option("--output", "-o", help="The figure's file: .png, "
                                         ".svg or .pdf.")],
     force: ForceOption = False,
+    input_shape: InputOption = None,
     batch: BatchOption = 1,
     dtype: DTypeOption = DType.float32,
     strict: StrictOption = False,
@@ -59,7 +60,9 @@ def plot(
         if (error.name or "").partition(".")[0] != "matplotlib":
             raise
         raise ConvcalcError(MISSING_MATPLOTLIB) from None
-    report = report_of(load_network(file), batch, dtype, strict)
+    source = open_network(file, input_shape)
+    report = report_of(source, batch, dtype, strict)
     warn(report)
-    write_output(figure_bytes(cost_figure(report), file_format), output, force)
+    with input_noted(source):
+        write_output(figure_bytes(cost_figure(report), file_format), output, force)
     console(stderr=True).print(f"wrote {printable(output)}", markup=False)

@@ -12,9 +12,9 @@ import typer
 
 from convcalc.cli.app import FormatOption, OutputFormat, app
 from convcalc.cli.progress import lazy_progress
+from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
 from convcalc.errors import InputError
 from convcalc.layers.window import WindowKind
-from convcalc.loader import load_network
 from convcalc.solve import Requirement, solve_inputs, solve_same, solve_window
 
 __all__ = ["inputs", "same", "solve"]
@@ -146,12 +146,14 @@ def same(
 
 @solve_app.command()
 def inputs(
-    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    file: NetworkArgument,
+    input_shape: InputOption = None,
     minimum: Annotated[int, typer.Option("--min", help="Smallest size tried.")] = 1,
     maximum: Annotated[int | None, typer.Option(
-        "--max", help="Largest size tried (default: twice the file's size).")] = None,
+        "--max", help="Largest size tried (default: twice the input's largest spatial "
+        "size).")] = None,
     dim: Annotated[str | None, typer.Option("--dim", help="Vary only this spatial dim (H, "
-                                            "W, D or L); the others keep the file's sizes.")]
+                                            "W, D or L); the others keep the input's sizes.")]
     = None,
     require: Annotated[Requirement, typer.Option(
         "--require", help="no-warnings: every input row is read; whole: every division is "
@@ -168,7 +170,7 @@ def inputs(
     """
     from convcalc.render.solve import inputs_csv, inputs_text
 
-    source = load_network(file)
+    source = open_network(file, input_shape)
     spatial = source.network.input[1:]
     if maximum is None:
         maximum = 2 * max(spatial, default=1)
@@ -177,9 +179,10 @@ def inputs(
             result = solve_inputs(source.network, minimum, maximum, dim, require, progress)
     except InputError as error:
         raise source.annotate(error) from None
-    _write({
-        OutputFormat.table: lambda: inputs_text(result),
-        OutputFormat.markdown: lambda: inputs_text(result),
-        OutputFormat.json: lambda: result.model_dump_json(indent=2),
-        OutputFormat.csv: lambda: inputs_csv(result),
-    }[output]())
+    with input_noted(source):
+        _write({
+            OutputFormat.table: lambda: inputs_text(result),
+            OutputFormat.markdown: lambda: inputs_text(result),
+            OutputFormat.json: lambda: result.model_dump_json(indent=2),
+            OutputFormat.csv: lambda: inputs_csv(result),
+        }[output]())

@@ -25,9 +25,9 @@ from convcalc.cli.app import (
 )
 from convcalc.cli.params import whole_numbers
 from convcalc.cli.progress import lazy_progress
+from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
 from convcalc.common import shape_text
 from convcalc.errors import InputError, MemoryLimitExceeded, VerificationFailed
-from convcalc.loader import load_network
 from convcalc.render.numbers import human_bytes
 from convcalc.results import DType, Report
 from convcalc.spec import Network
@@ -144,7 +144,8 @@ def verify_layer(network: Network, report: Report, output: OutputFormat,
 
 @app.command()
 def verify(
-    file: Annotated[str, typer.Argument(help="Network YAML file; - reads standard input.")],
+    file: NetworkArgument,
+    input_shape: InputOption = None,
     batch: BatchOption = 1,
     seed: SeedOption = 0,
     max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
@@ -159,7 +160,8 @@ def verify(
     Example: convcalc verify examples/lenet5.yaml
     """
     limit = parse_memory(max_memory)
-    source = load_network(file)
+    source = open_network(file, input_shape)
     report = report_of(source, batch, DType.float32, False)
-    warn(report)
-    run_verify(source.network, report, seed, limit, output)
+    with input_noted(source):
+        warn(report)
+        run_verify(source.network, report, seed, limit, output)

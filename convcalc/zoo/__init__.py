@@ -13,10 +13,13 @@ from importlib import resources
 
 from convcalc.errors import InputError
 from convcalc.loader import NetworkSource, parse_network
+from convcalc.textsafe import MAX_ECHO, echo, shorten
 
 __all__ = ["names", "source", "text"]
 
 _SUFFIX = ".yaml"
+_MAX_MATCHED = 200
+"""Names longer than this are not compared with the entries' for a suggestion."""
 
 
 def names() -> tuple[str, ...]:
@@ -32,10 +35,15 @@ def text(name: str) -> str:
     """
     known = names()
     if name not in known:
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if not name:
+            raise InputError("zoo: needs an entry's name, e.g. zoo:resnet50; `convcalc zoo` "
+                             "lists them")
+        close = (difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                 if len(name) <= _MAX_MATCHED else [])
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise InputError(f"no zoo entry named '{name}'{hint}; `convcalc zoo` lists them",
-                         source=f"zoo:{name}")
+        # The name is the user's: cut and escaped in both places it is repeated.
+        raise InputError(f"no zoo entry named {echo(name)}{hint}; `convcalc zoo` lists them",
+                         source=f"zoo:{shorten(name, MAX_ECHO)}")
     return resources.files(__name__).joinpath(name + _SUFFIX).read_text(encoding="utf-8")
 
 
