@@ -580,7 +580,7 @@ def test_every_registered_type_is_tested_here() -> None:
         "adaptive_maxpool", "global_avgpool", "global_maxpool", "linear", "flatten",
         "batchnorm", "dropout", "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid",
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
-        "residual", "parallel", "layernorm", "groupnorm", "instancenorm",
+        "residual", "parallel", "aux", "layernorm", "groupnorm", "instancenorm",
         "hardsigmoid", "mish", "elu", "prelu", "layer_scale", "stochastic_depth",
         "channel_shuffle", "slice",
     }

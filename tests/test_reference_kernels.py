@@ -1634,3 +1634,12 @@ def test_channel_kernels_refuse_what_torch_refuses() -> None:
     for start, stop in ((2, 2), (0, 7)):
         with pytest.raises(ValueError, match="must satisfy 0 ≤ start < stop ≤ 6"):
             kernels.channel_slice(np.ones((1, 6, 2), np.float32), start, stop)
+
+
+def test_norm_kernels_take_a_transposed_input() -> None:
+    """A non-contiguous input gives the same result as its contiguous copy."""
+    x = random_array(21, (4, 3, 5, 2)).transpose(3, 2, 1, 0)  # (2, 5, 3, 4), Fortran-ordered
+    copy = np.ascontiguousarray(x)
+    assert_close(kernels.layernorm(x), kernels.layernorm(copy))
+    assert_close(kernels.groupnorm(x, 5), kernels.groupnorm(copy, 5))
+    assert_close(kernels.instancenorm(x), kernels.instancenorm(copy))

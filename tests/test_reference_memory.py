@@ -80,6 +80,14 @@ OPS = {
     "channel_shuffle": "{type: channel_shuffle, groups: 3}",
     "slice": "{type: slice, channels: [1, 3]}",
     "conv_depthwise": "{type: conv, filters: 6, kernel: 3, groups: depthwise}",
+    "layernorm": "layernorm",
+    "groupnorm": "{type: groupnorm, groups: 3}",
+    "instancenorm": "{type: instancenorm, affine: true, track_running_stats: true}",
+    "instancenorm_batch_statistics": "instancenorm",
+    "mul": "{type: parallel, merge: mul, branches: [[], [{type: adaptive_avgpool, output: 1}, "
+           "sigmoid]]}",
+    "after": "{type: residual, layers: [relu], after: [relu]}",
+    "aux": "{type: aux, layers: [global_avgpool, flatten, {type: linear, units: 4}]}",
 }
 SHAPES = ["1x900", "2x24x20", "1x5x6x7"]
 

@@ -20,10 +20,19 @@ from test_verify import SYNTHETIC
 
 from convcalc.analysis import analyze
 from convcalc.errors import InputError
+from convcalc.layers.channels import ChannelShuffle, Slice
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.elementwise import Activation, Dropout, LeakyRelu
-from convcalc.layers.norm import BatchNorm
+from convcalc.layers.elementwise import (
+    Activation,
+    Dropout,
+    Elu,
+    LayerScale,
+    LeakyRelu,
+    Prelu,
+    StochasticDepth,
+)
+from convcalc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from convcalc.layers.pool import GlobalPool
 from convcalc.loader import parse_network
 from convcalc.reference import kernels
@@ -35,8 +44,10 @@ from convcalc.reference.probe import ProbePass, resolve_shared
 from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
 
 _GLOBAL = object()
-# The oracle's own lists: layers that move no position, layers that mix them all.
-ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout)
+# The oracle's own lists: layers that move no position (the channel layers move channels
+# alone), layers that mix them all.
+ELEMENTWISE = (Activation, LeakyRelu, BatchNorm, Dropout, LayerNorm, GroupNorm, InstanceNorm,
+               Elu, Prelu, LayerScale, StochasticDepth, ChannelShuffle, Slice)
 MIXES_ALL_POSITIONS = (Flatten, Linear, GlobalPool)
 
 
@@ -63,13 +74,22 @@ class _FullProbe:
 
     def block(self, block: Block, x: Any) -> Any:
         outputs = [self.nodes(body, x) if body else x for body in block.bodies]
+        if block.aux:  # the head's output leaves; the main path goes on with x
+            return x
         if block.merge is None:
-            return outputs[0]
+            return self.nodes(block.after, outputs[0])
+        if block.merge.kind == "mul":
+            # a branch broadcast along the probed dim is held fixed: left out of the union
+            axis = 2 + self.dim
+            longest = max(out.shape[axis] for out in outputs if out is not _GLOBAL)
+            outputs = [out for out in outputs if out is not _GLOBAL
+                       and not out.shape[axis] == 1 < longest]
+            outputs = [np.ascontiguousarray(out) for out in np.broadcast_arrays(*outputs)]
         if any(out is _GLOBAL for out in outputs):
             return _GLOBAL
         y = (kernels.add(*outputs) > 0).astype(np.float32)
         self.read(block.merge.index, y)
-        return y
+        return self.nodes(block.after, y)
 
     def leaf(self, leaf: Leaf, x: Any) -> Any:
         if x is _GLOBAL:

@@ -59,6 +59,8 @@ FLAT_KINDS = ["linear"] * 4 + ["batchnorm", "dropout", "activation", "activation
 SPATIAL_KINDS += ["norm", "norm"]
 FLAT_KINDS += ["norm"]
 CONTAINER_KINDS = ["sequential", "residual", "parallel"]
+SPATIAL_KINDS += ["slice"] * 2 + ["channel_shuffle"] * 2
+FLAT_KINDS += ["slice"]
 ACTIVATION_TYPES = [*tl.ACTIVATIONS, "leaky_relu", "elu", "prelu", "prelu"]
 
 Shape = tuple[int, ...]
@@ -291,9 +293,11 @@ class Draw:
         if kind == "norm":
             return self.norm(shape)
         if kind == "conv":
-            return self.conv(shape)
+            return written_depthwise(self, self.conv(shape), shape[0])
         if kind == "conv_transpose":
-            return self.conv_transpose(shape)
+            return written_depthwise(self, self.conv_transpose(shape), shape[0])
+        if kind in tl.CHANNEL_LAYERS:
+            return channel_layer(self, shape, kind)
         if kind in ("maxpool", "avgpool"):
             return self.pool(shape, kind)
         return self.other(shape, kind)
@@ -395,10 +399,8 @@ class Draw:
                 need = stride_factors(first, shape)[0]
             if kind == "residual":
                 spec = {"type": "residual", "layers": first}
-                # a body that keeps the shape may still stride (a K2 S2 pool over padding
-                # 1), and then the identity shortcut would not line up
-                unstrided = stride_factors([], shape)[0]
-                if out != shape or need != unstrided or self.bool():
+                # an identity shortcut lines up only with a body that keeps the stride
+                if out != shape or need != stride_factors([], shape)[0] or self.bool():
                     spec["shortcut"] = self.branch_to(shape, out, depth, True, need)
             else:
                 merge = self.choice(["concat", "add"])
@@ -825,3 +827,83 @@ def test_mul_aux_and_after_match_torch_row_by_row(case: tuple[dict[str, Any], Sh
         assert report.totals.aux.macs == sum(e[5] for e in heads)
         assert report.totals.aux.params == sum(e[3] for e in heads)
     assert analyze(parse_network(yaml.safe_dump(data), "<yaml>").network) == report
+# ------------------------------------------------------------------ channel layers, depthwise
+
+
+def written_depthwise(gen: Draw, spec: dict[str, Any], channels: int) -> dict[str, Any]:
+    """Return a conv drawn with one group per input channel written as ``depthwise`` half
+    the time (the torch side resolves the word itself)."""
+    if spec.get("groups") == channels and channels > 1 and gen.bool():
+        return {**spec, "groups": "depthwise"}
+    return spec
+
+
+def channel_layer(gen: Draw, shape: Shape, kind: str) -> dict[str, Any]:
+    """Return a ``slice`` (0 ≤ start < stop ≤ C) or a ``channel_shuffle`` whose groups
+    divide the channels."""
+    channels = shape[0]
+    if kind == "slice":
+        start = gen.int(0, channels - 1)
+        return {"type": "slice", "channels": [start, gen.int(start + 1, channels)]}
+    return {"type": "channel_shuffle",
+            "groups": gen.choice([g for g in range(1, channels + 1) if channels % g == 0])}
+
+
+@st.composite
+def shuffle_blocks(draw: Any) -> tuple[dict[str, Any], Shape]:
+    """Return ShuffleNetV2's stride-1 block on a random input: two slice branches (one
+    through a depthwise conv) concatenated, then a channel shuffle of 2 groups."""
+    gen = Draw(draw)
+    half = gen.int(1, 4)
+    rank = gen.int(1, 3)
+    shape = (2 * half, *(gen.int(2, 5) for _ in range(rank)))
+    block = {"type": "parallel", "branches": [
+        [{"type": "slice", "channels": [0, half]}],
+        [{"type": "slice", "channels": [half, 2 * half]},
+         {"type": "conv", "filters": half, "kernel": 3, "padding": 1,
+          "groups": "depthwise", "bias": gen.bool()}],
+    ]}
+    return {"input": list(shape), "layers": [block, {"type": "channel_shuffle",
+                                                     "groups": 2}]}, shape
+
+
+@settings(ORACLE, max_examples=40)
+@given(shuffle_blocks())
+def test_shuffle_blocks_match_torch_row_by_row(case: tuple[dict[str, Any], Shape]) -> None:
+    """ShuffleNetV2's block in 1-D, 2-D and 3-D: every row equals torch's, in order."""
+    data, shape = case
+    model, torch_out = tl.build(data["layers"], shape)
+    expected = torch_rows(model, shape)
+    got, report = convcalc_rows(data)
+    assert got == expected
+    assert [row[0] for row in got] == ["slice", "slice", "conv", "concat", "channel_shuffle"]
+    assert report.output_shape == torch_out
+
+
+@st.composite
+def invalid_channel_layers(draw: Any) -> tuple[dict[str, Any], Shape]:
+    """Return a one-layer network that does not fit: a channel shuffle whose groups do not
+    divide the channels, or a depthwise conv whose filters are not a multiple of them."""
+    gen = Draw(draw)
+    channels = gen.int(2, 6)
+    shape = (channels, *(gen.int(1, 4) for _ in range(gen.int(1, 3))))
+    if gen.bool():
+        groups = gen.choice([g for g in range(2, 8) if channels % g])
+        spec: dict[str, Any] = {"type": "channel_shuffle", "groups": groups}
+    else:
+        filters = gen.choice([f for f in range(1, 13) if f % channels])
+        spec = {"type": gen.choice(["conv", "conv_transpose"]), "filters": filters,
+                "kernel": 1, "groups": "depthwise"}
+    return {"input": list(shape), "layers": [spec]}, shape
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(invalid_channel_layers())
+def test_invalid_channel_layers_are_refused_by_both(case: tuple[dict[str, Any], Shape]) -> None:
+    """Shuffle groups that do not divide C, and depthwise filters that C does not divide:
+    torch and convcalc both refuse."""
+    data, shape = case
+    with pytest.raises((RuntimeError, ValueError)):
+        tl.output_shape(tl.layer_module(data["layers"][0], shape), shape)
+    with pytest.raises(LayerError):
+        analyze(network_from_data(data, "<generated>").network)

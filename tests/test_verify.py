@@ -807,3 +807,15 @@ def test_memory_estimate_keeps_the_input_alive_through_an_aux_head() -> None:
     plan = build_plan(net, report)
     estimate = estimate_memory(plan, report)
     assert estimate.value_bytes >= 4 * (3 * 13 * 11 + 6 * 7 * 6 + 2 * 5 * 4)
+
+
+def test_shufflenet_v2_verifies_at_a_reduced_input() -> None:
+    """zoo:shufflenet_v2_x0_5 at 3×64×64 agrees on arrays row by row: its slices, channel
+    shuffles and depthwise convs, and its 1,366,792 parameters."""
+    from convcalc import zoo
+
+    net = zoo.source("shufflenet_v2_x0_5").network.model_copy(update={"input": (3, 64, 64)})
+    report, result = verified(net)
+    assert_all_agree(report, result)
+    assert sum(check.params.measured.trainable for check in result.layers if check.params) \
+        == 1_366_792

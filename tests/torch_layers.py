@@ -243,7 +243,7 @@ def layer_module(spec: Any, shape: Shape) -> nn.Module:
     if kind in NORMS:
         return _norm_row(spec, shape)
     flat_ok = (*ACTIVATIONS, "leaky_relu", "dropout", "batchnorm", "flatten", "linear",
-               "elu", "prelu", "layer_scale", "stochastic_depth")
+               "elu", "prelu", "layer_scale", "stochastic_depth", "slice")
     if rank == 0 and kind not in flat_ok:
         raise ValueError(f"{kind} needs a spatial input, got {shape}")
     if rank > 0 and kind == "linear":  # nn.Linear would act on the last dim alone
@@ -290,6 +290,8 @@ def layer_module(spec: Any, shape: Shape) -> nn.Module:
             scale = tuple(float(s) for s in _dims(spec["scale"], rank))
             module = nn.Upsample(scale_factor=scale, mode=mode, align_corners=corners)
         return Row(kind, module)
+    if kind in CHANNEL_LAYERS:
+        return channel_module(spec)
     kernel = _dims(spec["kernel"], rank)
     dilation = _dims(spec.get("dilation", 1), rank)
     if kind == "conv":
@@ -297,14 +299,14 @@ def layer_module(spec: Any, shape: Shape) -> nn.Module:
         padding, pads = _window_padding(spec, sizes, kernel, stride, dilation, True)
         conv = _nd("Conv", rank)(channels, spec["filters"], kernel, stride=stride,
                                  padding=padding, dilation=dilation,
-                                 groups=spec.get("groups", 1), bias=spec.get("bias", True))
+                                 groups=_groups(spec, channels), bias=spec.get("bias", True))
         return Row(kind, conv, pads)
     if kind == "conv_transpose":
         conv = _nd("ConvTranspose", rank)(
             channels, spec["filters"], kernel, stride=_dims(spec.get("stride", 1), rank),
             padding=_dims(spec.get("padding", 0), rank),
             output_padding=_dims(spec.get("output_padding", 0), rank),
-            groups=spec.get("groups", 1), bias=spec.get("bias", True), dilation=dilation,
+            groups=_groups(spec, channels), bias=spec.get("bias", True), dilation=dilation,
         )
         return Row(kind, conv)
     stride = _dims(spec.get("stride") or spec["kernel"], rank)
@@ -398,3 +400,52 @@ class AuxHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         self.outputs.append(self.head(x))
         return x
+# ------------------------------------------------------------------ channel layers, depthwise
+
+CHANNEL_LAYERS = ("slice", "channel_shuffle")
+"""The layer types that move or select channels, built by ``channel_module``."""
+
+
+def _groups(spec: dict[str, Any], channels: int) -> int:
+    """Return a conv's groups: ``depthwise`` is one group per input channel."""
+    groups = spec.get("groups", 1)
+    return channels if groups == "depthwise" else int(groups)
+
+
+class ChannelSlice(nn.Module):
+    """``x[:, start:stop]``: the channels (or a flat input's features) kept; torch refuses
+    a stop past the channels."""
+
+    def __init__(self, start: int, stop: int) -> None:
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: Tensor) -> Tensor:
+        # narrow, not x[:, start:stop], which would cut an overlong slice short silently;
+        # its IndexError is a refusal like the ValueErrors of torch's layers
+        try:
+            return x.narrow(1, self.start, self.stop - self.start)
+        except (IndexError, RuntimeError) as error:
+            raise ValueError(f"slice [{self.start}, {self.stop}]: {error}") from None
+
+
+class ChannelShuffle(nn.Module):
+    """torchvision's channel_shuffle in any rank: view as (groups, C/groups), transpose,
+    flatten back."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, channels, *rest = x.shape
+        grid = x.view(batch, self.groups, channels // self.groups, *rest)
+        return torch.transpose(grid, 1, 2).contiguous().view(batch, channels, *rest)
+
+
+def channel_module(spec: dict[str, Any]) -> nn.Module:
+    """Return the torch module of a ``slice`` or ``channel_shuffle`` layer."""
+    if spec["type"] == "slice":
+        start, stop = spec["channels"]
+        return Row("slice", ChannelSlice(start, stop))
+    return Row("channel_shuffle", ChannelShuffle(spec["groups"]))

@@ -38,17 +38,19 @@ _MERGE = (f"merge ({', '.join(MERGES)})", "#9467bd")
 """Every merge row, whichever merge: the legend names each registered one."""
 _POOLING = ("pooling", "#8c564b")
 """Every layer of the pooling family."""
+_NORMALISATION = ("normalisation", "#2ca02c")
+"""Every layer of the norm family (batchnorm, layernorm, groupnorm, instancenorm)."""
 _OWN_COLOUR = {
     "conv": ("conv", "#1f77b4"), "conv_transpose": ("conv_transpose", "#17becf"),
-    "linear": ("linear", "#ff7f0e"), "batchnorm": ("batchnorm", "#2ca02c"),
+    "linear": ("linear", "#ff7f0e"),
     "upsample": ("upsample", "#e377c2"),
 }
 """The layer types drawn in a colour of their own (the costly and the shape-changing
 ones), by type; any other layer is drawn as ``_OTHER``. A choice of what stands out, not a
 rule per type: a new type needs no entry."""
 _OTHER = ("other (activations, flatten, pad, …)", "#999999")
-_LEGEND = [*(_OWN_COLOUR[name] for name in ("conv", "conv_transpose", "linear", "batchnorm")),
-           _MERGE, _POOLING, _OWN_COLOUR["upsample"], _OTHER]
+_LEGEND = [*(_OWN_COLOUR[name] for name in ("conv", "conv_transpose", "linear")),
+           _NORMALISATION, _MERGE, _POOLING, _OWN_COLOUR["upsample"], _OTHER]
 """The legend's entries, in this order (those the figure draws)."""
 
 
@@ -58,12 +60,14 @@ def plotted_rows(report: Report) -> list[LayerRow]:
 
 
 def _kind(row: LayerRow) -> tuple[str, str]:
-    """Return the legend entry and colour of a row's bars: a merge's, its family's (pooling),
-    its own, or the others'."""
+    """Return the legend entry and colour of a row's bars: a merge's, its family's (pooling,
+    normalisation), its own, or the others'."""
     if row.spec is None:
         return _MERGE
     if row.spec.family is LayerFamily.pool:
         return _POOLING
+    if row.spec.family is LayerFamily.norm:
+        return _NORMALISATION
     return _OWN_COLOUR.get(row.type, _OTHER)
 
 

@@ -1,7 +1,11 @@
-"""Dot products over contiguous runs, the inner loops of conv and linear.
+"""Dot products over contiguous runs: linear's inner loop, and register-blocked forms.
 
 Reassociation lets LLVM split a dot product over vector lanes; contraction lets it fuse
-multiply and add. No other fast-math flag: NaN and infinity must keep their meaning.
+multiply and add. No other fast-math flag: NaN and infinity must keep their meaning (the
+conv kernel, which sums in locals over a whole window, uses the same flags).
+
+Each is compiled on first use only: a kernel that calls one pays for compiling it once
+per argument types, so call them with the same types everywhere.
 """
 
 from __future__ import annotations

@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from numba import njit
-
-from convcalc.reference.ops._threads import in_parallel
 
 __all__ = ["WindowOptions", "only", "padded", "place_windows", "spatial_per_dim",
            "taps_on_input", "window_options"]
@@ -107,7 +104,6 @@ def window_options(layer: Any, dims: tuple[int, ...], *, default_stride: bool = 
                          tuple(a for _, a in sides))
 
 
-@njit(cache=True, nogil=True)
 def place_windows(length: int, pad_before: int, pad_after: int, span: int, stride: int,
                   ceil_mode: bool) -> int:
     """Return how many windows of ``span`` elements are placed along one padded dimension.
@@ -118,50 +114,32 @@ def place_windows(length: int, pad_before: int, pad_after: int, span: int, strid
     when none fits, one partial window if the span overhangs by less than a stride.
     """
     padded_length = pad_before + length + pad_after
-    count = 0
-    start = 0
-    while start + span <= padded_length:
-        count += 1
-        start += stride
-    if count == 0:
+    # the starts of the windows that fit, as a range: placed without a loop or an array
+    starts = range(0, padded_length - span + 1, stride)
+    if not starts:
         # No window fits; in ceil mode PyTorch still places one partial window when the
         # kernel overhangs the padded input by less than a stride.
         return 1 if ceil_mode and span - padded_length < stride else 0
-    last_full_window_end = start - stride + span
-    if ceil_mode and last_full_window_end < padded_length and start < pad_before + length:
+    count = len(starts)
+    next_start = starts[-1] + stride
+    last_full_window_end = starts[-1] + span
+    if ceil_mode and last_full_window_end < padded_length and next_start < pad_before + length:
         count += 1
     return count
 
 
-@njit(cache=True, nogil=True)
 def taps_on_input(out_count: int, kernel: int, stride: int, dilation: int, length: int,
                   pad_before: int) -> int:
     """Return how many (window, tap) pairs along one dimension read the input, not padding."""
     taps = 0
-    for window in range(out_count):
-        for tap in range(kernel):
-            position = window * stride + tap * dilation - pad_before
-            if 0 <= position < length:
-                taps += 1
+    for tap in range(kernel):
+        # window w reads position w·S + tap·D − pad_before: the windows whose position
+        # falls in [0, length), as a range of w
+        offset = tap * dilation - pad_before
+        first = max(-(offset // stride), 0)  # ceil(−offset / S)
+        end = min((length - 1 - offset) // stride + 1, out_count)
+        taps += len(range(first, end))
     return taps
-
-
-@njit(cache=True, nogil=True)
-def _pad_kernel(x: np.ndarray, y: np.ndarray, pad_before: tuple[int, int, int], start: int,
-                stop: int) -> int:
-    """Copy planes ``start`` to ``stop`` of ``x`` (N, C, D, H, W) into the zeros ``y`` at
-    ``pad_before`` in each spatial dim."""
-    channels, depth, height, width = x.shape[1:]
-    for plane in range(start, stop):
-        n = plane // channels
-        c = plane % channels
-        for d in range(depth):
-            for h in range(height):
-                for w in range(width):
-                    y[n, c, pad_before[0] + d, pad_before[1] + h, pad_before[2] + w] = x[
-                        n, c, d, h, w
-                    ]
-    return 0
 
 
 def padded(x5: np.ndarray, before: tuple[int, int, int],
@@ -169,5 +147,7 @@ def padded(x5: np.ndarray, before: tuple[int, int, int],
     """Return the 5-D ``x5`` with zeros added before and after each spatial dim."""
     shape = tuple(b + size + a for b, size, a in zip(before, x5.shape[2:], after, strict=True))
     y = np.zeros(x5.shape[:2] + shape, np.float32)
-    in_parallel(_pad_kernel, x5.shape[0] * x5.shape[1], x5, y, before)
+    # one strided copy in numpy, with no temporary and no kernel to compile
+    y[:, :, before[0] : before[0] + x5.shape[2], before[1] : before[1] + x5.shape[3],
+      before[2] : before[2] + x5.shape[4]] = x5
     return y

@@ -9,16 +9,17 @@ Counting conventions, the same as the calculator's:
   times every weight it meets, also where the product lands in the part that ``padding``
   crops away.
 
-The kernels count MACs as they run (each inner loop adds its trip length) and find their
-output size by placing windows (`place_windows`), not by the calculator's formula.
+The kernels count MACs as they run (each output adds the taps its loops summed) and find
+their output size by placing windows (`place_windows`), not by the calculator's formula.
 
 The conv kernel reads a padded input laid out channels last within each group,
 (N, G, D, H, W, C/G), and weights in the same order, (G, F, KD, KH, KW, C/G). Then the
 C/G channels under one tap are contiguous in both, and with unit width dilation so is
 a whole kernel row (KW·C/G values): a "run". A dot product over a run is a unit-stride
-loop LLVM vectorises. Four filters and two neighbouring output positions share each
-run, so each loaded input value feeds four multiplies and each weight two, which keeps
-the loop on arithmetic rather than on loads.
+loop LLVM vectorises. Four filters and two output positions (neighbours in the plane read
+row by row) share each run, so each loaded input value feeds four multiplies and each
+weight two, which keeps the loop on arithmetic rather than on loads; the eight sums stay
+in registers over the whole window and are written once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from convcalc.reference.ops._dot import dot, dot_4x1, dot_4x2
+from convcalc.reference.ops._dot import DOT_FASTMATH
 from convcalc.reference.ops._lift import (
     KERNEL_RANK,
     IntPerDim,
@@ -62,7 +63,7 @@ FILTER_TILE = 4
 ELEMENT_BYTES = 4
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=DOT_FASTMATH)
 def _conv_kernel(
     x_padded: np.ndarray,
     weight: np.ndarray,
@@ -79,25 +80,30 @@ def _conv_kernel(
     ``x_padded`` is (N, G, D, H, W, C/G), already zero padded; ``weight`` is
     (G, F, KD, KH, KW, C/G); ``y`` is (N, G·F, OD, OH, OW), its window counts placed by
     `place_windows`. A work item is one batch item, group and tile of FILTER_TILE filters.
+    It takes the output positions of its plane two at a time (the last alone when their
+    number is odd) and sums each of the tile's eight outputs in a local over the whole
+    window, then writes it once. A tile short of filters (depthwise, or F not a multiple
+    of four) repeats its last filter in the missing places and writes only its own: one
+    loop for every case, so there is one to compile.
     """
     groups, padded_d, padded_h, padded_w, group_channels = x_padded.shape[1:]
     filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:5]
-    out_d, out_h, out_w = y.shape[2:]
+    out_channels, out_d, out_h, out_w = y.shape[1:]
+    positions = out_d * out_h * out_w
 
     x_flat = x_padded.reshape(-1)
     w_flat = weight.reshape(-1)
+    y_flat = y.reshape(-1)
     x_row_step = padded_w * group_channels
     x_plane_step = padded_h * x_row_step
     x_group_step = padded_d * x_plane_step
     filter_step = kernel_d * kernel_h * kernel_w * group_channels
-    position_step = stride[2] * group_channels
     if dilation[2] == 1:
         runs_per_row = 1
         run_length = kernel_w * group_channels
     else:
         runs_per_row = kernel_w
         run_length = group_channels
-    x_run_step = dilation[2] * group_channels
 
     tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
     macs = 0
@@ -109,73 +115,65 @@ def _conv_kernel(
         first_channel = g * filters_per_group + first_filter
         x_group = (n * groups + g) * x_group_step
         w_tile = (g * filters_per_group + first_filter) * filter_step
-        for od in range(out_d):
-            for oh in range(out_h):
-                for ow in range(0, out_w, 2):
-                    has_pair = ow + 1 < out_w
-                    for t in range(tile_filters):
-                        y[n, first_channel + t, od, oh, ow] = bias[first_channel + t]
-                        if has_pair:
-                            y[n, first_channel + t, od, oh, ow + 1] = bias[first_channel + t]
-                    for kd in range(kernel_d):
-                        for kh in range(kernel_h):
-                            x_row = (
-                                x_group
-                                + (od * stride[0] + kd * dilation[0]) * x_plane_step
-                                + (oh * stride[1] + kh * dilation[1]) * x_row_step
-                                + ow * position_step
-                            )
-                            w_row = w_tile + (kd * kernel_h + kh) * kernel_w * group_channels
-                            for run in range(runs_per_row):
-                                x_start = x_row + run * x_run_step
-                                w_start = w_row + run * group_channels
-                                if tile_filters == FILTER_TILE and has_pair:
-                                    sums8 = dot_4x2(
-                                        w_flat,
-                                        w_start,
-                                        filter_step,
-                                        x_flat,
-                                        x_start,
-                                        position_step,
-                                        run_length,
-                                    )
-                                    for t in range(FILTER_TILE):
-                                        y[n, first_channel + t, od, oh, ow] += sums8[t]
-                                        y[n, first_channel + t, od, oh, ow + 1] += sums8[
-                                            FILTER_TILE + t
-                                        ]
-                                    macs += 2 * FILTER_TILE * run_length
-                                elif tile_filters == FILTER_TILE:
-                                    sums4 = dot_4x1(
-                                        w_flat, w_start, filter_step, x_flat, x_start, run_length
-                                    )
-                                    for t in range(FILTER_TILE):
-                                        y[n, first_channel + t, od, oh, ow] += sums4[t]
-                                    macs += FILTER_TILE * run_length
-                                else:
-                                    # A tile short of filters (depthwise, or F not a
-                                    # multiple of four): one filter, one position at a time.
-                                    for t in range(tile_filters):
-                                        w_filter = w_start + t * filter_step
-                                        y[n, first_channel + t, od, oh, ow] += dot(
-                                            w_flat, w_filter, x_flat, x_start, run_length
-                                        )
-                                        macs += run_length
-                                        if has_pair:
-                                            y[n, first_channel + t, od, oh, ow + 1] += dot(
-                                                w_flat,
-                                                w_filter,
-                                                x_flat,
-                                                x_start + position_step,
-                                                run_length,
-                                            )
-                                            macs += run_length
-
+        y_tile = (n * out_channels + first_channel) * positions
+        # where filters 1 to 3 of the tile start, the last real one standing in for any missing
+        last_filter = (tile_filters - 1) * filter_step
+        w_1 = min(filter_step, last_filter)
+        w_2 = min(2 * filter_step, last_filter)
+        w_3 = min(3 * filter_step, last_filter)
+        # position p's coordinates, counted rather than divided out of p (a division per
+        # pair cost a third of the time of a small layer)
+        pd = ph = pw = 0
+        for p in range(0, positions, 2):
+            qd, qh, qw = pd, ph, pw + 1  # q = p + 1, or p itself when p is the last
+            if qw == out_w:
+                qd, qh, qw = (qd + 1, 0, 0) if qh + 1 == out_h else (qd, qh + 1, 0)
+            q = p + 1
+            if q == positions:
+                q, qd, qh, qw = p, pd, ph, pw
+            x_a = (x_group + pd * stride[0] * x_plane_step + ph * stride[1] * x_row_step
+                   + pw * stride[2] * group_channels)
+            x_b = (x_group + qd * stride[0] * x_plane_step + qh * stride[1] * x_row_step
+                   + qw * stride[2] * group_channels)
+            pd, ph, pw = qd, qh, qw + 1  # p + 2
+            if pw == out_w:
+                pd, ph, pw = (pd + 1, 0, 0) if ph + 1 == out_h else (pd, ph + 1, 0)
+            s0a = s1a = s2a = s3a = s0b = s1b = s2b = s3b = np.float32(0.0)
+            for kd in range(kernel_d):
+                for kh in range(kernel_h):
+                    for run in range(runs_per_row):
+                        x_run = (kd * dilation[0] * x_plane_step + kh * dilation[1] * x_row_step
+                                 + run * dilation[2] * group_channels)
+                        w_run = w_tile + ((kd * kernel_h + kh) * kernel_w + run) * group_channels
+                        # Slices give LLVM unit-stride loops from index 0, which it vectorises.
+                        xa = x_flat[x_a + x_run : x_a + x_run + run_length]
+                        xb = x_flat[x_b + x_run : x_b + x_run + run_length]
+                        w0 = w_flat[w_run : w_run + run_length]
+                        w1 = w_flat[w_run + w_1 : w_run + w_1 + run_length]
+                        w2 = w_flat[w_run + w_2 : w_run + w_2 + run_length]
+                        w3 = w_flat[w_run + w_3 : w_run + w_3 + run_length]
+                        for j in range(run_length):
+                            a = xa[j]
+                            b = xb[j]
+                            s0a += w0[j] * a
+                            s1a += w1[j] * a
+                            s2a += w2[j] * a
+                            s3a += w3[j] * a
+                            s0b += w0[j] * b
+                            s1b += w1[j] * b
+                            s2b += w2[j] * b
+                            s3b += w3[j] * b
+            sums_a = (s0a, s1a, s2a, s3a)
+            sums_b = (s0b, s1b, s2b, s3b)
+            for t in range(tile_filters):
+                y_flat[y_tile + t * positions + p] = sums_a[t] + bias[first_channel + t]
+                macs += filter_step
+                if q != p:  # the last position of an odd count has no partner
+                    y_flat[y_tile + t * positions + q] = sums_b[t] + bias[first_channel + t]
+                    macs += filter_step
     return macs
 
 
-
-@njit(cache=True, nogil=True)
 def _padded_taps(out_size: tuple[int, int, int], kernel: tuple[int, int, int],
                  stride: tuple[int, int, int], dilation: tuple[int, int, int],
                  input_shape: tuple[int, int, int], pad_before: tuple[int, int, int]) -> int:

@@ -143,6 +143,7 @@ def layer_normalised(x: np.ndarray, weight: np.ndarray | None = None,
                      bias: np.ndarray | None = None, eps: float = 1e-5) -> np.ndarray:
     """Return ``x`` (N, C, *spatial) or (N, C) normalised over the channels at each
     position, then scaled by ``weight`` and shifted by ``bias`` per channel if given."""
+    x = as_float32(x, "x")  # C-contiguous, so that y's reshape is a view
     planes = _planes(x, 2, "layernorm")
     channels = planes.shape[1]
     weight, bias = _per_channel(weight, "weight", channels), _per_channel(bias, "bias", channels)
@@ -157,6 +158,7 @@ def group_normalised(x: np.ndarray, groups: int, weight: np.ndarray | None = Non
     """Return ``x`` (N, C, *spatial) or (N, C) normalised over each of ``groups`` groups
     of channels (and every position), then ``·weight + bias`` per channel if given (both
     or neither)."""
+    x = as_float32(x, "x")  # C-contiguous, so that y's reshape is a view
     planes = _planes(x, 2, "groupnorm")
     channels = planes.shape[1]
     if groups < 1 or channels % groups:

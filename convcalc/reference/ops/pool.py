@@ -148,42 +148,33 @@ def _avg_pool_kernel(
     (so a ceil-mode window hanging past the padding is not divided by the full kernel),
     and the window clipped to the real input without it.
     """
-    channels, depth, height, width = x.shape[1:]
+    channels = x.shape[1]
+    size = x.shape[2:]
     out_d, out_h, out_w = y.shape[2:]
     for plane in range(start, stop):
         n = plane // channels
         c = plane % channels
-        for od in range(out_d):
-            padded_d, start_d, end_d = _avg_window(od, kernel[0], stride[0], pad_before[0],
-                                                   pad_after[0], depth)
-            for oh in range(out_h):
-                padded_h, start_h, end_h = _avg_window(oh, kernel[1], stride[1], pad_before[1],
-                                                       pad_after[1], height)
-                for ow in range(out_w):
-                    padded_w, start_w, end_w = _avg_window(ow, kernel[2], stride[2],
-                                                           pad_before[2], pad_after[2], width)
-                    total = 0.0
-                    for i_d in range(start_d, end_d):
-                        for i_h in range(start_h, end_h):
-                            for i_w in range(start_w, end_w):
-                                total += x[n, c, i_d, i_h, i_w]
-                    if count_include_pad:
-                        divisor = padded_d * padded_h * padded_w
-                    else:
-                        divisor = (end_d - start_d) * (end_h - start_h) * (end_w - start_w)
-                    y[n, c, od, oh, ow] = total / divisor
+        for out in range(out_d * out_h * out_w):
+            index = (out // (out_h * out_w), out // out_w % out_h, out % out_w)
+            # per dim: the window's first index, and its end clipped to the padded input
+            first_d = index[0] * stride[0] - pad_before[0]
+            first_h = index[1] * stride[1] - pad_before[1]
+            first_w = index[2] * stride[2] - pad_before[2]
+            end_d = min(first_d + kernel[0], size[0] + pad_after[0])
+            end_h = min(first_h + kernel[1], size[1] + pad_after[1])
+            end_w = min(first_w + kernel[2], size[2] + pad_after[2])
+            divisor = (end_d - first_d) * (end_h - first_h) * (end_w - first_w)
+            first_d, first_h, first_w = max(first_d, 0), max(first_h, 0), max(first_w, 0)
+            end_d, end_h, end_w = min(end_d, size[0]), min(end_h, size[1]), min(end_w, size[2])
+            if not count_include_pad:
+                divisor = (end_d - first_d) * (end_h - first_h) * (end_w - first_w)
+            total = 0.0
+            for i_d in range(first_d, end_d):
+                for i_h in range(first_h, end_h):
+                    for i_w in range(first_w, end_w):
+                        total += x[n, c, i_d, i_h, i_w]
+            y[n, c, index[0], index[1], index[2]] = total / divisor
     return 0
-
-
-@njit(cache=True, nogil=True)
-def _avg_window(
-    out_index: int, kernel: int, stride: int, pad_before: int, pad_after: int, length: int
-) -> tuple[int, int, int]:
-    """Return one dim of an average window: its length clipped to the padded input, and
-    its start and end clipped to the real input."""
-    first = out_index * stride - pad_before
-    last = min(first + kernel, length + pad_after)
-    return last - first, max(first, 0), min(last, length)
 
 
 def avg_pool_arrays(
