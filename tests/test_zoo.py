@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
+from test_zoo_published import CNN_ROWS
 
 from convcalc import analyze, load_network, zoo
 from convcalc.errors import InputError
@@ -15,12 +16,20 @@ ZOO = Path(zoo.__file__).resolve().parent
 
 ENTRIES = (
     "alexnet",
+    "convnext_base", "convnext_large", "convnext_small", "convnext_tiny",
     "densenet121", "densenet161", "densenet169", "densenet201",
+    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+    "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
+    "efficientnet_v2_l", "efficientnet_v2_m", "efficientnet_v2_s",
     "googlenet",
+    "inception_v3",
     "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
     "mobilenet_v2",
+    "mobilenet_v3_large", "mobilenet_v3_small",
     "regnet_x_16gf", "regnet_x_1_6gf", "regnet_x_32gf", "regnet_x_3_2gf", "regnet_x_400mf",
     "regnet_x_800mf", "regnet_x_8gf",
+    "regnet_y_128gf", "regnet_y_16gf", "regnet_y_1_6gf", "regnet_y_32gf", "regnet_y_3_2gf",
+    "regnet_y_400mf", "regnet_y_800mf", "regnet_y_8gf",
     "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
     "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d",
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
@@ -96,3 +105,14 @@ def test_regnet_stages_follow_torchvision() -> None:
     """RegNetX-400MF's widths and depths come out as torchvision's (and its paper's)."""
     assert _generate.regnet_stages(22, 24, 24.48, 2.54, 16) == [
         (32, 1, 16), (64, 2, 16), (160, 7, 16), (400, 12, 16)]
+
+
+def test_default_input_is_the_first_rows_crop_size() -> None:
+    """Each entry's default input is 3×S×S with S the crop size of its builder's first row
+    in torchvision's weight table (Inception v3 299, EfficientNet-B7 600, most 224)."""
+    first_crop: dict[str, int] = {}
+    for row in CNN_ROWS:
+        first_crop.setdefault(row["builder"], int(row["crop_size"]))
+    for name in zoo.names():
+        size = first_crop[name]
+        assert zoo.source(name).network.input == (3, size, size), name

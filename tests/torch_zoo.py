@@ -3,8 +3,10 @@
 Each builder follows torchvision's definition of the network (torchvision itself is not a
 dependency), with torchvision's module names, so its ``state_dict`` keys are torchvision's:
 DenseNet-121, SqueezeNet 1.1, GoogLeNet (without its auxiliary classifiers, as the pretrained
-model), MNASNet 0.5, ResNeXt-50 32x4d and RegNetX-400MF. The widths are written out here
-from torchvision's rules, independently of the zoo's generator, so the twins check it.
+model), MNASNet 0.5, ResNeXt-50 32x4d, RegNetX-400MF, MobileNetV3-Small, EfficientNet-B0,
+RegNetY-400MF, ConvNeXt-Tiny and Inception v3 (with its auxiliary head). The widths are
+written out here from torchvision's rules, independently of the zoo's generator, so the twins
+check it; each twin's parameter count is torchvision's published one.
 
 Import this module only after ``pytest.importorskip("torch")``.
 """
@@ -20,10 +22,15 @@ from torch import Tensor, nn
 
 __all__ = [
     "BUILDERS",
+    "convnext_tiny",
     "densenet121",
+    "efficientnet_b0",
     "googlenet",
+    "inception_v3",
     "mnasnet0_5",
+    "mobilenet_v3_small",
     "regnet_x_400mf",
+    "regnet_y_400mf",
     "resnext50_32x4d",
     "squeezenet1_1",
 ]
@@ -427,6 +434,439 @@ def regnet_x_400mf() -> nn.Module:
     return RegNetX([(32, 1, 16), (64, 2, 16), (160, 7, 16), (400, 12, 16)])
 
 
+# --------------------------------------------------------------------------- modern CNNs
+# MobileNetV3-Small, EfficientNet-B0, RegNetY-400MF, ConvNeXt-Tiny and Inception v3 (with its
+# auxiliary head): squeeze-and-excitation, channels-last LayerNorm, layer scale, aux heads.
+
+
+def _conv_norm(in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, groups: int = 1,
+               activation: Callable[[], nn.Module] | None = nn.ReLU,
+               eps: float = 1e-5) -> nn.Sequential:
+    """torchvision's Conv2dNormActivation: a bias-free conv, BatchNorm2d(eps), an activation."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=(kernel_size - 1) // 2,
+                  groups=groups, bias=False),
+        nn.BatchNorm2d(out_ch, eps=eps),
+    ]
+    if activation is not None:
+        layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def _divisible(value: float, divisor: int = 8) -> int:
+    """torchvision's _make_divisible: the nearest multiple of 8, never 10% below ``value``."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+class SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation: pool to 1x1, two 1x1 convs, a gate, times the input."""
+
+    def __init__(self, channels: int, squeeze_channels: int,
+                 activation: Callable[[], nn.Module] = nn.ReLU,
+                 scale_activation: Callable[[], nn.Module] = nn.Sigmoid) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv2d(squeeze_channels, channels, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = self.avgpool(x)
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(scale))))
+        result: Tensor = scale * x
+        return result
+
+
+class _MobileNetV3Block(nn.Module):
+    """torchvision's mobilenetv3 InvertedResidual: expand, depthwise, SE, project, maybe add."""
+
+    def __init__(self, in_ch: int, kernel: int, expanded: int, out_ch: int, use_se: bool,
+                 hardswish: bool, stride: int) -> None:
+        super().__init__()
+        activation = nn.Hardswish if hardswish else nn.ReLU
+        self.use_res_connect = stride == 1 and in_ch == out_ch
+        layers: list[nn.Module] = []
+        if expanded != in_ch:
+            layers.append(_conv_norm(in_ch, expanded, 1, activation=activation, eps=0.001))
+        layers.append(_conv_norm(expanded, expanded, kernel, stride=stride, groups=expanded,
+                                 activation=activation, eps=0.001))
+        if use_se:
+            layers.append(SqueezeExcitation(expanded, _divisible(expanded // 4),
+                                            scale_activation=nn.Hardsigmoid))
+        layers.append(_conv_norm(expanded, out_ch, 1, activation=None, eps=0.001))
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.block(x)
+        return out + x if self.use_res_connect else out
+
+
+def mobilenet_v3_small() -> nn.Module:
+    """MobileNetV3-Small (torchvision.models.mobilenet_v3_small, width 1.0): 2,542,856."""
+    # input, kernel, expanded, output, SE, hardswish, stride: torchvision's bneck_conf rows
+    settings = [(16, 3, 16, 16, True, False, 2), (16, 3, 72, 24, False, False, 2),
+                (24, 3, 88, 24, False, False, 1), (24, 5, 96, 40, True, True, 2),
+                (40, 5, 240, 40, True, True, 1), (40, 5, 240, 40, True, True, 1),
+                (40, 5, 120, 48, True, True, 1), (48, 5, 144, 48, True, True, 1),
+                (48, 5, 288, 96, True, True, 2), (96, 5, 576, 96, True, True, 1),
+                (96, 5, 576, 96, True, True, 1)]
+    features: list[nn.Module] = [_conv_norm(3, 16, 3, stride=2, activation=nn.Hardswish,
+                                            eps=0.001)]
+    features += [_MobileNetV3Block(*row) for row in settings]
+    features.append(_conv_norm(96, 576, 1, activation=nn.Hardswish, eps=0.001))
+    model = nn.Sequential(OrderedDict([
+        ("features", nn.Sequential(*features)),
+        ("avgpool", nn.AdaptiveAvgPool2d(1)),
+        ("flatten", nn.Flatten(1)),
+        ("classifier", nn.Sequential(nn.Linear(576, 1024), nn.Hardswish(), nn.Dropout(0.2),
+                                     nn.Linear(1024, 1000))),
+    ]))
+    return model
+
+
+class _MBConv(nn.Module):
+    """torchvision's efficientnet MBConv: expand, depthwise, SE (SiLU), project, maybe add."""
+
+    def __init__(self, in_ch: int, out_ch: int, expand_ratio: int, kernel: int,
+                 stride: int) -> None:
+        super().__init__()
+        self.use_res_connect = stride == 1 and in_ch == out_ch
+        expanded = _divisible(in_ch * expand_ratio)
+        layers: list[nn.Module] = []
+        if expanded != in_ch:
+            layers.append(_conv_norm(in_ch, expanded, 1, activation=nn.SiLU))
+        layers.append(_conv_norm(expanded, expanded, kernel, stride=stride, groups=expanded,
+                                 activation=nn.SiLU))
+        layers.append(SqueezeExcitation(expanded, max(1, in_ch // 4), activation=nn.SiLU))
+        layers.append(_conv_norm(expanded, out_ch, 1, activation=None))
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.block(x)
+        return out + x if self.use_res_connect else out
+
+
+def efficientnet_b0() -> nn.Module:
+    """EfficientNet-B0 (torchvision.models.efficientnet_b0): 5,288,548 params."""
+    # expand ratio, kernel, first stride, input, output, blocks: torchvision's bneck_conf rows
+    settings = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
+                (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
+                (6, 3, 1, 192, 320, 1)]
+    features: list[nn.Module] = [_conv_norm(3, 32, 3, stride=2, activation=nn.SiLU)]
+    for expand, kernel, stride, in_ch, out_ch, blocks in settings:
+        features.append(nn.Sequential(*[
+            _MBConv(in_ch if i == 0 else out_ch, out_ch, expand, kernel, stride if i == 0 else 1)
+            for i in range(blocks)]))
+    features.append(_conv_norm(320, 1280, 1, activation=nn.SiLU))
+    return nn.Sequential(OrderedDict([
+        ("features", nn.Sequential(*features)),
+        ("avgpool", nn.AdaptiveAvgPool2d(1)),
+        ("flatten", nn.Flatten(1)),
+        ("classifier", nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 1000))),
+    ]))
+
+
+class _SEBottleneckBlock(nn.Module):
+    """torchvision's regnet ResBottleneckBlock with SE: its squeeze width is a quarter of the
+    block's input width, not of the bottleneck's."""
+
+    def __init__(self, width_in: int, width_out: int, stride: int, group_width: int) -> None:
+        super().__init__()
+        self.proj = None
+        if width_in != width_out or stride != 1:
+            self.proj = _conv_norm(width_in, width_out, 1, stride=stride, activation=None)
+        self.f = nn.Sequential(OrderedDict([
+            ("a", _conv_norm(width_in, width_out, 1)),
+            ("b", _conv_norm(width_out, width_out, 3, stride=stride,
+                             groups=width_out // group_width)),
+            ("se", SqueezeExcitation(width_out, round(0.25 * width_in))),
+            ("c", _conv_norm(width_out, width_out, 1, activation=None)),
+        ]))
+        self.activation = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        shortcut = x if self.proj is None else self.proj(x)
+        out: Tensor = self.activation(shortcut + self.f(x))
+        return out
+
+
+def regnet_y_400mf() -> nn.Module:
+    """RegNetY-400MF: depth 16, w_0 48, w_a 27.89, w_m 2.09, group width 8, SE ratio 0.25,
+    which give stages of 1x48, 3x104, 6x208, 6x440 (blocks x width); 4,344,144 params."""
+    stages = [(48, 1), (104, 3), (208, 6), (440, 6)]
+    blocks = []
+    width_in = 32
+    for index, (width, depth) in enumerate(stages, 1):
+        stage = nn.Sequential()
+        for i in range(depth):
+            stage.add_module(f"block{index}-{i}", _SEBottleneckBlock(
+                width_in if i == 0 else width, width, 2 if i == 0 else 1, 8))
+        blocks.append((f"block{index}", stage))
+        width_in = width
+    return nn.Sequential(OrderedDict([
+        ("stem", _conv_norm(3, 32, 3, stride=2)),
+        ("trunk_output", nn.Sequential(OrderedDict(blocks))),
+        ("avgpool", nn.AdaptiveAvgPool2d(1)),
+        ("flatten", nn.Flatten(1)),
+        ("fc", nn.Linear(width_in, 1000)),
+    ]))
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's convnext LayerNorm2d: LayerNorm over the channels at each position."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = nn.functional.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape,
+                                       self.weight, self.bias, self.eps)
+        return out.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """torchvision.ops.Permute."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.permute(x, self.dims)
+
+
+class CNBlock(nn.Module):
+    """torchvision's convnext CNBlock: a 7x7 depthwise conv, then channels last a LayerNorm and
+    a 4x MLP, scaled per channel (``layer_scale``, a parameter of the block itself), plus the
+    input. Stochastic depth is the identity in eval and is left out."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim),
+            Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim),
+            Permute([0, 3, 1, 2]),
+        )
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+
+    def forward(self, x: Tensor) -> Tensor:
+        result: Tensor = self.layer_scale * self.block(x) + x
+        return result
+
+
+def convnext_tiny() -> nn.Module:
+    """ConvNeXt-Tiny (torchvision.models.convnext_tiny): widths 96, 192, 384, 768, blocks 3, 3,
+    9, 3; 28,589,128 params."""
+    widths, depths = [96, 192, 384, 768], [3, 3, 9, 3]
+    features: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, 96, kernel_size=4, stride=4),
+                                               LayerNorm2d(96, eps=1e-6))]
+    for index, (width, depth) in enumerate(zip(widths, depths, strict=True)):
+        features.append(nn.Sequential(*[CNBlock(width) for _ in range(depth)]))
+        if index + 1 < len(widths):
+            features.append(nn.Sequential(LayerNorm2d(width, eps=1e-6),
+                                          nn.Conv2d(width, widths[index + 1], 2, stride=2)))
+    return nn.Sequential(OrderedDict([
+        ("features", nn.Sequential(*features)),
+        ("avgpool", nn.AdaptiveAvgPool2d(1)),
+        ("classifier", nn.Sequential(LayerNorm2d(768, eps=1e-6), nn.Flatten(1),
+                                     nn.Linear(768, 1000))),
+    ]))
+
+
+class _Conv(nn.Module):
+    """torchvision's inception BasicConv2d: bias-free conv, BN (eps 0.001), ReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int | tuple[int, int],
+                 stride: int = 1, padding: int | tuple[int, int] = 0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=padding,
+                              bias=False)
+        self.bn = nn.BatchNorm2d(out_ch, eps=0.001)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.bn(self.conv(x)))
+
+
+def _avg3(x: Tensor) -> Tensor:
+    return nn.functional.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
+
+
+class InceptionA(nn.Module):
+    def __init__(self, in_ch: int, pool_features: int) -> None:
+        super().__init__()
+        self.branch1x1 = _Conv(in_ch, 64, 1)
+        self.branch5x5_1 = _Conv(in_ch, 48, 1)
+        self.branch5x5_2 = _Conv(48, 64, 5, padding=2)
+        self.branch3x3dbl_1 = _Conv(in_ch, 64, 1)
+        self.branch3x3dbl_2 = _Conv(64, 96, 3, padding=1)
+        self.branch3x3dbl_3 = _Conv(96, 96, 3, padding=1)
+        self.branch_pool = _Conv(in_ch, pool_features, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([
+            self.branch1x1(x),
+            self.branch5x5_2(self.branch5x5_1(x)),
+            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+            self.branch_pool(_avg3(x)),
+        ], 1)
+
+
+class InceptionB(nn.Module):
+    def __init__(self, in_ch: int) -> None:
+        super().__init__()
+        self.branch3x3 = _Conv(in_ch, 384, 3, stride=2)
+        self.branch3x3dbl_1 = _Conv(in_ch, 64, 1)
+        self.branch3x3dbl_2 = _Conv(64, 96, 3, padding=1)
+        self.branch3x3dbl_3 = _Conv(96, 96, 3, stride=2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([
+            self.branch3x3(x),
+            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+            nn.functional.max_pool2d(x, kernel_size=3, stride=2),
+        ], 1)
+
+
+class InceptionC(nn.Module):
+    def __init__(self, in_ch: int, c7: int) -> None:
+        super().__init__()
+        self.branch1x1 = _Conv(in_ch, 192, 1)
+        self.branch7x7_1 = _Conv(in_ch, c7, 1)
+        self.branch7x7_2 = _Conv(c7, c7, (1, 7), padding=(0, 3))
+        self.branch7x7_3 = _Conv(c7, 192, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_1 = _Conv(in_ch, c7, 1)
+        self.branch7x7dbl_2 = _Conv(c7, c7, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_3 = _Conv(c7, c7, (1, 7), padding=(0, 3))
+        self.branch7x7dbl_4 = _Conv(c7, c7, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_5 = _Conv(c7, 192, (1, 7), padding=(0, 3))
+        self.branch_pool = _Conv(in_ch, 192, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dbl = self.branch7x7dbl_1(x)
+        for index in range(2, 6):
+            dbl = getattr(self, f"branch7x7dbl_{index}")(dbl)
+        return torch.cat([
+            self.branch1x1(x),
+            self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+            dbl,
+            self.branch_pool(_avg3(x)),
+        ], 1)
+
+
+class InceptionD(nn.Module):
+    def __init__(self, in_ch: int) -> None:
+        super().__init__()
+        self.branch3x3_1 = _Conv(in_ch, 192, 1)
+        self.branch3x3_2 = _Conv(192, 320, 3, stride=2)
+        self.branch7x7x3_1 = _Conv(in_ch, 192, 1)
+        self.branch7x7x3_2 = _Conv(192, 192, (1, 7), padding=(0, 3))
+        self.branch7x7x3_3 = _Conv(192, 192, (7, 1), padding=(3, 0))
+        self.branch7x7x3_4 = _Conv(192, 192, 3, stride=2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        seven = self.branch7x7x3_1(x)
+        for index in range(2, 5):
+            seven = getattr(self, f"branch7x7x3_{index}")(seven)
+        return torch.cat([
+            self.branch3x3_2(self.branch3x3_1(x)),
+            seven,
+            nn.functional.max_pool2d(x, kernel_size=3, stride=2),
+        ], 1)
+
+
+class InceptionE(nn.Module):
+    def __init__(self, in_ch: int) -> None:
+        super().__init__()
+        self.branch1x1 = _Conv(in_ch, 320, 1)
+        self.branch3x3_1 = _Conv(in_ch, 384, 1)
+        self.branch3x3_2a = _Conv(384, 384, (1, 3), padding=(0, 1))
+        self.branch3x3_2b = _Conv(384, 384, (3, 1), padding=(1, 0))
+        self.branch3x3dbl_1 = _Conv(in_ch, 448, 1)
+        self.branch3x3dbl_2 = _Conv(448, 384, 3, padding=1)
+        self.branch3x3dbl_3a = _Conv(384, 384, (1, 3), padding=(0, 1))
+        self.branch3x3dbl_3b = _Conv(384, 384, (3, 1), padding=(1, 0))
+        self.branch_pool = _Conv(in_ch, 192, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        three = self.branch3x3_1(x)
+        dbl = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        return torch.cat([
+            self.branch1x1(x),
+            self.branch3x3_2a(three), self.branch3x3_2b(three),
+            self.branch3x3dbl_3a(dbl), self.branch3x3dbl_3b(dbl),
+            self.branch_pool(_avg3(x)),
+        ], 1)
+
+
+class InceptionAux(nn.Module):
+    def __init__(self, in_ch: int, num_classes: int) -> None:
+        super().__init__()
+        self.conv0 = _Conv(in_ch, 128, 1)
+        self.conv1 = _Conv(128, 768, 5)
+        self.fc = nn.Linear(768, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv1(self.conv0(nn.functional.avg_pool2d(x, kernel_size=5, stride=3)))
+        out: Tensor = self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+        return out
+
+
+class Inception3(nn.Module):
+    """torchvision.models.Inception3(aux_logits=True, transform_input=False).
+
+    torchvision runs ``AuxLogits`` only in training (and then returns both outputs); with
+    ``aux_in_eval`` the twin runs it in eval too, so that forward hooks see its modules, and
+    still returns the main logits alone.
+    """
+
+    def __init__(self, num_classes: int = 1000, aux_in_eval: bool = False) -> None:
+        super().__init__()
+        self.aux_in_eval = aux_in_eval
+        self.Conv2d_1a_3x3 = _Conv(3, 32, 3, stride=2)
+        self.Conv2d_2a_3x3 = _Conv(32, 32, 3)
+        self.Conv2d_2b_3x3 = _Conv(32, 64, 3, padding=1)
+        self.maxpool1 = nn.MaxPool2d(kernel_size=3, stride=2)
+        self.Conv2d_3b_1x1 = _Conv(64, 80, 1)
+        self.Conv2d_4a_3x3 = _Conv(80, 192, 3)
+        self.maxpool2 = nn.MaxPool2d(kernel_size=3, stride=2)
+        self.Mixed_5b = InceptionA(192, 32)
+        self.Mixed_5c = InceptionA(256, 64)
+        self.Mixed_5d = InceptionA(288, 64)
+        self.Mixed_6a = InceptionB(288)
+        self.Mixed_6b = InceptionC(768, 128)
+        self.Mixed_6c = InceptionC(768, 160)
+        self.Mixed_6d = InceptionC(768, 160)
+        self.Mixed_6e = InceptionC(768, 192)
+        self.AuxLogits = InceptionAux(768, num_classes)
+        self.Mixed_7a = InceptionD(768)
+        self.Mixed_7b = InceptionE(1280)
+        self.Mixed_7c = InceptionE(2048)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(p=0.5)
+        self.fc = nn.Linear(2048, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1",
+                     "Conv2d_3b_1x1", "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c",
+                     "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e"):
+            x = getattr(self, name)(x)
+        aux = self.AuxLogits(x) if self.training or self.aux_in_eval else None
+        x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))
+        logits: Tensor = self.fc(torch.flatten(self.dropout(self.avgpool(x)), 1))
+        if self.training and aux is not None:
+            return logits, aux
+        return logits
+
+
+def inception_v3() -> nn.Module:
+    """Inception v3 with its auxiliary head run in eval too: 27,161,264 params (the main
+    network's 25,112,264 and the head's 2,049,000)."""
+    return Inception3(aux_in_eval=True)
+
+
 # --------------------------------------------------------------------------- helpers
 
 BUILDERS: dict[str, Callable[[], nn.Module]] = {
@@ -436,6 +876,12 @@ BUILDERS: dict[str, Callable[[], nn.Module]] = {
     "regnet_x_400mf": regnet_x_400mf,
     "resnext50_32x4d": resnext50_32x4d,
     "squeezenet1_1": squeezenet1_1,
+    # modern CNNs
+    "convnext_tiny": convnext_tiny,
+    "efficientnet_b0": efficientnet_b0,
+    "inception_v3": inception_v3,
+    "mobilenet_v3_small": mobilenet_v3_small,
+    "regnet_y_400mf": regnet_y_400mf,
 }
 
 

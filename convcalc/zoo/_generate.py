@@ -43,8 +43,8 @@ def _layer(type_: str, name: str, **options: Any) -> Layer:
     return {"type": type_, "name": name, **{k: v for k, v in options.items() if v is not None}}
 
 
-def conv(name: str, filters: int, kernel: int, stride: int = 1, padding: int = 0,
-         groups: int = 1, bias: bool = True) -> Layer:
+def conv(name: str, filters: int, kernel: int | list[int], stride: int = 1,
+         padding: int | list[int] = 0, groups: int | str = 1, bias: bool = True) -> Layer:
     return _layer("conv", name, filters=filters, kernel=kernel,
                   stride=stride if stride != 1 else None,
                   padding=padding or None, groups=groups if groups != 1 else None,
@@ -85,15 +85,30 @@ def sequential(name: str, layers: Body | list[Layer]) -> Layer:
     return {"type": "sequential", "name": name, "layers": layers}
 
 
-def residual(name: str, layers: Body | list[Layer], shortcut: list[Layer] | None = None) -> Layer:
+def residual(name: str, layers: Body | list[Layer], shortcut: list[Layer] | None = None,
+             after: list[Layer] | None = None) -> Layer:
     block: Layer = {"type": "residual", "name": name, "layers": layers}
     if shortcut:
         block["shortcut"] = shortcut
+    if after:
+        block["after"] = after
     return block
 
 
-def parallel(name: str, branches: list[Body | list[Layer]]) -> Layer:
-    return {"type": "parallel", "name": name, "branches": branches}
+def parallel(name: str, branches: list[Body | list[Layer]], merge: str | None = None,
+             after: list[Layer] | None = None) -> Layer:
+    block: Layer = {"type": "parallel", "name": name}
+    if merge:
+        block["merge"] = merge
+    block["branches"] = branches
+    if after:
+        block["after"] = after
+    return block
+
+
+def aux(name: str, layers: list[Layer]) -> Layer:
+    """An auxiliary head: its layers run on the current tensor, the main path goes on."""
+    return {"type": "aux", "name": name, "layers": layers}
 
 
 def body(label: str, layers: list[Layer]) -> Body:
@@ -102,6 +117,7 @@ def body(label: str, layers: list[Layer]) -> Body:
 
 # --------------------------------------------------------------------------- YAML writer
 
+_CONTAINERS = ("sequential", "residual", "parallel", "aux")
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
 
@@ -126,7 +142,7 @@ def _key(layers: Any) -> str:
 
 def _bodies(layers: list[Layer] | tuple[Layer, ...]) -> Iterator[Body]:
     for layer in layers:
-        for key in ("layers", "shortcut"):
+        for key in ("layers", "shortcut", "after"):
             if key in layer:
                 yield from _walk_body(layer[key])
         for branch in layer.get("branches", ()):
@@ -176,17 +192,21 @@ class _Writer:
 
     def layer(self, layer: Layer, indent: int) -> None:
         pad = " " * indent
-        if layer["type"] not in ("sequential", "residual", "parallel"):
+        if layer["type"] not in _CONTAINERS:
             fields = ", ".join(f"{k}: {_scalar(v)}" for k, v in layer.items())
             self.lines.append(f"{pad}- {{{fields}}}")
             return
         self.lines.append(f"{pad}- type: {layer['type']}")
         self.lines.append(f"{pad}  name: {_scalar(layer['name'])}")
+        if "merge" in layer:
+            self.lines.append(f"{pad}  merge: {layer['merge']}")
         for key in ("layers", "shortcut"):
             if key in layer:
                 self.block(key, layer[key], indent + 2)
         if "branches" in layer:
             self.branches(layer["branches"], indent + 2)
+        if "after" in layer:
+            self.block("after", layer["after"], indent + 2)
 
     def block(self, key: str, value: Body | list[Layer], indent: int) -> None:
         reference, follows = self._reference(value)
@@ -301,7 +321,7 @@ def resnet(blocks: list[int], bottleneck: bool, groups: int = 1,
             else:
                 main = body(f"basic{planes}", [
                     conv("conv1", planes, 3, stride=step, padding=1, bias=False),
-                    batchnorm("bn1"), act("relu", "relu"),
+                    batchnorm("bn1"), act("relu", "relu1"),
                     conv("conv2", planes, 3, padding=1, bias=False), batchnorm("bn2"),
                 ])
             shortcut = None
@@ -309,8 +329,8 @@ def resnet(blocks: list[int], bottleneck: bool, groups: int = 1,
                 shortcut = [sequential("downsample", [
                     conv("0", planes * expansion, 1, stride=step, bias=False),
                     batchnorm("1")])]
-            stage_layers.append(residual(str(index), main, shortcut))
-            stage_layers.append(act("relu", f"{index}_relu"))
+            stage_layers.append(residual(str(index), main, shortcut,
+                                         after=[act("relu", "relu")]))
             inplanes = planes * expansion
         layers.append(sequential(f"layer{stage}", stage_layers))
     return [*layers, adaptive_avgpool("avgpool", 1), _layer("flatten", "flatten"),
@@ -578,8 +598,8 @@ def regnet_x(depth: int, w_0: int, w_a: float, w_m: float, group_width: int) -> 
             shortcut = None
             if channels != width or stride != 1:
                 shortcut = [_conv_bn_act("proj", width, 1, stride=stride, activation=None)]
-            stage_layers.append(residual(name, f, shortcut))
-            stage_layers.append(act("relu", f"{name}_activation"))
+            stage_layers.append(residual(name, f, shortcut,
+                                         after=[act("relu", "activation")]))
             channels = width
         trunk.append(sequential(f"block{stage}", stage_layers))
     return [*layers, sequential("trunk_output", trunk), adaptive_avgpool("avgpool", 1),
@@ -608,9 +628,10 @@ _RESNET = """\
 {paper}
 
 Names follow torchvision (conv1, layer1.0.conv1, layer2.0.downsample.0, fc, ...).
-torchvision applies the block's ReLU once more after the addition; here that is the layer
-after each residual block, named "<block>_relu" (layer1.0_relu, ...). A body that repeats is
-written once with an anchor (&{anchor}64, ...) and reused with an alias."""
+torchvision's block uses one ReLU module inside its body and once more after the addition;
+here the ones inside are relu1{relu2}, and the one after the addition is the block's `after`
+layer, relu (layer1.0.relu). A body that repeats is written once with an anchor
+(&{anchor}64, ...) and reused with an alias."""
 
 _RESNET_PAPER = ('He, Zhang, Ren & Sun 2016, "Deep residual learning for image recognition".'
                  '\n{block} blocks {blocks}.')
@@ -670,8 +691,8 @@ spaces") as torchvision builds it (torchvision.models.{builder}): depth {depth},
 w_a {w_a}, w_m {w_m}, group width {group}, which give stages of {stages}.
 
 No squeeze-and-excitation (that is RegNetY). Names follow torchvision
-(stem.0, trunk_output.block1.block1-0.f.b.0, fc); the ReLU after each addition is the layer
-after its block, "<block>_activation"."""
+(stem.0, trunk_output.block1.block1-0.f.b.0, fc); the ReLU after each addition is the
+block's `after` layer (trunk_output.block1.block1-0.activation)."""
 
 
 @dataclass(frozen=True)
@@ -697,7 +718,8 @@ def _resnet_entry(builder: str, title: str, blocks: list[int], bottleneck: bool,
     v15 = (",\nwith the stride-2 on the 3x3 conv of the first Bottleneck of layer2-4 "
            '("ResNet v1.5")') if bottleneck else ""
     header = _RESNET.format(title=title, builder=builder, v15=v15, paper=paper,
-                            anchor="bottleneck" if bottleneck else "basic")
+                            anchor="bottleneck" if bottleneck else "basic",
+                            relu2=" and relu2" if bottleneck else "")
     return Entry(builder, header, resnet(blocks, bottleneck, groups, width_per_group))
 
 
@@ -762,6 +784,7 @@ def entries() -> list[Entry]:
                                 stages=text)
         found.append(Entry(builder, header, regnet_x(depth, w_0, w_a, w_m, group)))
     found += shufflenet_entries()
+    found += modern_entries()
     return found
 
 
@@ -866,6 +889,496 @@ def shufflenet_entries() -> list[Entry]:
             repeats=", ".join(map(str, SHUFFLENET_V2_REPEATS)),
             widths=", ".join(map(str, widths[1:4])), last=widths[4])
         found.append(Entry(builder, header, shufflenet_v2(SHUFFLENET_V2_REPEATS, widths)))
+    return found
+
+
+# --------------------------------------------------------------------------- modern CNNs
+# MobileNetV3, EfficientNet (V1 and V2), RegNetY, ConvNeXt and Inception v3: the families that
+# need squeeze-and-excitation (`parallel` with `merge: mul`), `after`, `aux`, `hardsigmoid`,
+# `layernorm`, `layer_scale`, `stochastic_depth` and `groups: depthwise`.
+
+
+def _cna(name: str, filters: int, kernel: int, stride: int = 1, groups: int | str = 1,
+         activation: str | None = "relu", eps: float | None = None) -> Layer:
+    """torchvision's Conv2dNormActivation with batch norm of ``eps`` (None: 1e-5)."""
+    layers = [conv("0", filters, kernel, stride=stride, padding=(kernel - 1) // 2,
+                   groups=groups, bias=False), batchnorm("1", eps=eps)]
+    if activation:
+        layers.append(act(activation, "2"))
+    return sequential(name, layers)
+
+
+def _squeeze_excitation(name: str, channels: int, squeeze: int, activation: str = "relu",
+                        gate: str = "sigmoid") -> Layer:
+    """torchvision.ops.SqueezeExcitation: the input times a per-channel gate computed from
+    its spatial mean; a `parallel` whose first branch is the identity, merged by `mul`."""
+    scale = body(f"se{channels}_{squeeze}", [
+        adaptive_avgpool("avgpool", 1), conv("fc1", squeeze, 1), act(activation, "activation"),
+        conv("fc2", channels, 1), act(gate, "scale_activation")])
+    return parallel(name, [[], scale], merge="mul")
+
+
+# torchvision's mobilenetv3.py bneck_conf rows: input, kernel, expanded, output, SE,
+# activation (RE = relu, HS = hardswish), stride; then the last conv's and the classifier's
+# widths. Width multiplier 1.0, no dilation: every width is already a multiple of 8.
+MOBILENET_V3: dict[str, tuple[list[tuple[int, int, int, int, bool, str, int]], int, int]] = {
+    "large": ([
+        (16, 3, 16, 16, False, "RE", 1), (16, 3, 64, 24, False, "RE", 2),
+        (24, 3, 72, 24, False, "RE", 1), (24, 5, 72, 40, True, "RE", 2),
+        (40, 5, 120, 40, True, "RE", 1), (40, 5, 120, 40, True, "RE", 1),
+        (40, 3, 240, 80, False, "HS", 2), (80, 3, 200, 80, False, "HS", 1),
+        (80, 3, 184, 80, False, "HS", 1), (80, 3, 184, 80, False, "HS", 1),
+        (80, 3, 480, 112, True, "HS", 1), (112, 3, 672, 112, True, "HS", 1),
+        (112, 5, 672, 160, True, "HS", 2), (160, 5, 960, 160, True, "HS", 1),
+        (160, 5, 960, 160, True, "HS", 1),
+    ], 960, 1280),
+    "small": ([
+        (16, 3, 16, 16, True, "RE", 2), (16, 3, 72, 24, False, "RE", 2),
+        (24, 3, 88, 24, False, "RE", 1), (24, 5, 96, 40, True, "HS", 2),
+        (40, 5, 240, 40, True, "HS", 1), (40, 5, 240, 40, True, "HS", 1),
+        (40, 5, 120, 48, True, "HS", 1), (48, 5, 144, 48, True, "HS", 1),
+        (48, 5, 288, 96, True, "HS", 2), (96, 5, 576, 96, True, "HS", 1),
+        (96, 5, 576, 96, True, "HS", 1),
+    ], 576, 1024),
+}
+
+
+def mobilenet_v3(size: str) -> list[Layer]:
+    """torchvision's MobileNetV3: batch norm eps 0.001, SE gated by hardsigmoid."""
+    settings, last_conv, last_channel = MOBILENET_V3[size]
+    eps = 0.001
+    features = [_cna("0", settings[0][0], 3, stride=2, activation="hardswish", eps=eps)]
+    for in_ch, kernel, expanded, out, use_se, activation_name, stride in settings:
+        activation = "hardswish" if activation_name == "HS" else "relu"
+        layers: list[Layer] = []
+        if expanded != in_ch:
+            layers.append(_cna("0", expanded, 1, activation=activation, eps=eps))
+        layers.append(_cna(str(len(layers)), expanded, kernel, stride=stride,
+                           groups="depthwise", activation=activation, eps=eps))
+        if use_se:
+            layers.append(_squeeze_excitation(str(len(layers)), expanded,
+                                              _make_divisible(expanded // 4, 8),
+                                              gate="hardsigmoid"))
+        layers.append(_cna(str(len(layers)), out, 1, activation=None, eps=eps))
+        label = (f"bneck{expanded}_{out}_k{kernel}_s{stride}_{activation_name.lower()}"
+                 f"{'_se' if use_se else ''}")
+        block = body(label, [sequential("block", layers)])
+        name = str(len(features))
+        if stride == 1 and in_ch == out:
+            features.append(residual(name, block))
+        else:
+            features.append(sequential(name, block))
+    features.append(_cna(str(len(features)), last_conv, 1, activation="hardswish", eps=eps))
+    classifier = [linear("0", last_channel), act("hardswish", "1"), dropout("2", 0.2),
+                  linear("3", 1000)]
+    return [sequential("features", features), _layer("global_avgpool", "avgpool"),
+            sequential("classifier", classifier)]
+
+
+@dataclass(frozen=True)
+class MBConvStage:
+    """One row of torchvision's EfficientNet settings (MBConvConfig or FusedMBConvConfig)."""
+
+    fused: bool
+    expand_ratio: int
+    kernel: int
+    stride: int
+    input_channels: int
+    out_channels: int
+    num_layers: int
+
+
+def _efficientnet_v1_stages(width_mult: float, depth_mult: float) -> list[MBConvStage]:
+    """torchvision's EfficientNet-B settings, widths and depths scaled as MBConvConfig does."""
+    base = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
+            (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
+            (6, 3, 1, 192, 320, 1)]
+    return [MBConvStage(False, ratio, kernel, stride, _make_divisible(in_ch * width_mult, 8),
+                        _make_divisible(out * width_mult, 8),
+                        math.ceil(layers * depth_mult))
+            for ratio, kernel, stride, in_ch, out, layers in base]
+
+
+# torchvision's efficientnet_v2_* settings: fused?, expansion, kernel, stride, input, output,
+# blocks (not scaled).
+EFFICIENTNET_V2: dict[str, list[tuple[bool, int, int, int, int, int, int]]] = {
+    "s": [(True, 1, 3, 1, 24, 24, 2), (True, 4, 3, 2, 24, 48, 4), (True, 4, 3, 2, 48, 64, 4),
+          (False, 4, 3, 2, 64, 128, 6), (False, 6, 3, 1, 128, 160, 9),
+          (False, 6, 3, 2, 160, 256, 15)],
+    "m": [(True, 1, 3, 1, 24, 24, 3), (True, 4, 3, 2, 24, 48, 5), (True, 4, 3, 2, 48, 80, 5),
+          (False, 4, 3, 2, 80, 160, 7), (False, 6, 3, 1, 160, 176, 14),
+          (False, 6, 3, 2, 176, 304, 18), (False, 6, 3, 1, 304, 512, 5)],
+    "l": [(True, 1, 3, 1, 32, 32, 4), (True, 4, 3, 2, 32, 64, 7), (True, 4, 3, 2, 64, 96, 7),
+          (False, 4, 3, 2, 96, 192, 10), (False, 6, 3, 1, 192, 224, 19),
+          (False, 6, 3, 2, 224, 384, 25), (False, 6, 3, 1, 384, 640, 7)],
+}
+
+
+def _mbconv_layers(stage: MBConvStage, in_ch: int, stride: int,
+                   eps: float | None) -> list[Layer]:
+    """An MBConv's or FusedMBConv's ``block``: torchvision's layer list for one block."""
+    expanded = _make_divisible(in_ch * stage.expand_ratio, 8)
+    out, kernel = stage.out_channels, stage.kernel
+    if stage.fused:
+        if expanded == in_ch:
+            return [_cna("0", out, kernel, stride=stride, activation="silu", eps=eps)]
+        return [_cna("0", expanded, kernel, stride=stride, activation="silu", eps=eps),
+                _cna("1", out, 1, activation=None, eps=eps)]
+    layers: list[Layer] = []
+    if expanded != in_ch:
+        layers.append(_cna("0", expanded, 1, activation="silu", eps=eps))
+    layers.append(_cna(str(len(layers)), expanded, kernel, stride=stride, groups="depthwise",
+                       activation="silu", eps=eps))
+    layers.append(_squeeze_excitation(str(len(layers)), expanded, max(1, in_ch // 4),
+                                      activation="silu"))
+    layers.append(_cna(str(len(layers)), out, 1, activation=None, eps=eps))
+    return layers
+
+
+def efficientnet(stages: list[MBConvStage], dropout_p: float, last_channel: int | None,
+                 eps: float | None) -> list[Layer]:
+    """torchvision's EfficientNet (V1 and V2): stochastic depth 0.2 rising linearly with the
+    block's index, applied where a block adds its input back."""
+    features = [_cna("0", stages[0].input_channels, 3, stride=2, activation="silu", eps=eps)]
+    total_blocks = sum(stage.num_layers for stage in stages)
+    block_id = 0
+    for stage in stages:
+        blocks: list[Layer] = []
+        for index in range(stage.num_layers):
+            in_ch = stage.input_channels if index == 0 else stage.out_channels
+            stride = stage.stride if index == 0 else 1
+            kind = "fused" if stage.fused else "mbconv"
+            label = f"{kind}{in_ch}_{stage.out_channels}_k{stage.kernel}_s{stride}"
+            block = sequential("block", body(label, _mbconv_layers(stage, in_ch, stride, eps)))
+            if stride == 1 and in_ch == stage.out_channels:
+                # torchvision computes the probability in floats; rounding hides the noise
+                # (0.037500000000000006) without changing a value it meant.
+                p = round(0.2 * block_id / total_blocks, 10)
+                blocks.append(residual(str(index), [
+                    block, _layer("stochastic_depth", "stochastic_depth", p=p)]))
+            else:
+                blocks.append(sequential(str(index), [block]))
+            block_id += 1
+        features.append(sequential(str(len(features)), blocks))
+    last = last_channel or 4 * stages[-1].out_channels
+    features.append(_cna(str(len(features)), last, 1, activation="silu", eps=eps))
+    return [sequential("features", features), _layer("global_avgpool", "avgpool"),
+            sequential("classifier", [dropout("0", dropout_p), linear("1", 1000)])]
+
+
+def regnet_y(depth: int, w_0: int, w_a: float, w_m: float, group_width: int) -> list[Layer]:
+    """torchvision's RegNetY: RegNetX's blocks with squeeze-and-excitation after the grouped
+    conv, squeezing to a quarter of the block's input width."""
+    layers: list[Layer] = [_cna("stem", 32, 3, stride=2)]
+    channels = 32
+    trunk: list[Layer] = []
+    for stage, (width, blocks, group) in enumerate(
+            regnet_stages(depth, w_0, w_a, w_m, group_width), 1):
+        stage_layers: list[Layer] = []
+        for index in range(blocks):
+            stride = 2 if index == 0 else 1
+            squeeze = round(0.25 * channels)
+            f = body(f"y{width}_se{squeeze}_s{stride}", [sequential("f", [
+                _cna("a", width, 1),
+                _cna("b", width, 3, stride=stride, groups=width // group),
+                _squeeze_excitation("se", width, squeeze),
+                _cna("c", width, 1, activation=None),
+            ])])
+            shortcut = None
+            if channels != width or stride != 1:
+                shortcut = [_cna("proj", width, 1, stride=stride, activation=None)]
+            stage_layers.append(residual(f"block{stage}-{index}", f, shortcut,
+                                         after=[act("relu", "activation")]))
+            channels = width
+        trunk.append(sequential(f"block{stage}", stage_layers))
+    return [*layers, sequential("trunk_output", trunk), adaptive_avgpool("avgpool", 1),
+            _layer("flatten", "flatten"), linear("fc", 1000)]
+
+
+def _layernorm(name: str) -> Layer:
+    """ConvNeXt's LayerNorm (over the channels at each position), eps 1e-6."""
+    return _layer("layernorm", name, eps=1e-6)
+
+
+def convnext(widths: list[int], depths: list[int], stochastic_depth_prob: float) -> list[Layer]:
+    """torchvision's ConvNeXt: a CNBlock's channels-last LayerNorm and Linears are written
+    channels first, as a layernorm and 1x1 convs (the same parameters and MACs)."""
+    features: list[Layer] = [sequential("0", [conv("0", widths[0], 4, stride=4),
+                                              _layernorm("1")])]
+    total_blocks = sum(depths)
+    block_id = 0
+    for stage, (width, depth) in enumerate(zip(widths, depths, strict=True)):
+        block = sequential("block", body(f"cnblock{width}", [
+            conv("0", width, 7, padding=3, groups="depthwise"),
+            _layernorm("2"),
+            conv("3", 4 * width, 1),
+            act("gelu", "4"),
+            conv("5", width, 1),
+        ]))
+        blocks: list[Layer] = []
+        for index in range(depth):
+            p = round(stochastic_depth_prob * block_id / (total_blocks - 1.0), 10)
+            blocks.append(residual(str(index), [
+                block, _layer("layer_scale", "layer_scale"),
+                _layer("stochastic_depth", "stochastic_depth", p=p)]))
+            block_id += 1
+        features.append(sequential(str(len(features)), blocks))
+        if stage + 1 < len(widths):
+            features.append(sequential(str(len(features)), [
+                _layernorm("0"), conv("1", widths[stage + 1], 2, stride=2)]))
+    classifier = [_layernorm("0"), _layer("flatten", "1"), linear("2", 1000)]
+    return [sequential("features", features), adaptive_avgpool("avgpool", 1),
+            sequential("classifier", classifier)]
+
+
+def _v3_conv(name: str, filters: int, kernel: int | list[int], stride: int = 1,
+             padding: int | list[int] = 0) -> Layer:
+    """Inception v3's BasicConv2d: a bias-free conv, batch norm (eps 0.001) and a ReLU."""
+    return sequential(name, [conv("conv", filters, kernel, stride=stride, padding=padding,
+                                  bias=False),
+                             batchnorm("bn", eps=0.001), act("relu", "relu")])
+
+
+def _avg_pool_3x3() -> Layer:
+    """The functional 3x3 average pool before a branch_pool conv (not a torchvision module)."""
+    return _layer("avgpool", "avg_pool", kernel=3, stride=1, padding=1)
+
+
+def _inception_a(name: str, pool_features: int) -> Layer:
+    return parallel(name, [
+        [_v3_conv("branch1x1", 64, 1)],
+        [_v3_conv("branch5x5_1", 48, 1), _v3_conv("branch5x5_2", 64, 5, padding=2)],
+        [_v3_conv("branch3x3dbl_1", 64, 1), _v3_conv("branch3x3dbl_2", 96, 3, padding=1),
+         _v3_conv("branch3x3dbl_3", 96, 3, padding=1)],
+        [_avg_pool_3x3(), _v3_conv("branch_pool", pool_features, 1)],
+    ])
+
+
+def _inception_b(name: str) -> Layer:
+    return parallel(name, [
+        [_v3_conv("branch3x3", 384, 3, stride=2)],
+        [_v3_conv("branch3x3dbl_1", 64, 1), _v3_conv("branch3x3dbl_2", 96, 3, padding=1),
+         _v3_conv("branch3x3dbl_3", 96, 3, stride=2)],
+        [maxpool("max_pool", 3, 2)],
+    ])
+
+
+def _inception_c(name: str, c7: int) -> Layer:
+    return parallel(name, [
+        [_v3_conv("branch1x1", 192, 1)],
+        [_v3_conv("branch7x7_1", c7, 1),
+         _v3_conv("branch7x7_2", c7, [1, 7], padding=[0, 3]),
+         _v3_conv("branch7x7_3", 192, [7, 1], padding=[3, 0])],
+        [_v3_conv("branch7x7dbl_1", c7, 1),
+         _v3_conv("branch7x7dbl_2", c7, [7, 1], padding=[3, 0]),
+         _v3_conv("branch7x7dbl_3", c7, [1, 7], padding=[0, 3]),
+         _v3_conv("branch7x7dbl_4", c7, [7, 1], padding=[3, 0]),
+         _v3_conv("branch7x7dbl_5", 192, [1, 7], padding=[0, 3])],
+        [_avg_pool_3x3(), _v3_conv("branch_pool", 192, 1)],
+    ])
+
+
+def _inception_d(name: str) -> Layer:
+    return parallel(name, [
+        [_v3_conv("branch3x3_1", 192, 1), _v3_conv("branch3x3_2", 320, 3, stride=2)],
+        [_v3_conv("branch7x7x3_1", 192, 1),
+         _v3_conv("branch7x7x3_2", 192, [1, 7], padding=[0, 3]),
+         _v3_conv("branch7x7x3_3", 192, [7, 1], padding=[3, 0]),
+         _v3_conv("branch7x7x3_4", 192, 3, stride=2)],
+        [maxpool("max_pool", 3, 2)],
+    ])
+
+
+def _inception_e(name: str) -> Layer:
+    # torchvision concatenates a 1x3 and a 3x1 conv of the same input: a `parallel` of its own.
+    return parallel(name, [
+        [_v3_conv("branch1x1", 320, 1)],
+        [_v3_conv("branch3x3_1", 384, 1), parallel("branch3x3_2", [
+            [_v3_conv("branch3x3_2a", 384, [1, 3], padding=[0, 1])],
+            [_v3_conv("branch3x3_2b", 384, [3, 1], padding=[1, 0])]])],
+        [_v3_conv("branch3x3dbl_1", 448, 1), _v3_conv("branch3x3dbl_2", 384, 3, padding=1),
+         parallel("branch3x3dbl_3", [
+             [_v3_conv("branch3x3dbl_3a", 384, [1, 3], padding=[0, 1])],
+             [_v3_conv("branch3x3dbl_3b", 384, [3, 1], padding=[1, 0])]])],
+        [_avg_pool_3x3(), _v3_conv("branch_pool", 192, 1)],
+    ])
+
+
+def inception_v3() -> list[Layer]:
+    """torchvision's Inception3 with its auxiliary classifier after Mixed_6e."""
+    head = aux("AuxLogits", [
+        avgpool("avg_pool", 5, 3), _v3_conv("conv0", 128, 1), _v3_conv("conv1", 768, 5),
+        adaptive_avgpool("adaptive_avg_pool", 1), _layer("flatten", "flatten"),
+        linear("fc", 1000)])
+    return [
+        _v3_conv("Conv2d_1a_3x3", 32, 3, stride=2), _v3_conv("Conv2d_2a_3x3", 32, 3),
+        _v3_conv("Conv2d_2b_3x3", 64, 3, padding=1), maxpool("maxpool1", 3, 2),
+        _v3_conv("Conv2d_3b_1x1", 80, 1), _v3_conv("Conv2d_4a_3x3", 192, 3),
+        maxpool("maxpool2", 3, 2),
+        _inception_a("Mixed_5b", 32), _inception_a("Mixed_5c", 64),
+        _inception_a("Mixed_5d", 64),
+        _inception_b("Mixed_6a"),
+        _inception_c("Mixed_6b", 128), _inception_c("Mixed_6c", 160),
+        _inception_c("Mixed_6d", 160), _inception_c("Mixed_6e", 192),
+        head,
+        _inception_d("Mixed_7a"), _inception_e("Mixed_7b"), _inception_e("Mixed_7c"),
+        adaptive_avgpool("avgpool", 1), dropout("dropout", 0.5), _layer("flatten", "flatten"),
+        linear("fc", 1000),
+    ]
+
+
+_MOBILENET_V3 = """\
+MobileNetV3-{title} (Howard et al. 2019, "Searching for MobileNetV3") as torchvision builds it
+(torchvision.models.{builder}, width 1.0): inverted residual blocks with 3x3 and 5x5
+depthwise convs, ReLU or hardswish, and in some blocks squeeze-and-excitation gated by
+hardsigmoid; a 1x1 conv to {last_conv} channels, global average pool, a {last_channel}-unit
+linear layer with hardswish, dropout 0.2 and the classifier. Batch norm eps 0.001.
+
+Squeeze-and-excitation is a `parallel` whose first branch is the identity ([]) and whose
+second computes the per-channel gate, merged by `mul`. A block adds its input back only when
+its stride is 1 and its channels do not change: those blocks are `residual`. Names follow
+torchvision (features.4.block.2.fc1, classifier.3)."""
+
+_EFFICIENTNET = """\
+EfficientNet-{title} (Tan & Le 2019, "EfficientNet: rethinking model scaling for
+convolutional neural networks") as torchvision builds it (torchvision.models.{builder}):
+width {width}, depth {depth} times B0's, MBConv blocks with depthwise convs, SiLU and
+squeeze-and-excitation (to a quarter of the block's input width), a 1x1 conv to {last}
+channels, global average pool, dropout {dropout} and a linear layer.{eps_text}
+
+Squeeze-and-excitation is a `parallel` whose first branch is the identity ([]), merged by
+`mul`. Blocks that add their input back are `residual`, with torchvision's stochastic depth
+(0.2 times the block's index over the number of blocks; the identity when counting). Names
+follow torchvision (features.2.0.block.2.fc1, classifier.1)."""
+
+_EFFICIENTNET_V2 = """\
+EfficientNetV2-{title} (Tan & Le 2021, "EfficientNetV2: smaller models and faster training")
+as torchvision builds it (torchvision.models.{builder}): Fused-MBConv blocks (a full 3x3 conv
+in place of expand and depthwise, no squeeze-and-excitation) in the first three stages,
+MBConv blocks with squeeze-and-excitation after them; a 1x1 conv to 1280 channels, global
+average pool, dropout {dropout} and a linear layer. Batch norm eps 0.001.
+
+Squeeze-and-excitation is a `parallel` whose first branch is the identity ([]), merged by
+`mul`. Blocks that add their input back are `residual`, with torchvision's stochastic depth
+(0.2 times the block's index over the number of blocks; the identity when counting). Names
+follow torchvision (features.4.0.block.2.fc1, classifier.1)."""
+
+_REGNET_Y = """\
+RegNetY-{flops} (Radosavovic, Kosaraju, Girshick, He & Dollar 2020, "Designing network design
+spaces") as torchvision builds it (torchvision.models.{builder}): depth {depth}, w_0 {w_0},
+w_a {w_a}, w_m {w_m}, group width {group}, which give stages of {stages}; each block has
+squeeze-and-excitation after its grouped 3x3 conv, squeezing to a quarter of the block's
+input width.
+
+Squeeze-and-excitation is a `parallel` whose first branch is the identity ([]), merged by
+`mul`. Names follow torchvision (stem.0, trunk_output.block1.block1-0.f.se.fc1, fc); the ReLU
+after each addition is the block's `after` layer (trunk_output.block1.block1-0.activation)."""
+
+_CONVNEXT = """\
+ConvNeXt-{title} (Liu, Mao, Wu, Feichtenhofer, Darrell & Xie 2022, "A ConvNet for the
+2020s") as torchvision builds it (torchvision.models.{builder}): a 4x4 stride-4 stem, stages
+of {depths} blocks of widths {widths} with 2x2 stride-2 downsampling between them, LayerNorm
+(eps 1e-6) over the channels, global average pool and a linear layer.
+
+A block is a 7x7 depthwise conv, LayerNorm, a 4x wide MLP with GELU, layer scale (init 1e-6)
+and stochastic depth ({sd} times the block's index over the number of blocks less one; the
+identity when counting), plus its input. torchvision runs the block's LayerNorm and two
+Linears channels last; here they are a layernorm and 1x1 convs (the same parameters and
+MACs), named as torchvision's modules (features.1.0.block.3 is its first Linear); the
+Permutes, block.1 and block.6, have no rows. features.1.0.layer_scale is torchvision's
+parameter of the block itself."""
+
+_INCEPTION_V3 = """\
+Inception v3 (Szegedy, Vanhoucke, Ioffe, Shlens & Wojna 2016, "Rethinking the Inception
+architecture for computer vision") as torchvision builds it (torchvision.models.inception_v3,
+aux_logits=True): BasicConv2d = bias-free conv + batch norm (eps 0.001) + ReLU; Inception
+blocks A (Mixed_5b-d), B (6a), C (6b-e, with 1x7 and 7x1 convs), D (7a) and E (7b, 7c).
+
+The auxiliary classifier after Mixed_6e is an `aux` head (AuxLogits): its parameters count,
+as in torchvision's published 27,161,264, and its MACs do not, as it runs in training only.
+Names follow torchvision (Mixed_5b.branch5x5_1.conv, AuxLogits.fc, fc), but for one level:
+InceptionE's two split branches are a `parallel` each (Mixed_7b.branch3x3_2.branch3x3_2a is
+torchvision's Mixed_7b.branch3x3_2a); the functional pools are avg_pool and max_pool."""
+
+EFFICIENTNET_B = {  # torchvision's efficientnet_b*: width, depth, dropout, batch norm eps
+    0: (1.0, 1.0, 0.2, None), 1: (1.0, 1.1, 0.2, None), 2: (1.1, 1.2, 0.3, None),
+    3: (1.2, 1.4, 0.3, None), 4: (1.4, 1.8, 0.4, None), 5: (1.6, 2.2, 0.4, 0.001),
+    6: (1.8, 2.6, 0.5, 0.001), 7: (2.0, 3.1, 0.5, 0.001),
+}
+EFFICIENTNET_V2_DROPOUT = {"s": 0.2, "m": 0.3, "l": 0.4}
+
+REGNET_Y = {  # torchvision's regnet_y_* builders: depth, w_0, w_a, w_m, group width
+    "400mf": (16, 48, 27.89, 2.09, 8),
+    "800mf": (14, 56, 38.84, 2.4, 16),
+    "1_6gf": (27, 48, 20.71, 2.65, 24),
+    "3_2gf": (21, 80, 42.63, 2.66, 24),
+    "8gf": (17, 192, 76.82, 2.19, 56),
+    "16gf": (18, 200, 106.23, 2.48, 112),
+    "32gf": (20, 232, 115.89, 2.53, 232),
+    "128gf": (27, 456, 160.83, 2.52, 264),
+}
+
+CONVNEXT = {  # torchvision's convnext_*: widths, depths, stochastic depth probability
+    "tiny": ([96, 192, 384, 768], [3, 3, 9, 3], 0.1),
+    "small": ([96, 192, 384, 768], [3, 3, 27, 3], 0.4),
+    "base": ([128, 256, 512, 1024], [3, 3, 27, 3], 0.5),
+    "large": ([192, 384, 768, 1536], [3, 3, 27, 3], 0.5),
+}
+
+# The default input of each entry where it is not 224: the crop size of its builder's first
+# weights in torchvision's table (tests/data/torchvision_classification.tsv); RegNetY-128GF's
+# first weights are the SWAG end-to-end ones, at 384.
+CROP_SIZES = {
+    "efficientnet_b0": 224, "efficientnet_b1": 240, "efficientnet_b2": 288,
+    "efficientnet_b3": 300, "efficientnet_b4": 380, "efficientnet_b5": 456,
+    "efficientnet_b6": 528, "efficientnet_b7": 600,
+    "efficientnet_v2_s": 384, "efficientnet_v2_m": 480, "efficientnet_v2_l": 480,
+    "inception_v3": 299, "regnet_y_128gf": 384,
+}
+
+
+def modern_entries() -> list[Entry]:
+    """Return the MobileNetV3, EfficientNet, RegNetY, ConvNeXt and Inception v3 entries."""
+    found = []
+    for size in ("large", "small"):
+        builder = f"mobilenet_v3_{size}"
+        _, last_conv, last_channel = MOBILENET_V3[size]
+        header = _MOBILENET_V3.format(title=size.title(), builder=builder,
+                                      last_conv=last_conv, last_channel=last_channel)
+        found.append(Entry(builder, header, mobilenet_v3(size)))
+    for index, (width, depth, dropout_p, eps) in EFFICIENTNET_B.items():
+        builder = f"efficientnet_b{index}"
+        stages = _efficientnet_v1_stages(width, depth)
+        eps_text = " Batch norm eps 0.001." if eps else ""
+        header = _EFFICIENTNET.format(title=f"B{index}", builder=builder, width=width,
+                                      depth=depth, last=4 * stages[-1].out_channels,
+                                      dropout=dropout_p, eps_text=eps_text)
+        found.append(Entry(builder, header, efficientnet(stages, dropout_p, None, eps),
+                           CROP_SIZES[builder]))
+    for size, rows in EFFICIENTNET_V2.items():
+        builder = f"efficientnet_v2_{size}"
+        stages = [MBConvStage(*row) for row in rows]
+        dropout_p = EFFICIENTNET_V2_DROPOUT[size]
+        header = _EFFICIENTNET_V2.format(title=size.upper(), builder=builder,
+                                         dropout=dropout_p)
+        found.append(Entry(builder, header, efficientnet(stages, dropout_p, 1280, 0.001),
+                           CROP_SIZES[builder]))
+    for flops, (depth, w_0, w_a, w_m, group) in REGNET_Y.items():
+        builder = f"regnet_y_{flops}"
+        stages_text = ", ".join(f"{n}x{w}" for w, n, _ in
+                                regnet_stages(depth, w_0, w_a, w_m, group))
+        header = _REGNET_Y.format(flops=flops.replace("_", ".").upper(), builder=builder,
+                                  depth=depth, w_0=w_0, w_a=w_a, w_m=w_m, group=group,
+                                  stages=stages_text + " (blocks x width)")
+        found.append(Entry(builder, header, regnet_y(depth, w_0, w_a, w_m, group),
+                           CROP_SIZES.get(builder, 224)))
+    for size, (widths, depths, sd) in CONVNEXT.items():
+        builder = f"convnext_{size}"
+        header = _CONVNEXT.format(title=size.title(), builder=builder, sd=sd,
+                                  depths=", ".join(map(str, depths)),
+                                  widths=", ".join(map(str, widths)))
+        found.append(Entry(builder, header, convnext(widths, depths, sd)))
+    found.append(Entry("inception_v3", _INCEPTION_V3, inception_v3(), CROP_SIZES["inception_v3"]))
     return found
 
 
