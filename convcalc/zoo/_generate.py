@@ -840,8 +840,8 @@ def shufflenet_v2(stages_repeats: list[int], stages_out_channels: list[int]) -> 
                     body(f"x2_{out}", [_layer("slice", "x2", channels=[half, out]),
                                        _shufflenet_branch2(half, 1)]),
                 ]
-            blocks.append(parallel(str(index), branches))
-            blocks.append(_layer("channel_shuffle", f"{index}_shuffle", groups=2))
+            blocks.append(parallel(str(index), branches,
+                                   after=[_layer("channel_shuffle", "shuffle", groups=2)]))
             channels = out
         layers.append(sequential(f"stage{stage}", blocks))
     last = stages_out_channels[4]
@@ -865,8 +865,8 @@ are concatenated, then shuffled in 2 groups (`channel_shuffle`). The 3x3 convs o
 branches are depthwise (`groups: depthwise`).
 
 Names follow torchvision (conv1.0, stage2.0.branch1.0, stage3.1.branch2.3, conv5.0, fc); the
-channel shuffle, which torchvision does in the block's forward, is the layer after each
-block, "<block>_shuffle" (stage2.0_shuffle, ...). A body that repeats is written once with an
+channel shuffle, which torchvision does in the block's forward, runs on the concatenation
+inside the block (`after:`), named "shuffle" (stage2.0.shuffle, ...). A body that repeats is written once with an
 anchor (&x2_116, ...) and reused with an alias."""
 
 SHUFFLENET_V2 = {  # torchvision's shufflenet_v2_* builders: stages_out_channels
