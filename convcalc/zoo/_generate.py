@@ -866,8 +866,8 @@ branches are depthwise (`groups: depthwise`).
 
 Names follow torchvision (conv1.0, stage2.0.branch1.0, stage3.1.branch2.3, conv5.0, fc); the
 channel shuffle, which torchvision does in the block's forward, runs on the concatenation
-inside the block (`after:`), named "shuffle" (stage2.0.shuffle, ...). A body that repeats is written once with an
-anchor (&x2_116, ...) and reused with an alias."""
+inside the block (`after:`), named "shuffle" (stage2.0.shuffle, ...). A body that repeats
+is written once with an anchor (&x2_116, ...) and reused with an alias."""
 
 SHUFFLENET_V2 = {  # torchvision's shufflenet_v2_* builders: stages_out_channels
     "x0_5": [24, 48, 96, 192, 1024],
