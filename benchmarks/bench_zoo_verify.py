@@ -10,8 +10,9 @@ compile time is printed), so every timed run reuses the compiled kernels. Prints
 the machine, then per entry its input, rows checked, MACs, the arrays' peak memory, the
 verdict and the time, and the total. Exits 1 when any entry does not verify.
 
-The largest entries need more array memory than verify's default 2 GiB (RegNetY-128GF's
-weights alone are 2.6 GB in float32): ``--max-memory`` is passed through, 8G by default.
+Every entry fits verify's default 2 GiB of arrays (each layer's weights are drawn when it
+runs; RegNetY-128GF at 384×384 peaks at about 449 MiB); ``--max-memory`` is passed through
+as a margin, 8G by default.
 """
 
 from __future__ import annotations
