@@ -44,7 +44,6 @@ from convcalc.reference.ops._threads import in_numbered_parts, in_parallel, part
 from convcalc.reference.ops._window import (
     WindowOptions,
     only,
-    padded,
     place_windows,
     spatial_per_dim,
     taps_on_input,
@@ -245,11 +244,14 @@ def convolve(
         raise ValueError(f"weight has {group_channels} input channels, expected C_in/groups")
     before = lifted.options(pad_before, "pad_before", 0)
     after = lifted.options(pad_after, "pad_after", 0)
-    x_padded = padded(x5, before, after)
-    x_channels_last = np.ascontiguousarray(
-        x_padded.reshape(batch, groups, group_channels, *x_padded.shape[2:]).transpose(
-            0, 1, 3, 4, 5, 2)
-    )
+    # padded and laid out channels last in one numpy copy into the zeros
+    padded_size = tuple(b + size + a for b, size, a in zip(before, x5.shape[2:], after,
+                                                             strict=True))
+    x_channels_last = np.zeros((batch, groups, *padded_size, group_channels), np.float32)
+    x_channels_last[:, :, before[0] : before[0] + x5.shape[2],
+                    before[1] : before[1] + x5.shape[3],
+                    before[2] : before[2] + x5.shape[4]] = x5.reshape(
+        batch, groups, group_channels, *x5.shape[2:]).transpose(0, 1, 3, 4, 5, 2)
     kernel_shape = lift_values(weight.shape[2:], 1)
     filters_per_group = out_channels // groups
     w_torch = weight.reshape(groups, filters_per_group, group_channels, *kernel_shape)
@@ -268,7 +270,7 @@ def convolve(
     lifted_dilation = lifted.options(dilation, "dilation", 1)
     out_size = lift_values([
         place_windows(length, 0, 0, d * (k - 1) + 1, s, False)
-        for length, k, s, d in zip(x_padded.shape[2:], kernel_shape, lifted_stride,
+        for length, k, s, d in zip(padded_size, kernel_shape, lifted_stride,
                                    lifted_dilation, strict=True)
     ], 1)
     y = np.empty((batch, out_channels, *out_size), np.float32)
@@ -472,13 +474,16 @@ def _zero_bias(layer: Conv | ConvTranspose, row: LayerRow) -> int:
 
 
 def _conv_scratch(layer: Conv, row: LayerRow, batch: int) -> int:
-    # the padded input, its channels-last copy and the weights' channels-last copy
+    # the padded input counted twice, an upper bound (padding and the channels-last copy
+    # were two arrays; they are one numpy copy now, and verify's reported figure is kept),
+    # and the weights' channels-last copy
     padded_input = batch * row.input_shape[0] * math.prod(_padded_size(layer, row.input_shape[1:]))
     weights = (row.params + row.non_trainable_params) * ELEMENT_BYTES
     return 2 * padded_input * ELEMENT_BYTES + weights + _zero_bias(layer, row)
 
 
 def _conv_probe_scratch(layer: Conv, row: LayerRow, dim: int) -> int:
+    # the padded line twice, as `_conv_scratch` counts the padded input
     return 2 * _padded_size(layer, row.input_shape[1:])[dim] * ELEMENT_BYTES
 
 
