@@ -14,9 +14,9 @@ their output size by placing windows (`place_windows`), not by the calculator's 
 
 The conv kernel reads a padded input laid out channels last within each group,
 (N, G, D, H, W, C/G), and weights in the same order, (G, F, KD, KH, KW, C/G), which each
-thread lays out for the filters it computes. Then the
-C/G channels under one tap are contiguous in both, and with unit width dilation so is
-a whole kernel row (KW·C/G values): a "run". A dot product over a run is a unit-stride
+thread lays out for the filters it computes. Then the C/G channels under one tap are
+contiguous in both, and with unit width dilation so is a whole kernel row (KW·C/G
+values): a "run". A dot product over a run is a unit-stride
 loop LLVM vectorises. Four filters and two output positions (neighbours in the plane read
 row by row) share each run, so each loaded input value feeds four multiplies and each
 weight two, which keeps the loop on arithmetic rather than on loads; the eight sums stay
