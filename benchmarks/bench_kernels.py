@@ -3,12 +3,18 @@
 Usage::
 
     python benchmarks/bench_kernels.py [--repeats 20] [--per-layer]
+    python benchmarks/bench_kernels.py --against OTHER/conv.py [--repeats 20]
 
 Prints markdown: the machine, each network's throughput in GMAC/s for the reference
 kernel and for ``torch.nn.functional.conv2d`` (both on two threads, batch 1, 224×224),
 their ratio, and how long the kernels take to compile on a first run with an empty
 cache. Needs torch. The load average is printed because another busy process on
 the machine skews the numbers.
+
+With ``--against``, another version of ``convcalc/reference/ops/conv.py`` (say, from
+``git show``) is loaded into the same process and timed against this one instead, the
+two alternated layer by layer in every round, and torch in a block of its own after
+each round: a busy machine then hits both versions alike.
 """
 
 from __future__ import annotations
@@ -200,6 +206,56 @@ def time_layers(repeats: int) -> dict[str, list[tuple[ConvShape, float, float]]]
     return results
 
 
+def compare_versions(other_path: Path, repeats: int) -> str:
+    """Return a markdown table: this conv and the one in ``other_path``, per network, the
+    ms of each (best round per layer) and each one's ratio to torch."""
+    import importlib.util
+
+    import torch
+    import torch.nn.functional as F
+
+    from convcalc.reference.ops import conv as this_version
+
+    spec = importlib.util.spec_from_file_location("other_conv", other_path)
+    assert spec is not None and spec.loader is not None
+    other_version = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other_version)
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(0)
+    lines = ["| network | other ms | this ms | this / other | torch ms "
+             "| other vs torch | this vs torch |", "|---|--:|--:|--:|--:|--:|--:|"]
+    for name, shapes in NETWORKS.items():
+        arrays = [layer_arrays(shape, rng) for shape in shapes]
+        sides = {
+            "other": lambda shape, x, w: other_version.convolve(
+                x, w, None, shape.stride, 1, shape.padding, shape.padding, 1),
+            "this": lambda shape, x, w: this_version.convolve(
+                x, w, None, shape.stride, 1, shape.padding, shape.padding, 1),
+        }
+        for shape, (x, weight) in zip(shapes, arrays, strict=True):  # warm-up, and a check
+            a, b = (side(shape, x, weight) for side in sides.values())
+            if not (np.array_equal(a[0], b[0]) and a[1:] == b[1:]):
+                raise AssertionError(f"{name} {shape}: the two versions disagree")
+        best = {side: [float("inf")] * len(shapes) for side in ("other", "this", "torch")}
+        for repeat in range(repeats):
+            for i, (shape, (x, weight)) in enumerate(zip(shapes, arrays, strict=True)):
+                order = ("other", "this") if (repeat + i) % 2 else ("this", "other")
+                for side in order:
+                    best[side][i] = min(best[side][i], seconds(sides[side], shape, x, weight))
+            for i, (shape, (x, weight)) in enumerate(zip(shapes, arrays, strict=True)):
+                with torch.no_grad():
+                    best["torch"][i] = min(best["torch"][i], seconds(
+                        F.conv2d, torch.from_numpy(x), torch.from_numpy(weight), None,
+                        shape.stride, shape.padding))
+        total = {side: sum(shape.count * t for shape, t in zip(shapes, times, strict=True))
+                 for side, times in best.items()}
+        lines.append(
+            f"| {name} | {total['other'] * 1e3:.1f} | {total['this'] * 1e3:.1f} "
+            f"| {total['this'] / total['other']:.2f} | {total['torch'] * 1e3:.1f} "
+            f"| {total['torch'] / total['other']:.0%} | {total['torch'] / total['this']:.0%} |")
+    return "\n".join(lines)
+
+
 def network_table(results: dict[str, list[tuple[ConvShape, float, float]]]) -> str:
     """Return the per-network markdown table: GMAC/s of each side and their ratio."""
     lines = [
@@ -243,7 +299,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per layer (best kept)")
     parser.add_argument("--per-layer", action="store_true", help="also print each layer")
+    parser.add_argument("--against", type=Path, help="another conv.py to time this one against")
     arguments = parser.parse_args()
+    if arguments.against is not None:
+        load_before = os.getloadavg()[0]
+        table = compare_versions(arguments.against, arguments.repeats)
+        print(f"- best of {arguments.repeats} rounds per layer; load average (1 min) before "
+              f"and after: {load_before:.2f}, {os.getloadavg()[0]:.2f}")
+        print()
+        print(table)
+        return
 
     import numba
     import torch

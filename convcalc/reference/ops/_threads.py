@@ -17,7 +17,7 @@ from typing import Any
 
 from numba import config
 
-__all__ = ["in_parallel", "threads"]
+__all__ = ["in_numbered_parts", "in_parallel", "parts", "threads"]
 
 
 def threads() -> int:
@@ -31,17 +31,29 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="convcalc-kernel")
 
 
+def parts(items: int) -> int:
+    """Return how many ranges `in_parallel` cuts ``items`` work items into."""
+    return max(1, min(threads(), items))
+
+
 def in_parallel(kernel: Callable[..., Any], items: int, *args: Any) -> int:
     """Return the sum of ``kernel(*args, start, stop)`` over ranges covering ``items``.
 
     The kernel returns what it counted (MACs) or 0; the ranges run on separate threads.
     """
-    parts = min(threads(), items)
-    if parts <= 1:
-        return int(kernel(*args, 0, items))
-    bounds = [items * part // parts for part in range(parts + 1)]
-    futures = [_pool().submit(kernel, *args, bounds[part], bounds[part + 1])
-               for part in range(1, parts)]
+    return in_numbered_parts(lambda *call: kernel(*call[:-3], *call[-2:]), items, *args)
+
+
+def in_numbered_parts(kernel: Callable[..., Any], items: int, *args: Any) -> int:
+    """Return the sum of ``kernel(*args, part, start, stop)`` over `parts` ranges covering
+    ``items``, as `in_parallel` runs them; ``part`` numbers the range from 0, so a kernel
+    can give each range its own scratch."""
+    count = parts(items)
+    if count == 1:
+        return int(kernel(*args, 0, 0, items))
+    bounds = [items * part // count for part in range(count + 1)]
+    futures = [_pool().submit(kernel, *args, part, bounds[part], bounds[part + 1])
+               for part in range(1, count)]
     # this thread does the first range itself
-    counted = int(kernel(*args, bounds[0], bounds[1]))
+    counted = int(kernel(*args, 0, bounds[0], bounds[1]))
     return counted + sum(int(future.result()) for future in futures)

@@ -13,9 +13,10 @@ The kernels count MACs as they run (each output adds the taps its loops summed) 
 their output size by placing windows (`place_windows`), not by the calculator's formula.
 
 The conv kernel reads a padded input laid out channels last within each group,
-(N, G, D, H, W, C/G), and weights in the same order, (G, F, KD, KH, KW, C/G). Then the
-C/G channels under one tap are contiguous in both, and with unit width dilation so is
-a whole kernel row (KW·C/G values): a "run". A dot product over a run is a unit-stride
+(N, G, D, H, W, C/G), and weights in the same order, (G, F, KD, KH, KW, C/G), which each
+thread lays out for the filters it computes. Then the C/G channels under one tap are
+contiguous in both, and with unit width dilation so is a whole kernel row (KW·C/G
+values): a "run". A dot product over a run is a unit-stride
 loop LLVM vectorises. Four filters and two output positions (neighbours in the plane read
 row by row) share each run, so each loaded input value feeds four multiplies and each
 weight two, which keeps the loop on arithmetic rather than on loads; the eight sums stay
@@ -40,11 +41,10 @@ from convcalc.reference.ops._lift import (
     lift_values,
 )
 from convcalc.reference.ops._op import Arrays, Op, Outcome
-from convcalc.reference.ops._threads import in_parallel
+from convcalc.reference.ops._threads import in_numbered_parts, in_parallel, parts
 from convcalc.reference.ops._window import (
     WindowOptions,
     only,
-    padded,
     place_windows,
     spatial_per_dim,
     taps_on_input,
@@ -67,32 +67,42 @@ ELEMENT_BYTES = 4
 def _conv_kernel(
     x_padded: np.ndarray,
     weight: np.ndarray,
+    weight_runs: np.ndarray,
+    tiles_in_slots: bool,
     bias: np.ndarray,
     y: np.ndarray,
     stride: tuple[int, int, int],
     dilation: tuple[int, int, int],
+    part: int,
     start: int,
     stop: int,
 ) -> int:
     """Fill work items ``start`` to ``stop`` of ``y`` with a grouped 3-D convolution;
     return the MACs.
 
-    ``x_padded`` is (N, G, D, H, W, C/G), already zero padded; ``weight`` is
-    (G, F, KD, KH, KW, C/G); ``y`` is (N, G·F, OD, OH, OW), its window counts placed by
-    `place_windows`. A work item is one batch item, group and tile of FILTER_TILE filters.
+    ``x_padded`` is (N, G, D, H, W, C/G), already zero padded; ``weight`` is PyTorch's
+    (G, F, C/G, KD, KH, KW); ``y`` is (N, G·F, OD, OH, OW), its window counts placed by
+    `place_windows`. ``weight_runs`` holds G·F filters laid out (KD, KH, KW, C/G): with
+    ``tiles_in_slots`` range ``part`` lays out each tile it meets itself, into slot
+    ``part`` (FILTER_TILE filters from the start), where it stays in cache while used;
+    without, it holds every filter in place, laid out beforehand. A work item is one
+    group, tile of FILTER_TILE filters and batch item, the batch item counted fastest, so
+    a range lays out each of its tiles once.
     It takes the output positions of its plane two at a time (the last alone when their
     number is odd) and sums each of the tile's eight outputs in a local over the whole
     window, then writes it once. A tile short of filters (depthwise, or F not a multiple
     of four) repeats its last filter in the missing places and writes only its own: one
     loop for every case, so there is one to compile.
     """
-    groups, padded_d, padded_h, padded_w, group_channels = x_padded.shape[1:]
-    filters_per_group, kernel_d, kernel_h, kernel_w = weight.shape[1:5]
+    batch, groups, padded_d, padded_h, padded_w, group_channels = x_padded.shape
+    filters_per_group = weight.shape[1]
+    kernel_d, kernel_h, kernel_w = weight.shape[3:]
     out_channels, out_d, out_h, out_w = y.shape[1:]
     positions = out_d * out_h * out_w
 
     x_flat = x_padded.reshape(-1)
-    w_flat = weight.reshape(-1)
+    w_torch = weight.reshape(-1)
+    w_flat = weight_runs.reshape(-1)
     y_flat = y.reshape(-1)
     x_row_step = padded_w * group_channels
     x_plane_step = padded_h * x_row_step
@@ -108,13 +118,29 @@ def _conv_kernel(
     tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
     macs = 0
     for item in range(start, stop):
-        n = item // (groups * tiles_per_group)
-        g = item // tiles_per_group % groups
-        first_filter = item % tiles_per_group * FILTER_TILE
+        n = item % batch
+        g = item // (batch * tiles_per_group)
+        first_filter = item // batch % tiles_per_group * FILTER_TILE
         tile_filters = min(FILTER_TILE, filters_per_group - first_filter)
         first_channel = g * filters_per_group + first_filter
         x_group = (n * groups + g) * x_group_step
-        w_tile = (g * filters_per_group + first_filter) * filter_step
+        w_tile = first_channel * filter_step
+        if tiles_in_slots:
+            w_tile = part * FILTER_TILE * filter_step
+            if n == 0 or item == start:
+                # (C/G, KD, KH, KW) to (KD, KH, KW, C/G), filter by filter
+                taps = kernel_d * kernel_h * kernel_w
+                for t in range(tile_filters):
+                    source = (first_channel + t) * filter_step
+                    target = w_tile + t * filter_step
+                    for tap in range(taps):
+                        # one tap's channels: a strided read, a contiguous write (views, so
+                        # LLVM sees loops from index 0)
+                        channels_from = w_torch[source + tap : source + filter_step : taps]
+                        channels_to = w_flat[target + tap * group_channels
+                                             : target + (tap + 1) * group_channels]
+                        for c in range(group_channels):
+                            channels_to[c] = channels_from[c]
         y_tile = (n * out_channels + first_channel) * positions
         # where filters 1 to 3 of the tile start, the last real one standing in for any missing
         last_filter = (tile_filters - 1) * filter_step
@@ -219,30 +245,39 @@ def convolve(
         raise ValueError(f"weight has {group_channels} input channels, expected C_in/groups")
     before = lifted.options(pad_before, "pad_before", 0)
     after = lifted.options(pad_after, "pad_after", 0)
-    x_padded = padded(x5, before, after)
-    x_channels_last = np.ascontiguousarray(
-        x_padded.reshape(batch, groups, group_channels, *x_padded.shape[2:]).transpose(
-            0, 1, 3, 4, 5, 2)
-    )
+    # padded and laid out channels last in one numpy copy into the zeros
+    padded_size = tuple(b + size + a for b, size, a in zip(before, x5.shape[2:], after,
+                                                             strict=True))
+    x_channels_last = np.zeros((batch, groups, *padded_size, group_channels), np.float32)
+    x_channels_last[:, :, before[0] : before[0] + x5.shape[2],
+                    before[1] : before[1] + x5.shape[3],
+                    before[2] : before[2] + x5.shape[4]] = x5.reshape(
+        batch, groups, group_channels, *x5.shape[2:]).transpose(0, 1, 3, 4, 5, 2)
     kernel_shape = lift_values(weight.shape[2:], 1)
     filters_per_group = out_channels // groups
-    w_channels_last = np.ascontiguousarray(
-        weight.reshape(groups, filters_per_group, group_channels, *kernel_shape).transpose(
-            0, 1, 3, 4, 5, 2
-        )
-    )
+    w_torch = weight.reshape(groups, filters_per_group, group_channels, *kernel_shape)
+    tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
+    items = batch * groups * tiles_per_group
+    # Each range lays out its own tiles in a slot of the channels-last copy (on the
+    # threads, and in cache when used) when a slot per range fits in it; else numpy lays
+    # out the whole copy first. The same array either way.
+    tiles_in_slots = parts(items) * FILTER_TILE <= out_channels
+    if tiles_in_slots:
+        w_channels_last = np.empty((groups, filters_per_group, *kernel_shape, group_channels),
+                                   np.float32)
+    else:
+        w_channels_last = np.ascontiguousarray(w_torch.transpose(0, 1, 3, 4, 5, 2))
     lifted_stride = lifted.options(stride, "stride", 1)
     lifted_dilation = lifted.options(dilation, "dilation", 1)
     out_size = lift_values([
         place_windows(length, 0, 0, d * (k - 1) + 1, s, False)
-        for length, k, s, d in zip(x_padded.shape[2:], kernel_shape, lifted_stride,
+        for length, k, s, d in zip(padded_size, kernel_shape, lifted_stride,
                                    lifted_dilation, strict=True)
     ], 1)
     y = np.empty((batch, out_channels, *out_size), np.float32)
-    tiles_per_group = (filters_per_group + FILTER_TILE - 1) // FILTER_TILE
-    macs = in_parallel(_conv_kernel, batch * groups * tiles_per_group, x_channels_last,
-                       w_channels_last, bias_or_zeros(bias, out_channels), y, lifted_stride,
-                       lifted_dilation)
+    macs = in_numbered_parts(_conv_kernel, items, x_channels_last, w_torch, w_channels_last,
+                             tiles_in_slots, bias_or_zeros(bias, out_channels), y,
+                             lifted_stride, lifted_dilation)
     taps = _padded_taps(out_size, kernel_shape, lifted_stride, lifted_dilation,
                         lift_values(x5.shape[2:][KERNEL_RANK - lifted.rank :], 1), before)
     padded_taps = batch * out_channels * group_channels * taps
@@ -440,13 +475,16 @@ def _zero_bias(layer: Conv | ConvTranspose, row: LayerRow) -> int:
 
 
 def _conv_scratch(layer: Conv, row: LayerRow, batch: int) -> int:
-    # the padded input, its channels-last copy and the weights' channels-last copy
+    # the padded input counted twice, an upper bound (padding and the channels-last copy
+    # were two arrays; they are one numpy copy now, and verify's reported figure is kept),
+    # and the weights' channels-last copy
     padded_input = batch * row.input_shape[0] * math.prod(_padded_size(layer, row.input_shape[1:]))
     weights = (row.params + row.non_trainable_params) * ELEMENT_BYTES
     return 2 * padded_input * ELEMENT_BYTES + weights + _zero_bias(layer, row)
 
 
 def _conv_probe_scratch(layer: Conv, row: LayerRow, dim: int) -> int:
+    # the padded line twice, as `_conv_scratch` counts the padded input
     return 2 * _padded_size(layer, row.input_shape[1:])[dim] * ELEMENT_BYTES
 
 
