@@ -138,3 +138,34 @@ def test_top_level_help_imports_no_command() -> None:
     assert not {m for m in loaded if m.startswith(("convcalc.cli.calc", "convcalc.analysis",
                                                    "convcalc.layers", "convcalc.results"))}
     assert not {f"convcalc.cli.{name}" for name in ("diff", "solve", "verify")} & loaded
+
+
+def _run_as_convcalc(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    script = (f"import sys\nsys.argv = ['convcalc', *{list(args)!r}]\n"
+              "from convcalc.cli import main\nmain()\n")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                          timeout=60)
+
+
+@pytest.mark.parametrize(("shell", "marker"), [
+    ("bash", "complete -o default -F _convcalc_completion convcalc"),
+    ("zsh", "#compdef convcalc"),
+    ("fish", "complete --command convcalc"),
+])
+def test_show_completion_prints_each_shells_script(shell: str, marker: str) -> None:
+    """--show-completion prints the completion script of bash, zsh and fish."""
+    done = _run_as_convcalc("--show-completion", shell,
+                            _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
+    assert done.returncode == 0, done.stderr
+    assert marker in done.stdout
+
+
+def test_completion_offers_commands_and_choices() -> None:
+    """Tab completion offers the command names and an option's word list."""
+    done = _run_as_convcalc(_CONVCALC_COMPLETE="complete_bash", COMP_WORDS="convcalc la",
+                            COMP_CWORD="1")
+    assert done.stdout.split() == ["layer"]
+    done = _run_as_convcalc(_CONVCALC_COMPLETE="complete_bash",
+                            COMP_WORDS="convcalc layer --type ", COMP_CWORD="3")
+    assert done.stdout.split() == ["conv", "conv_transpose", "maxpool", "avgpool"]
