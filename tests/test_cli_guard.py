@@ -79,7 +79,7 @@ def test_usage_error_is_one_line_naming_the_flag(run_cli: Any) -> None:
     """A bad flag value is one line naming the flag, not a panel."""
     result = run_cli("net", LENET, "--batch", "0")
     assert result.exit_code == 2
-    assert result.stderr == ("error: invalid value for '--batch' / '-b': expected a whole "
+    assert result.stderr == ("error: --batch: expected a whole "
                              "number from 1 to 1,000,000,000, got 0 (see 'convcalc net "
                              "--help')\n")
 

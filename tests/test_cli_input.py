@@ -171,5 +171,5 @@ def test_bad_input_is_one_line(run_cli: Callable[..., Any], value: str, message:
     layer --input."""
     result = run_cli("net", "zoo:resnet18", "--input", value)
     assert result.exit_code == 2
-    assert result.stderr == (f"error: invalid value for '--input' / '-i': {message} (see "
+    assert result.stderr == (f"error: --input: {message} (see "
                              "'convcalc net --help')\n")

@@ -52,7 +52,7 @@ def test_output_is_required(run_cli: Any) -> None:
     """Without -o there is nowhere to draw: a usage error, exit 2."""
     result = run_cli("plot", LENET)
     assert result.exit_code == 2
-    assert result.stderr == ("error: missing option '--output' / '-o' (see 'convcalc plot "
+    assert result.stderr == ("error: missing option --output (see 'convcalc plot "
                              "--help')\n")
 
 

@@ -19,20 +19,18 @@ from rich.console import Console
 from typer import Abort, Exit
 from typer._click import Context
 from typer._click.exceptions import ClickException
-from typer.core import TyperGroup
 
 from convcalc import __version__
-from convcalc.analysis import analyze
+from convcalc.cli import lazy
 from convcalc.cli.guard import exit_code_of, prepare_streams, run_guarded
 from convcalc.cli.params import whole_numbers
 from convcalc.errors import InputError
-from convcalc.loader import NetworkSource
-from convcalc.render import layer_card, network_table, to_csv, to_json, to_markdown
-from convcalc.results import DType, Report
 from convcalc.textsafe import printable
 
 if TYPE_CHECKING:
     from convcalc.explain import Explanation
+    from convcalc.loader import NetworkSource
+    from convcalc.results import DType, Report
 
 __all__ = [
     "MAX_BATCH",
@@ -62,11 +60,13 @@ class OutputFormat(StrEnum):
     markdown = "markdown"
 
 
-class GuardedGroup(TyperGroup):
+class GuardedGroup(lazy.LazyGroup):
     """The command group whose ``main`` maps every exception to one line and an exit code.
 
     Both ``convcalc`` and tests calling the app through typer's CliRunner pass here, so
-    no traceback reaches a user on either path (convcalc/cli/guard.py has the table).
+    no traceback reaches a user on either path (convcalc/cli/guard.py has the table). Its
+    commands load when invoked (convcalc/cli/lazy.py), and its help is convcalc's
+    (convcalc/cli/helptext.py).
     """
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
@@ -97,7 +97,7 @@ app = typer.Typer(
     help="Exact shapes, parameters, MACs, FLOPs, memory and receptive fields of "
     "convolutional networks, from flags or a YAML file. No framework, no forward pass.",
     invoke_without_command=True,
-    add_completion=False,
+    rich_markup_mode=None,  # help is rendered by convcalc/cli/helptext.py
     pretty_exceptions_show_locals=False,
 )
 
@@ -105,8 +105,22 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output for
 BatchOption = Annotated[int, typer.Option(
     "--batch", "-b", parser=whole_numbers(1, MAX_BATCH), metavar="INTEGER",
     help=f"Batch size for MACs, FLOPs and memory (1 to {MAX_BATCH:,}).")]
-DTypeOption = Annotated[DType, typer.Option("--dtype", help="Element type for the memory "
-                                                             "columns.")]
+if TYPE_CHECKING:
+    DTypeOption = Annotated[DType, typer.Option("--dtype")]
+
+
+def __getattr__(name: str) -> Any:
+    """Build ``DTypeOption`` on first use: its word list lives beside the report models,
+    which ``convcalc --help`` does not load."""
+    if name != "DTypeOption":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from convcalc.results import DType
+
+    option = Annotated[DType, typer.Option("--dtype", help="Element type for the memory "
+                                                          "columns.")]
+    globals()[name] = option
+    return option
+
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors "
                                                               "(exit 2).")]
 
@@ -126,28 +140,32 @@ def console(stderr: bool = False) -> Console:
     return _Console(file=stream, width=width, soft_wrap=True, highlight=False)
 
 
-def warn(report: Report) -> None:
+def warn(report: "Report") -> None:
     """Print the report's warnings on stderr, one line each, control characters escaped."""
     for warning in report.warnings:
         where = f"layer '{printable(warning.layer)}': " if warning.layer else ""
         print(f"warning: {where}{printable(warning.message)}", file=sys.stderr)
 
 
-def report_of(source: NetworkSource, batch: int, dtype: DType, strict: bool) -> Report:
+def report_of(source: "NetworkSource", batch: int, dtype: "DType", strict: bool) -> "Report":
     """Return the analysis of ``source``, with its errors pointed at the file's lines."""
+    from convcalc.analysis import analyze
+
     try:
         return analyze(source.network, batch=batch, dtype=dtype, strict=strict)
     except InputError as error:
         raise source.annotate(error) from None
 
 
-def emit(report: Report, output: OutputFormat, depth: int | None = None, bars: bool = False,
+def emit(report: "Report", output: OutputFormat, depth: int | None = None, bars: bool = False,
           card: bool = False, explanations: "Sequence[Explanation] | None" = None) -> None:
     """Print the report on stdout in ``output`` format, and its warnings on stderr.
 
     ``explanations`` (``--explain``) follow the table or the Markdown, or join the JSON as
     its ``explanations`` array; CSV has no place for them.
     """
+    from convcalc.render import layer_card, network_table, to_csv, to_json, to_markdown
+
     if explanations is not None and output is OutputFormat.csv:
         raise InputError("--explain prints formulas, which CSV has no place for; use "
                          "--format table, json or markdown")
@@ -164,9 +182,10 @@ def emit(report: Report, output: OutputFormat, depth: int | None = None, bars: b
         }[output]())
 
 
-def _emit_explained(report: Report, output: OutputFormat, card: bool, depth: int | None,
+def _emit_explained(report: "Report", output: OutputFormat, card: bool, depth: int | None,
                     bars: bool, explanations: "Sequence[Explanation]") -> None:
     """Print the report with its worked formulas (``--explain``)."""
+    from convcalc.render import layer_card, network_table, to_markdown
     from convcalc.render.explain import (  # only --explain needs them
         explained_json,
         explanation_markdown,

@@ -50,7 +50,8 @@ def layer(
                                                "(pooling: default the kernel).")] = None,
     padding: Annotated[str | None, typer.Option("--pad", "--padding", "-p",
                                                 help="Padding: 2, 1x2, same or valid.")] = None,
-    dilation: Annotated[str | None, typer.Option("--dilation", "-d")] = None,
+    dilation: Annotated[str | None, typer.Option("--dilation", "-d",
+                                                 help="Dilation: 2 or 2x1.")] = None,
     groups: Annotated[str | None, typer.Option("--groups", "-g", help="Groups: 2, or "
                                                "depthwise (one per input channel).")] = None,
     bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Add a bias per filter.")]

@@ -165,17 +165,6 @@ def _say(message: str) -> None:
         print(f"error: {line}", file=sys.stderr, flush=True)
 
 
-def _usage_message(error: ClickException) -> str:
-    """Return click's message in convcalc's style: lower-case, with where to read more."""
-    message = error.format_message().replace("Value error, ", "")
-    if message[:1].isupper() and message[1:2].islower():
-        message = message[0].lower() + message[1:]
-    context = getattr(error, "ctx", None)
-    if context is not None:
-        message = f"{message.rstrip('.')} (see '{context.command_path} --help')"
-    return message
-
-
 def _save_traceback(error: BaseException) -> str:
     """Write the traceback to a new file under the temp folder and return its path."""
     handle, path = tempfile.mkstemp(prefix="convcalc-crash-", suffix=".txt")
@@ -216,7 +205,9 @@ def exit_code_of(error: BaseException) -> int:
         _say(str(error))
         return error.exit_code
     if isinstance(error, ClickException):
-        _say(_usage_message(error))
+        from convcalc.cli.usage import usage_message  # only a usage error needs it
+
+        _say(usage_message(error))
         return EXIT_USAGE
     if isinstance(error, OSError):
         if error.errno == errno.EPIPE:
