@@ -12,7 +12,7 @@ from conftest import EXAMPLES
 
 def test_solve_56_to_28_table(run_cli: Callable[..., Any]) -> None:
     """The table leads with stride 2, padding 1 and works each size out."""
-    result = run_cli("solve", "--input", "56", "--output", "28", "--k", "3")
+    result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--k", "3")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == ("conv: 3 settings that map 56 → 28, simplest first (kernel 3, stride ≤ 4, "
@@ -25,7 +25,7 @@ def test_solve_56_to_28_table(run_cli: Callable[..., Any]) -> None:
 
 def test_solve_json_lists_every_setting(run_cli: Callable[..., Any]) -> None:
     """JSON gives each setting with its whole flag and unread rows; 224 → 112 K=7 is s2 p3."""
-    result = run_cli("solve", "--input", "224", "--output", "112", "--k", "7", "--format",
+    result = run_cli("solve", "--input", "1x224", "--output-size", "112", "--k", "7", "--format",
                      "json")
     data = json.loads(result.stdout)
     assert data["solutions"][0] == {
@@ -38,14 +38,14 @@ def test_solve_json_lists_every_setting(run_cli: Callable[..., Any]) -> None:
 
 def test_solve_limit_cuts_the_table(run_cli: Callable[..., Any]) -> None:
     """--limit 2 shows two settings and says how many more there are."""
-    result = run_cli("solve", "--input", "56", "--output", "28", "--limit", "2")
+    result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--limit", "2")
     assert result.stdout.splitlines()[-1] == "… and 33 more (--limit 0 shows all)"
     assert "Whole" in result.stdout and "  yes  " in result.stdout
 
 
 def test_solve_transposed_has_an_output_padding_column(run_cli: Callable[..., Any]) -> None:
     """conv_transpose settings show their output padding."""
-    result = run_cli("solve", "--input", "32", "--output", "64", "--type", "conv_transpose",
+    result = run_cli("solve", "--input", "1x32", "--output-size", "64", "--type", "conv_transpose",
                      "--k", "3", "--max-dilation", "1", "--format", "csv")
     assert result.stdout.splitlines() == [
         "kernel,stride,padding,dilation,output_padding,whole,unread_rows,worked",
@@ -55,7 +55,7 @@ def test_solve_transposed_has_an_output_padding_column(run_cli: Callable[..., An
 
 def test_solve_nothing_found(run_cli: Callable[..., Any]) -> None:
     """No setting is an answer, not an error: exit 0 and a hint."""
-    result = run_cli("solve", "--input", "56", "--output", "28", "--stride", "1",
+    result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--stride", "1",
                      "--max-dilation", "1")
     assert result.exit_code == 0
     assert result.stdout == ("No conv setting within the bounds maps 56 → 28; widen --max-k, "
@@ -65,7 +65,7 @@ def test_solve_nothing_found(run_cli: Callable[..., Any]) -> None:
 
 def test_solve_same_symmetric(run_cli: Callable[..., Any]) -> None:
     """W=7, K=3, S=2: total 2, split 1 and 1, padding=1 is same."""
-    result = run_cli("solve", "same", "--input", "7", "--k", "3", "--stride", "2")
+    result = run_cli("solve", "same", "--input", "1x7", "--k", "3", "--stride", "2")
     assert result.stdout.splitlines() == [
         "same padding for W = 7, K = 3, S = 2",
         "out = ⌈7/2⌉ = 4",
@@ -77,7 +77,7 @@ def test_solve_same_symmetric(run_cli: Callable[..., Any]) -> None:
 
 def test_solve_same_odd_total(run_cli: Callable[..., Any]) -> None:
     """W=8, K=3, S=2: 0 before, 1 after; symmetric padding 1 shifts every window."""
-    result = run_cli("solve", "same", "--input", "8", "--k", "3", "--stride", "2")
+    result = run_cli("solve", "same", "--input", "1x8", "--k", "3", "--stride", "2")
     assert result.stdout.splitlines()[3:] == [
         "split: 0 before, 1 after (the odd one goes after, as TensorFlow does)",
         "no symmetric padding is exactly same: padding=1 on both sides gives the same size 4, "
@@ -85,7 +85,7 @@ def test_solve_same_odd_total(run_cli: Callable[..., Any]) -> None:
         "PyTorch's padding='same' takes stride 1 only; pad with F.pad(x, (0, 1)) and use "
         "padding=0",
     ]
-    data = json.loads(run_cli("solve", "same", "--input", "8", "--k", "3", "--stride", "2",
+    data = json.loads(run_cli("solve", "same", "--input", "1x8", "--k", "3", "--stride", "2",
                               "--format", "json").stdout)
     assert (data["total"], data["before"], data["after"], data["symmetric"]) == (1, 0, 1, None)
 
@@ -137,13 +137,15 @@ def test_solve_help_and_docs(run_cli: Callable[..., Any]) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("solve",), "error: solve needs --input and --output (sizes along one spatial dim), or a "
-                 "subcommand: same, inputs\n"),
-    (("solve", "--input", "56", "--output", "28", "--ceil-mode"),
+    (("solve",), "error: solve needs --input (a shape) and --output-size (a size along its "
+                 "spatial dims), or a subcommand: same, inputs\n"),
+    (("solve", "--input", "1x56", "--output-size", "28", "--ceil-mode"),
      "error: --ceil-mode applies to maxpool and avgpool, not conv\n"),
-    (("solve", "--input", "56", "--output", "28", "--type", "avgpool", "--dilation", "2"),
+    (("solve", "--input", "1x56", "--output-size", "28", "--type", "avgpool", "--dilation", "2"),
      "error: avgpool has no dilation\n"),
     (("solve", "same", "--input", "0", "--k", "3"), "error: --input must be at least 1, got 0\n"),
+    (("solve", "same", "--input", "1x0", "--k", "3"),
+     "error: --input: '1x0': should be greater than or equal to 1 (got 0)\n"),
     (("solve", "inputs", "missing.yaml"), "error: missing.yaml: no such file\n"),
     (("solve", "inputs", str(EXAMPLES / "lenet5.yaml"), "--dim", "D"),
      f"error: {EXAMPLES / 'lenet5.yaml'}: --dim 'D' is not a spatial dim of the input "
@@ -168,8 +170,9 @@ def test_solve_inputs_escapes_control_characters_in_names(run_cli: Callable[...,
 
 def test_solve_counts_are_grouped(run_cli: Callable[..., Any]) -> None:
     """Thousands of settings are counted with separators: 48,619 for a 440-stride search."""
-    result = run_cli("solve", "--input", "56", "--output", "28", "--k", "3", "--max-dilation",
-                     "1", "--max-stride", "440", "--max-pad", "2147483647", "--limit", "1")
+    result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--k", "3",
+                     "--max-dilation", "1", "--max-stride", "440", "--max-pad", "2147483647",
+                     "--limit", "1")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].startswith("conv: 48,619 settings that map 56 → 28")
