@@ -189,3 +189,56 @@ def test_solve_inputs_bound_is_one_line(run_cli: Callable[..., Any]) -> None:
         "error: <stdin>: trying 10,000 sizes on a network of 6,001 rows walks 60,010,000 rows, "
         "past the limit of 1,000,000; narrow --min and --max (at most 166 sizes for this "
         "network)\n")
+
+
+# --- solve takes shapes; the old spellings are deprecated (issue 10) ---------------------
+
+
+def test_solve_takes_a_shape_like_layer(run_cli: Callable[..., Any]) -> None:
+    """--input 224x224 and 3x224x224 are shapes (the failing case of the issue): both solve
+    224 → 112, with nothing on stderr."""
+    for form in ("224x224", "3x224x224", "[3, 224, 224]"):
+        result = run_cli("solve", "--input", form, "--output-size", "112", "--k", "7",
+                         "--max-dilation", "1", "--format", "json")
+        data = json.loads(result.stdout)
+        assert (result.exit_code, result.stderr, data["input"], data["output"]) == (
+            0, "", 224, 112), form
+        assert [(s["stride"], s["padding"]) for s in data["solutions"]] == [(2, 3)]
+
+
+def test_solve_old_spellings_work_with_a_deprecation(run_cli: Callable[..., Any]) -> None:
+    """--input 56 and --output 28 give the same settings as 1x56 and --output-size 28, and
+    one warning each on stderr."""
+    new = run_cli("solve", "--input", "1x56", "--output-size", "28", "--format", "json")
+    old = run_cli("solve", "--input", "56", "--output", "28", "--format", "json")
+    assert (old.exit_code, old.stdout) == (0, new.stdout)
+    assert old.stderr == (
+        "warning: solve --output is deprecated (--output names an output file in export, plot "
+        "and schema); write --output-size 28\n"
+        "warning: --input 56 as one spatial size is deprecated (a lone integer will be a shape "
+        "of 56 channels, as in layer); write --input 1x56 or the whole shape, such as "
+        "3x56x56\n")
+    same = run_cli("solve", "same", "--input", "7", "--k", "3", "--stride", "2")
+    assert same.stdout == run_cli("solve", "same", "--input", "3x7x7", "--k", "3", "--stride",
+                                  "2").stdout
+    assert same.stderr.startswith("warning: --input 7 as one spatial size is deprecated")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--input", "3x56x48", "--output-size", "28"),
+     "error: --input 3×56×48 has spatial sizes 48 and 56; solve works along one dim: solve "
+     "each, such as --input 1x56\n"),
+    (("--input", "[56]", "--output-size", "28"),
+     "error: --input 56 has no spatial dims; give the sizes after the channels, such as "
+     "3x56x56\n"),
+    (("--input", "3x56x56", "--output-size", "28x27"),
+     "error: --output-size 28x27 has sizes that differ; solve works along one dim: solve "
+     "each\n"),
+    (("--input", "3x56x56", "--output-size", "28", "--output", "28"),
+     "error: --output is the old spelling of --output-size; give one of them\n"),
+])
+def test_solve_shape_errors(run_cli: Callable[..., Any], args: tuple[str, ...],
+                            message: str) -> None:
+    """A shape solve cannot use, or both spellings of the target, is one line."""
+    result = run_cli("solve", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
