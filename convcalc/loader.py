@@ -24,13 +24,15 @@ from pydantic import TypeAdapter, ValidationError
 if TYPE_CHECKING:
     import yaml
 
+from convcalc.common import shape_text
 from convcalc.errors import InputError, Location, NetworkFileError, SpecError, format_location
 from convcalc.layers import REGISTRY, LayerSpec
 from convcalc.spec import LAYER_TYPES, Layer, Network
 from convcalc.textsafe import MAX_ECHO, echo, printable, shorten
 
-__all__ = ["MAX_DIGITS", "MAX_FILE_BYTES", "MAX_MERGED_KEYS", "MAX_NESTING", "MAX_NODES",
-           "NetworkSource", "load_network", "network_from_data", "parse_network"]
+__all__ = ["IMAGE_CHANNELS", "MAX_DIGITS", "MAX_FILE_BYTES", "MAX_MERGED_KEYS", "MAX_NESTING",
+           "MAX_NODES", "MAX_SIGNAL_CHANNELS", "NetworkSource", "input_note", "load_network",
+           "network_from_data", "parse_network"]
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """The largest network file read."""
@@ -297,7 +299,38 @@ class NetworkSource:
         error.source = error.source or self.name
         if error.line is None and error.location:
             error.line = self.line_of(error.location)
+        reading = input_note(self.network.input)
+        if reading is not None and reading not in error.message:
+            # The misread rank is what most often makes the layers not fit: say so.
+            error.message += f" ({reading})"
         return error
+
+
+IMAGE_CHANNELS = (1, 3, 4)
+"""Channel counts of images (grey, RGB, RGBA): ``1×3×224×224`` reads as a batch of one."""
+MAX_SIGNAL_CHANNELS = 16
+"""A 2-number input with more channels than this (or as many as its length) reads like an
+image's H×W with the channels left out."""
+_SMALLEST_IMAGE_SIDE = 8
+
+
+def input_note(shape: tuple[int, ...]) -> str | None:
+    """Return how ``shape`` was read when its rank may not be the one meant, or None.
+
+    Two readings are stated, never refused, since each is a valid shape: four sizes
+    ``1×C×H×W`` with an image's channel count and sides (the batch written in, a torchinfo
+    habit; a one-channel volume of depth 1, 3 or 4 stays possible), and two sizes that look
+    like H×W (``32×32``, channels forgotten; a 1-D signal ``3×100`` is not noted).
+    """
+    if (len(shape) == 4 and shape[0] == 1 and shape[1] in IMAGE_CHANNELS
+            and min(shape[2:]) >= _SMALLEST_IMAGE_SIDE):
+        return (f"input {shape_text(shape)} read as C=1, D={shape[1]}, H={shape[2]}, "
+                f"W={shape[3]} (3-D); if 1 is the batch, write {'x'.join(map(str, shape[1:]))}"
+                " (the batch size is --batch)")
+    if len(shape) == 2 and (shape[0] > MAX_SIGNAL_CHANNELS or shape[0] == shape[1]):
+        return (f"input {shape_text(shape)} read as C={shape[0]}, L={shape[1]} (1-D); write "
+                f"1x{shape[0]}x{shape[1]} for one {shape_text(shape)} channel")
+    return None
 
 
 def _compose(text: str | None) -> yaml.Node | None:

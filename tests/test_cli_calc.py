@@ -85,20 +85,19 @@ def test_layer_batch_and_no_bias(run_cli: Any) -> None:
     ("args", "message"),
     [
         (["layer", "--input", "3x32x32", "--k", "5"],
-         "error: <flags>: --filters is needed for a conv layer (how many kernels)\n"),
+         "error: --type conv needs --filters (output channels)\n"),
         (["layer", "--input", "3x32x32", "--filters", "4"],
-         "error: <flags>: --k (the kernel size) is needed\n"),
+         "error: --type conv needs --k (kernel size)\n"),
         (["layer", "--input", "3x32x32", "--filters", "4", "--k", "3y3"],
-         "error: <flags>: --k takes an int or one int per dim such as 3x5 (ASCII digits), "
-         "got '3y3'\n"),
+         "error: --k takes an int or one int per dim such as 3x5, got '3y3'\n"),
         (["layer", "--input", "3x8x8", "--filters", "4", "--k", "9"],
-         "error: <flags>: layers[0]: layer 'conv1': kernel 9 is larger than "
+         "error: --k: kernel 9 is larger than "
          "the padded input along H: 8 + padding 0+0 = 8; use a smaller kernel or more "
          "padding\n"),
         (["layer", "--input", "3x8x8", "--filters", "0", "--k", "3"],
-         "error: <flags>: --filters: should be greater than or equal to 1 (got 0)\n"),
+         "error: --filters must be ≥ 1, got 0\n"),
         (["layer", "--input", "3x8x8", "-t", "maxpool", "--k", "2", "--filters", "3"],
-         "error: <flags>: --filters do not apply to maxpool: pooling has no weights\n"),
+         "error: --filters applies to --type conv/conv_transpose\n"),
     ],
 )
 def test_layer_errors(run_cli: Any, args: list[str], message: str) -> None:
@@ -261,4 +260,4 @@ def test_layer_groups_depthwise(run_cli: Any) -> None:
         explained.stdout
     refused = run_cli("layer", "-i", "32x56x56", "-f", "32", "-k", "3", "--groups", "deep")
     assert refused.exit_code == 2
-    assert refused.stderr == "error: <flags>: --groups takes an int or depthwise, got 'deep'\n"
+    assert refused.stderr == "error: --groups takes an int or depthwise, got 'deep'\n"

@@ -12,7 +12,7 @@ from conftest import EXAMPLES
 
 def test_solve_56_to_28_table(run_cli: Callable[..., Any]) -> None:
     """The table leads with stride 2, padding 1 and works each size out."""
-    result = run_cli("solve", "--input", "56", "--output", "28", "--k", "3")
+    result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--k", "3")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == ("conv: 3 settings that map 56 → 28, simplest first (kernel 3, stride ≤ 4, "
@@ -25,7 +25,7 @@ def test_solve_56_to_28_table(run_cli: Callable[..., Any]) -> None:
 
 def test_solve_json_lists_every_setting(run_cli: Callable[..., Any]) -> None:
     """JSON gives each setting with its whole flag and unread rows; 224 → 112 K=7 is s2 p3."""
-    result = run_cli("solve", "--input", "224", "--output", "112", "--k", "7", "--format",
+    result = run_cli("solve", "--input", "1x224", "--output-size", "112", "--k", "7", "--format",
                      "json")
     data = json.loads(result.stdout)
     assert data["solutions"][0] == {
@@ -38,14 +38,14 @@ def test_solve_json_lists_every_setting(run_cli: Callable[..., Any]) -> None:
 
 def test_solve_limit_cuts_the_table(run_cli: Callable[..., Any]) -> None:
     """--limit 2 shows two settings and says how many more there are."""
-    result = run_cli("solve", "--input", "56", "--output", "28", "--limit", "2")
+    result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--limit", "2")
     assert result.stdout.splitlines()[-1] == "… and 33 more (--limit 0 shows all)"
     assert "Whole" in result.stdout and "  yes  " in result.stdout
 
 
 def test_solve_transposed_has_an_output_padding_column(run_cli: Callable[..., Any]) -> None:
     """conv_transpose settings show their output padding."""
-    result = run_cli("solve", "--input", "32", "--output", "64", "--type", "conv_transpose",
+    result = run_cli("solve", "--input", "1x32", "--output-size", "64", "--type", "conv_transpose",
                      "--k", "3", "--max-dilation", "1", "--format", "csv")
     assert result.stdout.splitlines() == [
         "kernel,stride,padding,dilation,output_padding,whole,unread_rows,worked",
@@ -55,7 +55,7 @@ def test_solve_transposed_has_an_output_padding_column(run_cli: Callable[..., An
 
 def test_solve_nothing_found(run_cli: Callable[..., Any]) -> None:
     """No setting is an answer, not an error: exit 0 and a hint."""
-    result = run_cli("solve", "--input", "56", "--output", "28", "--stride", "1",
+    result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--stride", "1",
                      "--max-dilation", "1")
     assert result.exit_code == 0
     assert result.stdout == ("No conv setting within the bounds maps 56 → 28; widen --max-k, "
@@ -65,7 +65,7 @@ def test_solve_nothing_found(run_cli: Callable[..., Any]) -> None:
 
 def test_solve_same_symmetric(run_cli: Callable[..., Any]) -> None:
     """W=7, K=3, S=2: total 2, split 1 and 1, padding=1 is same."""
-    result = run_cli("solve", "same", "--input", "7", "--k", "3", "--stride", "2")
+    result = run_cli("solve", "same", "--input", "1x7", "--k", "3", "--stride", "2")
     assert result.stdout.splitlines() == [
         "same padding for W = 7, K = 3, S = 2",
         "out = ⌈7/2⌉ = 4",
@@ -77,7 +77,7 @@ def test_solve_same_symmetric(run_cli: Callable[..., Any]) -> None:
 
 def test_solve_same_odd_total(run_cli: Callable[..., Any]) -> None:
     """W=8, K=3, S=2: 0 before, 1 after; symmetric padding 1 shifts every window."""
-    result = run_cli("solve", "same", "--input", "8", "--k", "3", "--stride", "2")
+    result = run_cli("solve", "same", "--input", "1x8", "--k", "3", "--stride", "2")
     assert result.stdout.splitlines()[3:] == [
         "split: 0 before, 1 after (the odd one goes after, as TensorFlow does)",
         "no symmetric padding is exactly same: padding=1 on both sides gives the same size 4, "
@@ -85,7 +85,7 @@ def test_solve_same_odd_total(run_cli: Callable[..., Any]) -> None:
         "PyTorch's padding='same' takes stride 1 only; pad with F.pad(x, (0, 1)) and use "
         "padding=0",
     ]
-    data = json.loads(run_cli("solve", "same", "--input", "8", "--k", "3", "--stride", "2",
+    data = json.loads(run_cli("solve", "same", "--input", "1x8", "--k", "3", "--stride", "2",
                               "--format", "json").stdout)
     assert (data["total"], data["before"], data["after"], data["symmetric"]) == (1, 0, 1, None)
 
@@ -137,13 +137,15 @@ def test_solve_help_and_docs(run_cli: Callable[..., Any]) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("solve",), "error: solve needs --input and --output (sizes along one spatial dim), or a "
-                 "subcommand: same, inputs\n"),
-    (("solve", "--input", "56", "--output", "28", "--ceil-mode"),
+    (("solve",), "error: solve needs --input (a shape) and --output-size (a size along its "
+                 "spatial dims), or a subcommand: same, inputs\n"),
+    (("solve", "--input", "1x56", "--output-size", "28", "--ceil-mode"),
      "error: --ceil-mode applies to maxpool and avgpool, not conv\n"),
-    (("solve", "--input", "56", "--output", "28", "--type", "avgpool", "--dilation", "2"),
+    (("solve", "--input", "1x56", "--output-size", "28", "--type", "avgpool", "--dilation", "2"),
      "error: avgpool has no dilation\n"),
     (("solve", "same", "--input", "0", "--k", "3"), "error: --input must be at least 1, got 0\n"),
+    (("solve", "same", "--input", "1x0", "--k", "3"),
+     "error: --input: '1x0': should be greater than or equal to 1 (got 0)\n"),
     (("solve", "inputs", "missing.yaml"), "error: missing.yaml: no such file\n"),
     (("solve", "inputs", str(EXAMPLES / "lenet5.yaml"), "--dim", "D"),
      f"error: {EXAMPLES / 'lenet5.yaml'}: --dim 'D' is not a spatial dim of the input "
@@ -168,8 +170,9 @@ def test_solve_inputs_escapes_control_characters_in_names(run_cli: Callable[...,
 
 def test_solve_counts_are_grouped(run_cli: Callable[..., Any]) -> None:
     """Thousands of settings are counted with separators: 48,619 for a 440-stride search."""
-    result = run_cli("solve", "--input", "56", "--output", "28", "--k", "3", "--max-dilation",
-                     "1", "--max-stride", "440", "--max-pad", "2147483647", "--limit", "1")
+    result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--k", "3",
+                     "--max-dilation", "1", "--max-stride", "440", "--max-pad", "2147483647",
+                     "--limit", "1")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].startswith("conv: 48,619 settings that map 56 → 28")
@@ -186,3 +189,56 @@ def test_solve_inputs_bound_is_one_line(run_cli: Callable[..., Any]) -> None:
         "error: <stdin>: trying 10,000 sizes on a network of 6,001 rows walks 60,010,000 rows, "
         "past the limit of 1,000,000; narrow --min and --max (at most 166 sizes for this "
         "network)\n")
+
+
+# --- solve takes shapes; the old spellings are deprecated (issue 10) ---------------------
+
+
+def test_solve_takes_a_shape_like_layer(run_cli: Callable[..., Any]) -> None:
+    """--input 224x224 and 3x224x224 are shapes (the failing case of the issue): both solve
+    224 → 112, with nothing on stderr."""
+    for form in ("224x224", "3x224x224", "[3, 224, 224]"):
+        result = run_cli("solve", "--input", form, "--output-size", "112", "--k", "7",
+                         "--max-dilation", "1", "--format", "json")
+        data = json.loads(result.stdout)
+        assert (result.exit_code, result.stderr, data["input"], data["output"]) == (
+            0, "", 224, 112), form
+        assert [(s["stride"], s["padding"]) for s in data["solutions"]] == [(2, 3)]
+
+
+def test_solve_old_spellings_work_with_a_deprecation(run_cli: Callable[..., Any]) -> None:
+    """--input 56 and --output 28 give the same settings as 1x56 and --output-size 28, and
+    one warning each on stderr."""
+    new = run_cli("solve", "--input", "1x56", "--output-size", "28", "--format", "json")
+    old = run_cli("solve", "--input", "56", "--output", "28", "--format", "json")
+    assert (old.exit_code, old.stdout) == (0, new.stdout)
+    assert old.stderr == (
+        "warning: solve --output is deprecated (--output names an output file in export, plot "
+        "and schema); write --output-size 28\n"
+        "warning: --input 56 as one spatial size is deprecated (a lone integer will be a shape "
+        "of 56 channels, as in layer); write --input 1x56 or the whole shape, such as "
+        "3x56x56\n")
+    same = run_cli("solve", "same", "--input", "7", "--k", "3", "--stride", "2")
+    assert same.stdout == run_cli("solve", "same", "--input", "3x7x7", "--k", "3", "--stride",
+                                  "2").stdout
+    assert same.stderr.startswith("warning: --input 7 as one spatial size is deprecated")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--input", "3x56x48", "--output-size", "28"),
+     "error: --input 3×56×48 has spatial sizes 48 and 56; solve works along one dim: solve "
+     "each, such as --input 1x56\n"),
+    (("--input", "[56]", "--output-size", "28"),
+     "error: --input 56 has no spatial dims; give the sizes after the channels, such as "
+     "3x56x56\n"),
+    (("--input", "3x56x56", "--output-size", "28x27"),
+     "error: --output-size 28x27 has sizes that differ; solve works along one dim: solve "
+     "each\n"),
+    (("--input", "3x56x56", "--output-size", "28", "--output", "28"),
+     "error: --output is the old spelling of --output-size; give one of them\n"),
+])
+def test_solve_shape_errors(run_cli: Callable[..., Any], args: tuple[str, ...],
+                            message: str) -> None:
+    """A shape solve cannot use, or both spellings of the target, is one line."""
+    result = run_cli("solve", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)

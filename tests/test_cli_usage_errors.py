@@ -17,7 +17,11 @@ LAYER = ("layer", "--input", "3x32x32", "--filters", "2", "--k", "3")
 
 CASES = [
     ((*LAYER, "--type", "pool"),
-     "error: --type: 'pool' is not one of conv, conv_transpose, maxpool, avgpool; did you "
+     "error: --type: 'pool' is not one of conv, conv_transpose, maxpool, avgpool, "
+     "adaptive_avgpool, adaptive_maxpool, global_avgpool, global_maxpool, linear, flatten, "
+     "dropout, relu, relu6, gelu, silu, sigmoid, tanh, hardswish, softmax, identity, "
+     "hardsigmoid, mish, leaky_relu, elu, prelu, layer_scale, stochastic_depth, batchnorm, "
+     "layernorm, groupnorm, instancenorm, pad, upsample, channel_shuffle, slice; did you "
      "mean maxpool? (see 'convcalc layer --help')"),
     ((*LAYER, "--format", "yaml"),
      "error: --format: 'yaml' is not one of table, json, csv, markdown (see 'convcalc layer "
@@ -42,8 +46,7 @@ CASES = [
                 "--help')"),
     (("net", LENET, "--depth", "-1"),
      "error: --depth: must be ≥ 0, got -1 (see 'convcalc net --help')"),
-    ((*LAYER[:-2], "--filters", "x"),
-     "error: --filters: expected a whole number, got 'x' (see 'convcalc layer --help')"),
+    ((*LAYER[:-2], "--filters", "x", "--k", "3"), "error: --filters takes an int, got 'x'"),
     (("net", LENET, "--depth"), "error: --depth needs a value"),
     (("solve", "same", "--input", "3"),
      "error: missing option --k (see 'convcalc solve same --help')"),

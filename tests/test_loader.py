@@ -8,7 +8,7 @@ import pytest
 
 from convcalc.analysis import analyze
 from convcalc.errors import InputError, NetworkFileError, SpecError
-from convcalc.loader import MAX_NESTING, load_network, parse_network
+from convcalc.loader import MAX_NESTING, input_note, load_network, parse_network
 from convcalc.spec import LAYER_TYPES
 
 
@@ -271,3 +271,37 @@ def test_the_file_is_not_changed(tmp_path: Path) -> None:
     with pytest.raises(SpecError):
         load_network(path)
     assert path.read_text() == text
+
+
+# --- inputs whose rank may be misread (issue 10) ---------------------------------------
+
+
+@pytest.mark.parametrize(("shape", "note"), [
+    ((1, 3, 224, 224), "input 1×3×224×224 read as C=1, D=3, H=224, W=224 (3-D); if 1 is the "
+                       "batch, write 3x224x224 (the batch size is --batch)"),
+    ((1, 1, 28, 28), "input 1×1×28×28 read as C=1, D=1, H=28, W=28 (3-D); if 1 is the batch, "
+                     "write 1x28x28 (the batch size is --batch)"),
+    ((32, 32), "input 32×32 read as C=32, L=32 (1-D); write 1x32x32 for one 32×32 channel"),
+    ((3, 3), "input 3×3 read as C=3, L=3 (1-D); write 1x3x3 for one 3×3 channel"),
+    ((3, 100), None), ((16, 1000), None),          # 1-D signals: few channels, long
+    ((3, 16, 112, 112), None), ((1, 64, 128, 128), None), ((1, 3, 4, 4), None),
+    ((3, 224, 224), None), ((9216,), None),
+])
+def test_input_note(shape: tuple[int, ...], note: str | None) -> None:
+    """A batch-looking 1×C×H×W and an H×W-looking pair are stated; other shapes are not."""
+    assert input_note(shape) == note
+
+
+def test_a_batch_looking_file_input_is_noted_not_refused(tmp_path: Path) -> None:
+    """input: [1, 3, 224, 224] loads (a valid 1-channel volume of depth 3), and an error it
+    leads to says how the input was read."""
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [1, 3, 224, 224]\nlayers:\n  - {type: conv, filters: 8, "
+                    "kernel: [3, 3]}\n")
+    source = load_network(str(path))
+    assert source.network.input == (1, 3, 224, 224)
+    with pytest.raises(InputError) as caught:
+        analyze(source.network)
+    message = str(source.annotate(caught.value))
+    assert message.endswith("(input 1×3×224×224 read as C=1, D=3, H=224, W=224 (3-D); if 1 "
+                            "is the batch, write 3x224x224 (the batch size is --batch))")

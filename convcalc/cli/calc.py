@@ -1,7 +1,8 @@
 """``convcalc layer`` and ``convcalc net``: the calculator itself."""
 
 
-from typing import TYPE_CHECKING, Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,9 +16,14 @@ from convcalc.cli.app import (
     emit,
     report_of,
 )
-from convcalc.cli.layer_flags import layer_network
-from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
-from convcalc.layers.window import WindowKind
+from convcalc.cli.layer_flags import LEAF_TYPES, given_options, layer_network, with_layer_flags
+from convcalc.cli.sources import (
+    InputOption,
+    NetworkArgument,
+    input_noted,
+    open_network,
+    print_input_note,
+)
 from convcalc.results import DType, Report
 
 if TYPE_CHECKING:
@@ -38,30 +44,24 @@ ExplainOption = Annotated[bool, typer.Option("--explain", help="Show each layer'
                                              "with the numbers put in.")]
 
 
+if TYPE_CHECKING:
+    LayerType = str
+else:
+    LayerType = StrEnum("LayerType", {name: name for name in LEAF_TYPES})
+    """The choices of ``--type``: every leaf layer type, from the registry."""
+
+
 @app.command()
+@with_layer_flags
 def layer(
-    input_shape: Annotated[str, typer.Option("--input", "-i", help="Input shape, channels "
-                                             "first: 3x32x32 (C×H×W), 3x100, 1x8x32x32.")],
-    kernel: Annotated[str | None, typer.Option("--k", "--kernel", "-k",
-                                               help="Kernel size: 5 or 3x5.")] = None,
-    filters: Annotated[int | None, typer.Option("--filters", "-f",
-                                                help="Number of filters (conv).")] = None,
-    stride: Annotated[str | None, typer.Option("--stride", "-s", help="Stride: 2 or 2x1 "
-                                               "(pooling: default the kernel).")] = None,
-    padding: Annotated[str | None, typer.Option("--pad", "--padding", "-p",
-                                                help="Padding: 2, 1x2, same or valid.")] = None,
-    dilation: Annotated[str | None, typer.Option("--dilation", "-d",
-                                                 help="Dilation: 2 or 2x1.")] = None,
-    groups: Annotated[str | None, typer.Option("--groups", "-g", help="Groups: 2, or "
-                                               "depthwise (one per input channel).")] = None,
-    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Add a bias per filter.")]
-    = True,
-    kind: Annotated[WindowKind, typer.Option("--type", "-t", help="Layer type.")]
-    = WindowKind.conv,
-    output_padding: Annotated[str | None, typer.Option(
-        "--output-padding", help="conv_transpose: extra output rows.")] = None,
-    ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="Pooling: round the output "
-                                            "size up (PyTorch's ceil_mode).")] = False,
+    input_shape: Annotated[str, typer.Option(
+        "--input", "-i", metavar="SHAPE", help="Input shape, channels first, in any form a "
+        "file's input takes: 3x32x32 (C×H×W), 3x100 (C×L), 1x8x32x32 (C×D×H×W), 9216 (a "
+        "flat input), [3, 32, 32].")],
+    kind: Annotated[LayerType, typer.Option(
+        "--type", "-t", metavar="TYPE", show_default=False,
+        help="Layer type (default conv): " + ", ".join(LEAF_TYPES) + ". Its options are "
+        "the layer options below; each says the types it is for.")] = "conv",
     batch: BatchOption = 1,
     dtype: DTypeOption = DType.float32,
     output: FormatOption = OutputFormat.table,
@@ -70,23 +70,24 @@ def layer(
     verified: Annotated[bool, typer.Option("--verify", help="Also run the layer on real "
                                            "arrays and confirm every number (table or "
                                            "json: then verify's JSON).")] = False,
+    **options: Any,
 ) -> None:
     """One layer from flags: output volume, parameters, MACs, FLOPs, receptive field.
 
+    Any layer type but the containers, with each of its options as a flag (the layer
+    options below).
+
     Example: convcalc layer --input 3x32x32 --filters 10 --k 5 --pad 2
     """
-    source = layer_network(
-        input_shape, kind, filters=filters, kernel=kernel, stride=stride, padding=padding,
-        dilation=dilation, groups=groups, bias=bias, output_padding=output_padding,
-        ceil_mode=ceil_mode,
-    )
+    source = layer_network(input_shape, str(kind), given_options(options))
     report = report_of(source, batch, dtype, strict)
     if verified:
         from convcalc.cli.verify import verify_layer
 
         verify_layer(source.network, report, output, _explanations(report, explained))
-        return
-    emit(report, output, card=True, explanations=_explanations(report, explained))
+    else:
+        emit(report, output, card=True, explanations=_explanations(report, explained))
+    print_input_note(source)
 
 
 @app.command()

@@ -10,36 +10,23 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
 
 from convcalc import zoo
+from convcalc.cli.params import input_shape_or_reason
 from convcalc.common import shape_text
-from convcalc.errors import InputError, SpecError, VerificationFailed
-from convcalc.loader import NetworkSource, load_network, network_from_data
-from convcalc.spec import InputShape
-from convcalc.textsafe import echo, printable
+from convcalc.errors import InputError, VerificationFailed
+from convcalc.loader import NetworkSource, input_note, load_network
+from convcalc.textsafe import printable
 
 __all__ = ["ZOO_PREFIX", "InputOption", "NetworkArgument", "ResizedSource", "input_noted",
-           "open_network", "parse_input"]
+           "open_network", "parse_input", "print_input_note"]
 
 ZOO_PREFIX = "zoo:"
 """A network source starting with this names a built-in entry (``zoo:resnet50``)."""
 
-_SHAPE: TypeAdapter[tuple[int, ...]] = TypeAdapter(InputShape)
-
-
 def _shape_or_reason(text: str) -> tuple[int, ...] | str:
     """Return the shape ``text`` spells, or, worded as for a file's ``input``, what is wrong."""
-    try:
-        return _SHAPE.validate_python(text)
-    except ValidationError:
-        pass
-    try:  # the loader's wording, the same as `layer --input` gives
-        network_from_data({"input": text, "layers": ["relu"]}, "<flags>")
-    except SpecError as error:
-        # Say which value is wrong when the message does not show it ("got 0" alone).
-        return error.message if text in error.message else f"{echo(text)}: {error.message}"
-    return f"{echo(text)} is not a shape"  # pragma: no cover - the adapter refused it
+    return input_shape_or_reason(text)
 
 
 def parse_input(value: Any) -> str:
@@ -128,3 +115,12 @@ def _note(sources: tuple[NetworkSource, ...]) -> None:
     for source in sources:
         if isinstance(source, ResizedSource):
             print(source.note(), file=sys.stderr)
+        print_input_note(source)
+
+
+def print_input_note(source: NetworkSource) -> None:
+    """Print, on stderr, how the source's input shape was read when its rank may not be the
+    one meant (``32x32`` read as 1-D, ``1x3x224x224`` as 3-D)."""
+    reading = input_note(source.network.input)
+    if reading is not None:
+        print(f"note: {reading}", file=sys.stderr)
