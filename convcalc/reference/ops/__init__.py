@@ -3,8 +3,8 @@
 Each layer class names its op by a string (``reference_op``), e.g.
 ``"convcalc.reference.ops.conv:conv"``: an `Op` (``_op.py``) with the type's kernel and
 what verify's passes need of it. Shared helpers: ``_lift.py`` (1-D to 3-D inputs as 5-D
-arrays), ``_window.py`` (options per dim, window placement, padding), ``_dot.py`` (the
-inner dot products), ``_threads.py`` (a kernel's work items over the cores).
+arrays), ``_window.py`` (options per dim, window placement, padding), ``_dot.py`` (linear's
+dot product), ``_threads.py`` (a kernel's work items over the cores).
 
 Arrays are float32, batch first and channels first: ``x`` is ``(N, C, *spatial)``. No
 kernel calls BLAS or a framework; each can be checked line by line against its formula.
