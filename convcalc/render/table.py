@@ -138,8 +138,17 @@ def summary(report: Report) -> Text:
                      f"parameters, counted above; {exact(aux.macs)} MACs, {exact(aux.flops)} "
                      f"FLOPs, {human_bytes(aux.activation_bytes)} not counted above"))
     number_width = max(len(number) for _, number, _ in rows)
-    return _aligned([(label, f"{number:>{number_width}}  {short}".rstrip())
+    return _aligned([(label, f"{number:>{number_width}}  {_unless_same(short, number)}".rstrip())
                      for label, number, short in rows])
+
+
+def _unless_same(rounded: str, number: str) -> str:
+    """Return the rounded form, or nothing when its number is the exact one (``448`` beside
+    ``448``, ``0 MACs`` beside ``0``, ``1023 B`` beside ``1,023 B``)."""
+    def digits(text: str) -> str:
+        return text.split(" ")[0].replace(",", "")
+
+    return "" if digits(rounded) == digits(number) else rounded
 
 
 def layer_card(report: Report) -> Text:
@@ -167,6 +176,7 @@ def layer_card(report: Report) -> Text:
         pairs.append(("Receptive field", f"{shape_text(field.size)} (stride "
                       f"{shape_text(field.stride)}, padding "
                       f"{shape_text(field.padding)})"))
+    memory, rounded = f"{exact(row.activation_bytes)} B", human_bytes(row.activation_bytes)
     pairs.append((f"Output memory ({report.dtype})",
-                  f"{exact(row.activation_bytes)} B ({human_bytes(row.activation_bytes)})"))
+                  f"{memory} ({rounded})" if _unless_same(rounded, memory) else memory))
     return _aligned(pairs)
