@@ -142,3 +142,29 @@ def test_layer_card_memory_once(run_cli: Any) -> None:
     """A 4×4×4 float32 output is 256 B, printed once, not as 256 B (256 B)."""
     card = run_cli("layer", "--input", "1x4x4", "--filters", "4", "--k", "3", "--pad", "1")
     assert card.stdout.splitlines()[-1] == "Output memory (float32)  256 B"
+
+
+@pytest.mark.parametrize("depth", ["0", "1", "2"])
+def test_folded_json_keeps_the_documented_sums(run_cli: Any, depth: str) -> None:
+    """docs/json.md: folded, the totals are the sums over leaves and depth-N containers."""
+    data = json.loads(run_cli("net", "zoo:inception_v3", "--depth", depth, "--format",
+                              "json").stdout)
+    whole = [row for row in data["layers"]
+             if not row["container"] or row["depth"] == int(depth)]
+    assert all(row["depth"] <= int(depth) for row in data["layers"])
+    totals = data["totals"]
+    assert totals["aux"] is not None  # its AuxLogits head: aux rows are summed apart
+    assert sum(row["params"] for row in whole) == totals["params"]
+    main = [row for row in whole if not row["aux"]]
+    assert sum(row["macs"] for row in main) == totals["macs"]
+    assert sum(row["activation_bytes"] for row in main) == totals["activation_bytes"]
+    heads = [row for row in whole if row["aux"]]
+    assert sum(row["macs"] for row in heads) == totals["aux"]["macs"] > 0
+
+
+def test_flatten_explanation_says_each_output_reads_one_position(run_cli: Any) -> None:
+    """--explain on a flatten: each output reads exactly one input position."""
+    network = "input: 2x4x4\nlayers:\n  - flatten\n"
+    lines = run_cli("net", "-", "--explain", input=network).stdout.splitlines()
+    assert lines[-1] == ("  RF: global from here on (each output reads exactly one input "
+                         "position; the positions become features, which later layers mix)")

@@ -90,6 +90,9 @@ def test_diff_json(run_cli: Callable[..., Any], files: tuple[str, str]) -> None:
     pool = next(row for row in data["rows"] if row["name"] == "pool")
     assert (pool["status"], pool["a"], pool["b"]["output_shape"]) == ("added", None,
                                                                        [16, 16, 16])
+    assert list(data) == ["schema_version", "a_name", "b_name", "batch", "dtype",
+                          "input_shapes", "output_shapes", "receptive_fields", "rows",
+                          "totals", "counts"]  # the keys docs/json.md lists, in its order
     assert data["schema_version"] == 1
     assert list(data["totals"]) == ["params", "non_trainable_params", "macs", "flops",
                                     "activation_bytes", "param_bytes", "aux"]
