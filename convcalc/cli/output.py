@@ -20,8 +20,8 @@ __all__ = ["ColumnsOption", "DepthOption", "ExactOption", "ForceOption", "Output
 COLUMN_NAMES = ", ".join(name.value for name in ColumnName)
 
 DepthOption = Annotated[int | None, typer.Option(
-    "--depth", min=0, metavar="N", help="Fold containers deeper than this into their subtotal rows, in "
-    "every format (0: top-level rows only).")]
+    "--depth", min=0, metavar="N", help="Fold containers deeper than this into their "
+    "subtotal rows, in every format (0: top-level rows only).")]
 ColumnsOption = Annotated[str | None, typer.Option(
     "--columns", metavar="NAMES", help=f"The columns after name and type, in order, comma "
     f"separated (table, markdown, csv): {COLUMN_NAMES}. Default: every one but input and "
