@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Literal
 
 from convcalc.common import Frozen
-from convcalc.results import DType, LayerRow, ReceptiveField, Report
+from convcalc.results import SCHEMA_VERSION, DType, LayerRow, ReceptiveField, Report
 
-__all__ = ["COMPARED", "NetworkDiff", "RowChange", "RowState", "TotalChange", "diff_reports"]
+__all__ = ["COMPARED", "AuxTotalsChange", "NetworkDiff", "RowChange", "RowState", "TotalChange",
+           "TotalsChange", "diff_reports"]
 
 COMPARED = ("type", "input_shape", "output_shape", "params", "non_trainable_params", "macs",
             "flops", "activation_bytes", "receptive_field")
@@ -75,19 +76,61 @@ class TotalChange(Frozen):
     """One total in both networks and the difference.
 
     Attributes:
-        quantity: params, non_trainable_params, macs, flops, activation_bytes or
-            param_bytes (the keys of the report's totals).
-        a: the first network's total.
-        b: the second network's total.
-        change: b − a.
-        relative: (b − a)/a, None when a is 0.
+        before: the first network's total.
+        after: the second network's total.
+        change: after − before.
+        relative: (after − before)/before, None when before is 0.
     """
 
-    quantity: str
-    a: int
-    b: int
+    before: int
+    after: int
     change: int
     relative: float | None
+
+    @classmethod
+    def of(cls, before: int, after: int) -> TotalChange:
+        """Return the change from ``before`` to ``after``."""
+        return cls(before=before, after=after, change=after - before,
+                   relative=(after - before) / before if before else None)
+
+
+AUX_QUANTITIES = ("params", "non_trainable_params", "macs", "flops", "activation_bytes")
+"""The keys of the report's ``totals.aux`` (results.AuxTotals)."""
+QUANTITIES = (*AUX_QUANTITIES, "param_bytes")
+"""The keys of the report's totals (results.Totals), ``aux`` aside."""
+
+
+class AuxTotalsChange(Frozen):
+    """The auxiliary heads' sums (``totals.aux``) in both networks: results.AuxTotals's
+    keys, each a TotalChange; a network without heads counts 0 for each."""
+
+    params: TotalChange
+    non_trainable_params: TotalChange
+    macs: TotalChange
+    flops: TotalChange
+    activation_bytes: TotalChange
+
+
+class TotalsChange(Frozen):
+    """The report's totals in both networks: results.Totals's keys, each a TotalChange.
+
+    Attributes:
+        params, non_trainable_params, macs, flops, activation_bytes, param_bytes: each
+            total before, after and the change.
+        aux: the auxiliary heads' sums; None when neither network has an ``aux`` container.
+    """
+
+    params: TotalChange
+    non_trainable_params: TotalChange
+    macs: TotalChange
+    flops: TotalChange
+    activation_bytes: TotalChange
+    param_bytes: TotalChange
+    aux: AuxTotalsChange | None
+
+    def items(self) -> tuple[tuple[str, TotalChange], ...]:
+        """Return (key, change) for each total but ``aux``, in the report's order."""
+        return tuple((quantity, getattr(self, quantity)) for quantity in QUANTITIES)
 
 
 class NetworkDiff(Frozen):
@@ -102,8 +145,11 @@ class NetworkDiff(Frozen):
         output_shapes: the output shape of each network.
         receptive_fields: each network's receptive field at its last layer that has one.
         rows: every row of either network, in order, with its status.
-        totals: each total in both networks and the change.
+        totals: each total in both networks and the change, keyed as the report's.
+        schema_version: the JSON contract's version (docs/json.md).
     """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
 
     a_name: str | None
     b_name: str | None
@@ -113,7 +159,7 @@ class NetworkDiff(Frozen):
     output_shapes: tuple[tuple[int, ...], tuple[int, ...]]
     receptive_fields: tuple[ReceptiveField | None, ReceptiveField | None]
     rows: tuple[RowChange, ...]
-    totals: tuple[TotalChange, ...]
+    totals: TotalsChange
 
     def shown(self, everything: bool = False) -> tuple[RowChange, ...]:
         """Return the rows to show: all with ``everything``, else all but the unchanged."""
@@ -172,16 +218,18 @@ def diff_reports(a: Report, b: Report) -> NetworkDiff:
 
     Both should be analysed with the same batch and dtype; the first one's are reported.
     """
-    totals = []
-    for quantity in ("params", "non_trainable_params", "macs", "flops", "activation_bytes",
-                     "param_bytes"):
-        before, after = getattr(a.totals, quantity), getattr(b.totals, quantity)
-        totals.append(TotalChange(quantity=quantity, a=before, b=after, change=after - before,
-                                  relative=(after - before) / before if before else None))
+    totals = {quantity: TotalChange.of(getattr(a.totals, quantity), getattr(b.totals, quantity))
+              for quantity in QUANTITIES}
+    aux = None
+    if a.totals.aux is not None or b.totals.aux is not None:
+        aux = AuxTotalsChange(**{
+            quantity: TotalChange.of(getattr(a.totals.aux, quantity, 0),
+                                     getattr(b.totals.aux, quantity, 0))
+            for quantity in AUX_QUANTITIES})
     return NetworkDiff(
         a_name=a.name, b_name=b.name, batch=a.batch, dtype=a.dtype,
         input_shapes=(a.input_shape, b.input_shape),
         output_shapes=(a.output_shape, b.output_shape),
         receptive_fields=(_last_field(a), _last_field(b)),
-        rows=tuple(_ordered(a.layers, b.layers)), totals=tuple(totals),
+        rows=tuple(_ordered(a.layers, b.layers)), totals=TotalsChange(**totals, aux=aux),
     )

@@ -117,6 +117,10 @@ def _leaf(row: LayerRow) -> tuple[Worked, list[str], tuple[int, ...] | None]:
     if not isinstance(before, tuple):  # global or untracked already: nothing to add
         return worked, [], None
     if after == "global":
+        if row.type == "flatten":  # it moves positions into features; it reads no window
+            return worked, ["RF: global from here on (each output reads exactly one input "
+                            "position; the positions become features, which later layers "
+                            "mix)"], None
         return worked, ["RF: global (every output reads every input position)"], None
     if not isinstance(after, tuple):  # the walk lost track here (a warning says so)
         return worked, [], None

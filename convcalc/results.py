@@ -187,6 +187,17 @@ class Report(Frozen):
     warnings: tuple[LayerWarning, ...]
     _plan: Plan | None = PrivateAttr(None)  # set by convcalc.analysis.analyze alone
 
+    def folded(self, depth: int | None) -> Report:
+        """Return the report with the rows deeper than ``depth`` folded away (``--depth``):
+        a container at ``depth`` keeps its subtotal row, which stands for its subtree; the
+        totals stay. ``None`` returns the report itself."""
+        if depth is None:
+            return self
+        folded = self.model_copy(update={"layers": tuple(row for row in self.layers
+                                                        if row.depth <= depth)})
+        folded._plan = self._plan
+        return folded
+
     @property
     def plan(self) -> Plan | None:
         """Return the plan tree ``analyze`` built with these rows; None for a report made

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from enum import StrEnum
+from typing import Literal
 
 from convcalc.analysis import ShapeRow, check_rows, walk_shapes
 from convcalc.common import Frozen, dim_names, shape_text
@@ -28,6 +29,7 @@ from convcalc.layers.base import MAX_SIZE
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
 from convcalc.layers.window import Window, WindowKind
+from convcalc.results import SCHEMA_VERSION
 from convcalc.spec import Network
 from convcalc.textsafe import echo
 
@@ -105,6 +107,7 @@ class WindowSolutions(Frozen):
     """Every setting within the bounds that maps ``input`` to ``output``, simplest first.
 
     Attributes:
+        schema_version: the JSON contract's version (docs/json.md).
         kind: the layer type searched.
         input: the input size along one spatial dim.
         output: the output size wanted.
@@ -118,6 +121,7 @@ class WindowSolutions(Frozen):
         solutions: the settings found, simplest first.
     """
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     kind: WindowKind
     input: int
     output: int
@@ -320,6 +324,7 @@ class SamePadding(Frozen):
     """The padding TensorFlow's ``same`` adds, and whether a symmetric int does the same.
 
     Attributes:
+        schema_version: the JSON contract's version (docs/json.md).
         input: the input size W.
         kernel: the kernel size K.
         stride: the stride S.
@@ -333,6 +338,7 @@ class SamePadding(Frozen):
             may sit one position off same's).
     """
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     input: int
     kernel: int
     stride: int
@@ -384,6 +390,7 @@ class InputSizes(Frozen):
     """The input sizes in a range that a network maps as the requirement asks.
 
     Attributes:
+        schema_version: the JSON contract's version (docs/json.md).
         network: the network's name.
         input_shape: the file's input shape.
         dims: the spatial dims varied (names such as ``H``, ``W``); the others keep the
@@ -395,6 +402,7 @@ class InputSizes(Frozen):
         rejected: the others, each with its first reason.
     """
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     network: str | None
     input_shape: tuple[int, ...]
     dims: tuple[str, ...]

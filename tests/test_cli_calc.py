@@ -163,7 +163,8 @@ def test_csv_and_markdown(run_cli: Any) -> None:
     # LeNet-5's first conv: 6·(1·5·5) + 6 = 156 params; 6·28·28·25 = 117,600 MACs
     assert lines[1].startswith("conv1,conv,0,false,1x32x32,6x28x28,156,0,117600,")
     markdown = run_cli("net", str(EXAMPLES / "lenet5.yaml"), "--format", "markdown").stdout
-    assert markdown.splitlines()[-1].startswith("| **Total** | | 10 | 61,706 | 416,520 |")
+    # Rounded throughout by default, the total row too; --exact gives full integers.
+    assert markdown.splitlines()[-1].startswith("| **Total** | | 10 | 61.7 K | 417 K |")
 
 
 def test_stdin_and_warnings(run_cli: Any) -> None:
@@ -172,18 +173,18 @@ def test_stdin_and_warnings(run_cli: Any) -> None:
     result = run_cli("net", "-", "--format", "json", input=text)
     assert result.exit_code == 0
     assert json.loads(result.stdout)["output_shape"] == [3, 15, 15]
+    # H and W lose the same: one warning names a row along H and a column along W.
     assert result.stderr == (
-        "warning: layer 'maxpool1': (H − K + 2P)/S = (32 − 3 + 2·0)/2 = 14.5 is not a whole "
-        "number, so the last input row along H is never read\n"
-        "warning: layer 'maxpool1': (W − K + 2P)/S = (32 − 3 + 2·0)/2 = 14.5 is not a whole "
-        "number, so the last input row along W is never read\n")
+        "warning: layer 'maxpool1': (H − K + 2P)/S = (W − K + 2P)/S = (32 − 3 + 2·0)/2 = 14.5 "
+        "is not a whole number, so the last input row along H and the last input column "
+        "along W are never read\n")
     strict = run_cli("net", "-", "--strict", input=text)
     assert strict.exit_code == 2
     assert strict.stdout == ""
     assert strict.stderr == (
-        "error: <stdin>:3: layers[0]: layer 'maxpool1': (H − K + 2P)/S = (32 − 3 + 2·0)/2 = 14.5 "
-        "is not a whole number, so the last input row along H is never read (strict: warnings "
-        "are errors)\n")
+        "error: <stdin>:3: layers[0]: layer 'maxpool1': (H − K + 2P)/S = (W − K + 2P)/S = "
+        "(32 − 3 + 2·0)/2 = 14.5 is not a whole number, so the last input row along H and the "
+        "last input column along W are never read (strict: warnings are errors)\n")
 
 
 def test_missing_file(run_cli: Any) -> None:

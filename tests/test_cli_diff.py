@@ -90,8 +90,15 @@ def test_diff_json(run_cli: Callable[..., Any], files: tuple[str, str]) -> None:
     pool = next(row for row in data["rows"] if row["name"] == "pool")
     assert (pool["status"], pool["a"], pool["b"]["output_shape"]) == ("added", None,
                                                                        [16, 16, 16])
-    assert data["totals"][0] == {"quantity": "params", "a": 898, "b": 618, "change": -280,
-                                 "relative": pytest.approx(-280 / 898)}
+    assert list(data) == ["schema_version", "a_name", "b_name", "batch", "dtype",
+                          "input_shapes", "output_shapes", "receptive_fields", "rows",
+                          "totals", "counts"]  # the keys docs/json.md lists, in its order
+    assert data["schema_version"] == 1
+    assert list(data["totals"]) == ["params", "non_trainable_params", "macs", "flops",
+                                    "activation_bytes", "param_bytes", "aux"]
+    assert data["totals"]["params"] == {"before": 898, "after": 618, "change": -280,
+                                        "relative": pytest.approx(-280 / 898)}
+    assert data["totals"]["aux"] is None
 
 
 def test_diff_csv_and_markdown(run_cli: Callable[..., Any], files: tuple[str, str]) -> None:
@@ -124,3 +131,20 @@ def test_diff_invalid_file_exits_2(run_cli: Callable[..., Any], files: tuple[str
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {broken}:3: layers[0]: layer 'linear1': linear "
                                     "needs a flat input")
+
+
+def test_diff_depth_folds_both_sides(run_cli: Callable[..., Any]) -> None:
+    """resnet18 at 224 against 32 with --depth 0: 11 top-level rows, none deeper."""
+    resnet18 = str(EXAMPLES / "resnet18.yaml")
+    result = run_cli("diff", resnet18, resnet18, "--input-after", "3x32x32", "--depth", "0",
+                     "--format", "json", "--all")
+    data = json.loads(result.stdout)
+    # conv1 bn1 relu maxpool layer1..layer4 avgpool flatten fc: 11 rows at depth 0.
+    assert [row["name"] for row in data["rows"]] == [
+        "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool",
+        "flatten", "fc"]
+    assert data["counts"] == {"changed": 9, "added": 0, "removed": 0, "unchanged": 2}
+    # Folding leaves the totals whole: conv1's 118,013,952 MACs at 224 are in them.
+    assert data["totals"]["macs"]["before"] == 1_814_073_344
+    table = run_cli("diff", resnet18, resnet18, "--input-after", "3x32x32", "--depth", "0")
+    assert "layer1.0" not in table.stdout and "~  layer1 " in table.stdout

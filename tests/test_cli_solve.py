@@ -54,10 +54,10 @@ def test_solve_transposed_has_an_output_padding_column(run_cli: Callable[..., An
 
 
 def test_solve_nothing_found(run_cli: Callable[..., Any]) -> None:
-    """No setting is an answer, not an error: exit 0 and a hint."""
+    """No setting found: exit 1 (as grep: the search ran, the answer is no) and a hint."""
     result = run_cli("solve", "--input", "1x56", "--output-size", "28", "--stride", "1",
                      "--max-dilation", "1")
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     assert result.stdout == ("No conv setting within the bounds maps 56 → 28; widen --max-k, "
                              "--max-stride, --max-pad or --max-dilation, or free a fixed "
                              "value.\n")
@@ -109,8 +109,9 @@ def test_solve_inputs_names_why_the_file_size_fails(run_cli: Callable[..., Any])
     assert result.stdout.splitlines() == [
         "pool (3×225×225): input sizes 220–230 along H and W, no warnings (every input row read)",
         "valid (6 of 11): 220, 222, 224 … 230 (every 2 from 220)",
-        "the file's size 225 is not: layer 'maxpool1': (H − K + 2P)/S = (225 − 2 + 2·0)/2 = 111.5 "
-        "is not a whole number, so the last input row along H is never read",
+        "the file's size 225 is not: layer 'maxpool1': (H − K + 2P)/S = (W − K + 2P)/S = "
+        "(225 − 2 + 2·0)/2 = 111.5 is not a whole number, so the last input row along H and "
+        "the last input column along W are never read",
         "nearest valid: 224, 226",
     ]
 
@@ -162,7 +163,7 @@ def test_solve_inputs_escapes_control_characters_in_names(run_cli: Callable[...,
     network = ('name: "net\\e[31m"\ninput: 3x225x225\nlayers:\n'
                '  - {type: maxpool, kernel: 2, name: "p\\u202eq"}\n')
     result = run_cli("solve", "inputs", "-", "--min", "225", "--max", "225", input=network)
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # 225, the only size tried, is not valid
     assert result.stdout.splitlines()[0].startswith("net\\x1b[31m (3×225×225): ")
     assert result.stdout.splitlines()[2].startswith(
         "the file's size 225 is not: layer 'p\\u202eq': ")
@@ -191,7 +192,7 @@ def test_solve_inputs_bound_is_one_line(run_cli: Callable[..., Any]) -> None:
         "network)\n")
 
 
-# --- solve takes shapes; the old spellings are deprecated (issue 10) ---------------------
+# --- solve takes shapes; the old spellings are deprecated -------------------------------
 
 
 def test_solve_takes_a_shape_like_layer(run_cli: Callable[..., Any]) -> None:
@@ -242,3 +243,30 @@ def test_solve_shape_errors(run_cli: Callable[..., Any], args: tuple[str, ...],
     """A shape solve cannot use, or both spellings of the target, is one line."""
     result = run_cli("solve", *args)
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
+def test_solve_json_contract(run_cli: Callable[..., Any]) -> None:
+    """solve, solve same and solve inputs JSON carry schema_version 1 (docs/json.md)."""
+    found = run_cli("solve", "--input", "1x56", "--output-size", "28", "--k", "3",
+                    "--format", "json")
+    assert found.exit_code == 0
+    data = json.loads(found.stdout)
+    assert data["schema_version"] == 1
+    # K3 S2 P1: (56 − 3 + 2)/2 + 1 = 28, the simplest.
+    first = data["solutions"][0]
+    assert (first["kernel"], first["stride"], first["padding"], first["dilation"]) == (3, 2, 1, 1)
+    none = run_cli("solve", "--input", "1x56", "--output-size", "28", "--stride", "1",
+                   "--max-dilation", "1", "--format", "json")
+    assert (none.exit_code, json.loads(none.stdout)["solutions"]) == (1, [])
+    same = run_cli("solve", "same", "--input", "3x7x7", "--k", "3", "--stride", "2", "--format",
+                   "json")
+    assert (same.exit_code, json.loads(same.stdout)["schema_version"]) == (0, 1)
+    sizes = run_cli("solve", "inputs", str(EXAMPLES / "unet_small.yaml"), "--max", "8",
+                    "--format", "json")
+    assert (sizes.exit_code, json.loads(sizes.stdout)["schema_version"]) == (0, 1)
+
+
+def test_solve_inputs_exits_1_when_no_size_is_valid(run_cli: Callable[..., Any]) -> None:
+    """No valid size in the range (a 2×2 pool on odd sizes 225 only): exit 1, reason shown."""
+    network = "name: pool\ninput: 3x225x225\nlayers:\n  - {type: maxpool, kernel: 2}\n"
+    result = run_cli("solve", "inputs", "-", "--min", "225", "--max", "225", input=network)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[1] == "valid (0 of 1): none"

@@ -55,12 +55,13 @@ def test_changed_rows_name_the_fields() -> None:
 
 def test_totals_absolute_and_relative() -> None:
     """Params 898 → 618 (−280, −31.2 %); MACs 811,088 → 442,528; memory +49,184 B."""
-    totals = {t.quantity: t for t in diff_reports(report(SMALL), report(CHANGED)).totals}
-    assert (totals["params"].a, totals["params"].b, totals["params"].change) == (898, 618, -280)
-    assert totals["params"].relative == pytest.approx(-280 / 898)
-    assert (totals["macs"].a, totals["macs"].b) == (811_088, 442_528)
-    assert totals["activation_bytes"].change == 49_184
-    assert totals["non_trainable_params"].relative is None
+    totals = diff_reports(report(SMALL), report(CHANGED)).totals
+    assert (totals.params.before, totals.params.after, totals.params.change) == (898, 618, -280)
+    assert totals.params.relative == pytest.approx(-280 / 898)
+    assert (totals.macs.before, totals.macs.after) == (811_088, 442_528)
+    assert totals.activation_bytes.change == 49_184
+    assert totals.non_trainable_params.relative is None
+    assert totals.aux is None
 
 
 def test_identical_networks_have_no_changes() -> None:
@@ -69,7 +70,7 @@ def test_identical_networks_have_no_changes() -> None:
     assert {r.status for r in diff.rows} == {"unchanged"}
     assert diff.shown() == ()
     assert len(diff.shown(everything=True)) == 5
-    assert all(t.change == 0 for t in diff.totals)
+    assert all(t.change == 0 for _, t in diff.totals.items())
 
 
 def test_rows_only_in_the_first_come_first_when_nothing_precedes_them() -> None:
@@ -96,5 +97,29 @@ def test_containers_and_receptive_fields_are_compared() -> None:
 def test_batch_scales_both_sides() -> None:
     """With batch 4, both networks' MACs are for 4 samples."""
     diff = diff_reports(report(SMALL, 4), report(CHANGED, 4))
-    macs = next(t for t in diff.totals if t.quantity == "macs")
-    assert (macs.a, macs.b, diff.batch) == (4 * 811_088, 4 * 442_528, 4)
+    macs = diff.totals.macs
+    assert (macs.before, macs.after, diff.batch) == (4 * 811_088, 4 * 442_528, 4)
+
+
+def test_aux_totals_compare_a_head_against_none() -> None:
+    """A network with an aux head against one without: the head's sums against 0."""
+    plain = "input: [4]\nlayers:\n  - {type: linear, name: fc, units: 2}\n"
+    headed = ("input: [4]\nlayers:\n  - {type: aux, name: head, layers: [{type: linear, "
+              "name: h, units: 3}]}\n  - {type: linear, name: fc, units: 2}\n")
+    totals = diff_reports(report(plain), report(headed)).totals
+    assert totals.aux is not None
+    # The head: 4 inputs to 3 units, 4·3 + 3 = 15 parameters and 12 MACs, none before.
+    assert (totals.aux.params.before, totals.aux.params.after) == (0, 15)
+    assert (totals.aux.macs.change, totals.aux.macs.relative) == (12, None)
+    assert totals.params.change == 15 and totals.macs.change == 0
+
+
+def test_folded_reports_diff_by_their_containers() -> None:
+    """Folded to depth 0, a residual's child rows drop out and its row alone changes."""
+    first = ("input: 2x8x8\nlayers:\n  - {type: residual, name: block, layers: "
+             "[{type: conv, name: c, filters: 2, kernel: 3, padding: 1}]}\n")
+    second = first.replace("kernel: 3, padding: 1", "kernel: 5, padding: 2")
+    diff = diff_reports(report(first).folded(0), report(second).folded(0))
+    assert [(r.name, r.status) for r in diff.rows] == [("block", "changed")]
+    # Params of c: 2·(2·3·3) + 2 = 38 before, 2·(2·5·5) + 2 = 102 after.
+    assert (diff.totals.params.before, diff.totals.params.after) == (38, 102)

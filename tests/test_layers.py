@@ -142,7 +142,7 @@ def test_conv_1d() -> None:
     assert step.cost.flops == 2 * 7680 + 384  # 15,744
     assert step.warnings == (
         "(L − K + 2P)/S = (100 − 5 + 2·0)/2 = 47.5 is not a whole number, so the last input "
-        "row along L is never read",
+        "position along L is never read",
     )
 
 
@@ -343,7 +343,7 @@ def test_warning_counts_every_unread_last_row() -> None:
     step = MaxPool(type="maxpool", kernel=3, stride=4).apply((1, 10))
     assert step.warnings == (
         "(L − K + 2P)/S = (10 − 3 + 2·0)/4 = 1.75 is not a whole number, so the last 3 input "
-        "rows along L are never read",
+        "positions along L are never read",
     )
 
 
@@ -353,7 +353,7 @@ def test_warning_counts_rows_past_a_wide_gap() -> None:
     assert step.output_shape == (1, 2)
     assert step.warnings == (
         "(L − K + 2P)/S = (11 − 3 + 2·0)/5 = 1.6 is not a whole number, so the last 3 input "
-        "rows along L are never read",
+        "positions along L are never read",
     )
 
 

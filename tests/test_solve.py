@@ -146,8 +146,8 @@ def test_same_with_dilation_and_no_padding_needed() -> None:
     """D=2, K=5 at stride 1 needs 2·(5−1) = 8; K=1 at stride 2 on 7 needs none."""
     assert solve_same(32, 5, 1, 2).total == 8
     assert solve_same(7, 1, 2).model_dump() == {
-        "input": 7, "kernel": 1, "stride": 2, "dilation": 1, "output": 4, "total": 0,
-        "before": 0, "after": 0, "symmetric": 0, "same_size": (0,)}
+        "schema_version": 1, "input": 7, "kernel": 1, "stride": 2, "dilation": 1,
+        "output": 4, "total": 0, "before": 0, "after": 0, "symmetric": 0, "same_size": (0,)}
 
 
 def test_same_matches_torch_padding() -> None:

@@ -30,6 +30,7 @@ from convcalc.textsafe import printable
 if TYPE_CHECKING:
     from convcalc.explain import Explanation
     from convcalc.loader import NetworkSource
+    from convcalc.render.columns import View
     from convcalc.results import DType, Report
 
 __all__ = [
@@ -158,32 +159,39 @@ def report_of(source: "NetworkSource", batch: int, dtype: "DType", strict: bool)
 
 
 def emit(report: "Report", output: OutputFormat, depth: int | None = None, bars: bool = False,
-          card: bool = False, explanations: "Sequence[Explanation] | None" = None) -> None:
+         card: bool = False, explanations: "Sequence[Explanation] | None" = None,
+         view: "View | None" = None) -> None:
     """Print the report on stdout in ``output`` format, and its warnings on stderr.
 
-    ``explanations`` (``--explain``) follow the table or the Markdown, or join the JSON as
-    its ``explanations`` array; CSV has no place for them.
+    ``view`` (``--depth``, ``--columns``, ``--bars``, ``--exact``) wins over ``depth`` and
+    ``bars``. ``explanations`` (``--explain``) follow the table or the Markdown, or join
+    the JSON as its ``explanations`` array; CSV has no place for them.
     """
     from convcalc.render import layer_card, network_table, to_csv, to_json, to_markdown
+    from convcalc.render.columns import View
 
+    view = view if view is not None else View(depth=depth, bars=bars)
     if explanations is not None and output is OutputFormat.csv:
         raise InputError("--explain prints formulas, which CSV has no place for; use "
                          "--format table, json or markdown")
+    if view.columns is not None and output is OutputFormat.json:
+        raise InputError("--columns picks the columns of the table, markdown and csv; the "
+                         "json has every key (pick them with jq)")
     warn(report)
     if explanations is not None:
-        _emit_explained(report, output, card, depth, bars, explanations)
+        _emit_explained(report, output, card, view, explanations)
     elif output is OutputFormat.table:
-        console().print(layer_card(report) if card else network_table(report, depth, bars))
+        console().print(layer_card(report) if card else network_table(report, view=view))
     else:
         sys.stdout.write({
-            OutputFormat.json: lambda: to_json(report) + "\n",
-            OutputFormat.csv: lambda: to_csv(report),
-            OutputFormat.markdown: lambda: to_markdown(report, depth),
+            OutputFormat.json: lambda: to_json(report, view.depth) + "\n",
+            OutputFormat.csv: lambda: to_csv(report, view),
+            OutputFormat.markdown: lambda: to_markdown(report, view=view),
         }[output]())
 
 
-def _emit_explained(report: "Report", output: OutputFormat, card: bool, depth: int | None,
-                    bars: bool, explanations: "Sequence[Explanation]") -> None:
+def _emit_explained(report: "Report", output: OutputFormat, card: bool, view: "View",
+                    explanations: "Sequence[Explanation]") -> None:
     """Print the report with its worked formulas (``--explain``)."""
     from convcalc.render import layer_card, network_table, to_markdown
     from convcalc.render.explain import (  # only --explain needs them
@@ -193,12 +201,13 @@ def _emit_explained(report: "Report", output: OutputFormat, card: bool, depth: i
     )
 
     if output is OutputFormat.table:
-        console().print(layer_card(report) if card else network_table(report, depth, bars))
+        console().print(layer_card(report) if card else network_table(report, view=view))
         console().print(explanation_text(report, explanations, headings=not card))
     elif output is OutputFormat.json:
-        sys.stdout.write(explained_json(report, explanations) + "\n")
+        sys.stdout.write(explained_json(report.folded(view.depth), explanations) + "\n")
     else:
-        sys.stdout.write(to_markdown(report, depth) + explanation_markdown(report, explanations))
+        sys.stdout.write(to_markdown(report, view=view)
+                         + explanation_markdown(report, explanations))
 
 
 def _version(value: bool) -> None:

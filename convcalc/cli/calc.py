@@ -17,6 +17,7 @@ from convcalc.cli.app import (
     report_of,
 )
 from convcalc.cli.layer_flags import LEAF_TYPES, given_options, layer_network, with_layer_flags
+from convcalc.cli.output import ColumnsOption, DepthOption, ExactOption, parse_columns
 from convcalc.cli.sources import (
     InputOption,
     NetworkArgument,
@@ -24,6 +25,7 @@ from convcalc.cli.sources import (
     open_network,
     print_input_note,
 )
+from convcalc.render.columns import View
 from convcalc.results import DType, Report
 
 if TYPE_CHECKING:
@@ -97,9 +99,9 @@ def net(
     batch: BatchOption = 1,
     dtype: DTypeOption = DType.float32,
     output: FormatOption = OutputFormat.table,
-    depth: Annotated[int | None, typer.Option("--depth", min=0, help="Fold containers "
-                                              "deeper than this into their subtotal rows.")]
-    = None,
+    depth: DepthOption = None,
+    columns: ColumnsOption = None,
+    exact: ExactOption = False,
     bars: Annotated[bool, typer.Option("--bars", help="Show each layer's share of the "
                                        "parameters and of the MACs as bars.")] = False,
     strict: StrictOption = False,
@@ -109,8 +111,8 @@ def net(
 
     Example: convcalc net zoo:resnet50 --input 3x512x512
     """
+    view = View(depth=depth, columns=parse_columns(columns), bars=bars, exact=exact)
     source = open_network(file, input_shape)
     report = report_of(source, batch, dtype, strict)
     with input_noted(source):
-        emit(report, output, depth=depth, bars=bars,
-             explanations=_explanations(report, explained))
+        emit(report, output, view=view, explanations=_explanations(report, explained))

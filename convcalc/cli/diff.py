@@ -15,6 +15,7 @@ from convcalc.cli.app import (
     console,
     report_of,
 )
+from convcalc.cli.output import DepthOption
 from convcalc.cli.sources import input_noted, open_network, parse_input
 from convcalc.errors import InputError
 from convcalc.results import DType
@@ -42,6 +43,7 @@ def diff(
         "--input-after", parser=parse_input, metavar="SHAPE",
         help="The input shape of the second network only (a network against itself at "
         "another size: diff zoo:resnet50 zoo:resnet50 --input-after 3x512x512).")] = None,
+    depth: DepthOption = None,
     batch: BatchOption = 1,
     dtype: DTypeOption = DType.float32,
     output: FormatOption = OutputFormat.table,
@@ -49,8 +51,8 @@ def diff(
     """What a change cost: two network files compared row by row and in total.
 
     Shapes, params, MACs, FLOPs, memory and receptive field. Rows match by full name; rows
-    only in one file are added or removed. A difference is not an error: the exit code is
-    0 (2 when a file is invalid).
+    only in one file are added or removed; --depth folds both sides alike. A difference is
+    not an error: the exit code is 0 (2 when a file is invalid).
 
     Example: convcalc diff before.yaml after.yaml
     """
@@ -64,7 +66,10 @@ def diff(
                             "--input-before" if input_before else "--input"),
                open_network(second, input_after or input_shape,
                             "--input-after" if input_after else "--input")]
-    result = diff_reports(*(report_of(source, batch, dtype, False) for source in sources))
+    # Both sides fold the same way before they are compared: a container at --depth
+    # stands for its subtree on each side.
+    result = diff_reports(*(report_of(source, batch, dtype, False).folded(depth)
+                            for source in sources))
     with input_noted(*sources):
         if output is OutputFormat.table:
             console().print(diff_text(result, everything))

@@ -1,6 +1,9 @@
-"""Writing a command's result to a file or standard output, never over a file by accident."""
+"""The output flags: which rows and columns a view shows (``--depth``, ``--columns``,
+``--exact``), and writing a result to a file or standard output, never over a file by
+accident."""
 
 
+import difflib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -8,8 +11,44 @@ from typing import Annotated
 import typer
 
 from convcalc.errors import InputError
+from convcalc.render.columns import ColumnName
+from convcalc.textsafe import echo
 
-__all__ = ["ForceOption", "OutputPathOption", "write_output"]
+__all__ = ["ColumnsOption", "DepthOption", "ExactOption", "ForceOption", "OutputPathOption",
+           "parse_columns", "write_output"]
+
+COLUMN_NAMES = ", ".join(name.value for name in ColumnName)
+
+DepthOption = Annotated[int | None, typer.Option(
+    "--depth", min=0, metavar="N", help="Fold containers deeper than this into their "
+    "subtotal rows, in every format (0: top-level rows only).")]
+ColumnsOption = Annotated[str | None, typer.Option(
+    "--columns", metavar="NAMES", help=f"The columns after name and type, in order, comma "
+    f"separated (table, markdown, csv): {COLUMN_NAMES}. Default: every one but input and "
+    "the shares.")]
+ExactOption = Annotated[bool, typer.Option(
+    "--exact", help="Full integers in the table and Markdown (11,689,512, not 11.7 M).")]
+
+
+def parse_columns(text: str | None) -> tuple[ColumnName, ...] | None:
+    """Return the columns ``--columns`` names, in its order; None when it is not given.
+
+    Raises InputError naming the first unknown name, with the nearest known one.
+    """
+    if text is None:
+        return None
+    names = [part.strip().lower().replace("_", "-") for part in text.split(",")]
+    known = [name.value for name in ColumnName]
+    picked: list[ColumnName] = []
+    for name in names:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            what = f"unknown column {echo(name)}" if name else "an empty column name"
+            raise InputError(f"--columns: {what}; {hint}it takes: {COLUMN_NAMES}")
+        if ColumnName(name) not in picked:
+            picked.append(ColumnName(name))
+    return tuple(picked)
 
 OutputPathOption = Annotated[str | None, typer.Option(
     "--output", "-o", help="File to write; - or none prints on standard output.")]

@@ -159,9 +159,10 @@ def solve(
     """Every kernel, stride, padding and dilation that maps --input to --output-size.
 
     Simplest first: no unread input rows, then the smallest dilation, stride, kernel and
-    padding. Subcommands solve for 'same' padding and for a network's input sizes. Values
-    go up to 2,147,483,647; a search tries at most 100,000 (kernel, stride, dilation)
-    combinations and checks at most 100,000 settings.
+    padding. Exit code 1 when no setting matches, as grep's. Subcommands solve for 'same'
+    padding and for a network's input sizes. Values go up to 2,147,483,647; a search
+    tries at most 100,000 (kernel, stride, dilation) combinations and checks at most
+    100,000 settings.
 
     Example: convcalc solve --input 64x56x56 --output-size 28 --k 3
     """
@@ -188,6 +189,8 @@ def solve(
         OutputFormat.markdown: lambda: solutions_markdown(result, limit),
     }[output]())
     _warn(deprecations)
+    if not result.solutions:  # as grep: the search ran and found nothing
+        raise typer.Exit(1)
 
 
 @solve_app.command()
@@ -241,8 +244,8 @@ def inputs(
     """Which input sizes the network takes with no error and no warning at any layer.
 
     Each size in the range is checked at every layer; --require whole or divisible asks
-    more. At most 10,000 sizes, and at most 1,000,000 rows walked (sizes × the network's
-    rows); a progress bar shows after a second.
+    more. Exit code 1 when no size is valid. At most 10,000 sizes, and at most 1,000,000
+    rows walked (sizes × the network's rows); a progress bar shows after a second.
 
     Example: convcalc solve inputs examples/resnet18.yaml --require divisible
     """
@@ -264,3 +267,5 @@ def inputs(
             OutputFormat.json: lambda: result.model_dump_json(indent=2),
             OutputFormat.csv: lambda: inputs_csv(result),
         }[output]())
+    if not result.valid:
+        raise typer.Exit(1)

@@ -109,10 +109,11 @@ class Window:
         return step > kernel - 1 or first + step * dilation > size - 1
 
     def warnings(self) -> list[str]:
-        """Return a warning per dim where the last input rows are never read."""
+        """Return the warnings where the last input rows (or columns, planes) are never read:
+        one for each set of dims whose arithmetic is the same (a square input: one)."""
         if self.ceil_mode:
             return []
-        messages = []
+        found: dict[tuple[str, str, int], list[str]] = {}
         for name, size, k, s, d, (before, after) in zip(
             dim_names(len(self.dims)), self.dims, self.kernel, self.stride, self.dilation,
             self.pads, strict=True,
@@ -124,15 +125,31 @@ class Window:
             unread = dropped_inputs(size, k, s, d, before, after) - after
             if unread > max(s - extent, 0):
                 value = Fraction(size - extent + before + after, s)
-                rows = f"last {unread} input rows" if unread > 1 else "last input row"
                 # The lecture's (W − K + 2P)/S where padding is symmetric.
                 padding = (f"2P)/S = ({size} − {extent} + 2·{before})" if before == after
                            else f"P)/S = ({size} − {extent} + {before}+{after})")
-                messages.append(
-                    f"({name} − K + {padding}/{s} = {float(value):g} is not a whole number, "
-                    f"so the {rows} along {name} {'are' if unread > 1 else 'is'} never read"
-                )
+                found.setdefault((padding, f"{s} = {float(value):g}", unread), []).append(name)
+        messages = []
+        for (padding, quotient, unread), names in found.items():
+            formula = " = ".join(f"({name} − K + {padding.split(' = ')[0]}" for name in names)
+            arithmetic = padding.split(" = ", 1)[1]
+            lost = " and ".join(f"the {_slice(name, unread)} along {name}" for name in names)
+            verb = "are" if unread > 1 or len(names) > 1 else "is"
+            messages.append(f"{formula} = {arithmetic}/{quotient} is not a whole number, so "
+                            f"{lost} {verb} never read")
         return messages
+
+
+_SLICE_OF_DIM = {"H": "row", "W": "column", "D": "plane", "L": "position"}
+"""What one input index along each dim is called: a row along H, a column along W."""
+
+
+def _slice(name: str, count: int) -> str:
+    """Return ``last input column``, ``last 2 input rows``: the unread slices along ``name``."""
+    noun = _SLICE_OF_DIM.get(name, "position")
+    if count > 1:
+        return f"last {count} input {noun}s"
+    return f"last input {noun}"
 
 
 def resolve_window(

@@ -87,12 +87,12 @@ def _field(field: ReceptiveField | None) -> str:
 def _totals(diff: NetworkDiff) -> list[list[str]]:
     """Return the totals as label, A, B, change rows, then shapes and receptive field."""
     rows = []
-    for total in diff.totals:
-        label = _TOTAL_LABELS[total.quantity]
-        suffix = " B" if total.quantity.endswith("bytes") else ""
+    for quantity, total in diff.totals.items():
+        label = _TOTAL_LABELS[quantity]
+        suffix = " B" if quantity.endswith("bytes") else ""
         if suffix:
             label += f" ({diff.dtype})"
-        rows.append([label, exact(total.a) + suffix, exact(total.b) + suffix,
+        rows.append([label, exact(total.before) + suffix, exact(total.after) + suffix,
                      relative_text(total, suffix)])
     for label, pair in (("Input shape", diff.input_shapes), ("Output shape", diff.output_shapes)):
         rows.append([label, shape_text(pair[0]), shape_text(pair[1]),
@@ -171,13 +171,13 @@ def diff_csv(diff: NetworkDiff, everything: bool = False) -> str:
         writer.writerow([csv_cell(row.name), row.status,
                          *(value(side, f) for f in fields for side in (row.a, row.b)),
                          size(row.a), size(row.b)])
-    totals = {t.quantity: t for t in diff.totals}
+    totals = dict(diff.totals.items())
     writer.writerow(["total", "total", "", "",
                      "x".join(map(str, diff.output_shapes[0])),
                      "x".join(map(str, diff.output_shapes[1])),
                      *(str(getattr(totals[q], side)) for q in ("params", "macs", "flops",
                                                                "activation_bytes")
-                       for side in "ab"), "", ""])
+                       for side in ("before", "after")), "", ""])
     return buffer.getvalue()
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from rich.console import Group
 from rich.text import Text
 
 from convcalc.common import shape_text
 from convcalc.render.cells import terminal_text
-from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text
+from convcalc.render.columns import Column, View, columns_of, share_bar, type_cell
+from convcalc.render.numbers import compact, exact, human_bytes
 from convcalc.results import LayerRow, Report
 
 __all__ = ["layer_card", "network_table", "share_bar", "summary", "visible_rows"]
@@ -17,73 +16,24 @@ __all__ = ["layer_card", "network_table", "share_bar", "summary", "visible_rows"
 
 def visible_rows(report: Report, depth: int | None) -> list[LayerRow]:
     """Return the rows to show: containers deeper than ``depth`` fold into their subtotal."""
-    if depth is None:
-        return list(report.layers)
-    return [row for row in report.layers if row.depth <= depth]
+    return list(report.folded(depth).layers)
 
 
-def share_bar(value: int, total: int, width: int = 10) -> str:
-    """Return a bar of ``width`` cells showing value/total, then the percentage."""
-    fraction = value / total if total else 0.0
-    eighths = round(fraction * width * 8)
-    blocks = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
-    return f"{blocks:<{width}} {fraction:6.1%}"
-
-
-Column = tuple[str, str, Callable[[LayerRow], str], str]
-"""A column: header, alignment ('<' or '>'), the cell of a row, the footer."""
-
-
-def _columns(report: Report, bars: bool, depth: int | None) -> list[Column]:
-    totals = report.totals
-
-    def shown_whole(row: LayerRow) -> bool:
-        """A leaf, or a container folded by --depth: its bar stands for its subtree."""
-        return not row.container or row.depth == depth
-
-    columns: list[Column] = [
-        ("Layer", "<", lambda r: "  " * r.depth + terminal_text(r.name), "Total"),
-        ("Type", "<", _type_cell, ""),
-        ("Output shape", "<", lambda r: shape_text(r.output_shape),
-         shape_text(report.output_shape)),
-        ("Params", ">", lambda r: compact(r.params), compact(totals.params)),
-    ]
-    if bars:
-        columns.append(("Params share", "<", lambda r: share_bar(r.params, totals.params)
-                        if shown_whole(r) else "", ""))
-    columns.append(("MACs", ">", lambda r: compact(r.macs), compact(totals.macs)))
-    if bars:
-        columns.append(("MACs share", "<", lambda r: share_bar(r.macs, totals.macs)
-                        if shown_whole(r) else "", ""))
-    columns += [
-        ("FLOPs", ">", lambda r: compact(r.flops), compact(totals.flops)),
-        ("Memory", ">", lambda r: human_bytes(r.activation_bytes),
-         human_bytes(totals.activation_bytes)),
-        ("Receptive field", ">", _field_cell, ""),
-    ]
-    return columns
-
-
-def _type_cell(row: LayerRow) -> str:
-    """Return the row's type, marked ``(aux)`` in an auxiliary head."""
-    return f"{row.type} (aux)" if row.aux and row.type != "aux" else row.type
-
-
-def _field_cell(row: LayerRow) -> str:
-    """Return the receptive field, with ``+ global`` where the row also depends on every
-    input position through a broadcast scale (``global_context``)."""
-    text = receptive_field_text(row.receptive_field)
-    return f"{text} + global" if row.global_context and row.receptive_field else text
-
-
-def network_table(report: Report, depth: int | None = None, bars: bool = False) -> Group:
+def network_table(report: Report, depth: int | None = None, bars: bool = False,
+                  view: View | None = None) -> Group:
     """Return the per-layer table with totals, and the summary lines below it.
 
-    Formatted here rather than by rich's Table, which takes seconds on a network of ten
-    thousand layers; containers' subtotal rows are bold.
+    ``view`` (``--depth``, ``--columns``, ``--bars``, ``--exact``) wins over ``depth`` and
+    ``bars``. Formatted here rather than by rich's Table, which takes seconds on a network
+    of ten thousand layers; containers' subtotal rows are bold.
     """
-    columns = _columns(report, bars, depth)
-    rows = visible_rows(report, depth)
+    view = view if view is not None else View(depth=depth, bars=bars)
+    columns: list[Column] = [
+        ("Layer", "<", lambda r: "  " * r.depth + terminal_text(r.name), "Total"),
+        ("Type", "<", lambda r: type_cell(r, report, view), ""),
+        *columns_of(report, view),
+    ]
+    rows = visible_rows(report, view.depth)
     cells = [[cell(row) for _, _, cell, _ in columns] for row in rows]
     widths = [
         max(len(header), len(footer), *(len(line[i]) for line in cells))
@@ -138,8 +88,17 @@ def summary(report: Report) -> Text:
                      f"parameters, counted above; {exact(aux.macs)} MACs, {exact(aux.flops)} "
                      f"FLOPs, {human_bytes(aux.activation_bytes)} not counted above"))
     number_width = max(len(number) for _, number, _ in rows)
-    return _aligned([(label, f"{number:>{number_width}}  {short}".rstrip())
+    return _aligned([(label, f"{number:>{number_width}}  {_unless_same(short, number)}".rstrip())
                      for label, number, short in rows])
+
+
+def _unless_same(rounded: str, number: str) -> str:
+    """Return the rounded form, or nothing when its number is the exact one (``448`` beside
+    ``448``, ``0 MACs`` beside ``0``, ``1023 B`` beside ``1,023 B``)."""
+    def digits(text: str) -> str:
+        return text.split(" ")[0].replace(",", "")
+
+    return "" if digits(rounded) == digits(number) else rounded
 
 
 def layer_card(report: Report) -> Text:
@@ -167,6 +126,7 @@ def layer_card(report: Report) -> Text:
         pairs.append(("Receptive field", f"{shape_text(field.size)} (stride "
                       f"{shape_text(field.stride)}, padding "
                       f"{shape_text(field.padding)})"))
+    memory, rounded = f"{exact(row.activation_bytes)} B", human_bytes(row.activation_bytes)
     pairs.append((f"Output memory ({report.dtype})",
-                  f"{exact(row.activation_bytes)} B ({human_bytes(row.activation_bytes)})"))
+                  f"{memory} ({rounded})" if _unless_same(rounded, memory) else memory))
     return _aligned(pairs)
