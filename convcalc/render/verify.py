@@ -8,7 +8,7 @@ from rich.text import Text
 
 from convcalc.common import shape_text
 from convcalc.reference.results import FieldCheck, LayerCheck, ParamCount, Verification
-from convcalc.render.cells import terminal_text
+from convcalc.render.cells import aligned, terminal_text
 from convcalc.render.numbers import exact, human_bytes, number_text
 
 __all__ = ["mismatch_lines", "verification_json", "verification_table"]
@@ -134,21 +134,14 @@ def _summary(result: Verification) -> str:
 def verification_table(result: Verification) -> Text:
     """Return the table of checked rows with a ✓ or ✗ per check, and the summary below."""
     cells = [[cell(check) for _, _, cell in COLUMNS] for check in result.layers]
-    widths = [max(len(header), *(len(line[i]) for line in cells))
-              for i, (header, _, _) in enumerate(COLUMNS)]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(f"{v:{align}{w}}" for v, (_, align, _), w in
-                         zip(values, COLUMNS, widths, strict=True)).rstrip()
-
-    rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
+    header, rule, rows = aligned([(name, align) for name, align, _ in COLUMNS], cells)
     title = terminal_text(result.name or "network")
     text = Text(f"{title}: verified on arrays, input {shape_text(result.input_shape)}, "
                 f"batch {result.batch}, seed {result.seed}\n\n", style="bold")
-    text.append(line([header for header, _, _ in COLUMNS]) + "\n", style="bold")
+    text.append(header + "\n", style="bold")
     text.append(rule + "\n")
-    for check, values in zip(result.layers, cells, strict=True):
-        text.append(line(values) + "\n", style=None if check.ok else "red")
+    for check, row in zip(result.layers, rows, strict=True):
+        text.append(row + "\n", style=None if check.ok else "red")
     text.append(rule + "\n")
     text.append(_summary(result))
     return text

@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable
 
 from convcalc.common import shape_text
-from convcalc.render.cells import csv_cell, markdown_cell, terminal_text
+from convcalc.render.cells import aligned, csv_cell, markdown_cell, terminal_text
 from convcalc.render.numbers import exact
 from convcalc.zoo.listing import ZooEntry, ZooListing
 
@@ -65,17 +65,8 @@ def zoo_text(listing: ZooListing) -> str:
     """Return the catalogue as an aligned table, a headline above and the source below."""
     cells = [[terminal_text(cell(entry)) for _, _, cell in COLUMNS]
              for entry in listing.entries]
-    widths = [max(len(header), *(len(line[i]) for line in cells))
-              for i, (header, _, _) in enumerate(COLUMNS)]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(f"{v:{align}{w}}" for v, (_, align, _), w in
-                         zip(values, COLUMNS, widths, strict=True)).rstrip()
-
-    rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
-    lines = [_headline(listing), "", line([header for header, _, _ in COLUMNS]), rule]
-    lines += [line(values) for values in cells]
-    lines += [rule, SOURCE_NOTE]
+    header, rule, rows = aligned([(name, align) for name, align, _ in COLUMNS], cells)
+    lines = [_headline(listing), "", header, rule, *rows, rule, SOURCE_NOTE]
     return "\n".join(lines) + "\n"
 
 
