@@ -12,6 +12,13 @@ output (through any path: layers, merges, ``after`` layers, an aux head on it) c
 ``global_context``; a container's row carries its output's.
 The same walk builds the plan tree (``convcalc.plan``) the report carries, so that the
 export and verify follow the rows without walking the network again.
+
+A ``graph`` is walked in its nodes' order with an environment: each name (``input``, then
+every node's) bound to its value's shape, receptive field and global context. A layer
+node reads the one value it names, a merge node joins the values it names by the same
+rules (and the same code, ``_Walk.join``) as a container's bodies: ``add``/``concat``
+take the union of the fields, ``mul`` the union of the branches not broadcast, and global
+context. Rows come in the nodes' order, then the graph's subtotal.
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ from convcalc.common import as_number
 from convcalc.errors import LayerError, format_location
 from convcalc.layers import Container, Cost, LayerSpec, Shape, Step
 from convcalc.layers.base import numel
-from convcalc.layers.containers import merge_shapes
+from convcalc.layers.containers import GRAPH_INPUT, Graph, GraphMerge, merge_shapes
 from convcalc.layers.merges import MergeName, merge_definition
-from convcalc.plan import Group, Leaf, Merge, Plan, PlanNode, Turn
+from convcalc.plan import GraphStep, GraphTurn, Group, Leaf, Merge, Plan, PlanNode, Turn
 from convcalc.receptive_field import (
     MAX_FIELD_LOOKUPS,
     AxisField,
@@ -82,7 +89,8 @@ def count_rows(layers: Sequence[LayerSpec]) -> int:
     """Return how many report rows ``layers`` expand to, repeats included.
 
     Each container is counted once however often it is shared (YAML aliases), so the
-    count costs time in the file's size, not in the network's.
+    count costs time in the file's size, not in the network's; a graph's merge nodes are
+    a row each and its layer nodes as any layer.
     """
     return _count_rows(layers, {})
 
@@ -96,6 +104,8 @@ def _count_rows(layers: Sequence[LayerSpec], seen: dict[int, int]) -> int:
             if rows is None:
                 inner = sum(_count_rows(body, seen) for _, body in layer.bodies())
                 inner += 1 if layer.merge_kind else 0
+                if isinstance(layer, Graph):
+                    inner += sum(isinstance(node.node, GraphMerge) for node in layer.nodes)
                 inner += _count_rows(layer.after_layers(), seen)
                 rows = seen[id(layer)] = (inner + 1) * layer.repeat + (layer.repeat > 1)
             total += rows
@@ -275,8 +285,10 @@ class _Walk:
     ) -> tuple[Shape, Fields, bool, Group | None]:
         if layer.aux:
             return self.aux(layer, shape, fields, context, name, depth, location)
+        if isinstance(layer, Graph):
+            return self.graph_turns(layer, shape, fields, context, name, depth, location)
         start, first_shape = len(self.rows), shape
-        turns: list[Turn] = []
+        turns: list[Turn | GraphTurn] = []
         if layer.repeat == 1:
             shape, fields, context, turn_nodes = self.bodies(layer, shape, fields, context,
                                                              name, depth + 1, location)
@@ -293,6 +305,85 @@ class _Walk:
         row = self.subtotal(name, layer, depth, first_shape, shape, fields, context, start,
                             location)
         return shape, fields, context, None if row is None else Group(layer, row, tuple(turns))
+
+    def graph_turns(
+        self, layer: Graph, shape: Shape, fields: Fields, context: bool, name: str,
+        depth: int, location: Location,
+    ) -> tuple[Shape, Fields, bool, Group | None]:
+        """Walk a graph's turns (one per ``repeat``) and add its subtotal rows."""
+        start, first_shape = len(self.rows), shape
+        turns: list[Turn | GraphTurn] = []
+        for turn in range(layer.repeat):
+            turn_start, turn_shape = len(self.rows), shape
+            turn_name = name if layer.repeat == 1 else f"{name}.{turn}"
+            inner = depth + 1 if layer.repeat == 1 else depth + 2
+            shape, fields, context, steps = self.graph(layer, shape, fields, context,
+                                                       turn_name, inner, location)
+            turn_row = None
+            if layer.repeat > 1:
+                turn_row = self.subtotal(turn_name, layer, depth + 1, turn_shape, shape,
+                                         fields, context, turn_start, location)
+            turns.append(GraphTurn(steps, layer.output_name, turn_row))
+        row = self.subtotal(name, layer, depth, first_shape, shape, fields, context, start,
+                            location)
+        return shape, fields, context, None if row is None else Group(layer, row, tuple(turns))
+
+    def graph(
+        self, layer: Graph, shape: Shape, fields: Fields, context: bool, name: str,
+        depth: int, location: Location,
+    ) -> tuple[Shape, Fields, bool, tuple[GraphStep, ...]]:
+        """Walk one turn of a graph: each node on the values it names; return the output's
+        shape, fields and global context, and the turn's steps."""
+        values: dict[str, tuple[Shape, Fields, bool]] = {GRAPH_INPUT: (shape, fields, context)}
+        steps: list[GraphStep] = []
+        previous = GRAPH_INPUT
+        for index, graph_node in enumerate(layer.nodes):
+            here = (*location, "nodes", index)
+            own = graph_node.name
+            full = _full_name(name + ".", own, here)
+            reads = graph_node.sources(previous)
+            node = graph_node.node
+            step: PlanNode | Merge | None
+            if isinstance(node, GraphMerge):
+                inputs = [values[source] for source in reads]
+                value = self.join(node.type, full, depth, inputs[0][0], inputs, here, full)
+                step = value[3]
+            elif isinstance(node, Container):
+                out_shape, out_fields, out_context, step = self.container(
+                    node, *values[reads[0]], full, depth, here)
+                value = (out_shape, out_fields, out_context, step)
+            else:
+                in_shape, in_fields, in_context = values[reads[0]]
+                out_shape, out_fields, step = self.leaf(node, in_shape, in_fields, in_context,
+                                                        full, depth, here)
+                value = (out_shape, out_fields, in_context, step)
+            values[own] = value[:3]
+            if step is not None:
+                steps.append(GraphStep(own, reads, step))
+            previous = own
+        return (*values[layer.output_name], tuple(steps))
+
+    def join(
+        self, kind: MergeName, name: str, depth: int, shape: Shape,
+        outputs: Sequence[tuple[Shape, Fields, bool]], location: Location, blame: str,
+    ) -> tuple[Shape, Fields, bool, Merge | None]:
+        """Merge ``outputs`` (each a shape, fields and global context) by ``kind`` and add
+        the merge's row called ``name``; ``shape`` is the row's input shape. An error
+        names the layer ``blame`` (a container's merge: the container)."""
+        shapes = [out for out, *_ in outputs]
+        try:
+            merged, cost = merge_shapes(kind, shapes)
+        except LayerError as error:
+            error.location, error.layer = location, blame
+            raise
+        definition = merge_definition(kind)
+        merged_fields = self.merge(blame, location, [f for _, f, _ in outputs],
+                                   definition.local_branches(shapes))
+        merged_context = (any(c for _, _, c in outputs)
+                          or definition.broadcasts_spatially(shapes))
+        merge = self.merge_row(kind, name, depth, shape, merged, cost, merged_fields,
+                               merged_context, location, tuple(shapes))
+        return merged, merged_fields, merged_context, merge
 
     def aux(
         self, layer: Container, shape: Shape, fields: Fields, context: bool, name: str,
@@ -340,23 +431,13 @@ class _Walk:
         if kind is None:
             merged, merged_fields, merged_context = outputs[0][:3]
         else:
-            shapes = [out for out, *_ in outputs]
-            try:
-                merged, cost = merge_shapes(kind, shapes)
-            except LayerError as error:
-                error.location, error.layer = location, name
-                raise
-            definition = merge_definition(kind)
-            merged_fields = self.merge(name, location, [f for _, f, *_ in outputs],
-                                       definition.local_branches(shapes))
-            merged_context = (any(c for _, _, c, _ in outputs)
-                              or definition.broadcasts_spatially(shapes))
             siblings = set(_names(located))
             merge_name: str = kind
             while merge_name in siblings:  # a child already has the merge's name
                 merge_name += "_"
-            merge = self.merge_row(kind, f"{name}.{merge_name}", depth, shape, merged, cost,
-                                   merged_fields, merged_context, location, tuple(shapes))
+            merged, merged_fields, merged_context, merge = self.join(
+                kind, f"{name}.{merge_name}", depth, shape,
+                [(out, f, c) for out, f, c, _ in outputs], location, name)
         out, out_fields, out_context, after_nodes = self.sequence(
             after, [next(names) for _ in after], merged, merged_fields, merged_context,
             name + ".", depth, (*location, "after"))

@@ -10,8 +10,12 @@ and its row) or a ``Group`` (a container: its subtotal row and its turns, one pe
 ``repeat``); a ``Turn`` is the container's bodies, run on the same input, then its
 ``Merge`` (None for a single body), then its ``after`` nodes on the merged output. A group
 whose layer is an ``aux`` head runs its one body on its input and passes the input on
-(its body's output leaves the network). Every row of the report is in the tree exactly once,
-and ``plan_rows`` gives them back in the report's order.
+(its body's output leaves the network). A ``graph``'s turns are ``GraphTurn``s instead:
+its nodes in order, each a ``GraphStep`` (a node of the tree, or a ``Merge``) with the
+names it reads, and the name of the node it gives out. A graph is a ``Group`` like any
+container, so whatever needs only a container's row and layer treats it alike, and only
+what runs the turns learns one more kind. Every row of the report is in the tree exactly
+once, and ``plan_rows`` gives them back in the report's order.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ if TYPE_CHECKING:  # results.py carries a Plan: these are for the annotations on
     from convcalc.results import LayerRow
     from convcalc.spec import Network
 
-__all__ = ["Group", "Leaf", "Merge", "Plan", "PlanNode", "Turn", "checked_nodes", "plan_rows"]
+__all__ = ["GraphStep", "GraphTurn", "Group", "Leaf", "Merge", "Plan", "PlanNode", "Turn",
+           "checked_nodes", "plan_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,18 +87,49 @@ class Turn:
 
 
 @dataclass(frozen=True, slots=True)
+class GraphStep:
+    """One node of a graph's turn: what runs, and the names of the values it reads.
+
+    Attributes:
+        name: the node's own name in the graph (its row's last name part).
+        reads: the names of the values it reads, in order (``input``: the turn's input).
+        node: the layer or container that runs (reading ``reads[0]``), or the merge of
+            every value it reads.
+    """
+
+    name: str
+    reads: tuple[str, ...]
+    node: PlanNode | Merge
+
+
+@dataclass(frozen=True, slots=True)
+class GraphTurn:
+    """One turn of a ``graph``: its steps in the nodes' order.
+
+    Attributes:
+        steps: each node, with the names it reads.
+        output: the name of the step whose value the turn gives out.
+        row: the turn's subtotal row when the graph repeats; None when it does not.
+    """
+
+    steps: tuple[GraphStep, ...]
+    output: str
+    row: LayerRow | None
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     """A container as it runs: its turns one after another, then its subtotal row.
 
     Attributes:
         layer: the container as written.
         row: its subtotal row (after all its turns' rows).
-        turns: one per ``repeat``, in order.
+        turns: one per ``repeat``, in order (a graph's are ``GraphTurn``s).
     """
 
     layer: Container
     row: LayerRow
-    turns: tuple[Turn, ...]
+    turns: tuple[Turn | GraphTurn, ...]
 
 
 PlanNode = Leaf | Group
@@ -120,6 +156,15 @@ def plan_rows(nodes: Sequence[PlanNode]) -> Iterator[LayerRow]:
             yield node.row
             continue
         for turn in node.turns:
+            if isinstance(turn, GraphTurn):
+                for step in turn.steps:
+                    if isinstance(step.node, Merge):
+                        yield step.node.row
+                    else:
+                        yield from plan_rows((step.node,))
+                if turn.row is not None:
+                    yield turn.row
+                continue
             for body in turn.bodies:
                 yield from plan_rows(body)
             if turn.merge is not None:
@@ -137,6 +182,13 @@ def checked_nodes(nodes: Sequence[PlanNode]) -> Iterator[Leaf | Merge]:
             yield node
             continue
         for turn in node.turns:
+            if isinstance(turn, GraphTurn):
+                for step in turn.steps:
+                    if isinstance(step.node, Merge):
+                        yield step.node
+                    else:
+                        yield from checked_nodes((step.node,))
+                continue
             for body in turn.bodies:
                 yield from checked_nodes(body)
             if turn.merge is not None:
