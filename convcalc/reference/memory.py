@@ -3,7 +3,8 @@
 Two passes run one after the other, so the need is the larger of the two:
 
 * the value pass, on real arrays: the activations alive at once (a container keeps its
-  input and its finished branches until the merge), the running layer's parameters, and
+  input and its finished branches until the merge; a graph every value that a later
+  node still reads), the running layer's parameters, and
   every array its kernel allocates besides its output (the ops allocate them all in
   numpy, so a test can hold this estimate against `tracemalloc`): a convolution's padded
   input, its channels-last copy and its weights' channels-last copy; a transposed
@@ -29,7 +30,8 @@ from convcalc.reference.lookup import layer_op
 from convcalc.reference.ops._op import Positions
 from convcalc.reference.ops.pool import WINDOW_BOUND_BYTES
 from convcalc.reference.ops.resample import TAP_TABLE_BYTES
-from convcalc.reference.plan import Block, Leaf, Merge, Node
+from convcalc.layers.containers import GRAPH_INPUT
+from convcalc.reference.plan import Block, GraphBlock, Leaf, Merge, Node
 from convcalc.results import Report
 
 __all__ = [
@@ -158,6 +160,8 @@ class _Peak:
         for node in nodes:
             if isinstance(node, Block):
                 out = self.block(node, current, held + extra)
+            elif isinstance(node, GraphBlock):
+                out = self.graph(node, current, held + extra)
             else:
                 new, scratch, parameters = self.cost(node)
                 self.peak = max(
@@ -166,6 +170,28 @@ class _Peak:
                 out = current if new is None else new
             current, extra = out, pinned
         return current
+
+    def graph(self, block: GraphBlock, current: int, held: int) -> int:
+        """Return the output's bytes of a graph's turn, as `PlanFold.graph` runs it: every
+        value alive until the last step that reads it (the input's bytes stay counted:
+        the caller holds them)."""
+        alive = {GRAPH_INPUT: current}
+        for index, step in enumerate(block.steps):
+            inputs = [alive[name] for name in dict.fromkeys(step.reads)]
+            others = sum(alive.values()) - sum(inputs)
+            if step.merge is not None:
+                new, scratch, _ = self.cost(step.merge)
+                self.peak = max(self.peak, held + others + sum(inputs) + (new or 0) + scratch)
+                out = new if new is not None else inputs[0]
+            else:
+                source = step.reads[0]
+                kept = alive[source] if block.last_read[source] > index else 0
+                out = self.nodes(step.nodes, alive[source], held + others, kept)
+            for name in dict.fromkeys(step.reads):
+                if block.last_read[name] == index and name != GRAPH_INPUT:
+                    del alive[name]
+            alive[step.name] = out
+        return alive[block.output]
 
     def block(self, block: Block, current: int, held: int) -> int:
         outputs = 0
@@ -243,6 +269,9 @@ def _steps(plan: Sequence[Node]) -> list[Leaf | Merge]:
     for node in plan:
         if isinstance(node, Leaf):
             found.append(node)
+        elif isinstance(node, GraphBlock):
+            for step in node.steps:
+                found.extend([step.merge] if step.merge is not None else _steps(step.nodes))
         else:
             for body in node.bodies:
                 found.extend(_steps(body))
@@ -257,6 +286,9 @@ def _leaves(plan: Sequence[Node]) -> list[Leaf]:
     for node in plan:
         if isinstance(node, Leaf):
             found.append(node)
+        elif isinstance(node, GraphBlock):
+            for step in node.steps:
+                found.extend(_leaves(step.nodes))
         else:
             for body in node.bodies:
                 found.extend(_leaves(body))

@@ -3,7 +3,8 @@
 `build_plan` takes the plan tree the analysis built with the report (``Report.plan``,
 ``convcalc.plan``), pairs each of its leaves and merges with the report's row in the same
 place, and lays ``repeat`` out flat: a container becomes its turns, each a block of bodies,
-a merge and the ``after`` nodes; an ``aux`` head is a block that passes its input on.
+a merge and the ``after`` nodes; an ``aux`` head is a block that passes its input on; a
+``graph``'s turn is a ``GraphBlock`` of named steps, each reading the values it names.
 Verify's passes and its memory estimate walk this plan rather than the network. Pure:
 no numpy. (Each windowed layer's options are resolved by the ops
 themselves, in ``convcalc.reference.ops._window``, apart from the calculator's rules.)
@@ -15,12 +16,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from convcalc.analysis import analyze
-from convcalc.plan import Leaf, Merge, PlanNode
+from convcalc.layers.containers import GRAPH_INPUT
+from convcalc.plan import GraphTurn, Leaf, Merge, PlanNode
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
 
 __all__ = [
     "Block",
+    "GraphBlock",
+    "GraphStep",
     "Leaf",
     "Merge",
     "Node",
@@ -49,8 +53,54 @@ class Block:
     aux: bool = False
 
 
-Node = Leaf | Block
+@dataclass(frozen=True)
+class GraphStep:
+    """One node of a graph's turn: the nodes that run on the value ``reads[0]`` names (a
+    layer, or a container's turns laid out), or the merge of every value it reads.
+
+    Attributes:
+        name: the name its value is bound to.
+        reads: the names of the values it reads (``input``: the block's input).
+        nodes: what runs, when the node is a layer or a container (else ``()``).
+        merge: the merge, when the node is one (else None).
+    """
+
+    name: str
+    reads: tuple[str, ...]
+    nodes: tuple[Node, ...] = ()
+    merge: Merge | None = None
+
+
+@dataclass(frozen=True)
+class GraphBlock:
+    """One turn of a ``graph``: named steps in order, and the name of the one given out.
+
+    Attributes:
+        steps: the graph's nodes, in order.
+        output: the name of the value the block gives out.
+        last_read: per name, the index of the last step that reads it (the output's is
+            ``len(steps)``), so that a pass can let a value go once nothing needs it.
+    """
+
+    steps: tuple[GraphStep, ...]
+    output: str
+    last_read: dict[str, int]
+
+
+Node = Leaf | Block | GraphBlock
 """``Leaf`` and ``Merge`` are the plan tree's own (``convcalc.plan``)."""
+
+
+def _last_reads(steps: Sequence[GraphStep], output: str) -> dict[str, int]:
+    """Return, per name, the index of the last step reading it; the output's is past
+    the last step."""
+    last = {GRAPH_INPUT: -1}
+    for index, step in enumerate(steps):
+        last[step.name] = index
+        for name in step.reads:
+            last[name] = index
+    last[output] = len(steps)
+    return last
 
 
 class _Rows:
@@ -78,6 +128,22 @@ def _sequence(nodes: Sequence[PlanNode], rows: _Rows) -> Iterator[Node]:
             yield node if row is node.row else Leaf(node.layer, row, node.index)
             continue
         for turn in node.turns:
+            if isinstance(turn, GraphTurn):
+                steps: list[GraphStep] = []
+                for step in turn.steps:
+                    if isinstance(step.node, Merge):
+                        merge = step.node
+                        row = rows.take(False, merge.kind)
+                        merge = merge if row is merge.row else Merge(merge.kind, row,
+                                                                     merge.index)
+                        steps.append(GraphStep(step.name, step.reads, merge=merge))
+                    else:
+                        steps.append(GraphStep(step.name, step.reads,
+                                               tuple(_sequence((step.node,), rows))))
+                if turn.row is not None:
+                    rows.take(True, node.layer.type)  # the turn's subtotal
+                yield GraphBlock(tuple(steps), turn.output, _last_reads(steps, turn.output))
+                continue
             bodies = tuple(tuple(_sequence(body, rows)) for body in turn.bodies)
             merge = turn.merge
             if merge is not None:
@@ -118,6 +184,13 @@ def checked_rows(plan: Sequence[Node]) -> Iterator[Leaf | Merge]:
     for node in plan:
         if isinstance(node, Leaf):
             yield node
+            continue
+        if isinstance(node, GraphBlock):
+            for step in node.steps:
+                if step.merge is not None:
+                    yield step.merge
+                else:
+                    yield from checked_rows(step.nodes)
             continue
         for body in node.bodies:
             yield from checked_rows(body)

@@ -5,7 +5,9 @@ same value (an empty body is the identity) and, when it has a merge, combines th
 outputs, then runs its ``after`` nodes on the result; an aux head's block runs its body
 and gives its input on (``head`` sees the head's output). A pass says only what a leaf
 and a merge do to its value: the value pass (arrays), the probe (supports) and the walk
-of the calculator's fields (reaches). Pure: no numpy.
+of the calculator's fields (reaches). A graph's block binds each step's value to its
+name and hands each step the values it names; a value is let go after the last step that
+reads it, so a pass holds what the graph still needs and no more. Pure: no numpy.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from convcalc.reference.plan import Block, Leaf, Merge, Node
+from convcalc.layers.containers import GRAPH_INPUT
+from convcalc.reference.plan import Block, GraphBlock, Leaf, Merge, Node
 
 __all__ = ["PlanFold"]
 
@@ -26,8 +29,25 @@ class PlanFold(Generic[V]):
     def nodes(self, nodes: Sequence[Node], x: V) -> V:
         """Return the value after ``nodes``, run in order on ``x``."""
         for node in nodes:
-            x = self.block(node, x) if isinstance(node, Block) else self.leaf(node, x)
+            if isinstance(node, Block):
+                x = self.block(node, x)
+            elif isinstance(node, GraphBlock):
+                x = self.graph(node, x)
+            else:
+                x = self.leaf(node, x)
         return x
+
+    def graph(self, block: GraphBlock, x: V) -> V:
+        """Return the value after one turn of a graph: each step on the values it names."""
+        values = {GRAPH_INPUT: x}
+        for index, step in enumerate(block.steps):
+            inputs = [values[name] for name in step.reads]
+            for name in set(step.reads):
+                if block.last_read[name] == index:
+                    del values[name]  # nothing later reads it
+            values[step.name] = (self.merge(step.merge, inputs) if step.merge is not None
+                                 else self.nodes(step.nodes, inputs[0]))
+        return values[block.output]
 
     def block(self, block: Block, x: V) -> V:
         """Return the value after one turn of a container: its bodies, then its merge."""
