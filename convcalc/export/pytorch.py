@@ -16,6 +16,12 @@ it builds the network, feeds it zeros and prints both. The conventions:
   padding cannot express convcalc's, a pad module just before it, named ``<layer>_pad``.
 * **after: [layers]** of a residual or a parallel are children of its module too, run on
   the merged output (``layer1.0.relu`` is a child of ``layer1.0``).
+* **graph** containers are ``Graph`` modules: every node that is a layer or a container
+  is a child under its name; ``forward`` keeps each node's output in a dict under the
+  node's name (``None`` is the graph's input) and hands each node the values it names,
+  a merge node joining them; it returns the output node's value. The wiring reaches the
+  source as data: each step is ``(name, module or merge name, names read)``, every name a
+  ``constant``.
 * **aux** heads are ``Aux`` modules: their layers run on the tensor and their output is
   collected; the tensor goes on unchanged. A network with aux heads is built as a
   ``WithAux`` (an ``nn.Sequential`` whose ``forward`` returns ``(main output, *aux
@@ -45,10 +51,10 @@ from typing import get_args
 
 from convcalc.analysis import analyze
 from convcalc.layers import Container, Parallel, Residual, Sequential
-from convcalc.layers.containers import Aux
+from convcalc.layers.containers import Aux, Graph
 from convcalc.layers.merges import Merge, MergeName, merge_definition
 from convcalc.layers.torch_source import Code, TorchHelper, comment, constant
-from convcalc.plan import Group, Leaf, PlanNode, Turn
+from convcalc.plan import GraphTurn, Group, Leaf, Merge as MergeStep, PlanNode, Turn
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
 
@@ -75,6 +81,7 @@ _TORCH_ATTRIBUTES = """
     set_submodule share_memory state_dict to to_empty train training type update values xpu
     zero_grad
     _layer_names _shortcut_names _branch_names _merge _after_names _outputs _merged
+    _steps _output _join
 """
 TORCH_RESERVED_NAMES = frozenset(_TORCH_ATTRIBUTES.split())
 """Names ``add_module`` refuses on ``nn.Sequential`` and the containers the file defines
@@ -108,6 +115,8 @@ class _Entry:
         full_name: convcalc's full name of the layer ("" for a pad module).
         pads: for a pad module, the entry of the layer it pads.
         turns: for a loop over repeat copies, ``(first, stop)``.
+        reads: for a step of a graph, the entries whose values it reads (None: the
+            graph's input), written by their settled names.
     """
 
     name: str
@@ -116,6 +125,7 @@ class _Entry:
     full_name: str = ""
     pads: _Entry | None = None
     turns: tuple[int, int] | None = None
+    reads: tuple[_Entry | None, ...] | None = None
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -135,6 +145,10 @@ def _lines(part: _Entry | _Block | Code, indent: int) -> list[str]:
         first, stop = part.turns
         module[0] = f"*((str(turn), {module[0]}"
         module[-1] += f") for turn in range({constant(first)}, {constant(stop)})),"
+    elif part.reads is not None:
+        reads = tuple(None if entry is None else entry.name for entry in part.reads)
+        module[0] = f"({constant(part.name)}, {module[0]}"
+        module[-1] += f", {constant(reads)}),"
     else:
         module[0] = f"({constant(part.name)}, {module[0]}"
         module[-1] += "),"
@@ -228,7 +242,33 @@ class _Writer:
         row = group.row
         return _Entry(_local(row.name), module, _change(row), row.name)
 
-    def bodies(self, layer: Container, turn: Turn) -> _Block:
+    def graph(self, turn: GraphTurn) -> _Block:
+        """Return a graph's turn as a ``Graph`` module: its steps as data, then its output."""
+        self.helper(_graph())
+        entries: list[_Entry] = []
+        bound: dict[str, _Entry | None] = {"input": None}
+        for step in turn.steps:
+            reads = tuple(bound[name] for name in step.reads)
+            if isinstance(step.node, MergeStep):
+                entry = _Entry(step.name, Code(constant(step.node.kind)),
+                               _change(step.node.row), step.node.row.name, reads=reads)
+                entries.append(entry)
+            else:
+                made = self.nodes([step.node])
+                for part in made:  # a pad module reads the step's input, the layer the pad
+                    part.reads = reads
+                    reads = (part,)
+                entries += made
+                entry = made[-1]
+            bound[step.name] = entry
+        self.settle(entries)
+        steps = _Block("[", list(entries), "],")
+        return _Block("Graph(", [steps, Code(constant(bound[turn.output].name) + ",")], ")")
+
+    def bodies(self, layer: Container, turn: Turn | GraphTurn) -> _Block:
+        if isinstance(turn, GraphTurn):
+            return self.graph(turn)
+        assert not isinstance(layer, Graph)  # a graph's turns are GraphTurns
         bodies = [self.nodes(body) for body in turn.bodies]
         after = self.nodes(turn.after)
         merge = None if turn.merge is None else merge_definition(turn.merge.kind)
@@ -358,6 +398,59 @@ class Parallel(nn.Module):
 ''')
 
 
+def _graph() -> TorchHelper:
+    """Return the ``Graph`` class: named steps, each a child module or a merge.
+
+    The merges' lines are chosen by name in ``MergeName``'s order, as in ``Parallel``.
+    """
+    merges = [merge_definition(name) for name in get_args(MergeName)]
+    join: list[str] = []
+    for merge in merges[:-1]:
+        if not re.fullmatch(r"\w+", merge.name):
+            raise AssertionError(f"not a merge's name: {merge.name!r}")
+        join += [f'if merge == "{merge.name}":',
+                 *("    " + line for line in merge.torch_statements("outputs"))]
+    join += merges[-1].torch_statements("outputs")
+    joined = "\n".join(" " * 8 + line for line in join)
+    return TorchHelper("Graph", f'''
+class Graph(nn.Module):
+    """Nodes wired by name. Each step is ``(name, module, reads)``: a child module run on
+    the value ``reads[0]`` names, or a merge's name ("add", "concat", "mul") joining every
+    value it reads. ``forward`` keeps each step's output under its name (None is the
+    graph's input) and returns the value called ``output``.
+    """
+
+    def __init__(
+        self,
+        steps: list[tuple[str, nn.Module | str, tuple[str | None, ...]]],
+        output: str,
+    ) -> None:
+        super().__init__()
+        self._steps: list[tuple[str, str | None, tuple[str | None, ...]]] = []
+        for name, module, reads in steps:
+            if isinstance(module, str):
+                self._steps.append((name, module, reads))
+            else:
+                self.add_module(name, module)
+                self._steps.append((name, None, reads))
+        self._output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values: dict[str | None, torch.Tensor] = {{None: x}}
+        for name, merge, reads in self._steps:
+            inputs = [values[read] for read in reads]
+            if merge is None:
+                values[name] = self.get_submodule(name)(inputs[0])
+            else:
+                values[name] = self._join(merge, inputs)
+        return values[self._output]
+
+    @staticmethod
+    def _join(merge: str, outputs: list[torch.Tensor]) -> torch.Tensor:
+{joined}
+''')
+
+
 def _aux() -> TorchHelper:
     """Return the ``Aux`` head and ``WithAux``, the network that returns the heads' outputs."""
     return TorchHelper("Aux", '''
@@ -399,7 +492,7 @@ class WithAux(nn.Sequential):
 ''')
 
 
-_CONTAINER_HELPERS = ("Residual", "Parallel", "Aux")
+_CONTAINER_HELPERS = ("Residual", "Parallel", "Graph", "Aux")
 """The containers' helper classes, written first and in this order; they call ``_run``."""
 
 _RUN = '''
