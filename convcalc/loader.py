@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 from convcalc.common import shape_text
 from convcalc.errors import InputError, Location, NetworkFileError, SpecError, format_location
 from convcalc.layers import REGISTRY, LayerSpec
+from convcalc.layers.merges import MERGES
 from convcalc.spec import LAYER_TYPES, Layer, Network
 from convcalc.textsafe import MAX_ECHO, echo, printable, shorten
 
@@ -506,6 +507,7 @@ class _NodeValidator:
         self.data = data
         self.layers: dict[int, Any] = {}
         self.lists: dict[tuple[str, int], Any] = {}
+        self.kept: list[Any] = []  # made here and cached by id: kept alive, ids unique
         self.names: dict[str, Any] = {}
         self.stand_ins: dict[int, list[Any]] = {}  # id of a validated body -> its stand-in
 
@@ -568,7 +570,10 @@ class _NodeValidator:
         prepared, bodies = value, {}
         type_name = value.get("type")
         fields = _CONTAINER_FIELDS.get(type_name) if isinstance(type_name, str) else None
-        if fields:
+        if type_name == "graph" and isinstance(value.get("nodes"), list):
+            prepared = dict(value)
+            prepared["nodes"] = self._graph_nodes(value["nodes"], (*path, "nodes"))
+        elif fields:
             prepared = dict(value)
             for field in fields:
                 if field in value:
@@ -582,6 +587,26 @@ class _NodeValidator:
             model = model.model_copy(update=bodies)
         self.layers[key] = model
         return model
+
+    def _graph_nodes(self, nodes: list[Any], path: Location) -> list[Any]:
+        """Return a graph's nodes with each layer node's layer validated once (by node),
+        as ``{"from": ..., "node": model}``; merges and mistakes stay as written, for the
+        graph's validation to check and report."""
+        prepared = []
+        for index, node in enumerate(nodes):
+            if (isinstance(node, dict) and isinstance(node.get("type"), str)
+                    and node["type"] not in MERGES):
+                key = ("node", id(node))
+                if key not in self.lists:
+                    layer = {k: v for k, v in node.items() if k != "from"}
+                    self.kept.append(layer)
+                    model = self._layer(layer, (*path, index))
+                    self.lists[key] = {"from": node["from"], "node": model} if (
+                        "from" in node) else {"node": model}
+                prepared.append(self.lists[key])
+            else:
+                prepared.append(node)
+        return prepared
 
     @staticmethod
     def _validate(validate: Callable[[Any], Any], value: Any, path: Location, *,
@@ -686,11 +711,46 @@ def _spec_error(error: ValidationError, data: Any, base: Location, is_layer: boo
     location = (*path, field) if field is not None and _has(
         data, (*relative, field)) else path
     layer_name = layer.get("name") if in_layer and isinstance(layer, dict) else None
+    if first["type"] == "graph_wiring":
+        path, location, layer_name, field = _wiring_location(first.get("ctx") or {}, data,
+                                                             path, base, layer_name)
     return SpecError(
         message, source=name, line=_line_of(root, location), location=path,
         layer=layer_name if isinstance(layer_name, str) else None,
         field_name=field if isinstance(field, str) else None,
     )
+
+
+def _wiring_location(ctx: dict[str, Any], data: Any, path: Location, base: Location,
+                     graph_name: Any) -> tuple[Location, Location, Any, str | None]:
+    """Return where a graph's wiring error points: the node (or the graph, for its
+    ``output``), the field's line when the field is written, the node's name, the field.
+
+    ``Graph._wired`` says which node and field in the error's context; ``path`` is the
+    graph's.
+    """
+    field, index = ctx.get("field"), ctx.get("node")
+    graph = _at(data, path[len(base):])
+    if not isinstance(index, int):
+        located = (*path, field) if _has(graph, (field,)) else path
+        return path, located, graph_name, field
+    node_path = (*path, "nodes", index)
+    node = _at(graph, ("nodes", index))
+    located = (*node_path, field) if _has(node, (field,)) else node_path
+    name = node.get("name") if isinstance(node, dict) else None
+    return node_path, located, name, field
+
+
+def _at(data: Any, path: Location) -> Any:
+    """Return the value at ``path`` in ``data`` (None where there is none)."""
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def _has(data: Any, path: Location) -> bool:
@@ -719,16 +779,19 @@ def _split_loc(loc: tuple[Any, ...], data: Any, base: Location,
         if isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
             path.append(part)
-            if len(path) > 1 and (path[-2] in ("layers", "shortcut", "after") or (
+            if len(path) > 1 and (path[-2] in ("layers", "shortcut", "after", "nodes") or (
                     isinstance(path[-2], int) and len(path) > 2 and path[-3] == "branches")):
                 layer, layer_path, field, in_layer = node, list(path), None, True
+        elif (part == "node" and len(path) > 1 and path[-2] == "nodes"
+              and isinstance(node, dict) and "node" not in node):
+            continue  # a graph node's layer: the model's own key, not in the file
         elif isinstance(node, dict) and part in node:
             node = node[part]
             path.append(part)
             if field is None:
                 field = part
         elif isinstance(node, dict) and field is None and isinstance(part, str) and (
-                part not in {c.__name__ for c in REGISTRY.values()}):
+                part not in {c.__name__ for c in REGISTRY.values()} | {"GraphMerge"}):
             field = part  # a missing or unknown key
             break
     return tuple(layer_path), field, layer, in_layer
@@ -751,6 +814,9 @@ def _message(first: dict[str, Any], related: list[dict[str, Any]], field: str | 
         return (f"unknown layer type {echo(written)}{_suggest(written, LAYER_TYPES)}; "
                 f"the types are: {', '.join(LAYER_TYPES)}")
     what = f"a {layer_type} layer" if cls else "the network"
+    if cls is None and layer is not None and isinstance(layer_type, str) and (
+            layer_type in MERGES):
+        what, keys = f"the {layer_type} node of a graph", ["name", "from"]
     if kind == "extra_forbidden":
         return (f"unknown key {echo(field)}{_suggest(field, keys)} for {what}; "
                 f"it takes: {', '.join(keys)}")

@@ -210,7 +210,7 @@ def _listed(names: Sequence[str]) -> str:
     return f"{shown} and {rest:,} more" if rest > 0 else shown
 
 
-def _wiring_error(message: str, node: int | None, field: str) -> PydanticCustomError:
+def _wiring_error(message: str, node: int | None, field: str | None) -> PydanticCustomError:
     """Return a graph's wiring error; the loader points it at ``nodes[node].field``.
 
     The message goes in as a context value, not as the template, so that braces in a
@@ -268,7 +268,7 @@ class GraphNode(BaseModel):
         if not isinstance(data, dict):
             raise PydanticCustomError(
                 "graph_node_kind", "a graph's node is a mapping with a 'name' and a 'type' "
-                "(and 'from'), got {kind}", {"kind": type(data).__name__})
+                "(and 'from')")
         if set(data) <= {"from", "node"} and isinstance(data.get("node"),
                                                         (LayerSpec, GraphMerge)):
             return data
@@ -355,7 +355,8 @@ class Graph(Container):
                         f"'from' names {echo(source)}, which is not an earlier node or "
                         f"input; it can read: {_listed(available)}", index, "from")
             if merge and (graph_node.reads is None or len(reads) < 2):
-                count = "none" if graph_node.reads is None else f"{len(reads)}"
+                count = ("none" if graph_node.reads is None
+                         else f"{len(reads)} ({_listed(reads)})" if reads else "0")
                 raise _wiring_error(
                     f"a merge node joins at least two nodes; its 'from' names {count}",
                     index, "from")
@@ -379,7 +380,7 @@ class Graph(Container):
                 raise _wiring_error(
                     f"the node {echo(name)} is read by no later node and is not the output "
                     "(a graph has one output); remove it, or read it, e.g. with a merge",
-                    index, "name")
+                    index, None)
         return self
 
     @property
