@@ -346,18 +346,18 @@ class _Walk:
             step: PlanNode | Merge | None
             if isinstance(node, GraphMerge):
                 inputs = [values[source] for source in reads]
-                value = self.join(node.type, full, depth, inputs[0][0], inputs, here, full)
-                step = value[3]
+                merged, merged_fields, merged_context, step = self.join(
+                    node.type, full, depth, inputs[0][0], inputs, here, full)
+                values[own] = (merged, merged_fields, merged_context)
             elif isinstance(node, Container):
                 out_shape, out_fields, out_context, step = self.container(
                     node, *values[reads[0]], full, depth, here)
-                value = (out_shape, out_fields, out_context, step)
+                values[own] = (out_shape, out_fields, out_context)
             else:
                 in_shape, in_fields, in_context = values[reads[0]]
                 out_shape, out_fields, step = self.leaf(node, in_shape, in_fields, in_context,
                                                         full, depth, here)
-                value = (out_shape, out_fields, in_context, step)
-            values[own] = value[:3]
+                values[own] = (out_shape, out_fields, in_context)
             if step is not None:
                 steps.append(GraphStep(own, reads, step))
             previous = own

@@ -729,27 +729,28 @@ def _wiring_location(ctx: dict[str, Any], data: Any, path: Location, base: Locat
     ``Graph._wired`` says which node and field in the error's context; ``path`` is the
     graph's.
     """
-    field, index = ctx.get("field"), ctx.get("node")
+    field = ctx.get("field") if isinstance(ctx.get("field"), str) else None
+    index = ctx.get("node")
     graph = _at(data, path[len(base):])
-    if not isinstance(index, int):
-        located = (*path, field) if _has(graph, (field,)) else path
-        return path, located, graph_name, field
-    node_path = (*path, "nodes", index)
-    node = _at(graph, ("nodes", index))
-    located = (*node_path, field) if _has(node, (field,)) else node_path
-    name = node.get("name") if isinstance(node, dict) else None
-    return node_path, located, name, field
+    at: Location = path
+    if isinstance(index, int):
+        at = (*path, "nodes", index)
+        node = _at(graph, ("nodes", index))
+        graph_name = node.get("name") if isinstance(node, dict) else None
+    else:
+        node = graph
+    located = (*at, field) if field is not None and _has(node, (field,)) else at
+    return at, located, graph_name, field
 
 
 def _at(data: Any, path: Location) -> Any:
     """Return the value at ``path`` in ``data`` (None where there is none)."""
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        else:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
+        if not (in_dict or in_list):
             return None
+        data = data[part]
     return data
 
 

@@ -54,7 +54,8 @@ from convcalc.layers import Container, Parallel, Residual, Sequential
 from convcalc.layers.containers import Aux, Graph
 from convcalc.layers.merges import Merge, MergeName, merge_definition
 from convcalc.layers.torch_source import Code, TorchHelper, comment, constant
-from convcalc.plan import GraphTurn, Group, Leaf, Merge as MergeStep, PlanNode, Turn
+from convcalc.plan import GraphTurn, Group, Leaf, PlanNode, Turn
+from convcalc.plan import Merge as MergeStep
 from convcalc.results import LayerRow, Report
 from convcalc.spec import Network
 
@@ -263,7 +264,9 @@ class _Writer:
             bound[step.name] = entry
         self.settle(entries)
         steps = _Block("[", list(entries), "],")
-        return _Block("Graph(", [steps, Code(constant(bound[turn.output].name) + ",")], ")")
+        output = bound[turn.output]
+        assert output is not None  # the model refuses a graph whose output is its input
+        return _Block("Graph(", [steps, Code(constant(output.name) + ",")], ")")
 
     def bodies(self, layer: Container, turn: Turn | GraphTurn) -> _Block:
         if isinstance(turn, GraphTurn):

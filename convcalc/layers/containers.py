@@ -39,8 +39,11 @@ from pydantic import (
     Discriminator,
     Field,
     GetJsonSchemaHandler,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     Strict,
     Tag,
+    model_serializer,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -66,11 +69,11 @@ from convcalc.layers.resample import ResampleLayer
 from convcalc.textsafe import echo
 
 __all__ = [
+    "GRAPH_INPUT",
     "LAYER_CLASSES",
     "MAX_REPEAT",
     "Aux",
     "Container",
-    "GRAPH_INPUT",
     "Graph",
     "GraphMerge",
     "GraphNode",
@@ -300,6 +303,20 @@ class GraphNode(BaseModel):
                      "properties": {"type": {"enum": merges}, "name": name,
                                     "from": {**names, "minItems": 2}}},
         }
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: SerializerFunctionWrapHandler,
+              info: SerializationInfo) -> Any:
+        """Return the node as it is written: the layer's (or merge's) keys and ``from``."""
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        reads = data.pop("from" if info.by_alias else "reads", None)
+        node = data.get("node")
+        flat = dict(node) if isinstance(node, dict) else {"node": node}
+        if reads is not None:
+            flat["from"] = reads
+        return flat
 
     def sources(self, previous: str) -> tuple[str, ...]:
         """Return the names this node reads; ``previous`` is the node before it."""

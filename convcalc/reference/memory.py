@@ -26,11 +26,11 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from convcalc.layers.containers import GRAPH_INPUT
 from convcalc.reference.lookup import layer_op
 from convcalc.reference.ops._op import Positions
 from convcalc.reference.ops.pool import WINDOW_BOUND_BYTES
 from convcalc.reference.ops.resample import TAP_TABLE_BYTES
-from convcalc.layers.containers import GRAPH_INPUT
 from convcalc.reference.plan import Block, GraphBlock, Leaf, Merge, Node
 from convcalc.results import Report
 

@@ -132,11 +132,11 @@ def _sequence(nodes: Sequence[PlanNode], rows: _Rows) -> Iterator[Node]:
                 steps: list[GraphStep] = []
                 for step in turn.steps:
                     if isinstance(step.node, Merge):
-                        merge = step.node
-                        row = rows.take(False, merge.kind)
-                        merge = merge if row is merge.row else Merge(merge.kind, row,
-                                                                     merge.index)
-                        steps.append(GraphStep(step.name, step.reads, merge=merge))
+                        joined = step.node
+                        row = rows.take(False, joined.kind)
+                        if row is not joined.row:
+                            joined = Merge(joined.kind, row, joined.index)
+                        steps.append(GraphStep(step.name, step.reads, merge=joined))
                     else:
                         steps.append(GraphStep(step.name, step.reads,
                                                tuple(_sequence((step.node,), rows))))
