@@ -347,6 +347,14 @@ CASES.update({
     "instancenorm 3d": ("2x3x3x3", [{"type": "instancenorm", "affine": True}]),
 })
 
+# A graph: a skip read twice, a padded layer (its pad module is a step of its own) and a
+# merge whose name torch reserves.
+CASES["graph"] = ("3x9x9", [{"type": "graph", "name": "g", "nodes": [
+    {"type": "conv", "name": "a", "filters": 4, "kernel": 2, "padding": [[1, 0], [0, 1]]},
+    {"type": "conv", "name": "b", "filters": 3, "kernel": 3, "padding": 1, "from": ["input"]},
+    {"type": "concat", "name": "forward", "from": ["a", "input", "b"]},
+    {"type": "maxpool", "name": "p", "kernel": 2, "from": ["forward"]}]}])
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_case_matches_report(name: str) -> None:

@@ -582,7 +582,7 @@ def test_every_registered_type_is_tested_here() -> None:
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
         "residual", "parallel", "aux", "layernorm", "groupnorm", "instancenorm",
         "hardsigmoid", "mish", "elu", "prelu", "layer_scale", "stochastic_depth",
-        "channel_shuffle", "slice",
+        "channel_shuffle", "slice", "graph",
     }
 
 

@@ -288,6 +288,33 @@ layers:
   - {type: linear, units: 8}
   - {type: layernorm, affine: false}
 """
+# A graph: a skip around a downsampling path, a pad module's layer, a nested residual
+# node, repeated twice; and a graph inside a parallel branch.
+SYNTHETIC["graph"] = """
+name: graph
+input: 3x12x10
+layers:
+  - type: graph
+    name: g
+    repeat: 2
+    nodes:
+      - {type: conv, name: down, filters: 4, kernel: 3, stride: 2, padding: [[1, 0], [0, 1]]}
+      - {type: upsample, name: up, scale: 2}
+      - type: residual
+        name: res
+        layers: [{type: conv, filters: 4, kernel: 3, padding: 1}]
+      - {type: conv, name: side, filters: 4, kernel: 1, from: [input]}
+      - {type: concat, name: cat, from: [res, side, up]}
+      - {type: conv, name: out, filters: 3, kernel: 1}
+  - type: parallel
+    merge: add
+    branches:
+      - []
+      - - type: graph
+          nodes:
+            - {type: maxpool, name: p, kernel: 3, stride: 1, padding: 1}
+            - {type: add, name: m, from: [p, input]}
+"""
 SYNTHETIC["norms_1d"] = """
 name: norms_1d
 input: 3x17
