@@ -399,3 +399,54 @@ def test_memory_estimate_holds_a_graphs_live_values() -> None:
     other = analyze(container)
     assert estimate.value_bytes == estimate_memory(build_plan(container, other),
                                                    other).value_bytes
+
+
+def test_reserved_names_cover_the_graph_helper() -> None:
+    """Every attribute of the exported Graph module is a name the exporter renames, and a
+    merge named like one (``forward``) keeps its name: it keys a value, not a module."""
+    pytest.importorskip("torch")
+    from torch import nn
+
+    from convcalc.export import to_pytorch
+    from convcalc.export.pytorch import TORCH_RESERVED_NAMES
+
+    data = {"input": "2x4x4", "layers": [graph("g", [
+        {"type": "relu", "name": "a"},
+        {"type": "add", "name": "forward", "from": ["a", "input"]}])]}
+    _, model = _export(data)
+    (child,) = model.children()
+    attributes = set(dir(child)) | set(vars(child)) | set(dir(nn.ModuleDict()))
+    attributes = {a for a in attributes if not (a.startswith("__") and a.endswith("__"))}
+    attributes -= {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    assert attributes <= TORCH_RESERVED_NAMES
+    assert "('forward', 'add', ('a', None))" in to_pytorch(net(data))
+
+
+# ------------------------------------------------------------------ every command
+
+GRAPH_FILE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "graph_residual.yaml"
+
+
+def test_every_command_takes_a_graph(run_cli: Any, tmp_path: Path) -> None:
+    """net in every format, --depth, --explain, diff, export, verify, plot and solve inputs
+    all run on a graph file; the folded table keeps the graph's subtotal row, whose
+    4,672 params are the block's (two 16·16·9 convs and two batchnorms of 32)."""
+    path = str(GRAPH_FILE)
+    for fmt in ("table", "json", "csv", "markdown"):
+        assert run_cli("net", path, "--format", fmt).exit_code == 0, fmt
+    folded = run_cli("net", path, "--depth", "0", "--format", "csv")
+    assert folded.exit_code == 0
+    rows = [line.split(",") for line in folded.stdout.splitlines()[1:]]
+    assert [(row[0], row[1], row[6]) for row in rows] == [("block", "graph", "4672")]
+    explained = run_cli("net", path, "--explain")
+    assert "FLOPs = (2 − 1)·16·8·8 = 1,024" in explained.stdout
+    assert "add: 16×8×8 + 16×8×8 → 16×8×8 (equal shapes, elementwise)" in explained.stdout
+    assert run_cli("diff", path, path).exit_code == 0
+    out = tmp_path / "graph.py"
+    assert run_cli("export", path, "--to", "pytorch", "-o", str(out)).exit_code == 0
+    assert "Graph(" in out.read_text()
+    assert run_cli("verify", path).exit_code == 0
+    assert run_cli("solve", "inputs", path).exit_code == 0
+    if __import__("importlib").util.find_spec("matplotlib"):
+        assert run_cli("plot", path, "-o", str(tmp_path / "graph.png")).exit_code == 0
+        assert (tmp_path / "graph.png").stat().st_size > 0

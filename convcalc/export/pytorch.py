@@ -118,6 +118,8 @@ class _Entry:
         turns: for a loop over repeat copies, ``(first, stop)``.
         reads: for a step of a graph, the entries whose values it reads (None: the
             graph's input), written by their settled names.
+        merge: a graph's merge step: its name keys a value, not a module, so torch's
+            reserved names are not renamed (other names still avoid it).
     """
 
     name: str
@@ -127,6 +129,7 @@ class _Entry:
     pads: _Entry | None = None
     turns: tuple[int, int] | None = None
     reads: tuple[_Entry | None, ...] | None = None
+    merge: bool = False
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -252,7 +255,8 @@ class _Writer:
             reads = tuple(bound[name] for name in step.reads)
             if isinstance(step.node, MergeStep):
                 entry = _Entry(step.name, Code(constant(step.node.kind)),
-                               _change(step.node.row), step.node.row.name, reads=reads)
+                               _change(step.node.row), step.node.row.name, reads=reads,
+                               merge=True)
                 entries.append(entry)
             else:
                 made = self.nodes([step.node])
@@ -301,7 +305,7 @@ class _Writer:
         """Give the children of one module names torch accepts, unique among them."""
         taken = {entry.name for entry in entries if entry.pads is None}
         for entry in entries:
-            if entry.pads is None and _reserved(entry.name):
+            if entry.pads is None and not entry.merge and _reserved(entry.name):
                 name = entry.name
                 while _reserved(name) or name in taken:
                     name += "_"
