@@ -365,12 +365,12 @@ class Graph(Container):
                     f"the name {echo(name)} is already used by nodes[{index_of[name]}]; the "
                     "nodes of a graph have unique names", index, "name")
             reads = graph_node.sources(previous)
-            available = [GRAPH_INPUT, *index_of]
             for source in reads:
                 if source not in index_of and source != GRAPH_INPUT:
                     raise _wiring_error(
                         f"'from' names {echo(source)}, which is not an earlier node or "
-                        f"input; it can read: {_listed(available)}", index, "from")
+                        f"input; it can read: {_listed([GRAPH_INPUT, *index_of])}", index,
+                        "from")
             if merge and (graph_node.reads is None or len(reads) < 2):
                 count = ("none" if graph_node.reads is None
                          else f"{len(reads)} ({_listed(reads)})" if reads else "0")
