@@ -88,6 +88,10 @@ OPS = {
            "sigmoid]]}",
     "after": "{type: residual, layers: [relu], after: [relu]}",
     "aux": "{type: aux, layers: [global_avgpool, flatten, {type: linear, units: 4}]}",
+    "graph": "{type: graph, nodes: [{type: conv, name: a, filters: 3, kernel: 3, padding: 1}, "
+             "{type: maxpool, name: p, kernel: 3, stride: 1, padding: 1, from: [input]}, "
+             "{type: add, name: m, from: [a, p]}, {type: relu, name: r}, "
+             "{type: concat, name: c, from: [r, input, a]}]}",
 }
 SHAPES = ["1x900", "2x24x20", "1x5x6x7"]
 
