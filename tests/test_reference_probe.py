@@ -39,7 +39,7 @@ from convcalc.reference import kernels
 from convcalc.reference.field import Supports
 from convcalc.reference.lookup import layer_op
 from convcalc.reference.ops._window import spatial_per_dim, window_options
-from convcalc.reference.plan import Block, Leaf, Node, build_plan
+from convcalc.reference.plan import Block, GraphBlock, Leaf, Merge, Node, build_plan
 from convcalc.reference.probe import ProbePass, resolve_shared
 from convcalc.reference.verify import MAX_CHECKED_UNITS, MAX_PROBE_WORK, verify
 
@@ -69,8 +69,20 @@ class _FullProbe:
 
     def nodes(self, nodes: Sequence[Node], x: Any) -> Any:
         for node in nodes:
-            x = self.block(node, x) if isinstance(node, Block) else self.leaf(node, x)
+            if isinstance(node, GraphBlock):
+                x = self.graph(node, x)
+            else:
+                x = self.block(node, x) if isinstance(node, Block) else self.leaf(node, x)
         return x
+
+    def graph(self, block: GraphBlock, x: Any) -> Any:
+        # every value kept by name: each step reads the ones it names
+        values = {"input": x}
+        for step in block.steps:
+            inputs = [values[name] for name in step.reads]
+            values[step.name] = (self.joined(step.merge, inputs) if step.merge is not None
+                                 else self.nodes(step.nodes, inputs[0]))
+        return values[block.output]
 
     def block(self, block: Block, x: Any) -> Any:
         outputs = [self.nodes(body, x) if body else x for body in block.bodies]
@@ -78,7 +90,10 @@ class _FullProbe:
             return x
         if block.merge is None:
             return self.nodes(block.after, outputs[0])
-        if block.merge.kind == "mul":
+        return self.nodes(block.after, self.joined(block.merge, outputs))
+
+    def joined(self, merge: Merge, outputs: list[Any]) -> Any:
+        if merge.kind == "mul":
             # a branch broadcast along the probed dim is held fixed: left out of the union
             axis = 2 + self.dim
             longest = max(out.shape[axis] for out in outputs if out is not _GLOBAL)
@@ -88,8 +103,8 @@ class _FullProbe:
         if any(out is _GLOBAL for out in outputs):
             return _GLOBAL
         y = (kernels.add(*outputs) > 0).astype(np.float32)
-        self.read(block.merge.index, y)
-        return self.nodes(block.after, y)
+        self.read(merge.index, y)
+        return y
 
     def leaf(self, leaf: Leaf, x: Any) -> Any:
         if x is _GLOBAL:
