@@ -41,9 +41,10 @@ from convcalc.layers import REGISTRY, LayerSpec
 from convcalc.spec import LAYER_TYPES, Layer, Network
 from convcalc.textsafe import MAX_ECHO, echo, printable, shorten
 
-__all__ = ["IMAGE_CHANNELS", "MAX_DIGITS", "MAX_FILE_BYTES", "MAX_MERGED_KEYS", "MAX_NESTING",
-           "MAX_NODES", "MAX_SIGNAL_CHANNELS", "NetworkSource", "input_note", "load_network",
-           "network_from_data", "parse_network"]
+__all__ = ["IMAGE_CHANNELS", "MAX_DIGITS", "MAX_FILE_BYTES", "MAX_LAYERS_BY_NODE",
+           "MAX_MERGED_KEYS", "MAX_NESTING", "MAX_NODES", "MAX_SIGNAL_CHANNELS",
+           "NetworkSource", "input_note", "load_network", "network_from_data",
+           "parse_network"]
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """The largest network file read."""
