@@ -9,17 +9,28 @@ text is composed again and the error's location followed through the nodes.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import errno
 import functools
+import operator
 import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    TypeVar,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
 
 if TYPE_CHECKING:
     import yaml
@@ -31,9 +42,10 @@ from convcalc.layers.merges import MERGES
 from convcalc.spec import LAYER_TYPES, Layer, Network
 from convcalc.textsafe import MAX_ECHO, echo, printable, shorten
 
-__all__ = ["IMAGE_CHANNELS", "MAX_DIGITS", "MAX_FILE_BYTES", "MAX_MERGED_KEYS", "MAX_NESTING",
-           "MAX_NODES", "MAX_SIGNAL_CHANNELS", "NetworkSource", "input_note", "load_network",
-           "network_from_data", "parse_network"]
+__all__ = ["IMAGE_CHANNELS", "MAX_DIGITS", "MAX_FILE_BYTES", "MAX_LAYERS_BY_NODE",
+           "MAX_MERGED_KEYS", "MAX_NESTING", "MAX_NODES", "MAX_SIGNAL_CHANNELS",
+           "NetworkSource", "input_note", "load_network", "network_from_data",
+           "parse_network"]
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """The largest network file read."""
@@ -44,6 +56,11 @@ MAX_NESTING = 200
 """The deepest nesting of lists and mappings a file may have."""
 
 
+
+MAX_LAYERS_BY_NODE = 10_000
+"""Plain networks with up to this many layer entries are validated layer by layer, each by
+its own class; larger ones whole. The loop costs about 5 µs a layer more than pydantic's one
+pass, and building the union of every type about 50 ms: they meet near 10,000 layers."""
 
 MAX_DIGITS = 100
 """The most digits a number in a network file may have (no field takes more than ten;
@@ -454,7 +471,10 @@ def network_from_data(data: Any, name: str, text: str | None = None, *,
 
     ``shared`` says that the data holds objects reached more than once (YAML aliases):
     those are validated once each, by node, so the cost is that of the file rather than
-    of its expansion. Plain trees are validated whole, which is faster, and again by node
+    of its expansion. A network of up to ``MAX_LAYERS_BY_NODE`` layers is validated by
+    node too, each layer by its own class, so that only the types it uses build their
+    validators (every type's would cost a start-up more than the rest of a small run);
+    larger plain trees are validated whole, which is faster per layer, and again by node
     only when they are invalid, to find the first error in the file's order.
     """
     if not isinstance(data, dict):
@@ -463,7 +483,7 @@ def network_from_data(data: Any, name: str, text: str | None = None, *,
             f"got {_kind(data)}", source=name, line=1,
         )
     try:
-        if not shared:
+        if not shared and _layer_count(data.get("layers")) > MAX_LAYERS_BY_NODE:
             try:
                 return NetworkSource(Network.model_validate(data), name, text)
             except ValidationError:
@@ -516,11 +536,11 @@ class _NodeValidator:
         head = dict(self.data)
         if isinstance(head.get("layers"), list):  # check the network's own fields first
             head["layers"] = ["identity"]
-        self._validate(Network.model_validate, head, (), is_layer=False, original=self.data)
+        self._validate(_validated_network, head, (), is_layer=False, original=self.data)
         whole = dict(self.data)
         if "layers" in whole:
             whole["layers"] = self._layer_list(whole["layers"], ("layers",))
-        network: Network = self._validate(Network.model_validate, whole, (), is_layer=False,
+        network: Network = self._validate(_validated_network, whole, (), is_layer=False,
                                           original=self.data)
         return network
 
@@ -559,7 +579,7 @@ class _NodeValidator:
     def _layer(self, value: Any, path: Location) -> Any:
         if isinstance(value, str):  # a bare name: one model for every ``- relu``
             if value not in self.names:
-                self.names[value] = self._validate(_layer_adapter().validate_python, value, path,
+                self.names[value] = self._validate(_validated_layer, value, path,
                                                    is_layer=True)
             return self.names[value]
         if not isinstance(value, dict):
@@ -581,7 +601,7 @@ class _NodeValidator:
                     bodies[field] = (self._branches(value[field], child) if field == "branches"
                                      else self._layer_list(value[field], child))
                     prepared[field] = self._sample(bodies[field])
-        model = self._validate(_layer_adapter().validate_python, prepared, path, is_layer=True,
+        model = self._validate(_validated_layer, prepared, path, is_layer=True,
                                original=value)
         if any(prepared[f] is not bodies[f] for f in bodies):
             model = model.model_copy(update=bodies)
@@ -621,6 +641,123 @@ class _NodeValidator:
 @functools.cache
 def _layer_adapter() -> TypeAdapter[Any]:
     return TypeAdapter(Layer)
+
+
+def _validated_layer(value: Any) -> Any:
+    """Return the layer model of one layer's data (a mapping or a bare type name) whose
+    containers' bodies are validated models already.
+
+    The layer is validated by its own class, so a run builds the validators of the types it
+    uses only; a container by its ``_shallow`` twin, whose bodies take the validated models
+    as they are instead of through the union of every type. When that fails, the data goes
+    through the union of every type (``Layer``), whose errors the messages are written for,
+    so an error reads exactly as it would have.
+    """
+    type_name = value if isinstance(value, str) else (
+        value.get("type") if isinstance(value, dict) else None)
+    cls = REGISTRY.get(type_name) if isinstance(type_name, str) else None
+    if cls is not None:
+        data = {"type": value} if isinstance(value, str) else value
+        try:
+            return _validated_by_twin(cls, data) if cls.container else cls.model_validate(data)
+        except ValidationError:
+            pass  # the union's error, below
+    return _layer_adapter().validate_python(value)
+
+
+def _validated_network(value: Any) -> Network:
+    """Return the network of ``value`` whose layers are validated models already (or a bare
+    name, for the check of the network's own fields), validated as ``_validated_layer``
+    validates a container: by its shallow twin, and on an error whole."""
+    layers = value.get("layers")
+    if isinstance(layers, list) and all(isinstance(layer, (LayerSpec, str))
+                                        for layer in layers):
+        data = {**value, "layers": [_validated_layer(layer) if isinstance(layer, str)
+                                    else layer for layer in layers]}
+        try:
+            return _validated_by_twin(Network, data)
+        except ValidationError:
+            pass  # Network's own error, below
+    return Network.model_validate(value)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _validated_by_twin(cls: type[_M], data: Any) -> _M:
+    """Return ``data`` validated by ``cls``'s shallow twin, as a ``cls`` with the same
+    values (each of those already validated: ``model_construct`` checks nothing again)."""
+    checked = _shallow(cls).model_validate(data)
+    return cls.model_construct(_fields_set=checked.model_fields_set,
+                               **{field: getattr(checked, field) for field in cls.model_fields})
+
+
+@functools.cache
+def _shallow(cls: type[BaseModel]) -> type[BaseModel]:
+    """Return ``cls`` (a container or ``Network``) with its layer-list fields taking
+    validated layer models (``LayerSpec``) instead of the union of every layer type.
+
+    Same fields, constraints, defaults and validators otherwise, so data it accepts is
+    data ``cls`` accepts, with the same values; its schema holds no other layer class.
+    """
+    fields: dict[str, Any] = {}
+    # The declared types, resolved (a container's are forward references until its schema
+    # is built); an Annotated type's extras are in the field's info already.
+    hints = get_type_hints(cls, include_extras=True)
+    for field, info in cls.model_fields.items():
+        declared = hints[field]
+        if get_origin(declared) is Annotated:
+            declared = get_args(declared)[0]
+        annotation = _without_union(declared)
+        if annotation is not declared:
+            twin = copy.copy(info)
+            twin.annotation = annotation
+            fields[field] = (annotation, twin)
+    return create_model(f"_Shallow{cls.__name__}", __base__=(_Unregistered, cls), **fields)
+
+
+class _Unregistered(BaseModel):
+    """Mixin of a shallow twin: defining it registers no layer type (``LayerSpec``'s
+    subclass hook would make the twin the class of its types)."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        pass
+
+
+def _without_union(annotation: Any) -> Any:
+    """Return ``annotation`` with the ``Layer`` union in it replaced by ``LayerSpec``."""
+    if annotation is Layer:
+        return LayerSpec
+    args = get_args(annotation)
+    origin = get_origin(annotation)
+    if not args or origin is None:
+        return annotation
+    replaced = tuple(_without_union(arg) for arg in args)
+    if all(new is old for new, old in zip(replaced, args, strict=True)):
+        return annotation
+    if origin is list:
+        return list[replaced[0]]  # type: ignore[valid-type]
+    return functools.reduce(operator.or_, replaced)  # a union: list[Layer] | None
+
+
+def _layer_count(layers: Any, limit: int = MAX_LAYERS_BY_NODE) -> int:
+    """Return how many layer entries ``layers`` holds, containers' bodies included, counting
+    no further than past ``limit``."""
+    count, pending = 0, [layers]
+    while pending and count <= limit:
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            count += 1
+            pending.extend(v for k, v in value.items() if k in _BODY_FIELDS)
+        else:
+            count += 1
+    return count
+
+
+_BODY_FIELDS = frozenset(field for fields in _CONTAINER_FIELDS.values() for field in fields)
 
 
 def _kind(value: Any) -> str:

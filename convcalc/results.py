@@ -13,10 +13,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, PrivateAttr
 
 from convcalc.common import Frozen
-from convcalc.layers import LayerSpec
 
 if TYPE_CHECKING:  # convcalc.plan annotates with the rows defined here
+    from convcalc.layers import LayerSpec
     from convcalc.plan import Plan
+
+    LayerOfRow = LayerSpec | None
+else:
+    # A row's layer is set by the analysis, never read from input, and left out of the
+    # JSON; typed as the layer base class only for mypy, so that importing the results
+    # (DType, for the command lines' --dtype) does not import the whole layer library.
+    LayerOfRow = Any
 
 __all__ = ["AuxTotals", "DType", "LayerRow", "LayerWarning", "ReceptiveField", "Report",
            "Totals"]
@@ -99,7 +106,7 @@ class LayerRow(Frozen):
     global_context: bool = False
     bias_params: int = Field(0, exclude=True)
     location: tuple[str | int, ...] = Field((), exclude=True)
-    spec: LayerSpec | None = Field(None, exclude=True)
+    spec: LayerOfRow = Field(None, exclude=True)
     fields_in: Any = Field(None, exclude=True)
     fields_out: Any = Field(None, exclude=True)
     branch_shapes: tuple[tuple[int, ...], ...] = Field((), exclude=True)

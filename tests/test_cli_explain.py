@@ -90,3 +90,44 @@ def test_net_json_explains_every_leaf(run_cli: Callable[..., Any]) -> None:
     assert [e["layer"] for e in data["explanations"]] == leaves
     concat = next(e for e in data["explanations"] if e["layer"] == "skip1.skip2.concat")
     assert concat["lines"][0] == "concat: channels = 32 + 32 = 64, spatial 32×32 kept"
+
+
+# ResNet-18's top level, as examples/resnet18.yaml writes it: conv1, bn1, relu, maxpool, the
+# four stages layer1..layer4 (containers, which have no formulas of their own), avgpool,
+# flatten, fc. Folded to --depth 0, only these rows are shown, so only their formulas are.
+RESNET18_TOP_LEAVES = ["conv1", "bn1", "relu", "maxpool", "avgpool", "flatten", "fc"]
+
+
+def test_folded_json_explains_only_the_rows_it_keeps(run_cli: Callable[..., Any]) -> None:
+    """--depth 0 --format json --explain: the explanations are those of the kept rows."""
+    data = json.loads(run_cli("net", str(EXAMPLES / "resnet18.yaml"), "--depth", "0",
+                              "--explain", "--format", "json").stdout)
+    assert [row["name"] for row in data["layers"]] == [
+        "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool",
+        "flatten", "fc"]
+    assert [e["layer"] for e in data["explanations"]] == RESNET18_TOP_LEAVES
+
+
+def test_folded_json_keeps_the_merges_of_kept_blocks(run_cli: Callable[..., Any]) -> None:
+    """--depth 2 keeps each block's layers and its add (depth 2 under stage and block)."""
+    data = json.loads(run_cli("net", str(EXAMPLES / "resnet18.yaml"), "--depth", "2",
+                              "--explain", "--format", "json").stdout)
+    kept = [row["name"] for row in data["layers"] if not row["container"]]
+    assert [e["layer"] for e in data["explanations"]] == kept
+    assert "layer2.0.add" in kept
+    assert "layer2.0.downsample.0" not in kept  # depth 3: folded into its downsample row
+
+
+def test_folded_table_and_markdown_explain_only_the_rows_shown(
+        run_cli: Callable[..., Any]) -> None:
+    """The table's and the Markdown's formulas follow the fold as the JSON's do."""
+    table = run_cli("net", str(EXAMPLES / "resnet18.yaml"), "--depth", "0", "--explain")
+    worked = table.stdout.split("\nWorked formulas\n")[1]
+    headings = [line.split(" (")[0] for line in worked.splitlines()
+                if line and not line.startswith(" ")]
+    assert headings == RESNET18_TOP_LEAVES
+    markdown = run_cli("net", str(EXAMPLES / "resnet18.yaml"), "--depth", "0", "--explain",
+                       "--format", "markdown").stdout
+    named = [line.split("**")[1] for line in markdown.split("### Worked formulas")[1]
+             .splitlines() if line.startswith("**")]
+    assert named == RESNET18_TOP_LEAVES

@@ -50,6 +50,17 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
+# A value written out ([[0, 1], [0, 1]], [default: conv]) or a call (α·(eˣ − 1)) is one
+# token: its spaces are not places to break a line. A parenthesis after a space is prose.
+_TOKEN = re.compile(r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]|(?<=\S)\([^()]*\)")
+
+
+def _uncut(token: str, text: str) -> bool:
+    """Tell whether every occurrence of ``token`` in the re-flowed ``text`` is on one line."""
+    joined = "\n".join(" ".join(line.split()) for line in text.splitlines())
+    return joined.count(token) == joined.replace("\n", " ").count(token) > 0
+
+
 def _choices(param: Any) -> list[str]:
     values = getattr(getattr(param, "type_descriptor", None), "choices", None) or ()
     return [str(v.value if isinstance(v, Enum) else v) for v in values]
@@ -76,6 +87,8 @@ def test_help_reads_well(path: tuple[str, ...], command: Command, width: int) ->
             continue
         assert param.help, f"{' '.join(path)}: {param.name} has no help"  # type: ignore[attr-defined]
         assert _flat(param.help).rstrip(".") in flat  # type: ignore[attr-defined]
+        for token in _TOKEN.findall(_flat(param.help)):  # type: ignore[attr-defined]
+            assert _uncut(token, text), f"{param.name}: {token} is cut across lines"
         for choice in _choices(param):
             assert re.search(rf"(?<![\w-]){re.escape(choice)}(?![\w-])", text), choice
         if param.param_type_name != "option":
@@ -86,6 +99,21 @@ def test_help_reads_well(path: tuple[str, ...], command: Command, width: int) ->
         spelled = row.strip().split("  ")[0]
         takes_value = not (getattr(param, "is_flag", False) or getattr(param, "count", False))
         assert bool(re.search(r" [A-Z][A-Z-]*$", spelled)) == takes_value, row
+
+
+def test_value_examples_are_never_cut() -> None:
+    """At 80 columns --pad's help wraps before [[0, 1], [0, 1]] rather than inside it (the
+    help column is 80 − 34 = 46 wide: "(before, after) per dimension [[0, 1], [0," would
+    fit, cutting the value), at every occurrence."""
+    lines = _help(("layer",), 80).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  -p, --pad"))
+    assert [line.strip() for line in lines[start + 2:start + 4]] == [
+        "(none), one int, one per dimension [1, 2], or",
+        "(before, after) per dimension",
+    ]
+    assert lines[start + 4].strip() == "[[0, 1], [0, 1]]. conv_transpose: PyTorch's"
+    assert lines[start + 8].strip() == "(before, after) per dimension"
+    assert lines[start + 9].strip() == "[[0, 1], [0, 1]]."
 
 
 def test_top_level_help_lists_every_command_on_one_line() -> None:

@@ -57,16 +57,43 @@ def test_lecture_flops() -> None:
 
 
 def test_non_whole_division_names_the_unread_row() -> None:
-    """(32 − 3 + 0)/2 = 14.5 rounds down to 14, and the last input row is never read."""
+    """(32 − 3 + 0)/2 = 14.5 rounds down to 14 along H and W alike: one line, which names
+    the last input row along H and the last input column along W, as the warning does."""
     lines = one_layer("3x32x32", "{type: conv, filters: 4, kernel: 3, stride: 2}")
     assert lines[0] == ("out = (32 − 3 + 0)/2 = 14.5 → floor → 14 + 1 = 15; the last input "
-                        "row is never read")
+                        "row along H and the last input column along W are never read")
+
+
+def test_unread_column_is_a_column() -> None:
+    """3×32×33, K 2, S 3: H is whole ((32 − 2)/3 = 10), W is not ((33 − 2)/3 = 10.33…):
+    W's line says the last input column, and the 1 column between windows, are unread."""
+    lines = one_layer("3x32x33", "{type: conv, filters: 4, kernel: 2, stride: 3}")
+    assert lines[:2] == (
+        "H: out = (32 − 2 + 0)/3 + 1 = 11",
+        "W: out = (33 − 2 + 0)/3 = 10.33… → floor → 10 + 1 = 11; the last input column is "
+        "never read, as the 1 column between windows is anyway (a window of 2 at stride 3)",
+    )
+
+
+def test_each_dim_names_its_own_slices() -> None:
+    """3×8×34×34, K 3, S 3: (8 − 3)/3 leaves 5 mod 3 = 2 planes along D, (34 − 3)/3 one row
+    along H and one column along W; D differs, so each dim has its line."""
+    lines = one_layer("3x8x34x34", "{type: conv, filters: 4, kernel: 3, stride: 3}")
+    assert lines[:3] == (
+        "D: out = (8 − 3 + 0)/3 = 1.66… → floor → 1 + 1 = 2; the last 2 input planes are "
+        "never read",
+        "H: out = (34 − 3 + 0)/3 = 10.33… → floor → 10 + 1 = 11; the last input row is never "
+        "read",
+        "W: out = (34 − 3 + 0)/3 = 10.33… → floor → 10 + 1 = 11; the last input column is "
+        "never read",
+    )
 
 
 def test_several_rows_unread() -> None:
-    """(5 − 3 + 0)/3 = 0.66… leaves the last 2 input rows unread; the decimal is cut."""
+    """(5 − 3 + 0)/3 = 0.66… leaves the last 2 input positions of a 1-D input unread; the
+    decimal is cut."""
     lines = one_layer("1x5", "{type: avgpool, kernel: 3}")
-    assert ("out = (5 − 3 + 0)/3 = 0.66… → floor → 0 + 1 = 1; the last 2 input rows are "
+    assert ("out = (5 − 3 + 0)/3 = 0.66… → floor → 0 + 1 = 1; the last 2 input positions are "
             "never read") in lines
 
 
@@ -78,11 +105,13 @@ def test_remainder_in_padding_is_not_a_lost_row() -> None:
 
 
 def test_wide_stride_gap_is_explained() -> None:
-    """A 1×1 stride-2 conv on 56 leaves the last row, as it leaves every other row."""
+    """A 1×1 stride-2 conv on 56×56 leaves the last row and column, as it leaves every other
+    row and column."""
     lines = one_layer("64x56x56", "{type: conv, filters: 128, kernel: 1, stride: 2}")
     assert lines[0] == ("out = (56 − 1 + 0)/2 = 27.5 → floor → 27 + 1 = 28; the last input row "
-                        "is never read, as the 1 row between windows is anyway (a window of 1 "
-                        "at stride 2)")
+                        "along H and the last input column along W are never read, as the 1 "
+                        "row and the 1 column between windows are anyway (a window of 1 at "
+                        "stride 2)")
 
 
 def test_same_padding_odd_total() -> None:

@@ -200,14 +200,15 @@ def _emit_explained(report: "Report", output: OutputFormat, card: bool, view: "V
         explanation_text,
     )
 
+    folded = report.folded(view.depth)  # the formulas of the rows shown, in every format
     if output is OutputFormat.table:
         console().print(layer_card(report) if card else network_table(report, view=view))
-        console().print(explanation_text(report, explanations, headings=not card))
+        console().print(explanation_text(folded, explanations, headings=not card))
     elif output is OutputFormat.json:
-        sys.stdout.write(explained_json(report.folded(view.depth), explanations) + "\n")
+        sys.stdout.write(explained_json(folded, explanations) + "\n")
     else:
         sys.stdout.write(to_markdown(report, view=view)
-                         + explanation_markdown(report, explanations))
+                         + explanation_markdown(folded, explanations))
 
 
 def _version(value: bool) -> None:

@@ -16,7 +16,13 @@ from convcalc.cli.app import (
     emit,
     report_of,
 )
-from convcalc.cli.layer_flags import LEAF_TYPES, given_options, layer_network, with_layer_flags
+from convcalc.cli.layer_flags import (
+    LEAF_TYPES,
+    LayerFlagsCommand,
+    given_options,
+    layer_network,
+    with_layer_flags,
+)
 from convcalc.cli.output import ColumnsOption, DepthOption, ExactOption, parse_columns
 from convcalc.cli.sources import (
     InputOption,
@@ -53,7 +59,7 @@ else:
     """The choices of ``--type``: every leaf layer type, from the registry."""
 
 
-@app.command()
+@app.command(cls=LayerFlagsCommand)
 @with_layer_flags
 def layer(
     input_shape: Annotated[str, typer.Option(

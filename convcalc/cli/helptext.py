@@ -112,6 +112,36 @@ def _spelling(param: Any) -> str:
     return f"{names} {value}" if value else names
 
 
+_GLUE = "\u00a0"
+"""Stands for a space that must not break a line while text is wrapped (textwrap breaks at
+ASCII whitespace only), and is a space again once it is."""
+
+
+def _glued(text: str) -> str:
+    """Return ``text`` with the spaces inside a value written out (``[[0, 1], [0, 1]]``,
+    ``[default: conv]``) or a formula's call (``α·(eˣ − 1)``) made unbreakable, so that
+    wrapping never cuts such a token across lines; a parenthesis after a space is prose
+    and stays breakable."""
+    chars, open_groups = [], []
+    for i, char in enumerate(text):
+        if char == "[" or (char == "(" and i > 0 and not text[i - 1].isspace()):
+            open_groups.append(char)
+        elif char == "(":
+            open_groups.append("prose")
+        elif char in "])" and open_groups:
+            open_groups.pop()
+        glue = char == " " and any(group != "prose" for group in open_groups)
+        chars.append(_GLUE if glue else char)
+    return "".join(chars)
+
+
+def _wrap(text: str, width: int, **settings: Any) -> list[str]:
+    """Return ``text`` wrapped between words to ``width``, never inside a token
+    (``_glued``)."""
+    return [line.replace(_GLUE, " ") for line in textwrap.wrap(
+        _glued(text), width, break_long_words=False, break_on_hyphens=False, **settings)]
+
+
 def _rows(rows: Sequence[tuple[str, str]], width: int) -> list[str]:
     """Return ``(name, help)`` rows as lines: names in a column, help wrapped beside."""
     if not rows:
@@ -119,8 +149,7 @@ def _rows(rows: Sequence[tuple[str, str]], width: int) -> list[str]:
     column = min(max(len(name) for name, _ in rows), _NAME_COLUMN) + 4
     lines = []
     for name, text in rows:
-        wrapped = textwrap.wrap(text, max(20, width - column), break_long_words=False,
-                                break_on_hyphens=False) or [""]
+        wrapped = _wrap(text, max(20, width - column)) or [""]
         if len(name) + 4 > column:
             lines.append(f"  {name}")
             lines.extend(" " * column + part for part in wrapped)
@@ -135,9 +164,7 @@ def _paragraphs(text: str, width: int) -> list[str]:
     for paragraph in inspect.cleandoc(text).partition("\f")[0].split("\n\n"):
         words = " ".join(paragraph.split())
         if words:
-            lines.extend(textwrap.wrap(words, width - 2, break_long_words=False,
-                                       break_on_hyphens=False, initial_indent="  ",
-                                       subsequent_indent="  "))
+            lines.extend(_wrap(words, width - 2, initial_indent="  ", subsequent_indent="  "))
             lines.append("")
     return lines
 

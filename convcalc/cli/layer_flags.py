@@ -22,6 +22,10 @@ from typing import Annotated, Any, Literal, TypeVar, cast, get_args, get_origin
 import typer
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
+from typer._click import Context, Parameter
+from typer._coercion import RuntimeParam, resolve_type_descriptor
+from typer.core import TyperCommand, TyperOption
+from typer.models import OptionInfo
 
 from convcalc.cli.params import input_shape_or_reason
 from convcalc.errors import InputError, SpecError
@@ -36,6 +40,7 @@ __all__ = [
     "LEAF_TYPES",
     "FlagSource",
     "LayerFlag",
+    "LayerFlagsCommand",
     "flag_of",
     "layer_flags",
     "layer_network",
@@ -231,17 +236,23 @@ def _help(holders: list[tuple[str, FieldInfo]]) -> str:
     return " ".join(f"{', '.join(types)}: {text}." for text, types in by_text.items())
 
 
+def _option(flag: LayerFlag) -> tuple[str, ...]:
+    """Return the option declarations of ``flag``: ``--bias/--no-bias`` when negatable."""
+    if flag.negatable:
+        return (f"{flag.names[0]}/--no-{flag.names[0][2:]}",)
+    return flag.names
+
+
 def with_layer_flags(command: _F) -> _F:
     """Return ``command`` with one keyword parameter per layer flag added to its signature,
-    for typer to read; the command receives them in ``**options``."""
+    for typer to read; the command receives them in ``**options``. Register the command
+    with ``cls=LayerFlagsCommand``, which reads these flags' values without typer's
+    conversion."""
     signature = inspect.signature(command)
     fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
     generated = []
     for flag in layer_flags():
-        names = flag.names
-        if flag.negatable:
-            names = (f"{flag.names[0]}/--no-{flag.names[0][2:]}",)
-        option = typer.Option(*names, help=flag.help, show_default=False,
+        option = typer.Option(*_option(flag), help=flag.help, show_default=False,
                               rich_help_panel="Layer options",
                               metavar=None if flag.boolean else flag.metavar)
         kind = bool if flag.boolean else str
@@ -251,6 +262,51 @@ def with_layer_flags(command: _F) -> _F:
     command.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[p.replace(kind=p.KEYWORD_ONLY) for p in fixed] + generated)
     return command
+
+
+@dataclass(frozen=True)
+class _Verbatim(RuntimeParam):
+    """A flag's value as the command line gave it: its text, or a switch's True/False."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Context) -> Any:
+        return value
+
+
+class _LayerOption(TyperOption):
+    """A layer flag's option: its text goes to ``_value`` below unconverted.
+
+    typer converts each option's value through a pydantic ``TypeAdapter`` it builds on the
+    option's first use, which for the ~24 layer flags was a good part of ``convcalc
+    layer``'s start-up (docs/performance.md); these values are text (or a switch) that this
+    module reads itself, so there is nothing for the adapter to do.
+    """
+
+    def get_runtime_param(self) -> RuntimeParam:
+        return _Verbatim(parameter_info=self.type_descriptor.parameter_info,
+                         annotation=self.type_descriptor.annotation)
+
+
+def _layer_option(flag: LayerFlag) -> _LayerOption:
+    """Return the option of ``flag``: its spellings, help and metavar, no default."""
+    kind = bool if flag.boolean else str
+    return _LayerOption(
+        param_decls=[flag.parameter, *_option(flag)],
+        type_descriptor=resolve_type_descriptor(kind, OptionInfo()),
+        default=None, is_flag=True if flag.boolean else None, help=flag.help,
+        show_default=False, metavar=None if flag.boolean else flag.metavar,
+        rich_help_panel="Layer options")
+
+
+class LayerFlagsCommand(TyperCommand):
+    """The command of a function decorated with ``with_layer_flags``: its layer flags are
+    ``_LayerOption``s (read without typer's conversion), every other option as typer
+    builds it from the signature."""
+
+    def __init__(self, name: str | None, *, params: list[Parameter] | None = None,
+                 **settings: Any) -> None:
+        options = {flag.parameter: _layer_option(flag) for flag in layer_flags()}
+        super().__init__(name, params=[options.get(p.name or "", p) for p in params or []],
+                         **settings)
 
 
 def given_options(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -140,16 +140,21 @@ class Window:
         return messages
 
 
-_SLICE_OF_DIM = {"H": "row", "W": "column", "D": "plane", "L": "position"}
+SLICE_OF_DIM = {"H": "row", "W": "column", "D": "plane", "L": "position"}
 """What one input index along each dim is called: a row along H, a column along W."""
+
+
+def slice_of_dim(name: str, count: int = 1) -> str:
+    """Return what input indices along the dim ``name`` are called: ``row``, ``columns``."""
+    noun = SLICE_OF_DIM.get(name, "position")
+    return f"{noun}s" if count > 1 else noun
 
 
 def _slice(name: str, count: int) -> str:
     """Return ``last input column``, ``last 2 input rows``: the unread slices along ``name``."""
-    noun = _SLICE_OF_DIM.get(name, "position")
     if count > 1:
-        return f"last {count} input {noun}s"
-    return f"last input {noun}"
+        return f"last {count} input {slice_of_dim(name, count)}"
+    return f"last input {slice_of_dim(name)}"
 
 
 def resolve_window(

@@ -16,7 +16,7 @@ from fractions import Fraction
 from convcalc.common import dim_names
 from convcalc.geometry import transposed_output_size
 from convcalc.layers.base import Shape
-from convcalc.layers.window import Window
+from convcalc.layers.window import Window, slice_of_dim
 
 __all__ = [
     "Term",
@@ -138,25 +138,40 @@ class Worked:
 # ---------------------------------------------------------------- sliding windows
 
 
-def _unread_note(extent: int, stride: int, after: int, remainder: int) -> str:
-    """Return why the positions past the last window are left unread, and which they are."""
+def _unread_note(extent: int, stride: int, after: int, remainder: int,
+                 dims: Sequence[str]) -> str:
+    """Return why the positions past the last window are left unread, and which they are,
+    by the name of the input indices along each of ``dims`` (rows along H, columns along
+    W), as the warnings name them: ``the last input column is never read``, and for dims
+    that read alike ``the last input row along H and the last input column along W``."""
     lost = remainder - after
     if lost <= 0:
         return "only right padding is left unread"
-    rows = "the last input row is" if lost == 1 else f"the last {lost} input rows are"
+
+    def last(name: str) -> str:
+        return f"the last input {slice_of_dim(name)}" if lost == 1 else \
+            f"the last {lost} input {slice_of_dim(name, lost)}"
+
+    if len(dims) == 1:
+        unread = f"{last(dims[0])} {'is' if lost == 1 else 'are'}"
+    else:
+        unread = " and ".join(f"{last(name)} along {name}" for name in dims) + " are"
     gap = stride - extent
     if gap >= lost:
-        return (f"{rows} never read, as the {gap} row{'s' if gap > 1 else ''} between "
-                f"windows {'are' if gap > 1 else 'is'} anyway (a window of {extent} at "
-                f"stride {stride})")
-    return f"{rows} never read"
+        between = " and the ".join(f"{gap} {slice_of_dim(name, gap)}" for name in dims)
+        verb = "are" if gap > 1 or len(dims) > 1 else "is"
+        return (f"{unread} never read, as the {between} between windows {verb} anyway (a "
+                f"window of {extent} at stride {stride})")
+    return f"{unread} never read"
 
 
-def window_size_lines(window: Window, i: int) -> tuple[list[str], int]:
+def window_size_lines(window: Window, i: int,
+                      dims: Sequence[str] | None = None) -> tuple[list[str], int]:
     """Return the lines that work out dim ``i``'s output size, and that size.
 
     ``out = (32 − 5 + 2·2)/1 + 1 = 32``; a division that is not whole says how it was
-    rounded and which positions are left unread; ceil_mode says when PyTorch drops the
+    rounded and which positions are left unread, named for the dims the line stands for
+    (``dims``: dim ``i``'s name alone by default); ceil_mode says when PyTorch drops the
     last window. The size is the written arithmetic's, so it can be held against
     ``window.out``.
     """
@@ -179,7 +194,8 @@ def window_size_lines(window: Window, i: int) -> tuple[list[str], int]:
     value = decimal(Fraction(span, s))
     if not window.ceil_mode:
         out = whole + 1
-        note = _unread_note(extent, s, after, remainder)
+        names = dims if dims is not None else (dim_names(len(window.dims))[i],)
+        note = _unread_note(extent, s, after, remainder, names)
         lines.append(f"out = {head} = {value} → floor → {whole} + 1 = {out}; {note}")
         return lines, out
     out = whole + 2
@@ -208,10 +224,15 @@ def window_lines(window: Window, same: bool) -> tuple[list[str], tuple[int, ...]
     """Return the output-size lines of every dim (collapsed when alike) and the sizes."""
     sizes = [window_size_lines(window, i)[1] for i in range(len(window.dims))]
 
-    def lines(i: int) -> list[str]:
-        return (same_lines(window, i) if same else []) + window_size_lines(window, i)[0]
+    def lines(i: int, dims: Sequence[str] | None = None) -> list[str]:
+        return (same_lines(window, i) if same else []) + window_size_lines(window, i, dims)[0]
 
-    return lines_per_dim(len(window.dims), lines), tuple(sizes)
+    # Dims whose arithmetic is the same share one set of lines, which names the unread
+    # input of each (a row along H, a column along W); written for one dim to compare.
+    rank = len(window.dims)
+    if rank > 1 and all(lines(i, ("",)) == lines(0, ("",)) for i in range(rank)):
+        return lines(0, dim_names(rank)), tuple(sizes)
+    return lines_per_dim(rank, lines), tuple(sizes)
 
 
 def transposed_size_line(size: int, kernel: int, stride: int, dilation: int, padding: int,

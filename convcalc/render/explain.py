@@ -12,7 +12,14 @@ from convcalc.explain import Explanation
 from convcalc.render.cells import markdown_cell, terminal_text
 from convcalc.results import Report
 
-__all__ = ["explained_json", "explanation_markdown", "explanation_text"]
+__all__ = ["explained_json", "explanation_markdown", "explanation_text", "shown"]
+
+
+def shown(report: Report, explanations: Sequence[Explanation]) -> list[Explanation]:
+    """Return the explanations of the rows ``report`` holds, in order: a report folded by
+    ``--depth`` holds fewer rows, and the formulas of the rows folded away are not shown."""
+    names = {row.name for row in report.layers}
+    return [e for e in explanations if e.layer in names]
 
 
 def _headings(report: Report, explanations: Sequence[Explanation]) -> list[tuple[str, str]]:
@@ -27,8 +34,10 @@ def explanation_text(report: Report, explanations: Sequence[Explanation],
     """Return the formulas as rich text: a bold heading per layer, its lines indented.
 
     Without ``headings`` (the one-layer card names its layer already) the lines of the
-    single explanation follow the title alone.
+    single explanation follow the title alone. Only the rows ``report`` holds are
+    explained (``shown``).
     """
+    explanations = shown(report, explanations)
     text = Text("\n")
     text.append("Worked formulas\n", style="bold")
     for explanation, (name, rest) in zip(explanations, _headings(report, explanations),
@@ -43,7 +52,9 @@ def explanation_text(report: Report, explanations: Sequence[Explanation],
 
 
 def explanation_markdown(report: Report, explanations: Sequence[Explanation]) -> str:
-    """Return the formulas as Markdown: a heading, then a text block per layer."""
+    """Return the formulas as Markdown: a heading, then a text block per layer (of the
+    rows ``report`` holds)."""
+    explanations = shown(report, explanations)
     parts = ["", "### Worked formulas", ""]
     for explanation, (name, rest) in zip(explanations, _headings(report, explanations),
                                          strict=True):
@@ -54,7 +65,8 @@ def explanation_markdown(report: Report, explanations: Sequence[Explanation]) ->
 
 
 def explained_json(report: Report, explanations: Sequence[Explanation]) -> str:
-    """Return the JSON report with an ``explanations`` array after its other keys."""
+    """Return the JSON report with an ``explanations`` array after its other keys: one for
+    each layer and merge row the (perhaps folded) report holds."""
     data = report.model_dump(mode="json")
-    data["explanations"] = [e.model_dump(mode="json") for e in explanations]
+    data["explanations"] = [e.model_dump(mode="json") for e in shown(report, explanations)]
     return json.dumps(data, indent=2, ensure_ascii=False)
