@@ -62,7 +62,8 @@ def _fields_set(model: object) -> object:
 
 TYPES = ("adaptive_avgpool, adaptive_maxpool, aux, avgpool, batchnorm, channel_shuffle, conv, "
          "conv_transpose, dropout, elu, flatten, gelu, global_avgpool, global_maxpool, "
-         "groupnorm, hardsigmoid, hardswish, identity, instancenorm, layer_scale, layernorm, "
+         "graph, groupnorm, hardsigmoid, hardswish, identity, instancenorm, layer_scale, "
+         "layernorm, "
          "leaky_relu, linear, maxpool, mish, pad, parallel, prelu, relu, relu6, residual, "
          "sequential, sigmoid, silu, slice, softmax, stochastic_depth, tanh, upsample")
 
