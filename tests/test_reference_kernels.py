@@ -981,6 +981,18 @@ def activation_input(seed: int) -> np.ndarray:
     return x
 
 
+def test_every_activation_has_a_formula_here() -> None:
+    """Every elementwise activation without parameters, leaky ReLU and ELU (their default
+    options) is checked against a formula below: a new one fails here until it is."""
+    from convcalc.layers.elementwise import Activation, Elu, LeakyRelu
+
+    names = set(Activation.reference_ops) | {"leaky_relu", "elu"}
+    assert {Elu.model_fields["alpha"].default, LeakyRelu.model_fields["negative_slope"].default
+            } == {1.0, 0.01}
+    missing = sorted(names - set(ACTIVATION_FORMULAS))
+    assert not missing, f"no formula in ACTIVATION_FORMULAS for {', '.join(missing)}"
+
+
 @pytest.mark.parametrize("name", ACTIVATION_FORMULAS)
 def test_activation_matches_its_formula(name: str) -> None:
     """Each activation equals its textbook formula in float64, extremes and kinks included."""
