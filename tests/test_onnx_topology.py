@@ -16,13 +16,19 @@ from collections import Counter
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convcalc import analyze
-from convcalc.loader import network_from_data
+from convcalc.loader import network_from_data, parse_network
 from convcalc.onnx_import.dag import Node
 from convcalc.onnx_import.topology import MAX_DEPTH, nest
+from convcalc.results import Report
+from convcalc.schema import network_schema
+
+jsonschema = pytest.importorskip("jsonschema")
+SCHEMA = jsonschema.Draft202012Validator(network_schema())
 
 # ------------------------------------------------------------------ helpers
 
@@ -67,20 +73,29 @@ def flat(nodes: list[Node]) -> list[dict[str, Any]]:
 def leaf_rows(layers: list[dict[str, Any]], shape: list[int]) -> list[tuple[Any, ...]]:
     """Return each leaf row of the analysis: its own name, output shape, counts, field."""
     network = network_from_data({"input": shape, "layers": layers}, "<test>").network
-    report = analyze(network)
+    return rows_of(analyze(network))
+
+
+def rows_of(report: Report) -> list[tuple[Any, ...]]:
+    """Return a report's leaf rows: own name, type, output shape, counts, field."""
     return [(row.name.rsplit(".", 1)[-1], row.type, row.output_shape, row.params,
              row.non_trainable_params, row.macs, row.receptive_field, row.global_context)
             for row in report.layers if not row.container and row.spec is not None]
 
 
 def assert_counts_as_dag(nodes: list[Node], shape: list[int]) -> list[dict[str, Any]]:
-    """Assert that nest's layers give every leaf the DAG's numbers; return the layers."""
+    """Assert that nest's layers give every leaf the DAG's numbers, also once written as
+    YAML and read back, and that the JSON Schema takes them; return the layers."""
     layers = nest(nodes)
     nested = leaf_rows(layers, shape)
     reference = leaf_rows(flat(nodes), shape)
     assert Counter(row[0] for row in nested) == Counter(
         node.name for node in nodes if node.merge is None)
     assert sorted(nested, key=repr) == sorted(reference, key=repr)
+    data = {"name": "nested", "input": shape, "layers": layers}
+    text = yaml.safe_dump(data, sort_keys=False)
+    assert rows_of(analyze(parse_network(text, "nested.yaml").network)) == nested
+    assert not list(SCHEMA.iter_errors(data))
     return layers
 
 

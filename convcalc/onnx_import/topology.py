@@ -21,10 +21,11 @@ Two reductions run until one edge, from the input to the output, is left:
   nested adds.
 
 Before that, a ``concat`` whose first operands are those of an earlier ``concat`` reads
-that one instead (DenseNet concatenates ``[x, f1(x), f2(…)]`` anew for every layer): the
-value is the same, and the growing concatenations become a row of ``parallel`` blocks.
-(An ``add`` is not rewritten so: reusing an earlier sum would count fewer FLOPs than the
-file computes.)
+that one instead, when that one dominates its other operands (DenseNet concatenates
+``[x, f1(x), f2(…)]`` anew for every layer, and the next layer reads each): the value is
+the same, and the growing concatenations become a row of ``parallel`` blocks. (An ``add``
+is not rewritten so: reusing an earlier sum would count fewer FLOPs than the file
+computes.)
 
 When neither reduction applies, the graph is not series-parallel there. The smallest
 single-entry single-exit regions that are left (from a tensor that dominates the region
@@ -39,8 +40,8 @@ re-associated one the merge's name and a counter, a nested graph its output node
 Leaves keep their node names; the rows' order is the nodes' where nesting allows (a
 ``residual``'s heavier branch first, as torchvision writes a ResNet's body).
 
-The reductions cost about linear time in the nodes; each region left over costs a
-dominator pass over what remains (docs/performance.md gives the times).
+The reductions cost about linear time in the nodes; each round of regions left over costs
+a dominator pass over what remains (benchmarks/bench_onnx_topology.py measures both).
 """
 
 from __future__ import annotations
@@ -167,14 +168,13 @@ def _checked(nodes: Sequence[Node]) -> None:
         needed.update(node.inputs)
 
 
-def _common(tree: dict[str, str], order: dict[str, int], first: str, second: str,
-            sign: int) -> str:
-    """Return the nearest common ancestor of two vertices in a dominator tree (``sign``
-    1) or post-dominator tree (``sign`` -1), walking up by the nodes' order."""
+def _common(tree: dict[str, str], order: dict[str, int], first: str, second: str) -> str:
+    """Return the nearest common dominator of two vertices, walking up the dominator
+    ``tree`` by the nodes' order."""
     while first != second:
-        while sign * order[first] > sign * order[second]:
+        while order[first] > order[second]:
             first = tree[first]
-        while sign * order[second] > sign * order[first]:
+        while order[second] > order[first]:
             second = tree[second]
     return first
 
@@ -208,7 +208,7 @@ def _reassociated(nodes: Sequence[Node]) -> list[Node]:
             operands = (best[1], *operands[len(best[0]):])
         found = operands[0]
         for source in operands[1:]:
-            found = _common(dominator, order, found, source, 1)
+            found = _common(dominator, order, found, source)
         dominator[node.name] = found
         if node.merge == "concat":
             earlier.setdefault(node.inputs[0], []).append((node.inputs, node.name))
@@ -224,6 +224,7 @@ class _Reduction:
         self.order = {GRAPH_INPUT: -1} | {node.name: i for i, node in enumerate(nodes)}
         self.sink = nodes[-1].name
         self.taken = set(self.order)
+        self.counters: dict[str, int] = {}
         self.incoming: dict[str, list[_Edge]] = {GRAPH_INPUT: []}
         self.outgoing: dict[str, set[_Edge]] = {GRAPH_INPUT: set()}
         self.merge: dict[str, str] = {}
@@ -250,8 +251,8 @@ class _Reduction:
             if len(edges) == 1 and edges[0].source == GRAPH_INPUT:
                 return edges[0].label
             regions = self._regions()
-            if not regions:  # cannot happen: a stuck graph has a fork (the tests walk it)
-                raise AssertionError("no region left to write as a graph")
+            if not regions:  # the last merge always bounds one (see _regions)
+                raise RuntimeError("nest: no region left to write as a graph")
             for source, target, inside in regions:
                 self._collapse(source, target, inside)
                 pending.extend((source, target))
@@ -322,9 +323,10 @@ class _Reduction:
     def _fresh(self, base: str) -> str:
         """Return a name made from ``base`` that no node or made-up name has."""
         base = base[:_MAX_NAME - 8]
-        count = 1
+        count = self.counters.get(base, 0) + 1
         while f"{base}_{count}" in self.taken:
             count += 1
+        self.counters[base] = count
         name = f"{base}_{count}"
         self.taken.add(name)
         return name
@@ -335,49 +337,29 @@ class _Reduction:
 
     def _regions(self) -> list[tuple[str, str, set[str]]]:
         """Return the smallest single-entry single-exit regions left, not overlapping:
-        each its entry, its exit and its vertices."""
+        each its entry, its exit and its vertices.
+
+        A merge and its immediate dominator bound a region when nothing between them is
+        read beyond the merge (the region then takes only the entry's readers inside it).
+        The last merge left always does: a tensor read beyond it would have to meet the
+        output again at a later merge. So a stuck graph always has a region.
+        """
         order = self.order
-        alive = self._alive()
         dominator: dict[str, str] = {GRAPH_INPUT: GRAPH_INPUT}
-        post: dict[str, str] = {self.sink: self.sink}
-
-        def common(tree: dict[str, str], first: str, second: str, sign: int) -> str:
-            return _common(tree, order, first, second, sign)
-
-        for vertex in alive[1:]:
+        for vertex in self._alive()[1:]:
             sources = [edge.source for edge in self.incoming[vertex]]
             found = sources[0]
             for source in sources[1:]:
-                found = common(dominator, found, source, 1)
+                found = _common(dominator, order, found, source)
             dominator[vertex] = found
-        for vertex in reversed(alive[:-1]):
-            targets = [edge.target for edge in self.outgoing[vertex]]
-            found = targets[0]
-            for target in targets[1:]:
-                found = common(post, found, target, -1)
-            post[vertex] = found
-        # A merge and its immediate dominator bound a region when nothing between them
-        # is read from outside: the region takes only some of the entry's readers.
-        candidates: dict[tuple[str, str], set[str]] = {}
+        candidates: list[tuple[str, str, set[str]]] = []
         for vertex in self.merge:
             inside = self._between(dominator[vertex], vertex)
             if inside is not None:
-                candidates[dominator[vertex], vertex] = inside
-        if not candidates:  # then a fork and the merge that closes it, widened
-            for vertex in alive:
-                if len(self.outgoing[vertex]) < 2:
-                    continue
-                source, target = vertex, post[vertex]
-                while True:
-                    wider = common(dominator, source, target, 1)
-                    later = common(post, wider, target, -1)
-                    if (wider, later) == (source, target):
-                        break
-                    source, target = wider, later
-                candidates[source, target] = self._after(source, target)
+                candidates.append((dominator[vertex], vertex, inside))
         chosen: list[tuple[str, str, set[str]]] = []
-        for (source, target), inside in sorted(
-                candidates.items(), key=lambda item: order[item[0][1]] - order[item[0][0]]):
+        for source, target, inside in sorted(
+                candidates, key=lambda found: order[found[1]] - order[found[0]]):
             if all(order[target] <= order[start] or order[source] >= order[end]
                    for start, end, _ in chosen):
                 chosen.append((source, target, inside))
@@ -388,27 +370,21 @@ class _Reduction:
         to ``target``, or None when one of them is read from beyond ``target``."""
         inside = {source, target}
         frontier = [target]
+        last = self.order[target]
         while frontier:
             for edge in self.incoming[frontier.pop()]:
                 if edge.source not in inside:
+                    # Read after the exit: no region (found at once, so that the search
+                    # stays short where skips cross, as in a ladder of them).
+                    if any(self.order[read.target] > last
+                           for read in self.outgoing[edge.source]):
+                        return None
                     inside.add(edge.source)
                     frontier.append(edge.source)
         for vertex in inside:
             if vertex != source and vertex != target and any(
                     edge.target not in inside for edge in self.outgoing[vertex]):
                 return None
-        return inside
-
-    def _after(self, source: str, target: str) -> set[str]:
-        """Return the vertices reached from ``source`` up to ``target``."""
-        inside = {source}
-        frontier = [source]
-        while frontier:
-            for edge in self.outgoing[frontier.pop()]:
-                if edge.target not in inside:
-                    inside.add(edge.target)
-                    if edge.target != target:
-                        frontier.append(edge.target)
         return inside
 
     def _collapse(self, source: str, target: str, inside: set[str]) -> None:
