@@ -349,6 +349,27 @@ def test_convnext_like_network_is_a_flat_list() -> None:
         "s0b0_dw", "s0b0_norm", "s0b0_pw1", "s0b0_act", "s0b0_pw2", "s0b0_scale"]
 
 
+def test_shufflenet_unit_is_the_documented_parallel() -> None:
+    """ShuffleNetV2's chunk(2), a branch on the second half, concat and channel shuffle
+    nest as docs/format.md writes the unit: a parallel of the two slices, the shuffle
+    after it; 58·58 + 58·9 weights and 2·58·2 batchnorm ones (worked by hand)."""
+    nodes = [leaf("x1", "input", {"type": "slice", "channels": [0, 58]}),
+             leaf("x2", "input", {"type": "slice", "channels": [58, 116]}),
+             leaf("pw1", "x2", conv(58, 1)), leaf("bn1", "pw1", BN),
+             leaf("dw", "bn1", {**conv(58, 3), "groups": 58}), leaf("bn2", "dw", BN),
+             merge("cat", "concat", "x1", "bn2"),
+             leaf("shuffle", "cat", {"type": "channel_shuffle", "groups": 2})]
+    layers = assert_counts_as_dag(nodes, [116, 7, 7])
+    assert layers == [
+        {"type": "parallel", "merge": "concat", "branches": [
+            [named("x1", {"type": "slice", "channels": [0, 58]})],
+            [named("x2", {"type": "slice", "channels": [58, 116]}), named("pw1", conv(58, 1)),
+             named("bn1", BN), named("dw", {**conv(58, 3), "groups": 58}), named("bn2", BN)]]},
+        named("shuffle", {"type": "channel_shuffle", "groups": 2})]
+    assert sum(row[3] for row in leaf_rows(layers, [116, 7, 7])) == (
+        58 * 58 + 58 * 9 + 2 * 58 * 2)
+
+
 def test_an_add_of_three_becomes_nested_adds() -> None:
     """Add(x, f(x), g(f(x))) nests as x + (f(x) + g(f(x))): a residual whose body is f
     and a residual of g; the sum's FLOPs stay 2 per element, as the 3-way add's."""
@@ -587,3 +608,20 @@ def test_random_dags_count_as_the_dag(dag: tuple[list[Node], list[int]]) -> None
     every leaf has the DAG's shape, counts and receptive field, with the same names."""
     nodes, shape = dag
     assert_counts_as_dag(nodes, shape)
+
+
+def test_leaf_mappings_share_nothing_with_the_nodes() -> None:
+    """Two nodes whose layers hold one padding list give mappings with lists of their own,
+    so YAML writes no anchors; the nodes' layers stay as they were."""
+    padding = [[0, 1], [0, 1]]
+    layer = {"type": "maxpool", "kernel": 2, "stride": 1, "padding": padding}
+    nodes = [leaf("p1", "input", layer), leaf("p2", "p1", dict(layer))]
+    layers = nest(nodes)
+    assert layers == [named("p1", layer), named("p2", layer)]
+    assert layers[0]["padding"] is not padding and layers[1]["padding"] is not padding
+    assert layers[0]["padding"][0] is not padding[0]
+    assert "&" not in yaml.safe_dump(layers)
+    layers[0]["padding"][0][0] = 5
+    assert padding == [[0, 1], [0, 1]]
+    # (4 + 0 + 1 − 2) / 1 + 1 = 4 per side, twice.
+    assert leaf_rows(nest(nodes), [2, 4, 4])[-1][2] == (2, 4, 4)

@@ -422,6 +422,22 @@ def _leaves(items: Iterable[_Item]) -> int:
     return total
 
 
+def _copied(value: Any) -> Any:
+    """Return ``value`` with its lists and mappings copied (a file's values are small)."""
+    if isinstance(value, list):
+        return [_copied(inner) for inner in value]
+    if isinstance(value, dict):
+        return {key: _copied(inner) for key, inner in value.items()}
+    return value
+
+
+def _leaf_mapping(name: str, layer: dict[str, Any]) -> dict[str, Any]:
+    """Return a leaf's mapping: type, name, then the layer's keys, sharing no list or
+    mapping with ``layer`` (so that YAML writes no anchors, and a caller may edit it)."""
+    return {"type": layer["type"], "name": name,
+            **{key: _copied(value) for key, value in layer.items() if key != "type"}}
+
+
 def _layers(items: Sequence[_Item]) -> list[dict[str, Any]]:
     """Return the file's layers for a label, the activation after a residual's add in
     its ``after``."""
@@ -443,7 +459,7 @@ def _layers(items: Sequence[_Item]) -> list[dict[str, Any]]:
 def _layer(item: _Item, named: bool) -> dict[str, Any]:
     """Return one item's mapping; a container is named only when ``named`` (in a graph)."""
     if isinstance(item, _Leaf):
-        return {"type": item.layer["type"], "name": item.name, **item.layer}
+        return _leaf_mapping(item.name, item.layer)
     head: dict[str, Any] = {}
     if isinstance(item, _Region):
         head = {"type": "graph", "name": item.name} if named else {"type": "graph"}
@@ -501,7 +517,7 @@ def _flat_graph(nodes: Sequence[Node], source: str) -> dict[str, Any]:
             written.append({"type": node.merge, "name": node.name, "from": reads})
         else:
             assert node.layer is not None
-            mapping = {"type": node.layer["type"], "name": node.name, **node.layer}
+            mapping = _leaf_mapping(node.name, node.layer)
             if reads != [previous]:
                 mapping["from"] = reads
             written.append(mapping)
