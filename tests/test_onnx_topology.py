@@ -19,16 +19,20 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from convcalc import analyze
+from convcalc.layers.containers import merge_shapes
 from convcalc.loader import network_from_data, parse_network
 from convcalc.onnx_import.dag import Node
 from convcalc.onnx_import.topology import MAX_DEPTH, nest
 from convcalc.results import Report
 from convcalc.schema import network_schema
+from convcalc.spec import Layer
 
 jsonschema = pytest.importorskip("jsonschema")
 SCHEMA = jsonschema.Draft202012Validator(network_schema())
+LAYER: TypeAdapter[Any] = TypeAdapter(Layer)
 
 # ------------------------------------------------------------------ helpers
 
@@ -83,15 +87,36 @@ def rows_of(report: Report) -> list[tuple[Any, ...]]:
             for row in report.layers if not row.container and row.spec is not None]
 
 
+def node_by_node(nodes: list[Node], shape: list[int]) -> dict[str, tuple[Any, ...]]:
+    """Return each leaf's output shape, parameters, statistics and MACs, from its own
+    layer class applied to its input's shape, one node after another (merges by their
+    shape rule): the DAG evaluated without any container."""
+    shapes: dict[str, tuple[int, ...]] = {"input": tuple(shape)}
+    counts = {}
+    for node in nodes:
+        operands = [shapes[source] for source in node.inputs]
+        if node.merge is not None:
+            shapes[node.name] = merge_shapes(node.merge, operands)[0]
+            continue
+        step = LAYER.validate_python(node.layer).apply(operands[0])
+        shapes[node.name] = step.output_shape
+        counts[node.name] = (step.output_shape, step.cost.params,
+                             step.cost.non_trainable_params, step.cost.macs)
+    return counts
+
+
 def assert_counts_as_dag(nodes: list[Node], shape: list[int]) -> list[dict[str, Any]]:
-    """Assert that nest's layers give every leaf the DAG's numbers, also once written as
-    YAML and read back, and that the JSON Schema takes them; return the layers."""
+    """Assert that nest's layers give every leaf the DAG's numbers (node by node, and
+    the flat graph's receptive fields), also once written as YAML and read back, and
+    that the JSON Schema takes them; return the layers."""
     layers = nest(nodes)
     nested = leaf_rows(layers, shape)
     reference = leaf_rows(flat(nodes), shape)
     assert Counter(row[0] for row in nested) == Counter(
         node.name for node in nodes if node.merge is None)
     assert sorted(nested, key=repr) == sorted(reference, key=repr)
+    assert {row[0]: (row[2], row[3], row[4], row[5]) for row in nested} == node_by_node(
+        nodes, shape)
     data = {"name": "nested", "input": shape, "layers": layers}
     text = yaml.safe_dump(data, sort_keys=False)
     assert rows_of(analyze(parse_network(text, "nested.yaml").network)) == nested
