@@ -8,8 +8,9 @@ The graphs are built as the importer hands them over (``dag.Node`` lists, no onn
 - a ResNet of 1,000 basic blocks (9,000-odd nodes, a strided block with a downsample
   every 100): residuals with ``after``;
 - DenseNet blocks of 24 layers (10,000-odd nodes): the concat re-association;
-- a ladder of crossing skips (every rung reads the rung two back, so nothing nests):
-  the regions left over, whose time is the one that can grow faster than the nodes.
+- a ladder of crossing skips (every rung reads the rung two back, so nothing nests) and
+  a random mesh of convs and adds over the last 50 tensors: the regions left over, whose
+  search is the part that could grow faster than the nodes.
 
 For each: the median seconds of ``nest`` and of ``network_from_data`` + ``analyze`` on its
 result (the baseline: what ``convcalc net`` does with the layers afterwards), their ratio,
@@ -19,6 +20,7 @@ and the microseconds of ``nest`` per node. Run: ``python benchmarks/bench_onnx_t
 
 from __future__ import annotations
 
+import random
 import statistics
 import sys
 import time
@@ -100,6 +102,30 @@ def ladder(rungs: int) -> list[Node]:
     return nodes
 
 
+def mesh(count: int, window: int = 50, seed: int = 0) -> list[Node]:
+    """Return ``count`` random nodes, a third of them adds of two of the last ``window``
+    tensors, the rest convs mostly of the tensor before (skips crossing everywhere), less
+    the nodes the last one does not need."""
+    chooser = random.Random(seed)
+    nodes: list[Node] = []
+    names = ["input"]
+    for index in range(count):
+        if index % 3 == 2:
+            first, second = chooser.sample(names[-window:], 2)
+            nodes.append(Node(f"m{index}", (first, second), merge="add"))
+        else:
+            source = names[-1] if chooser.random() < 0.7 else chooser.choice(names[-window:])
+            nodes.append(Node(f"n{index}", (source,), CONV))
+        names.append(nodes[-1].name)
+    needed = {nodes[-1].name}
+    kept = []
+    for node in reversed(nodes):
+        if node.name in needed:
+            kept.append(node)
+            needed.update(node.inputs)
+    return kept[::-1]
+
+
 def median_seconds(run: Callable[[], Any], repeats: int) -> float:
     """Return the median wall time of ``repeats`` calls of ``run``."""
     times = []
@@ -116,7 +142,9 @@ def main() -> None:
              ("ResNet of 1,000 basic blocks", resnet(1_000)),
              ("DenseNet, 100 blocks of 24 layers", densenet(100)),
              ("ladder of 1,000 crossing rungs", ladder(1_000)),
-             ("ladder of 3,000 crossing rungs", ladder(3_000))]
+             ("ladder of 3,000 crossing rungs", ladder(3_000)),
+             ("random mesh from 10,000", mesh(10_000)),
+             ("random mesh from 100,000", mesh(100_000))]
     print("| graph | nodes | nest (s) | analysis (s) | nest / analysis | nest µs per node |")
     print("|---|---:|---:|---:|---:|---:|")
     for label, nodes in cases:

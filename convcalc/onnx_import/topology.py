@@ -70,6 +70,9 @@ _AFTER = frozenset({"relu", "relu6", "leaky_relu", "gelu", "silu", "elu", "mish"
                     "hardswish", "tanh"})
 """The activations taken into a ``residual``'s ``after`` when one follows its add."""
 _MAX_NAME = 200
+_SEARCH_PASSES = 8
+"""How many vertices, per vertex left, one round's region searches may meet before only
+the last merge's is made (see ``_Reduction._regions``)."""
 
 
 @dataclass(eq=False)
@@ -352,9 +355,18 @@ class _Reduction:
             for source in sources[1:]:
                 found = _common(dominator, order, found, source)
             dominator[vertex] = found
+        # Shortest first, while the searches have cost less than a few passes over the
+        # graph (where skips cross everywhere, every merge's search can be long); the
+        # last merge always, so that each round costs linear time and finds a region.
+        last = max(self.merge, key=order.__getitem__)
+        budget = _SEARCH_PASSES * len(dominator)
         candidates: list[tuple[str, str, set[str]]] = []
-        for vertex in self.merge:
-            inside = self._between(dominator[vertex], vertex)
+        for vertex in sorted(self.merge, key=lambda merge: order[merge] - order[
+                dominator[merge]]):
+            if budget <= 0 and vertex != last:
+                continue
+            inside, cost = self._between(dominator[vertex], vertex)
+            budget -= cost
             if inside is not None:
                 candidates.append((dominator[vertex], vertex, inside))
         chosen: list[tuple[str, str, set[str]]] = []
@@ -365,9 +377,10 @@ class _Reduction:
                 chosen.append((source, target, inside))
         return chosen
 
-    def _between(self, source: str, target: str) -> set[str] | None:
+    def _between(self, source: str, target: str) -> tuple[set[str] | None, int]:
         """Return the vertices on the paths from ``source`` (which dominates ``target``)
-        to ``target``, or None when one of them is read from beyond ``target``."""
+        to ``target``, or None when one of them is read from beyond ``target``; and how
+        many vertices the search met."""
         inside = {source, target}
         frontier = [target]
         last = self.order[target]
@@ -378,14 +391,14 @@ class _Reduction:
                     # stays short where skips cross, as in a ladder of them).
                     if any(self.order[read.target] > last
                            for read in self.outgoing[edge.source]):
-                        return None
+                        return None, len(inside)
                     inside.add(edge.source)
                     frontier.append(edge.source)
         for vertex in inside:
             if vertex != source and vertex != target and any(
                     edge.target not in inside for edge in self.outgoing[vertex]):
-                return None
-        return inside
+                return None, len(inside)
+        return inside, len(inside)
 
     def _collapse(self, source: str, target: str, inside: set[str]) -> None:
         """Replace the region from ``source`` to ``target`` by one edge through a graph."""
