@@ -455,6 +455,43 @@ def test_deep_nesting_past_the_limit_is_a_flat_graph() -> None:
     assert len(layers[1]["nodes"]) == 2 * (MAX_DEPTH + 5) - 1
 
 
+def nested_concats(depth: int) -> list[Node]:
+    """Return concat(f0, concat(f1, … concat(f[depth-1], f[depth]))) over one stem, each
+    f a conv of the stem: ``depth`` parallels, each inside the one before."""
+    nodes = [leaf("stem", "input", conv(2))]
+    nodes += [leaf(f"f{index}", "stem", conv(2)) for index in range(depth + 1)]
+    inner = f"f{depth}"
+    for index in reversed(range(depth)):
+        nodes.append(merge(f"cat{index}", "concat", f"f{index}", inner))
+        inner = f"cat{index}"
+    return nodes
+
+
+def nesting(layers: list[dict[str, Any]]) -> int:
+    """Return the deepest nesting of containers in ``layers``."""
+    deepest = 0
+    for layer in layers:
+        inner = [layer.get(key) or [] for key in ("layers", "shortcut", "after", "nodes")]
+        inner += layer.get("branches", [])
+        if layer["type"] in ("residual", "parallel", "graph", "sequential"):
+            deepest = max(deepest, 1 + max((nesting(body) for body in inner), default=0))
+    return deepest
+
+
+@pytest.mark.parametrize(("depth", "expected"), [(MAX_DEPTH, "parallel"),
+                                                 (MAX_DEPTH + 1, "graph")])
+def test_nesting_is_kept_to_max_depth(depth: int, expected: str) -> None:
+    """Parallels nested MAX_DEPTH deep are written so (and read back from YAML, whose
+    nesting limit they stay under: three levels each); one more and the block is a flat
+    graph of its nodes. The output has 2·(depth + 1) channels either way."""
+    nodes = nested_concats(depth)
+    layers = assert_counts_as_dag(nodes, [2, 4, 4])
+    assert [layer["type"] for layer in layers] == ["conv", expected]
+    assert nesting(layers) == (depth if expected == "parallel" else 1)
+    report = analyze(network_from_data({"input": [2, 4, 4], "layers": layers}, "t").network)
+    assert report.output_shape == (2 * (depth + 1), 4, 4)
+
+
 def test_malformed_dags_are_refused() -> None:
     """A node that reads a later node, an unread node, or a merge of one are ValueErrors."""
     with pytest.raises(ValueError, match="no earlier node"):
