@@ -28,11 +28,13 @@ is not rewritten so: reusing an earlier sum would count fewer FLOPs than the fil
 computes.)
 
 When neither reduction applies, the graph is not series-parallel there. The smallest
-single-entry single-exit regions that are left (from a tensor that dominates the region
-to one that post-dominates it) become ``graph`` containers, one edge each, and the
-reductions go on, so the rest stays nested. A nesting deeper than ``MAX_DEPTH`` containers
-(which the loader's nesting limit could refuse) is written as a flat ``graph`` of its
-nodes instead.
+single-entry single-exit regions left, each from a merge's immediate dominator to the
+merge where nothing between them is read beyond the merge (the region takes only those
+readers of its entry that lead into it, so a skip around it stays nested), become
+``graph`` containers, one edge each, shortest first and not overlapping, and the
+reductions go on, so the rest stays nested. A nesting deeper than ``MAX_DEPTH``
+containers (which the loader's nesting limit could refuse) is written as a flat ``graph``
+of its nodes instead.
 
 Containers are unnamed, so the analysis names them (``residual1``), except where a
 ``graph`` needs names: there a folded merge's container takes the merge node's name, a
@@ -445,10 +447,12 @@ def _copied(value: Any) -> Any:
 
 
 def _leaf_mapping(name: str, layer: dict[str, Any]) -> dict[str, Any]:
-    """Return a leaf's mapping: type, name, then the layer's keys, sharing no list or
-    mapping with ``layer`` (so that YAML writes no anchors, and a caller may edit it)."""
+    """Return a leaf's mapping: type, the node's name, then the layer's other keys,
+    sharing no list or mapping with ``layer`` (so that YAML writes no anchors, and a
+    caller may edit it)."""
     return {"type": layer["type"], "name": name,
-            **{key: _copied(value) for key, value in layer.items() if key != "type"}}
+            **{key: _copied(value) for key, value in layer.items()
+               if key not in ("type", "name")}}
 
 
 def _layers(items: Sequence[_Item]) -> list[dict[str, Any]]:
