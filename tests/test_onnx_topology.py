@@ -168,6 +168,9 @@ def test_basic_block_is_a_residual_with_its_relu_after() -> None:
                    named("conv2", conv(16)), named("bn2", BN)],
         "after": [named("relu", RELU)],
     }]
+    # Two 3×3 convs at stride 1: a 5×5 field, padding 2, the add's union of it and 1×1.
+    field = leaf_rows(layers, [16, 8, 8])[-1][6]
+    assert (field.size, field.stride, field.padding) == ((5, 5), (1, 1), (2, 2))
 
 
 def test_bottleneck_with_downsample_puts_the_body_first() -> None:
@@ -687,3 +690,9 @@ def test_leaf_mappings_share_nothing_with_the_nodes() -> None:
     assert padding == [[0, 1], [0, 1]]
     # (4 + 0 + 1 − 2) / 1 + 1 = 4 per side, twice.
     assert leaf_rows(nest(nodes), [2, 4, 4])[-1][2] == (2, 4, 4)
+
+
+def test_the_node_name_is_the_leaf_name() -> None:
+    """A leaf is named by its node, even if its layer mapping carries a name of its own."""
+    layers = nest([leaf("conv_a", "input", {**conv(4), "name": "other"})])
+    assert layers == [named("conv_a", conv(4))]
