@@ -1,0 +1,1 @@
+"""Reading ONNX model files into network files (the importer's package)."""
