@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr
 
-from convcalc.common import Frozen
+from convcalc.common import Frozen, Optimizer
 
 if TYPE_CHECKING:  # convcalc.plan annotates with the rows defined here
     from convcalc.layers import LayerSpec
@@ -25,7 +25,8 @@ else:
     # (DType, for the command lines' --dtype) does not import the whole layer library.
     LayerOfRow = Any
 
-__all__ = ["AuxTotals", "DType", "LayerRow", "LayerWarning", "ReceptiveField", "Report",
+__all__ = ["AuxTotals", "DType", "LayerRow", "LayerWarning", "Optimizer", "ReceptiveField",
+           "Report",
            "RowTraining", "SavedTensor", "Totals", "TrainingTotals"]
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -198,7 +199,7 @@ class TrainingTotals(Frozen):
             saved activations + the largest transient.
     """
 
-    optimizer: str
+    optimizer: Optimizer
     dtype: DType
     backward_macs: int
     backward_flops: int

@@ -15,8 +15,9 @@ optimizer state, saved activations and the peak). Each layer type's rule is its 
   and merge's output) is named once; a view (flatten, slice, the identity, an empty
   branch) is its input's value. A value kept by two rows (a ReLU's output that the next
   conv keeps as its input) is counted once, at the first, with its storage's bytes.
-* The largest transient: while a row's backward runs, its output's gradient and its
-  input's gradient are alive together (``transient_bytes``); the peak adds the largest.
+* The largest transient: while a row's backward runs, its output's gradient and the
+  input gradient it makes are alive together (``transient_bytes``; a view, add and
+  concat make none, they hand the gradient on); the peak adds the largest.
 
 Auxiliary heads are counted: they run while training. Pure: no torch, no I/O.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from convcalc.common import Frozen, shape_text
 from convcalc.errors import LayerError
@@ -35,25 +35,16 @@ from convcalc.layers.containers import GRAPH_INPUT
 from convcalc.layers.merges import merge_definition
 from convcalc.layers.worked import Term, equation, number, scaled
 from convcalc.plan import GraphTurn, Group, Leaf, Merge, Plan, PlanNode
-from convcalc.results import DType, LayerRow, RowTraining, SavedTensor, TrainingTotals
+from convcalc.results import (
+    DType,
+    LayerRow,
+    Optimizer,
+    RowTraining,
+    SavedTensor,
+    TrainingTotals,
+)
 
-__all__ = ["Optimizer", "TrainingSpec", "training_of"]
-
-
-class Optimizer(StrEnum):
-    """The optimizers whose state is counted (PyTorch's, not fused)."""
-
-    sgd = "sgd"
-    momentum = "momentum"
-    adam = "adam"
-    adamw = "adamw"
-
-    @property
-    def state_copies(self) -> int:
-        """Return how many tensors of the parameters' size the optimizer keeps: SGD none,
-        SGD with momentum one (the momentum buffer), Adam and AdamW two (exp_avg and
-        exp_avg_sq)."""
-        return {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}[self.value]
+__all__ = ["Optimizer", "TrainingSpec", "training_of"]  # Optimizer: from convcalc.results
 
 
 class TrainingSpec(Frozen):
@@ -173,9 +164,11 @@ class _Walk:
             self.nothing(row)
             return out
         element = self.batch * self.dtype.bytes
+        # a view's input gradient is a view of its output's
+        made = value.grad and not backward.view
         self.record(row, backward, {INPUT: value, OUTPUT: out}, out,
                     numel(row.output_shape) * element,
-                    numel(row.input_shape) * element if value.grad else 0)
+                    numel(row.input_shape) * element if made else 0)
         return out
 
     def merge(self, merge: Merge, inputs: Sequence[_Value]) -> _Value:
@@ -188,9 +181,11 @@ class _Walk:
         backward = merge_definition(merge.kind).backward(row.branch_shapes, grads)
         sources = {branch(i): value for i, value in enumerate(inputs)}
         element = self.batch * self.dtype.bytes
-        self.record(row, backward, sources, out, numel(row.output_shape) * element,
-                    sum(numel(shape) * element for shape, grad
-                        in zip(row.branch_shapes, grads, strict=True) if grad))
+        # add hands its gradient to every branch as it is, concat as views of it: only a
+        # product makes a new gradient per branch
+        made = sum(numel(shape) * element for shape, grad
+                   in zip(row.branch_shapes, grads, strict=True) if grad) if backward.flops else 0
+        self.record(row, backward, sources, out, numel(row.output_shape) * element, made)
         return out
 
     def group(self, group: Group, value: _Value) -> _Value:
@@ -286,7 +281,7 @@ def training_of(plan: Plan, rows: Sequence[LayerRow], batch: int, spec: Training
     saved = walk.sums.saved
     transient, transient_layer = walk.transient
     totals = TrainingTotals(
-        optimizer=spec.optimizer.value, dtype=dtype, backward_macs=walk.sums.macs,
+        optimizer=spec.optimizer, dtype=dtype, backward_macs=walk.sums.macs,
         backward_flops=walk.sums.flops, saved_bytes=saved, param_bytes=param_bytes,
         buffer_bytes=buffer_bytes, grad_bytes=param_bytes, optimizer_bytes=optimizer_bytes,
         master_bytes=master_bytes, transient_bytes=transient, transient_layer=transient_layer,

@@ -10,11 +10,14 @@ from convcalc.cli.app import (
     BatchOption,
     DTypeOption,
     FormatOption,
+    OptimizerOption,
     OutputFormat,
     StrictOption,
+    TrainingOption,
     app,
     emit,
     report_of,
+    training_spec,
 )
 from convcalc.cli.layer_flags import (
     LEAF_TYPES,
@@ -75,6 +78,8 @@ def layer(
     output: FormatOption = OutputFormat.table,
     strict: StrictOption = False,
     explained: ExplainOption = False,
+    training: TrainingOption = False,
+    optimizer: OptimizerOption = None,
     verified: Annotated[bool, typer.Option("--verify", help="Also run the layer on real "
                                            "arrays and confirm every number (table or "
                                            "json: then verify's JSON).")] = False,
@@ -88,7 +93,7 @@ def layer(
     Example: convcalc layer --input 3x32x32 --filters 10 --k 5 --pad 2
     """
     source = layer_network(input_shape, str(kind), given_options(options))
-    report = report_of(source, batch, dtype, strict)
+    report = report_of(source, batch, dtype, strict, training_spec(training, optimizer, dtype))
     if verified:
         from convcalc.cli.verify import verify_layer
 
@@ -112,6 +117,8 @@ def net(
                                        "parameters and of the MACs as bars.")] = False,
     strict: StrictOption = False,
     explained: ExplainOption = False,
+    training: TrainingOption = False,
+    optimizer: OptimizerOption = None,
 ) -> None:
     """A whole network from a YAML file: a row per layer, containers as subtotals, totals.
 
@@ -119,6 +126,6 @@ def net(
     """
     view = View(depth=depth, columns=parse_columns(columns), bars=bars, exact=exact)
     source = open_network(file, input_shape)
-    report = report_of(source, batch, dtype, strict)
+    report = report_of(source, batch, dtype, strict, training_spec(training, optimizer, dtype))
     with input_noted(source):
         emit(report, output, view=view, explanations=_explanations(report, explained))
