@@ -173,6 +173,8 @@ def layer_card(report: Report) -> Text:
         pairs.append(("Backward MACs", exact(row.training.backward_macs) + batch))
         pairs.append(("Backward FLOPs", exact(row.training.backward_flops)))
         pairs.append(("Saved for backward", f"{exact(row.training.saved_bytes)} B"))
-        pairs += [(label.strip(), f"{number} {short}".strip())
-                  for label, number, short in peak_lines(report)[2:]]
+        for label, number, short in peak_lines(report)[2:]:
+            rounded, _, note = short.partition("  ")
+            shown = f"{number} ({rounded})" if _unless_same(rounded, number) else number
+            pairs.append((label, f"{shown}  {note}".rstrip()))
     return _aligned(pairs)
