@@ -38,6 +38,7 @@ from convcalc.layers.worked import (  # the window lines are exported from here 
 )
 from convcalc.receptive_field import AxisField
 from convcalc.results import LayerRow, Report
+from convcalc.training import backward_lines
 
 __all__ = ["Explanation", "explain", "transposed_size_line", "window_size_lines"]
 
@@ -186,7 +187,7 @@ def _explanation(row: LayerRow, batch: int, worked: Worked, rf_lines: list[str],
         flops = total.value
     lines += rf_lines
     if row.training is not None:  # --training: the backward's formulas and what it keeps
-        lines += row.training.lines
+        lines += backward_lines(row.training, row.name)
     return Explanation(
         layer=row.name, type=row.type, lines=tuple(lines),
         output_shape=worked.output_shape, params=worked.params,

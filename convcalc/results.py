@@ -91,14 +91,18 @@ class RowTraining(Frozen):
         saved_bytes: bytes autograd keeps from the forward for this row's backward, a
             tensor kept by several rows counted at the first (a container: its subtree's).
         saved: each tensor kept, for the explanation; not in the JSON.
-        lines: the worked backward formulas, for the explanation; not in the JSON.
+        backward: the layer's backward rule as it gave it (``convcalc.layers.backward``),
+            from which ``convcalc.training.backward_lines`` writes the explanation; not
+            in the JSON.
+        batch: the batch the numbers are for; not in the JSON.
     """
 
     backward_macs: int
     backward_flops: int
     saved_bytes: int
     saved: tuple[SavedTensor, ...] = Field((), exclude=True)
-    lines: tuple[str, ...] = Field((), exclude=True)
+    backward: Any = Field(None, exclude=True)
+    batch: int = Field(1, exclude=True)
 
 
 class LayerRow(Frozen):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from convcalc.common import Frozen, shape_text
 from convcalc.errors import LayerError
 from convcalc.layers.backward import INPUT, OUTPUT, Backward, Saved, branch
-from convcalc.layers.base import numel
+from convcalc.layers.base import LayerSpec, numel
 from convcalc.layers.containers import GRAPH_INPUT
 from convcalc.layers.merges import merge_definition
 from convcalc.layers.worked import Term, equation, number, scaled
@@ -44,7 +44,7 @@ from convcalc.results import (
     TrainingTotals,
 )
 
-__all__ = ["Optimizer", "TrainingSpec", "training_of"]  # Optimizer: from convcalc.results
+__all__ = ["Optimizer", "TrainingSpec", "backward_lines", "training_of"]
 
 
 class TrainingSpec(Frozen):
@@ -93,6 +93,16 @@ class _Walk:
     sums: _Sums = field(default_factory=_Sums)
     values: int = 0
     transient: tuple[int, str | None] = (0, None)
+    # Networks repeat themselves: an equal layer on an equal input gives the same rule.
+    rules: dict[tuple[object, tuple[int, ...], bool], Backward] = field(default_factory=dict)
+
+    def backward(self, layer: LayerSpec, shape: tuple[int, ...], input_grad: bool) -> Backward:
+        """Return ``layer.backward(shape, input_grad)``, once per equal layer and input."""
+        key = (layer, shape, input_grad)
+        rule = self.rules.get(key)
+        if rule is None:
+            rule = self.rules[key] = layer.backward(shape, input_grad)
+        return rule
 
     def value(self, shape: Sequence[int], grad: bool) -> _Value:
         """Return a new value of ``shape`` (one sample) in the run's element type."""
@@ -111,8 +121,7 @@ class _Walk:
         input_macs = backward.input_macs.value if backward.input_macs else 0
         weight_macs = backward.weight_macs.value if backward.weight_macs else 0
         macs = (input_macs + weight_macs) * batch
-        elementwise = backward.flops.value * batch if backward.flops else 0
-        flops = 2 * macs + elementwise
+        flops = 2 * macs + (backward.flops.value * batch if backward.flops else 0)
         kept, saved_bytes = [], 0
         for saved in backward.saved:
             source = sources.get(saved.what)
@@ -125,13 +134,12 @@ class _Walk:
                 self.kept[ident] = row.name
                 saved_bytes += nbytes
             dtype = saved.dtype if saved.dtype in _DTYPE_BYTES else self.dtype.value
-            kept.append(SavedTensor(what=saved.what, shape=saved.shape, dtype=dtype,
-                                    batched=saved.batched, nbytes=nbytes,
-                                    counted_at=self.kept[ident]))
-        lines = _lines(backward, batch, macs, elementwise, flops, kept, row.name)
-        self.rows[id(row)] = RowTraining(backward_macs=macs, backward_flops=flops,
-                                         saved_bytes=saved_bytes, saved=tuple(kept),
-                                         lines=lines)
+            kept.append(SavedTensor.model_construct(
+                what=saved.what, shape=saved.shape, dtype=dtype, batched=saved.batched,
+                nbytes=nbytes, counted_at=self.kept[ident]))
+        self.rows[id(row)] = RowTraining.model_construct(
+            backward_macs=macs, backward_flops=flops, saved_bytes=saved_bytes,
+            saved=tuple(kept), backward=backward, batch=batch)
         self.sums.macs += macs
         self.sums.flops += flops
         self.sums.saved += saved_bytes
@@ -139,7 +147,8 @@ class _Walk:
             self.transient = (out_grad_bytes + in_grad_bytes, row.name)
 
     def nothing(self, row: LayerRow) -> None:
-        self.rows[id(row)] = RowTraining(backward_macs=0, backward_flops=0, saved_bytes=0)
+        self.rows[id(row)] = RowTraining.model_construct(backward_macs=0, backward_flops=0,
+                                                         saved_bytes=0, batch=self.batch)
 
     # ------------------------------------------------------------------ the tree
 
@@ -150,7 +159,7 @@ class _Walk:
 
     def leaf(self, leaf: Leaf, value: _Value) -> _Value:
         row = leaf.row
-        backward = leaf.layer.backward(row.input_shape, value.grad)
+        backward = self.backward(leaf.layer, row.input_shape, value.grad)
         takes_part = value.grad or row.params > 0
         if backward.needs_contiguous and not value.contiguous:
             value = self.value(row.input_shape, value.grad)  # the layer's contiguous copy
@@ -213,14 +222,21 @@ class _Walk:
 
     def subtotal(self, row: LayerRow, start: tuple[int, int, int]) -> None:
         macs, flops, saved = start
-        self.rows[id(row)] = RowTraining(backward_macs=self.sums.macs - macs,
-                                         backward_flops=self.sums.flops - flops,
-                                         saved_bytes=self.sums.saved - saved)
+        self.rows[id(row)] = RowTraining.model_construct(
+            backward_macs=self.sums.macs - macs, backward_flops=self.sums.flops - flops,
+            saved_bytes=self.sums.saved - saved, batch=self.batch)
 
 
-def _lines(backward: Backward, batch: int, macs: int, elementwise: int, flops: int,
-           kept: Sequence[SavedTensor], name: str) -> tuple[str, ...]:
-    """Return the worked backward formulas of one row, batch included."""
+def backward_lines(training: RowTraining, name: str) -> list[str]:
+    """Return the worked backward formulas of the row called ``name`` and what it keeps,
+    batch included (``--explain``); none for a row that takes no part in the backward."""
+    backward: Backward | None = training.backward
+    if backward is None:
+        return []
+    batch, kept = training.batch, training.saved
+    macs = training.backward_macs
+    elementwise = training.backward_flops - 2 * macs
+    flops = training.backward_flops
     note = f"batch {batch}" if batch > 1 else ""
 
     def scale(term: Term) -> Term:
@@ -252,7 +268,7 @@ def _lines(backward: Backward, batch: int, macs: int, elementwise: int, flops: i
                      f"{samples} = {tensor.nbytes:,} bytes{where}")
     if not kept and flops:
         lines.append("saved: nothing")
-    return tuple(lines)
+    return lines
 
 
 def training_of(plan: Plan, rows: Sequence[LayerRow], batch: int, spec: TrainingSpec,
