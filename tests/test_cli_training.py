@@ -72,9 +72,17 @@ def test_int8_training_is_one_line(run_cli: Any) -> None:
     """Training in int8 is refused, naming the dtype, exit 2."""
     result = run_cli("net", LENET, "--training", "--dtype", "int8")
     assert result.exit_code == 2
-    assert result.stderr.count("\n") == 1
-    assert "training needs a floating-point dtype" in result.stderr
+    assert result.stderr == ("error: --training needs a floating-point --dtype (float32, "
+                             "float16, bfloat16 or float64), got int8\n")
     assert result.stdout == ""
+
+
+def test_training_columns_need_training(run_cli: Any) -> None:
+    """--columns saved without --training would show empty cells: it is refused."""
+    result = run_cli("net", LENET, "--columns", "macs,saved")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: --columns saved counts a training step; add "
+                             "--training\n")
 
 
 def test_diff_training_json(run_cli: Any) -> None:

@@ -151,8 +151,12 @@ def training_spec(training: bool, optimizer: "Optimizer | None",
             raise InputError("--optimizer counts the optimizer state of a training step; "
                              "add --training")
         return None
+    from convcalc.results import DType
     from convcalc.training import TrainingSpec
 
+    if dtype is DType.int8:
+        raise InputError("--training needs a floating-point --dtype (float32, float16, "
+                         "bfloat16 or float64), got int8")
     return TrainingSpec(optimizer=optimizer or Optimizer.sgd, dtype=dtype)
 
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors "

@@ -34,7 +34,8 @@ from convcalc.cli.sources import (
     open_network,
     print_input_note,
 )
-from convcalc.render.columns import View
+from convcalc.errors import InputError
+from convcalc.render.columns import TRAINING_COLUMNS, View
 from convcalc.results import DType, Report
 
 if TYPE_CHECKING:
@@ -125,6 +126,10 @@ def net(
     Example: convcalc net zoo:resnet50 --input 3x512x512
     """
     view = View(depth=depth, columns=parse_columns(columns), bars=bars, exact=exact)
+    untrained = [name for name in view.columns or () if name in TRAINING_COLUMNS]
+    if untrained and not training:
+        raise InputError(f"--columns {', '.join(untrained)} counts a training step; add "
+                         "--training")
     source = open_network(file, input_shape)
     report = report_of(source, batch, dtype, strict, training_spec(training, optimizer, dtype))
     with input_noted(source):

@@ -134,4 +134,19 @@ def to_markdown(report: Report, depth: int | None = None, view: View | None = No
                       f"counted in the total; {count_text(aux.macs, full)} MACs, "
                       f"{count_text(aux.flops, full)} FLOPs and "
                       f"{memory_text(aux.activation_bytes, full)} not counted in it."]
+    training = totals.training
+    if training is not None:
+        full = view.exact
+        parts = [("parameters", training.param_bytes), ("buffers", training.buffer_bytes),
+                 ("gradients", training.grad_bytes),
+                 ("optimizer state", training.optimizer_bytes),
+                 ("master weights", training.master_bytes),
+                 ("saved activations", training.saved_bytes),
+                 ("largest transient", training.transient_bytes)]
+        summed = " + ".join(f"{what} {memory_text(value, full)}" for what, value in parts
+                            if value or what != "master weights")
+        lines += ["", f"Training step ({training.optimizer}, {training.dtype}, batch "
+                      f"{report.batch}): peak {memory_text(training.peak_bytes, full)} = "
+                      f"{summed}; backward {count_text(training.backward_macs, full)} MACs, "
+                      f"{count_text(training.backward_flops, full)} FLOPs."]
     return "\n".join(lines) + "\n"
