@@ -288,3 +288,36 @@ def test_explain_shows_the_backward_formulas() -> None:
     assert "dW MACs = 2·64·112·112·(3·7·7) = 236,027,904 (batch 2)" in explanation.lines
     assert ("saved: input 3×224×224 float32, 2 samples = 1,204,224 bytes"
             in explanation.lines)
+
+
+@pytest.mark.parametrize(("layer", "flops", "kept"), [
+    # conv 1→2 1×1 on 1×2×2 gives 2×2×2 = 8 elements, 32 bytes
+    ("layernorm", 7 * 8, 32 + 4 * 4 + 4 * 4),  # a mean and inverse std per position
+    ("instancenorm", 4 * 8, 32 + 2 * 4 + 2 * 4),  # per channel, no affine
+    ({"type": "instancenorm", "affine": True, "track_running_stats": True}, 7 * 8,
+     32 + 2 * 4 + 2 * 4 + 2 * 4 + 2 * 2 * 4),  # and the γ and running-statistics copies
+    ({"type": "groupnorm", "groups": 1}, 7 * 8, 32 + 4 + 4),  # one group
+    ("prelu", 2 * 8, 32),
+    ("layer_scale", 2 * 8, 32),
+    ({"type": "upsample", "scale": 2}, 2 * 4 * 4, 0),  # one add per output element
+    ({"type": "pad", "padding": 1}, 0, 0),
+    ({"type": "channel_shuffle", "groups": 2}, 0, 0),
+    ("leaky_relu", 8, 32),
+    ("softmax", 3 * 8, 32),
+])
+def test_more_layer_types_by_hand(layer: Any, flops: int, kept: int) -> None:
+    """After a conv, each type's backward FLOPs and kept bytes, worked by hand."""
+    report = trained([{"type": "conv", "filters": 2, "kernel": 1, "bias": False}, layer],
+                     [1, 2, 2])
+    last = [r for r in report.layers if not r.container][-1]
+    assert numbers(report, last.name)[1:] == (flops, kept)
+
+
+def test_add_and_concat_keep_nothing() -> None:
+    """A residual add and a concat hand their gradient on: nothing computed or kept."""
+    for merge in ("add", "concat"):
+        report = trained([{"type": "conv", "filters": 2, "kernel": 1},
+                          {"type": "parallel", "merge": merge, "branches": [
+                              [], [{"type": "conv", "filters": 2, "kernel": 1}]]}],
+                         [1, 2, 2])
+        assert numbers(report, f"parallel1.{merge}") == (0, 0, 0)
