@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from convcalc.loader import NetworkSource, load_network, parse_network
     from convcalc.results import DType, LayerRow, ReceptiveField, Report, Totals
     from convcalc.spec import LAYER_TYPES, Layer, Network
+    from convcalc.training import TrainingSpec
 
 # Where each public name lives: importing ``convcalc`` (as ``convcalc --help`` does) loads
 # none of them until one is used, so the command line starts without the whole core.
@@ -36,6 +37,7 @@ _HOME = {
     "DType": "results", "LayerRow": "results", "ReceptiveField": "results",
     "Report": "results", "Totals": "results",
     "LAYER_TYPES": "spec", "Layer": "spec", "Network": "spec",
+    "TrainingSpec": "training",
 }
 
 
@@ -71,6 +73,7 @@ __all__ = [
     "Report",
     "SpecError",
     "Totals",
+    "TrainingSpec",
     "VerificationFailed",
     "__version__",
     "analyze",

@@ -24,7 +24,7 @@ context. Rows come in the nodes' order, then the graph's subtotal.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from convcalc.common import as_number
 from convcalc.errors import LayerError, format_location
@@ -53,6 +53,9 @@ from convcalc.results import (
 )
 from convcalc.spec import Network
 from convcalc.textsafe import echo
+
+if TYPE_CHECKING:  # convcalc.training is imported only when a training step is asked for
+    from convcalc.training import TrainingSpec
 
 __all__ = [
     "MAX_FULL_NAME",
@@ -555,11 +558,14 @@ def analyze(
     batch: int = 1,
     dtype: DType = DType.float32,
     strict: bool = False,
+    training: TrainingSpec | None = None,
 ) -> Report:
     """Return the report of ``network``: every layer's shapes, counts and receptive field.
 
     MACs, FLOPs and activation bytes are for ``batch`` samples; parameters are not.
-    With ``strict``, the first warning is raised as a LayerError instead.
+    With ``strict``, the first warning is raised as a LayerError instead. With
+    ``training``, every row and the totals also carry the cost of a training step
+    (``convcalc.training``, docs/training.md); without it both are None.
     The report carries the walk's plan tree as ``report.plan`` (not in the JSON).
     Raises LayerError when the layers do not fit together or exceed MAX_LAYERS rows.
     """
@@ -594,12 +600,31 @@ def analyze(
         param_bytes=(params + non_trainable) * dtype.bytes,
         aux=aux,
     )
+    plan = Plan(network, nodes)
+    if training is not None:
+        totals = _with_training(plan, rows, batch, dtype, training, totals)
     report = Report.model_construct(
         name=network.name, input_shape=tuple(network.input), output_shape=out, batch=batch,
         dtype=dtype, layers=rows, totals=totals, warnings=tuple(walk.warnings),
     )
-    report._plan = Plan(network, nodes)  # the one writer of the report's plan
+    report._plan = plan  # the one writer of the report's plan
     return report
+
+
+def _with_training(plan: Plan, rows: tuple[LayerRow, ...], batch: int, dtype: DType,
+                   training: TrainingSpec, totals: Totals) -> Totals:
+    """Give every row its training numbers; return the totals with the training totals.
+
+    The rows are this call's own and not yet in a report; the plan holds the very same
+    objects, so each gets its numbers in place and the plan and the report stay one.
+    """
+    from convcalc.training import training_of
+
+    per_row, training_totals = training_of(plan, rows, batch, training, dtype)
+    for row in rows:
+        # the rows were made with model_construct a moment ago: set once, before sharing
+        object.__setattr__(row, "training", per_row[id(row)])
+    return totals.model_copy(update={"training": training_totals})
 
 
 class ShapeRow(NamedTuple):

@@ -2,17 +2,19 @@
 
 ``Frozen`` is the base of the frozen result models; ``dim_names`` and ``shape_text`` are
 how shapes are named and written everywhere (``H``, ``W``; ``3×224×224``); ``as_number``
-turns an exact fraction into the JSON number the results carry.
+turns an exact fraction into the JSON number the results carry; ``Optimizer`` is the word
+list of ``--optimizer``, here so that the command line's help loads nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Frozen", "as_number", "dim_names", "shape_text"]
+__all__ = ["Frozen", "Optimizer", "as_number", "dim_names", "shape_text"]
 
 
 class Frozen(BaseModel):
@@ -34,3 +36,19 @@ def shape_text(shape: Sequence[int | float]) -> str:
 def as_number(value: Fraction) -> int | float:
     """Return a fraction as an int when it is whole, else as the nearest float."""
     return int(value) if value.denominator == 1 else float(value)
+
+
+class Optimizer(StrEnum):
+    """The optimizers whose state a training step counts (PyTorch's, not fused)."""
+
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    adamw = "adamw"
+
+    @property
+    def state_copies(self) -> int:
+        """Return how many tensors of the parameters' size the optimizer keeps: SGD none,
+        SGD with momentum one (the momentum buffer), Adam and AdamW two (exp_avg and
+        exp_avg_sq)."""
+        return {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}[self.value]

@@ -14,8 +14,8 @@ from typing import Literal
 from convcalc.common import Frozen
 from convcalc.results import SCHEMA_VERSION, DType, LayerRow, ReceptiveField, Report
 
-__all__ = ["COMPARED", "AuxTotalsChange", "NetworkDiff", "RowChange", "RowState", "TotalChange",
-           "TotalsChange", "diff_reports"]
+__all__ = ["COMPARED", "TRAINING_QUANTITIES", "AuxTotalsChange", "NetworkDiff", "RowChange",
+           "RowState", "TotalChange", "TotalsChange", "TrainingChange", "diff_reports"]
 
 COMPARED = ("type", "input_shape", "output_shape", "params", "non_trainable_params", "macs",
             "flops", "activation_bytes", "receptive_field")
@@ -111,6 +111,38 @@ class AuxTotalsChange(Frozen):
     activation_bytes: TotalChange
 
 
+TRAINING_QUANTITIES = ("peak_bytes", "param_bytes", "buffer_bytes", "grad_bytes",
+                       "optimizer_bytes", "master_bytes", "saved_bytes", "transient_bytes",
+                       "backward_macs", "backward_flops")
+"""The counts of the report's ``totals.training`` (results.TrainingTotals) a diff compares,
+the peak first."""
+
+
+class TrainingChange(Frozen):
+    """A training step's totals (``--training``) in both networks, each a TotalChange.
+
+    Attributes:
+        peak_bytes, param_bytes, buffer_bytes, grad_bytes, optimizer_bytes, master_bytes,
+            saved_bytes, transient_bytes, backward_macs, backward_flops: each total
+            before, after and the change.
+    """
+
+    peak_bytes: TotalChange
+    param_bytes: TotalChange
+    buffer_bytes: TotalChange
+    grad_bytes: TotalChange
+    optimizer_bytes: TotalChange
+    master_bytes: TotalChange
+    saved_bytes: TotalChange
+    transient_bytes: TotalChange
+    backward_macs: TotalChange
+    backward_flops: TotalChange
+
+    def items(self) -> tuple[tuple[str, TotalChange], ...]:
+        """Return (key, change) for each training total, the peak first."""
+        return tuple((quantity, getattr(self, quantity)) for quantity in TRAINING_QUANTITIES)
+
+
 class TotalsChange(Frozen):
     """The report's totals in both networks: results.Totals's keys, each a TotalChange.
 
@@ -146,6 +178,7 @@ class NetworkDiff(Frozen):
         receptive_fields: each network's receptive field at its last layer that has one.
         rows: every row of either network, in order, with its status.
         totals: each total in both networks and the change, keyed as the report's.
+        training: the training step's totals in both networks (``--training``), else None.
         schema_version: the JSON contract's version (docs/json.md).
     """
 
@@ -160,6 +193,7 @@ class NetworkDiff(Frozen):
     receptive_fields: tuple[ReceptiveField | None, ReceptiveField | None]
     rows: tuple[RowChange, ...]
     totals: TotalsChange
+    training: TrainingChange | None = None
 
     def shown(self, everything: bool = False) -> tuple[RowChange, ...]:
         """Return the rows to show: all with ``everything``, else all but the unchanged."""
@@ -226,8 +260,14 @@ def diff_reports(a: Report, b: Report) -> NetworkDiff:
             quantity: TotalChange.of(getattr(a.totals.aux, quantity, 0),
                                      getattr(b.totals.aux, quantity, 0))
             for quantity in AUX_QUANTITIES})
+    training = None
+    if a.totals.training is not None and b.totals.training is not None:
+        training = TrainingChange(**{
+            quantity: TotalChange.of(getattr(a.totals.training, quantity),
+                                     getattr(b.totals.training, quantity))
+            for quantity in TRAINING_QUANTITIES})
     return NetworkDiff(
-        a_name=a.name, b_name=b.name, batch=a.batch, dtype=a.dtype,
+        a_name=a.name, b_name=b.name, batch=a.batch, dtype=a.dtype, training=training,
         input_shapes=(a.input_shape, b.input_shape),
         output_shapes=(a.output_shape, b.output_shape),
         receptive_fields=(_last_field(a), _last_field(b)),

@@ -2,7 +2,9 @@
 
 ``explain(report)`` walks a report's rows the way the analysis made them and gives back one
 ``Explanation`` per layer and merge: lines such as ``out = (32 − 5 + 2·2)/1 + 1 = 32``,
-``params = 10·(3·5·5) + 10 = 760`` and ``RF = 1 + (5−1)·1 = 5``. Each layer type
+``params = 10·(3·5·5) + 10 = 760`` and ``RF = 1 + (5−1)·1 = 5``; with a training step
+counted, the backward's (``dW MACs = …``, ``saved: input …``), which
+``convcalc.training`` wrote from each layer's ``backward`` rule. Each layer type
 writes its own formulas (``LayerSpec.explain``, from the values its ``resolve`` gives,
 in ``convcalc.layers``); what is left here is what every row shares: the MACs and FLOPs
 lines with the batch, and the receptive-field lines from the index maps. The right-hand
@@ -36,6 +38,7 @@ from convcalc.layers.worked import (  # the window lines are exported from here 
 )
 from convcalc.receptive_field import AxisField
 from convcalc.results import LayerRow, Report
+from convcalc.training import backward_lines
 
 __all__ = ["Explanation", "explain", "transposed_size_line", "window_size_lines"]
 
@@ -183,6 +186,8 @@ def _explanation(row: LayerRow, batch: int, worked: Worked, rf_lines: list[str],
         lines.append(equation("FLOPs", total, text))
         flops = total.value
     lines += rf_lines
+    if row.training is not None:  # --training: the backward's formulas and what it keeps
+        lines += backward_lines(row.training, row.name)
     return Explanation(
         layer=row.name, type=row.type, lines=tuple(lines),
         output_shape=worked.output_shape, params=worked.params,

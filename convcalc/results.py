@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr
 
-from convcalc.common import Frozen
+from convcalc.common import Frozen, Optimizer
 
 if TYPE_CHECKING:  # convcalc.plan annotates with the rows defined here
     from convcalc.layers import LayerSpec
@@ -25,8 +25,9 @@ else:
     # (DType, for the command lines' --dtype) does not import the whole layer library.
     LayerOfRow = Any
 
-__all__ = ["AuxTotals", "DType", "LayerRow", "LayerWarning", "ReceptiveField", "Report",
-           "Totals"]
+__all__ = ["AuxTotals", "DType", "LayerRow", "LayerWarning", "Optimizer", "ReceptiveField",
+           "Report",
+           "RowTraining", "SavedTensor", "Totals", "TrainingTotals"]
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -60,6 +61,50 @@ class ReceptiveField(Frozen):
     padding: tuple[int, ...]
 
 
+class SavedTensor(Frozen):
+    """One tensor autograd keeps for a row's backward (for the explanation and the tests).
+
+    Attributes:
+        what: ``input``, ``output``, ``branch 1`` or the layer's own (``indices``, ``mask``).
+        shape: its shape for one sample, batch not included (unless ``batched`` is False).
+        dtype: its element type.
+        batched: whether it has one slice per sample.
+        nbytes: its bytes for the whole batch (a view: its storage's).
+        counted_at: the row it is counted at: this row, or the earlier row that kept the
+            very same tensor.
+    """
+
+    what: str
+    shape: tuple[int, ...]
+    dtype: str
+    batched: bool
+    nbytes: int
+    counted_at: str
+
+
+class RowTraining(Frozen):
+    """A row's backward pass for the whole batch (``--training``).
+
+    Attributes:
+        backward_macs: input-gradient plus weight-gradient MACs.
+        backward_flops: 2 per backward MAC plus the elementwise backward FLOPs.
+        saved_bytes: bytes autograd keeps from the forward for this row's backward, a
+            tensor kept by several rows counted at the first (a container: its subtree's).
+        saved: each tensor kept, for the explanation; not in the JSON.
+        backward: the layer's backward rule as it gave it (``convcalc.layers.backward``),
+            from which ``convcalc.training.backward_lines`` writes the explanation; not
+            in the JSON.
+        batch: the batch the numbers are for; not in the JSON.
+    """
+
+    backward_macs: int
+    backward_flops: int
+    saved_bytes: int
+    saved: tuple[SavedTensor, ...] = Field((), exclude=True)
+    backward: Any = Field(None, exclude=True)
+    batch: int = Field(1, exclude=True)
+
+
 class LayerRow(Frozen):
     """One row of the report: a layer, a merge, or a container's subtotal.
 
@@ -84,6 +129,7 @@ class LayerRow(Frozen):
             merge that broadcast a branch along a spatial dim (that merge's row included;
             a container's row: its output's). Such an output also depends on every input
             position through the broadcast (pooled) scale, beyond ``receptive_field``.
+        training: the row's backward pass with ``--training``, else None.
         fields_in, fields_out: the receptive-field walk's state before and after this row
             (per-dim ``AxisField`` tuples, or ``"global"``/``"untracked"``), for the
             explanation; not in the JSON.
@@ -104,6 +150,7 @@ class LayerRow(Frozen):
     receptive_field: ReceptiveField | None
     aux: bool = False
     global_context: bool = False
+    training: RowTraining | None = None
     bias_params: int = Field(0, exclude=True)
     location: tuple[str | int, ...] = Field((), exclude=True)
     spec: LayerOfRow = Field(None, exclude=True)
@@ -131,6 +178,46 @@ class AuxTotals(Frozen):
     activation_bytes: int
 
 
+class TrainingTotals(Frozen):
+    """The cost of one training step (``--training``): docs/training.md says how each is
+    counted. Auxiliary heads are included: they run while training.
+
+    Attributes:
+        optimizer: the optimizer whose state is counted.
+        dtype: the element type of parameters, gradients and activations.
+        backward_macs: input- and weight-gradient MACs for the batch.
+        backward_flops: backward FLOPs for the batch.
+        saved_bytes: bytes autograd keeps from the forward, each tensor once.
+        param_bytes: learnable parameters' bytes.
+        buffer_bytes: buffers' bytes (running statistics, and batchnorm's int64 count of
+            batches).
+        grad_bytes: the parameters' gradients' bytes.
+        optimizer_bytes: the optimizer's state (momentum 1×, Adam and AdamW 2× the
+            parameters), in float32 (float64 for float64 training).
+        master_bytes: the float32 master copy of the weights mixed-precision training
+            keeps (float16, bfloat16); 0 otherwise.
+        transient_bytes: the largest transient of the backward pass: a row's output
+            gradient and input gradient alive together.
+        transient_layer: the row that transient is at; None without a backward.
+        peak_bytes: parameters + buffers + gradients + optimizer state + master weights +
+            saved activations + the largest transient.
+    """
+
+    optimizer: Optimizer
+    dtype: DType
+    backward_macs: int
+    backward_flops: int
+    saved_bytes: int
+    param_bytes: int
+    buffer_bytes: int
+    grad_bytes: int
+    optimizer_bytes: int
+    master_bytes: int
+    transient_bytes: int
+    transient_layer: str | None
+    peak_bytes: int
+
+
 class Totals(Frozen):
     """Sums over the rows that are not containers, as torchvision counts: parameters over
     every such row, MACs, FLOPs and activation memory over those not in an auxiliary head
@@ -144,6 +231,7 @@ class Totals(Frozen):
         activation_bytes: bytes of every layer output for the batch.
         param_bytes: bytes of all parameters, trainable or not.
         aux: the auxiliary heads' own sums; None when the network has none.
+        training: the training step's cost with ``--training``, else None.
     """
 
     params: int
@@ -153,6 +241,7 @@ class Totals(Frozen):
     activation_bytes: int
     param_bytes: int
     aux: AuxTotals | None = None
+    training: TrainingTotals | None = None
 
 
 class LayerWarning(Frozen):

@@ -111,9 +111,10 @@ def test_bars_join_the_picked_columns(run_cli: Any) -> None:
 @pytest.mark.parametrize(("columns", "message"), [
     ("input,paramz", "error: --columns: unknown column 'paramz'; did you mean 'params'? it "
                      "takes: input, output, params, params-share, macs, macs-share, flops, "
-                     "memory, receptive-field\n"),
+                     "memory, receptive-field, backward-macs, backward-flops, saved\n"),
     ("input,,macs", "error: --columns: an empty column name; it takes: input, output, params, "
-                    "params-share, macs, macs-share, flops, memory, receptive-field\n"),
+                    "params-share, macs, macs-share, flops, memory, receptive-field, "
+                    "backward-macs, backward-flops, saved\n"),
 ])
 def test_unknown_column_is_one_line(run_cli: Any, columns: str, message: str) -> None:
     """An unknown or empty column name is one error line naming the columns, exit 2."""

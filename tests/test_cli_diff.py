@@ -92,13 +92,14 @@ def test_diff_json(run_cli: Callable[..., Any], files: tuple[str, str]) -> None:
                                                                        [16, 16, 16])
     assert list(data) == ["schema_version", "a_name", "b_name", "batch", "dtype",
                           "input_shapes", "output_shapes", "receptive_fields", "rows",
-                          "totals", "counts"]  # the keys docs/json.md lists, in its order
+                          "totals", "training", "counts"]  # docs/json.md's keys, in its order
     assert data["schema_version"] == 1
     assert list(data["totals"]) == ["params", "non_trainable_params", "macs", "flops",
                                     "activation_bytes", "param_bytes", "aux"]
     assert data["totals"]["params"] == {"before": 898, "after": 618, "change": -280,
                                         "relative": pytest.approx(-280 / 898)}
     assert data["totals"]["aux"] is None
+    assert data["training"] is None
 
 
 def test_diff_csv_and_markdown(run_cli: Callable[..., Any], files: tuple[str, str]) -> None:

@@ -79,8 +79,9 @@ def test_listing_json(run_cli: Callable[..., Any]) -> None:
         "params": 25_557_032, "macs": 4_089_184_256, "gmacs": 4.089,
         "published": {"weights": "ResNet50.IMAGENET1K_V1", "params": 25_557_032,
                       "gmacs": 4.089, "crop_size": 224},
-        "params_agree": True, "macs_agree": True,
+        "params_agree": True, "macs_agree": True, "training": None,
     }
+    assert listing["batch"] == 1
     assert len(listing["entries"]) == len(zoo.names())
 
 

@@ -26,6 +26,7 @@ PUBLIC = [
     "Report",
     "SpecError",
     "Totals",
+    "TrainingSpec",
     "VerificationFailed",
     "__version__",
     "analyze",

@@ -138,6 +138,16 @@ def test_every_merge_explains_its_shape_and_cost(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MERGES))
+def test_every_merge_has_a_backward_rule(name: str) -> None:
+    """Each merge says what its backward computes and keeps, whichever branches need a
+    gradient."""
+    merge = merge_definition(name)
+    for grads in ((True, True), (True, False), (False, True)):
+        backward = merge.backward(MERGE_SHAPES, grads)
+        assert backward.input_macs is None and backward.weight_macs is None, name
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
 def test_every_merge_has_its_rules(name: str) -> None:
     """Each merge is registered under its own name, with a field rule and its reference op."""
     merge = MERGES[name]
@@ -210,6 +220,10 @@ def missing_parts(type_name: str) -> list[str]:
         except NotImplementedError:
             missing.append(part)
     try:
+        layer.backward(shape, True)
+    except NotImplementedError:
+        missing.append("backward rule")
+    try:
         pointer = cls.reference_op_of(type_name)
     except AttributeError:
         return [*missing, "reference-op pointer"]
@@ -225,7 +239,8 @@ def missing_parts(type_name: str) -> list[str]:
 
 @pytest.mark.parametrize("type_name", sorted(REGISTRY))
 def test_every_layer_type_has_every_part(type_name: str) -> None:
-    """A registered type has its explanation, export, reference op, docs and descriptions."""
+    """A registered type has its explanation, export, backward rule, reference op, docs and
+    descriptions."""
     missing = missing_parts(type_name)
     assert not missing, f"layer type {type_name!r} has no {', no '.join(missing)}"
 
@@ -244,7 +259,7 @@ def test_a_type_missing_its_parts_is_named() -> None:
         OPTIONS["scratch_type"] = {}
         assert missing_parts("scratch_type") == [
             "section in docs/format.md", "description of field 'width'", "explanation",
-            "PyTorch export", "reference-op pointer",
+            "PyTorch export", "backward rule", "reference-op pointer",
         ]
     finally:
         REGISTRY.pop("scratch_type", None)

@@ -24,6 +24,7 @@ from convcalc import __version__
 from convcalc.cli import lazy
 from convcalc.cli.guard import exit_code_of, prepare_streams, run_guarded
 from convcalc.cli.params import whole_numbers
+from convcalc.common import Optimizer
 from convcalc.errors import InputError
 from convcalc.textsafe import printable
 
@@ -32,19 +33,23 @@ if TYPE_CHECKING:
     from convcalc.loader import NetworkSource
     from convcalc.render.columns import View
     from convcalc.results import DType, Report
+    from convcalc.training import TrainingSpec
 
 __all__ = [
     "MAX_BATCH",
     "BatchOption",
     "DTypeOption",
     "FormatOption",
+    "OptimizerOption",
     "OutputFormat",
     "StrictOption",
+    "TrainingOption",
     "app",
     "console",
     "emit",
     "main",
     "report_of",
+    "training_spec",
     "warn",
 ]
 
@@ -117,10 +122,42 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from convcalc.results import DType
 
-    option = Annotated[DType, typer.Option("--dtype", help="Element type for the memory "
-                                                          "columns.")]
+    option = Annotated[DType, typer.Option(
+        "--dtype", help="Element type for the memory columns; of the parameters, gradients "
+        "and activations of a training step, where float16 and bfloat16 mean mixed "
+        "precision (float32 master weights and optimizer state).")]
     globals()[name] = option
     return option
+
+
+OptimizerOption = Annotated[Optimizer | None, typer.Option(
+    "--optimizer", show_default=False, help="The optimizer whose state a training step "
+    "counts (default sgd, none; momentum 1×, adam and adamw 2× the parameters, in "
+    "float32).")]
+
+TrainingOption = Annotated[bool, typer.Option(
+    "--training", help="Also count a training step: backward MACs and FLOPs, the bytes "
+    "autograd keeps per layer, gradients, optimizer state and the peak (docs/training.md).")]
+
+
+def training_spec(training: bool, optimizer: "Optimizer | None",
+                  dtype: "DType") -> "TrainingSpec | None":
+    """Return what ``--training`` asks to count, None without it.
+
+    Raises InputError when ``--optimizer`` is given without ``--training``.
+    """
+    if not training:
+        if optimizer is not None:
+            raise InputError("--optimizer counts the optimizer state of a training step; "
+                             "add --training")
+        return None
+    from convcalc.results import DType
+    from convcalc.training import TrainingSpec
+
+    if dtype is DType.int8:
+        raise InputError("--training needs a floating-point --dtype (float32, float16, "
+                         "bfloat16 or float64), got int8")
+    return TrainingSpec(optimizer=optimizer or Optimizer.sgd, dtype=dtype)
 
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors "
                                                               "(exit 2).")]
@@ -148,12 +185,14 @@ def warn(report: "Report") -> None:
         print(f"warning: {where}{printable(warning.message)}", file=sys.stderr)
 
 
-def report_of(source: "NetworkSource", batch: int, dtype: "DType", strict: bool) -> "Report":
+def report_of(source: "NetworkSource", batch: int, dtype: "DType", strict: bool,
+              training: "TrainingSpec | None" = None) -> "Report":
     """Return the analysis of ``source``, with its errors pointed at the file's lines."""
     from convcalc.analysis import analyze
 
     try:
-        return analyze(source.network, batch=batch, dtype=dtype, strict=strict)
+        return analyze(source.network, batch=batch, dtype=dtype, strict=strict,
+                       training=training)
     except InputError as error:
         raise source.annotate(error) from None
 

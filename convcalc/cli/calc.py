@@ -10,11 +10,14 @@ from convcalc.cli.app import (
     BatchOption,
     DTypeOption,
     FormatOption,
+    OptimizerOption,
     OutputFormat,
     StrictOption,
+    TrainingOption,
     app,
     emit,
     report_of,
+    training_spec,
 )
 from convcalc.cli.layer_flags import (
     LEAF_TYPES,
@@ -31,7 +34,8 @@ from convcalc.cli.sources import (
     open_network,
     print_input_note,
 )
-from convcalc.render.columns import View
+from convcalc.errors import InputError
+from convcalc.render.columns import TRAINING_COLUMNS, View
 from convcalc.results import DType, Report
 
 if TYPE_CHECKING:
@@ -75,6 +79,8 @@ def layer(
     output: FormatOption = OutputFormat.table,
     strict: StrictOption = False,
     explained: ExplainOption = False,
+    training: TrainingOption = False,
+    optimizer: OptimizerOption = None,
     verified: Annotated[bool, typer.Option("--verify", help="Also run the layer on real "
                                            "arrays and confirm every number (table or "
                                            "json: then verify's JSON).")] = False,
@@ -88,7 +94,7 @@ def layer(
     Example: convcalc layer --input 3x32x32 --filters 10 --k 5 --pad 2
     """
     source = layer_network(input_shape, str(kind), given_options(options))
-    report = report_of(source, batch, dtype, strict)
+    report = report_of(source, batch, dtype, strict, training_spec(training, optimizer, dtype))
     if verified:
         from convcalc.cli.verify import verify_layer
 
@@ -112,13 +118,19 @@ def net(
                                        "parameters and of the MACs as bars.")] = False,
     strict: StrictOption = False,
     explained: ExplainOption = False,
+    training: TrainingOption = False,
+    optimizer: OptimizerOption = None,
 ) -> None:
     """A whole network from a YAML file: a row per layer, containers as subtotals, totals.
 
     Example: convcalc net zoo:resnet50 --input 3x512x512
     """
     view = View(depth=depth, columns=parse_columns(columns), bars=bars, exact=exact)
+    untrained = [name for name in view.columns or () if name in TRAINING_COLUMNS]
+    if untrained and not training:
+        raise InputError(f"--columns {', '.join(untrained)} counts a training step; add "
+                         "--training")
     source = open_network(file, input_shape)
-    report = report_of(source, batch, dtype, strict)
+    report = report_of(source, batch, dtype, strict, training_spec(training, optimizer, dtype))
     with input_noted(source):
         emit(report, output, view=view, explanations=_explanations(report, explained))

@@ -10,10 +10,13 @@ from convcalc.cli.app import (
     BatchOption,
     DTypeOption,
     FormatOption,
+    OptimizerOption,
     OutputFormat,
+    TrainingOption,
     app,
     console,
     report_of,
+    training_spec,
 )
 from convcalc.cli.output import DepthOption
 from convcalc.cli.sources import input_noted, open_network, parse_input
@@ -47,10 +50,13 @@ def diff(
     batch: BatchOption = 1,
     dtype: DTypeOption = DType.float32,
     output: FormatOption = OutputFormat.table,
+    training: TrainingOption = False,
+    optimizer: OptimizerOption = None,
 ) -> None:
     """What a change cost: two network files compared row by row and in total.
 
-    Shapes, params, MACs, FLOPs, memory and receptive field. Rows match by full name; rows
+    Shapes, params, MACs, FLOPs, memory and receptive field; with --training, the
+    training step's peak memory and each of its parts too. Rows match by full name; rows
     only in one file are added or removed; --depth folds both sides alike. A difference is
     not an error: the exit code is 0 (2 when a file is invalid).
 
@@ -68,7 +74,8 @@ def diff(
                             "--input-after" if input_after else "--input")]
     # Both sides fold the same way before they are compared: a container at --depth
     # stands for its subtree on each side.
-    result = diff_reports(*(report_of(source, batch, dtype, False).folded(depth)
+    spec = training_spec(training, optimizer, dtype)
+    result = diff_reports(*(report_of(source, batch, dtype, False, spec).folded(depth)
                             for source in sources))
     with input_noted(*sources):
         if output is OutputFormat.table:

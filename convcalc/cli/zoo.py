@@ -7,9 +7,19 @@ from typing import Annotated
 import typer
 
 from convcalc import zoo as builtin
-from convcalc.cli.app import FormatOption, OutputFormat, app, console
+from convcalc.cli.app import (
+    BatchOption,
+    FormatOption,
+    OptimizerOption,
+    OutputFormat,
+    TrainingOption,
+    app,
+    console,
+    training_spec,
+)
 from convcalc.cli.output import ForceOption, OutputPathOption, write_output
 from convcalc.cli.sources import ZOO_PREFIX
+from convcalc.errors import InputError
 from convcalc.textsafe import printable
 
 __all__ = ["listing", "show"]
@@ -28,6 +38,9 @@ def listing(
     family: Annotated[str | None, typer.Option("--family", help="Only this family's "
                                                "entries: resnet, vgg, densenet, …")] = None,
     output: FormatOption = OutputFormat.table,
+    training: TrainingOption = False,
+    optimizer: OptimizerOption = None,
+    batch: BatchOption = 1,
 ) -> None:
     """Every entry with its family, default input, parameters and GMACs as convcalc computes
     them, torchvision's published figures beside, and ✓ where they agree.
@@ -35,16 +48,21 @@ def listing(
     Parameters agree when equal, GMACs when equal to the three decimals published. Each
     entry is analysed at its default input (the crop size of its published figures);
     `convcalc net zoo:NAME --input 3xHxW` gives another size, and `convcalc zoo show NAME`
-    its YAML.
+    its YAML. With --training, each entry's saved activations and training peak at
+    --batch (docs/training.md).
 
     Example: convcalc zoo --family resnet
     """
     if context.invoked_subcommand is not None:
         return
     from convcalc.render.zoo import zoo_csv, zoo_json, zoo_markdown, zoo_text
+    from convcalc.results import DType
     from convcalc.zoo.listing import zoo_listing
 
-    result = zoo_listing(family)
+    spec = training_spec(training, optimizer, DType.float32)
+    if spec is None and batch != 1:
+        raise InputError("--batch is for the training step's columns here; add --training")
+    result = zoo_listing(family, spec, batch)
     sys.stdout.write({
         OutputFormat.table: lambda: zoo_text(result),
         OutputFormat.json: lambda: zoo_json(result) + "\n",

@@ -34,6 +34,7 @@ from convcalc.errors import LayerError
 from convcalc.geometry import IndexMap, same_padding
 
 if TYPE_CHECKING:  # worked.py builds on this module
+    from convcalc.layers.backward import Backward
     from convcalc.layers.torch_source import TorchLeaf
     from convcalc.layers.worked import Worked
 
@@ -234,6 +235,18 @@ class LayerSpec(BaseModel):
         """
         raise NotImplementedError(f"the {self.type} layer ({type(self).__name__}) has no "
                                   "explain()")
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return this layer's backward pass on an input of ``shape`` (one sample): the
+        input- and weight-gradient MACs, the elementwise FLOPs and what autograd keeps.
+
+        Asked only when the layer takes part in the backward: ``input_grad`` (its input
+        needs a gradient) or it has parameters. Built from the values ``resolve`` gives,
+        as written terms (``convcalc.layers.backward``); every leaf type defines it (a
+        test asserts that each registered type does).
+        """
+        raise NotImplementedError(f"the {self.type} layer ({type(self).__name__}) has no "
+                                  "backward()")
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return this layer as PyTorch source on an input of ``shape``: its ``nn`` module,

@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from convcalc.errors import LayerError
+from convcalc.layers.backward import PASS_THROUGH, VIEW, Backward
 from convcalc.layers.base import (
     LayerFamily,
     LayerSpec,
@@ -80,6 +81,15 @@ class ChannelShuffle(LayerSpec):
             f"⌊i/{self.groups}⌋",
             _NOTHING_COMPUTED,
         ], shape)
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return a copy's backward: the gradient shuffled back, nothing kept. A shuffle
+        that moves nothing (one group, or one channel a group) is a view of a contiguous
+        input, as PyTorch's view, transpose and ``contiguous()`` leave it."""
+        channels = self.resolve(shape)
+        if self.groups == 1 or channels == 1:
+            return Backward(view=True, needs_contiguous=True)
+        return PASS_THROUGH
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.ChannelShuffle(groups)``."""
@@ -150,6 +160,12 @@ class Slice(LayerSpec):
             f"{kept.value}",
             _NOTHING_COMPUTED,
         ], (kept.value, *shape[1:]))
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return a view's backward (``x[:, start:stop]`` is a view of its input, strided
+        unless it keeps every channel)."""
+        start, stop = self.resolve(shape)
+        return VIEW if stop - start == shape[0] else Backward(view=True, strided=True)
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``ChannelSlice(start, stop)``, the exported file's ``x[:, start:stop]``."""

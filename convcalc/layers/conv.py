@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from convcalc.common import dim_names
 from convcalc.errors import LayerError
 from convcalc.geometry import TransposedWindowMap, transposed_output_size
+from convcalc.layers.backward import INPUT, Backward, Saved
 from convcalc.layers.base import (
     Bias,
     Cost,
@@ -33,6 +34,7 @@ from convcalc.layers.base import (
 from convcalc.layers.torch_source import TorchLeaf, call, ints, torch_padding
 from convcalc.layers.window import Window, resolve_window
 from convcalc.layers.worked import (
+    Term,
     Worked,
     equation,
     lines_per_dim,
@@ -89,6 +91,26 @@ def _weight_cost(weights: int, macs: int, biases: int, outputs: int) -> Cost:
         flops=2 * macs + (outputs if biases else 0),
         bias_params=biases,
     )
+
+
+def _bias_gradient(out: Shape, bias: bool) -> Term | None:
+    """Return the bias gradient's adds, one per output element (its sum over positions)."""
+    return product(list(out)) if bias else None
+
+
+def _bias_note(bias: bool) -> str:
+    return "one add per output element for the bias gradient" if bias else ""
+
+
+def _kept_input(shape: Shape, pads: tuple[tuple[int, int], ...]) -> Saved:
+    """Return the input a convolution keeps: the input itself, or, where the padding is
+    not symmetric, the copy padded by the part ``nn.Conv*d``'s symmetric padding cannot
+    hold (``|after − before|`` per dim), as PyTorch's own ``padding="same"`` makes it."""
+    if all(before == after for before, after in pads):
+        return Saved(INPUT, shape)
+    padded = tuple(size + abs(after - before) for size, (before, after)
+                   in zip(shape[1:], pads, strict=True))
+    return Saved("padded input", (shape[0], *padded))
 
 
 @dataclass(frozen=True)
@@ -182,6 +204,20 @@ class Conv(LayerSpec):
         bias_adds = product([self.filters, *sizes]) if self.bias else None
         return Worked(lines, (self.filters, *sizes), params.value, macs=macs,
                       flops=bias_adds, flops_note=weight_note(self.bias))
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return dX and dW, each the forward's MACs ``filters·∏out·(C/groups)·∏K`` at any
+        stride, dilation or groups (dX is the transposed convolution of the output's
+        gradient, dW the correlation of it with the input: both pair every output
+        position with every tap, as the forward does), the bias gradient's adds, and the
+        input kept for dW (or the copy padded by what ``nn.Conv*d``'s symmetric padding
+        cannot hold, ``_kept_input``)."""
+        window = self.resolve(shape)
+        channels = shape[0] // self.resolved_groups(shape[0])
+        macs = product([self.filters, *window.out]) * product([channels, *window.kernel]).group()
+        return Backward(macs if input_grad else None, macs,
+                        _bias_gradient((self.filters, *window.out), self.bias),
+                        _bias_note(self.bias), (_kept_input(shape, window.pads),))
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.Conv*d``; padding it cannot hold is a zero pad module before it.
@@ -303,6 +339,18 @@ class ConvTranspose(LayerSpec):
         bias_adds = product(list(out)) if self.bias else None
         return Worked(lines, out, params.value, macs=product(list(shape)) * taps,
                       flops=bias_adds, flops_note=weight_note(self.bias))
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return dX and dW, each the forward's MACs by input position
+        ``C·∏in·(filters/groups)·∏K`` (dX is a strided convolution of the output's
+        gradient, read at the input positions; dW pairs each input element with each tap
+        it scattered to), the bias gradient's adds, and the input kept for dW."""
+        window = self.resolve(shape)
+        per_group = self.filters // self.resolved_groups(shape[0])
+        macs = product(list(shape)) * product([per_group, *window.kernel]).group()
+        out = (self.filters, *window.out)
+        return Backward(macs if input_grad else None, macs, _bias_gradient(out, self.bias),
+                        _bias_note(self.bias), (Saved(INPUT, shape),))
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.ConvTranspose*d``, its options written where they are not the default."""

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from convcalc.common import shape_text
 from convcalc.errors import LayerError
+from convcalc.layers.backward import INPUT, VIEW, Backward, Saved
 from convcalc.layers.base import (
     Bias,
     Cost,
@@ -57,6 +58,15 @@ class Linear(LayerSpec):
                       flops=number(self.units) if self.bias else None,
                       flops_note=weight_note(self.bias))
 
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return dX and dW, each the forward's ``C·units`` MACs (a matrix product each),
+        the bias gradient's adds (one per unit), and the input kept for dW."""
+        macs = number(self.resolve(shape)) * number(self.units)
+        return Backward(macs if input_grad else None, macs,
+                        number(self.units) if self.bias else None,
+                        "one add per unit for the bias gradient" if self.bias else "",
+                        (Saved(INPUT, shape),))
+
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.Linear`` from the input features to the units."""
         return TorchLeaf(call("nn.Linear", self.resolve(shape), self.units,
@@ -76,6 +86,12 @@ class Flatten(LayerSpec):
     def explain(self, shape: Shape) -> Worked:
         out = product(list(shape))
         return Worked([equation("out", out) + " (C·∏W)"], (out.value,))
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return a view's backward: nothing kept or computed. Flattening a channel slice is
+        a view too: its channels and positions stay evenly strided, so merging them needs
+        no copy."""
+        return VIEW
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.Flatten``, which keeps the batch dim."""

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, StrictBool
 
+from convcalc.layers.backward import INPUT, OUTPUT, VIEW, Backward, Saved, elementwise, per_element
 from convcalc.layers.base import (
     Cost,
     LayerFamily,
@@ -41,6 +42,15 @@ class Dropout(LayerSpec):
 
     def explain(self, shape: Shape) -> Worked:
         return Worked(["the identity at inference: out = in, no FLOPs"], shape)
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return dropout's backward while training: the gradient times the mask, one
+        multiply per element; on the CPU the mask kept is a float tensor of the input's
+        shape (already scaled by 1/(1 − p)), not a bool one. ``p = 0`` returns its input."""
+        if self.p == 0:
+            return VIEW
+        return elementwise(shape, input_grad, (Saved("mask", shape),),
+                           note="the gradient times the mask, one per element")
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.Dropout``, ``p`` written where it is not PyTorch's 0.5."""
@@ -86,6 +96,20 @@ class Activation(LayerSpec):
         return Worked([], shape, flops=number(per_element) * product(list(shape)),
                       flops_note="exp, sum and divide per element")
 
+    KEEPS_OUTPUT: ClassVar[frozenset[str]] = frozenset({"relu", "sigmoid", "tanh", "softmax"})
+    """The activations whose derivative PyTorch computes from the output; the others
+    keep their input."""
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return the derivative times the gradient, as many FLOPs per element as the
+        forward, and the tensor it is computed from: the output of relu, sigmoid, tanh
+        and softmax, the input of the others (relu6, gelu, silu, hardswish, hardsigmoid,
+        mish), as PyTorch's kernels keep them; the identity returns its input."""
+        if self.type == "identity":
+            return VIEW
+        kept = Saved(OUTPUT if self.type in self.KEEPS_OUTPUT else INPUT, shape)
+        return elementwise(shape, input_grad, (kept,), self.FLOPS_PER_ELEMENT.get(self.type, 1))
+
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return the activation's module; softmax is over the channels, ``dim=1``."""
         return TorchLeaf(call(self.TORCH_MODULES[self.type],
@@ -107,6 +131,10 @@ class LeakyRelu(LayerSpec):
 
     def explain(self, shape: Shape) -> Worked:
         return Worked([], shape, flops=product(list(shape)), flops_note="one per element")
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return one FLOP per element, the input kept (PyTorch's rule reads its sign)."""
+        return elementwise(shape, input_grad, (Saved(INPUT, shape),))
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.LeakyReLU``, the slope written where it is not PyTorch's 0.01."""
@@ -130,6 +158,10 @@ class Elu(LayerSpec):
 
     def explain(self, shape: Shape) -> Worked:
         return Worked([], shape, flops=product(list(shape)), flops_note="one per element")
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return one FLOP per element, the input kept."""
+        return elementwise(shape, input_grad, (Saved(INPUT, shape),))
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.ELU``, ``alpha`` written where it is not PyTorch's 1.0."""
@@ -166,6 +198,15 @@ class Prelu(LayerSpec):
         note = "one slope per channel" if self.per_channel else "one slope for every channel"
         return Worked([equation("params", number(slopes), note)], shape, slopes,
                       flops=product(list(shape)), flops_note="one per element")
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return one FLOP per element for the slope's gradient (the gradient times the
+        negative inputs, summed) and one more for the input's, the input kept."""
+        count = 2 if input_grad else 1
+        return Backward(flops=per_element(count, shape),
+                        flops_note=("dX and da, one per element each" if input_grad
+                                    else "da, one per element"),
+                        saved=(Saved(INPUT, shape),))
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.PReLU``, ``num_parameters`` and ``init`` written where they are not
@@ -214,6 +255,15 @@ class LayerScale(LayerSpec):
         return Worked([equation("params", number(shape[0]), "one factor per channel")], shape,
                       shape[0], flops=product(list(shape)),
                       flops_note="one multiply per element")
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return one multiply per element for the factors' gradient (summed per channel)
+        and one for the input's, the input kept for the factors'."""
+        count = 2 if input_grad else 1
+        return Backward(flops=per_element(count, shape),
+                        flops_note=("dX and dγ, one per element each" if input_grad
+                                    else "dγ, one per element"),
+                        saved=(Saved(INPUT, shape),))
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return the file's ``LayerScale`` (torch has no module for it), ``init`` written
@@ -273,6 +323,16 @@ class StochasticDepth(LayerSpec):
 
     def explain(self, shape: Shape) -> Worked:
         return Worked(["the identity at inference: out = in, no FLOPs"], shape)
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return the gradient times the noise while training, one multiply per element,
+        and the noise kept: one value per sample (mode row) or one for the batch; ``p =
+        0`` returns its input."""
+        if self.p == 0:
+            return VIEW
+        noise = Saved("noise", (1,) * len(shape), batched=self.mode == "row")
+        return elementwise(shape, input_grad, (noise,),
+                           note="the gradient times the noise, one per element")
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return the file's ``StochasticDepth`` (torchvision.ops' rule in plain torch),

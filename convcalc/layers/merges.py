@@ -19,8 +19,9 @@ from typing import ClassVar, Literal
 
 from convcalc.common import shape_text
 from convcalc.errors import LayerError
+from convcalc.layers.backward import PASS_THROUGH, Backward, Saved, branch
 from convcalc.layers.base import Cost, Shape, numel
-from convcalc.layers.worked import Worked, number, product
+from convcalc.layers.worked import Term, Worked, number, product
 
 __all__ = [
     "MERGES",
@@ -78,6 +79,11 @@ class Merge:
         """Return the worked formulas of merging ``shapes`` (one sample)."""
         raise NotImplementedError(f"the {self.name} merge has no explain()")
 
+    def backward(self, shapes: Sequence[Shape], input_grads: Sequence[bool]) -> Backward:
+        """Return the merge's backward for one sample: its FLOPs and what it keeps, given
+        which branches need a gradient (``input_grads``, one per branch)."""
+        raise NotImplementedError(f"the {self.name} merge has no backward()")
+
     def torch_expression(self, operands: Sequence[str]) -> str:
         """Return the PyTorch expression merging the tensors ``operands`` (source text)."""
         raise NotImplementedError(f"the {self.name} merge has no torch_expression()")
@@ -118,6 +124,10 @@ class Add(Merge):
         return Worked([f"add: {listed} → {shape_text(out)} (equal shapes, elementwise)"],
                       out, flops=flops, flops_note="one add per element for each extra branch")
 
+    def backward(self, shapes: Sequence[Shape], input_grads: Sequence[bool]) -> Backward:
+        """Return the gradient handed to every branch as it is: nothing computed or kept."""
+        return PASS_THROUGH
+
     def torch_expression(self, operands: Sequence[str]) -> str:
         return " + ".join(operands)
 
@@ -145,6 +155,10 @@ class Concat(Merge):
         written = " + ".join(str(s[0]) for s in shapes)
         kept = f", spatial {shape_text(out[1:])} kept" if len(out) > 1 else ""
         return Worked([f"concat: channels = {written} = {out[0]}{kept}"], out)
+
+    def backward(self, shapes: Sequence[Shape], input_grads: Sequence[bool]) -> Backward:
+        """Return the gradient cut into the branches' channels: nothing computed or kept."""
+        return PASS_THROUGH
 
     def torch_expression(self, operands: Sequence[str]) -> str:
         return f"torch.cat([{', '.join(operands)}], dim=1)"
@@ -189,6 +203,25 @@ class Mul(Merge):
         return Worked([f"mul: {listed} → {shape_text(out)} ({how}, elementwise)"],
                       out, flops=flops,
                       flops_note="one multiply per output element for each extra branch")
+
+    def backward(self, shapes: Sequence[Shape], input_grads: Sequence[bool]) -> Backward:
+        """Return, for each branch that needs a gradient, the gradient times the other
+        branches ((n − 1)·numel(output) multiplies) summed over the dims it was broadcast
+        along (numel(output) − numel(branch) adds), and the other branches kept for it."""
+        out = self._broadcast(shapes)
+        flops: Term | None = None
+        kept: dict[int, Saved] = {}
+        for index, (shape, needed) in enumerate(zip(shapes, input_grads, strict=True)):
+            if not needed:
+                continue
+            term = (number(len(shapes)) - number(1)).group() * product(list(out))
+            if shape != out:
+                term = term + (product(list(out)) - product(list(shape))).group()
+            flops = term if flops is None else flops + term
+            kept.update({other: Saved(branch(other), shapes[other])
+                         for other in range(len(shapes)) if other != index})
+        return Backward(flops=flops, flops_note="the others' product per branch, summed "
+                        "where broadcast", saved=tuple(kept[i] for i in sorted(kept)))
 
     def torch_expression(self, operands: Sequence[str]) -> str:
         return " * ".join(operands)

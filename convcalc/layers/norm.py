@@ -30,6 +30,7 @@ from pydantic import Field, StrictBool
 
 from convcalc.common import shape_text
 from convcalc.errors import LayerError
+from convcalc.layers.backward import INPUT, Backward, Saved, per_element
 from convcalc.layers.base import (
     Cost,
     LayerFamily,
@@ -76,6 +77,14 @@ class BatchNorm(LayerSpec):
                       flops=number(2) * product(list(shape)),
                       flops_note="inference form x·a + b: a multiply and an add per element")
 
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return batchnorm's backward in training form (statistics of the batch): the
+        input, the batch mean and the inverse standard deviation kept (one float32 per
+        channel each, for the whole batch), and ``normalisation_flops``."""
+        stats = tuple(Saved(what, (shape[0],), "float32", batched=False)
+                      for what in ("mean", "inverse std"))
+        return normalisation_backward(shape, input_grad, True, True, stats)
+
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.BatchNorm*d`` by the input's rank (``nn.BatchNorm1d`` on a flat one)."""
         rank = max(len(shape) - 1, 1)
@@ -90,6 +99,27 @@ _EPS_DESCRIPTION = ("Added to the variance before its square root: a finite numb
 def _eps(eps: float) -> float | None:
     """Return ``eps`` for a PyTorch call, None (left out) where it is PyTorch's 1e-5."""
     return eps if eps != 1e-5 else None
+
+
+def normalisation_backward(shape: Shape, input_grad: bool, weights: bool, biases: bool,
+                           statistics: tuple[Saved, ...], contiguous: bool = False
+                           ) -> Backward:
+    """Return a normalisation's backward (``contiguous``: it copies a strided input first,
+    as groupnorm and instancenorm do): dX ``4·numel`` (PyTorch's
+    ``invstd·(g − mean(g) − x̂·mean(g·x̂))``: the product, two subtractions and the scale,
+    the two means' sums folded in), dγ ``2·numel`` (x̂·g, summed) and dβ ``numel`` (g,
+    summed); the input and the statistics kept."""
+    count = (4 if input_grad else 0) + (2 if weights else 0) + (1 if weights and biases else 0)
+    parts = [name for name, counted in (("dX 4", input_grad), ("dγ 2", weights),
+                                        ("dβ 1", weights and biases)) if counted]
+    return Backward(flops=per_element(count, shape) if count else None,
+                    flops_note=", ".join(parts) + " per element",
+                    saved=(Saved(INPUT, shape), *statistics), needs_contiguous=contiguous)
+
+
+def _per_sample_statistics(count: int) -> tuple[Saved, ...]:
+    """Return the mean and the inverse std a norm keeps: ``count`` float32 per sample."""
+    return tuple(Saved(what, (count,), "float32") for what in ("mean", "inverse std"))
 
 
 def statistics_flops(elements: int, groups: int) -> int:
@@ -189,6 +219,13 @@ class LayerNorm(LayerSpec):
                       flops=flops if affine is None else flops + affine,
                       flops_note=_flops_note("position", self.affine, self.bias))
 
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return ``normalisation_backward``, the input and a mean and an inverse std per
+        position (float32) kept."""
+        positions = numel(shape[1:])
+        return normalisation_backward(shape, input_grad, self.affine, self.bias,
+                                      _per_sample_statistics(positions))
+
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.LayerNorm(C)`` on a flat input, else ``ChannelLayerNorm(C)``, the
         file's own subclass that normalises dim 1."""
@@ -256,6 +293,13 @@ class GroupNorm(LayerSpec):
         return Worked(lines, shape, params,
                       flops=flops if affine is None else flops + affine,
                       flops_note=_flops_note("group", self.affine, True))
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return ``normalisation_backward``, the input and a mean and an inverse std per
+        group (float32) kept."""
+        self.resolve(shape)
+        return normalisation_backward(shape, input_grad, self.affine, self.affine,
+                                      _per_sample_statistics(self.groups), contiguous=True)
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.GroupNorm(groups, C)``."""
@@ -325,6 +369,21 @@ class InstanceNorm(LayerSpec):
         return Worked(lines, shape, params,
                       flops=flops if affine is None else flops + affine,
                       flops_note=_flops_note("channel", self.affine, True))
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return ``normalisation_backward`` in training form (each sample's own
+        statistics, running statistics or not): PyTorch runs it as a batchnorm over the
+        batch's N·C channels, so it keeps the input, a mean and an inverse std per channel
+        (float32), and the copies it made of γ (with affine) and of the running mean and
+        variance (with track_running_stats), C per sample each."""
+        self.resolve(shape)
+        channels = (shape[0],)
+        copies = (("γ copy",) if self.affine else ()) + (
+            ("running mean copy", "running var copy") if self.track_running_stats else ())
+        return normalisation_backward(
+            shape, input_grad, self.affine, self.affine,
+            (*_per_sample_statistics(shape[0]), *(Saved(what, channels) for what in copies)),
+            contiguous=True)
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.InstanceNorm*d`` by the input's rank."""

@@ -18,6 +18,7 @@ from pydantic import Field, StrictBool
 from convcalc.common import dim_names, shape_text
 from convcalc.errors import LayerError
 from convcalc.geometry import AdaptiveMap, adaptive_window_total
+from convcalc.layers.backward import INPUT, Backward, Saved
 from convcalc.layers.base import (
     Cost,
     Dilation,
@@ -36,7 +37,7 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.torch_source import TorchHelper, TorchLeaf, call, ints, torch_padding
 from convcalc.layers.window import Window, resolve_window
-from convcalc.layers.worked import Worked, lines_per_dim, number, product, window_lines
+from convcalc.layers.worked import Term, Worked, lines_per_dim, number, product, window_lines
 
 __all__ = ["AdaptiveBins", "AdaptivePool", "AvgPool", "GlobalPool", "MaxPool", "PoolLayer"]
 
@@ -91,6 +92,21 @@ def _explicit_padding(window: Window, explicit: bool = False) -> list[tuple[int,
         extra = (n - 1) * s + extent - padded if n > floor_count else 0
         pads.append((before, after + extra))
     return pads
+
+
+def elementwise_with(flops: Term, note: str, saved: tuple[Saved, ...]) -> Backward:
+    """Return a pool's backward: ``flops`` for the input gradient, ``saved`` kept."""
+    return Backward(flops=flops, flops_note=note, saved=saved)
+
+
+def _kept_input(shape: Shape, window: Window, explicit: bool = False) -> Saved:
+    """Return the input a pool keeps for its backward: the input itself, or, where
+    PyTorch's pool cannot hold the padding (``_explicit_padding``), the padded copy a pad
+    before the pool makes (its (before, after) padding)."""
+    if _explicit_padding(window, explicit) is None:
+        return Saved(INPUT, shape)
+    return Saved("padded input", (shape[0], *(size + before + after for size, (before, after)
+                                              in zip(shape[1:], window.pads, strict=True))))
 
 
 _PADDED_AVG_POOL = TorchHelper("PaddedAvgPool", '''
@@ -191,6 +207,15 @@ class MaxPool(LayerSpec):
         return Worked(lines, out, flops=product(list(out)) * (kernel - number(1)).group(),
                       flops_note="∏K − 1 comparisons per output")
 
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return one add per output element (each gradient goes back to its window's
+        maximum), the input and the int64 indices of the maxima kept."""
+        window = self.resolve(shape)
+        out = (shape[0], *window.out)
+        return Backward(flops=product(list(out)),
+                        flops_note="one add per output, into its maximum's place",
+                        saved=(_kept_input(shape, window), Saved("indices", out, "int64")))
+
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.MaxPool*d``; padding it cannot hold is a −inf pad module before it.
 
@@ -253,6 +278,17 @@ class AvgPool(LayerSpec):
         taps = kernel.group() if len(window.kernel) > 1 else kernel
         return Worked(lines, out, flops=product(list(out)) * taps,
                       flops_note="∏K − 1 adds and a divide per output")
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return ∏K FLOPs per output element (its gradient divided and spread over its
+        window), the input kept (PyTorch's kernel reads its size from it)."""
+        window = self.resolve(shape)
+        out = (shape[0], *window.out)
+        small = len(window.dims) == 3 and any(size < k for size, k in zip(
+            window.dims, window.kernel, strict=True))
+        return Backward(flops=product(list(out)) * product(window.kernel).group(),
+                        flops_note="∏K per output: its share to every tap of its window",
+                        saved=(_kept_input(shape, window, small),))
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.AvgPool*d``, or ``PaddedAvgPool`` around it over explicit padding.
@@ -340,6 +376,21 @@ class AdaptivePool(LayerSpec):
         return Worked(body, out, flops=read - product(list(out)),
                       flops_note="elements read less one per window: comparisons")
 
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return the average's share spread over every element read, or one add per
+        output for the maximum; kept: the input (average to any size above 1; to size 1
+        PyTorch takes a mean, which keeps nothing), or the input and the int64 indices
+        (maximum)."""
+        bins = self.resolve(shape)
+        out = (shape[0], *bins.out)
+        if self.type == "adaptive_maxpool":
+            return elementwise_with(product(list(out)), "one add per output, into its "
+                                    "maximum's place",
+                                    (Saved(INPUT, shape), Saved("indices", out, "int64")))
+        kept = () if all(size == 1 for size in bins.out) else (Saved(INPUT, shape),)
+        return elementwise_with(product([shape[0], *bins.read]),
+                                "one per element read: its window's share", kept)
+
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.AdaptiveAvgPool*d`` or ``nn.AdaptiveMaxPool*d`` to the output size."""
         bins = self.resolve(shape)
@@ -377,6 +428,19 @@ class GlobalPool(LayerSpec):
                           flops_note="adds and a divide per channel")
         return Worked(lines, (shape[0],), flops=number(shape[0]) * (positions - number(1)).group(),
                       flops_note="comparisons")
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return the average's share to every position (nothing kept: PyTorch takes a
+        mean), or one add per channel into its maximum's place (the input and the int64
+        indices kept)."""
+        positions = product(list(self.resolve(shape)))
+        if self.type == "global_maxpool":
+            return elementwise_with(number(shape[0]), "one add per channel, into its "
+                                    "maximum's place",
+                                    (Saved(INPUT, shape), Saved("indices", (shape[0],),
+                                                                "int64")))
+        return elementwise_with(number(shape[0]) * positions,
+                                "its channel's share to every position", ())
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return an adaptive pool to 1 followed by ``nn.Flatten``, giving [N, C]."""

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from convcalc.errors import LayerError
 from convcalc.geometry import ResampleMap, ShiftMap
+from convcalc.layers.backward import PASS_THROUGH, VIEW, Backward
 from convcalc.layers.base import (
     MAX_SIZE,
     Cost,
@@ -75,6 +76,13 @@ class Pad(LayerSpec):
         lines = lines_per_dim(len(sizes), lambda i: [
             f"out = {sizes[i].text} = {sizes[i].value}"])
         return Worked(lines, (shape[0], *(size.value for size in sizes)))
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return a copy's backward: the gradient cropped back, nothing kept; no padding
+        at all is the identity."""
+        if not any(before or after for before, after in self.resolve(shape)):
+            return VIEW
+        return PASS_THROUGH
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.ZeroPad*d`` with the (before, after) pads, last dim first."""
@@ -152,6 +160,18 @@ class Upsample(LayerSpec):
         return Worked(lines, out, flops=per * product(list(out)),
                       flops_note=f"{taps} multiplies and {taps - 1} adds per output element, "
                                  "align_corners=False")
+
+    def backward(self, shape: Shape, input_grad: bool) -> Backward:
+        """Return the interpolation run backwards: nearest adds each output's gradient
+        into the input it copied (one add per output element), linear spreads it over
+        its 2^rank neighbours with their weights (as many FLOPs as the forward); nothing
+        kept (the sizes suffice)."""
+        sizes = self.resolve(shape)
+        out = product([shape[0], *sizes.out])
+        if self.mode == "linear":
+            taps = number(2 ** (len(sizes.dims) + 1) - 1)
+            return Backward(flops=taps * out, flops_note="the forward's weights, run back")
+        return Backward(flops=out, flops_note="one add per output element")
 
     def to_pytorch(self, shape: Shape) -> TorchLeaf:
         """Return ``nn.Upsample`` with the size or the factor as given; linear is

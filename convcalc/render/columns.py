@@ -14,8 +14,9 @@ from convcalc.common import shape_text
 from convcalc.render.numbers import compact, exact, human_bytes, receptive_field_text
 from convcalc.results import LayerRow, Report
 
-__all__ = ["DEFAULT_COLUMNS", "ColumnName", "View", "columns_of", "count_text", "memory_text",
-           "repeat_of", "share_bar"]
+__all__ = ["DEFAULT_COLUMNS", "TRAINING_COLUMNS", "ColumnName", "View", "columns_of",
+           "count_text", "memory_text", "repeat_of", "share_bar", "training_cell",
+           "training_total"]
 
 
 class ColumnName(StrEnum):
@@ -30,11 +31,17 @@ class ColumnName(StrEnum):
     flops = "flops"
     memory = "memory"
     receptive_field = "receptive-field"
+    backward_macs = "backward-macs"
+    backward_flops = "backward-flops"
+    saved = "saved"
 
 
 DEFAULT_COLUMNS = (ColumnName.output, ColumnName.params, ColumnName.macs, ColumnName.flops,
                    ColumnName.memory, ColumnName.receptive_field)
 """The columns shown when ``--columns`` is not given (``input`` is there to pick)."""
+
+TRAINING_COLUMNS = (ColumnName.backward_macs, ColumnName.backward_flops, ColumnName.saved)
+"""The columns added to the default ones when the report counts a training step."""
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,11 @@ class View:
     bars: bool = False
     exact: bool = False
 
-    def names(self) -> tuple[ColumnName, ...]:
-        """Return the columns to show, the bars put after their quantities."""
-        names = list(self.columns if self.columns is not None else DEFAULT_COLUMNS)
+    def names(self, training: bool = False) -> tuple[ColumnName, ...]:
+        """Return the columns to show, the bars put after their quantities; by default,
+        with ``training`` (the report counts a training step), the training columns too."""
+        default = DEFAULT_COLUMNS + (TRAINING_COLUMNS if training else ())
+        names = list(self.columns if self.columns is not None else default)
         if self.bars:
             for quantity, share in ((ColumnName.params, ColumnName.params_share),
                                     (ColumnName.macs, ColumnName.macs_share)):
@@ -141,5 +150,29 @@ def columns_of(report: Report, view: View) -> list[Column]:
         ColumnName.memory: ("Memory", ">", lambda r: memory_text(r.activation_bytes, full),
                             memory_text(totals.activation_bytes, full)),
         ColumnName.receptive_field: ("Receptive field", ">", field_cell, ""),
+        ColumnName.backward_macs: ("Bwd MACs", ">", lambda r: training_cell(
+            r, "backward_macs", full), training_total(report, "backward_macs", full)),
+        ColumnName.backward_flops: ("Bwd FLOPs", ">", lambda r: training_cell(
+            r, "backward_flops", full), training_total(report, "backward_flops", full)),
+        ColumnName.saved: ("Saved", ">", lambda r: training_cell(r, "saved_bytes", full),
+                           training_total(report, "saved_bytes", full)),
     }
-    return [catalogue[name] for name in view.names()]
+    return [catalogue[name] for name in view.names(totals.training is not None)]
+
+
+def training_cell(row: LayerRow, key: str, full: bool) -> str:
+    """Return a row's training count (bytes for ``saved_bytes``); empty without
+    ``--training``."""
+    if row.training is None:
+        return ""
+    value = getattr(row.training, key)
+    return memory_text(value, full) if key.endswith("bytes") else count_text(value, full)
+
+
+def training_total(report: Report, key: str, full: bool) -> str:
+    """Return the training total of ``key`` for the footer; empty without ``--training``."""
+    training = report.totals.training
+    if training is None:
+        return ""
+    value = getattr(training, key)
+    return memory_text(value, full) if key.endswith("bytes") else count_text(value, full)

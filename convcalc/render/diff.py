@@ -100,7 +100,21 @@ def _totals(diff: NetworkDiff) -> list[list[str]]:
     a_field, b_field = (_field(f) for f in diff.receptive_fields)
     rows.append(["Receptive field (last)", a_field, b_field,
                  "same" if a_field == b_field else "changed"])
+    if diff.training is not None:
+        for quantity, total in diff.training.items():
+            suffix = " B" if quantity.endswith("bytes") else ""
+            rows.append([_TRAINING_LABELS[quantity], exact(total.before) + suffix,
+                         exact(total.after) + suffix, relative_text(total, suffix)])
     return rows
+
+
+_TRAINING_LABELS = {
+    "peak_bytes": "Training peak", "param_bytes": "  parameters",
+    "buffer_bytes": "  buffers", "grad_bytes": "  gradients",
+    "optimizer_bytes": "  optimizer state", "master_bytes": "  master weights",
+    "saved_bytes": "  saved activations", "transient_bytes": "  largest transient",
+    "backward_macs": "Backward MACs", "backward_flops": "Backward FLOPs",
+}
 
 
 def _aligned(rows: list[list[str]], aligns: list[str]) -> list[str]:

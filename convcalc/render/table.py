@@ -11,7 +11,8 @@ from convcalc.render.columns import Column, View, columns_of, share_bar, type_ce
 from convcalc.render.numbers import compact, exact, human_bytes
 from convcalc.results import LayerRow, Report
 
-__all__ = ["layer_card", "network_table", "share_bar", "summary", "visible_rows"]
+__all__ = ["layer_card", "network_table", "peak_lines", "share_bar", "summary",
+           "visible_rows"]
 
 
 def visible_rows(report: Report, depth: int | None) -> list[LayerRow]:
@@ -87,9 +88,48 @@ def summary(report: Report) -> Text:
         rows.append(("Auxiliary heads (aux rows)", exact(aux.params),
                      f"parameters, counted above; {exact(aux.macs)} MACs, {exact(aux.flops)} "
                      f"FLOPs, {human_bytes(aux.activation_bytes)} not counted above"))
+    rows += peak_lines(report)
     number_width = max(len(number) for _, number, _ in rows)
     return _aligned([(label, f"{number:>{number_width}}  {_unless_same(short, number)}".rstrip())
                      for label, number, short in rows])
+
+
+def peak_lines(report: Report) -> list[tuple[str, str, str]]:
+    """Return the training step's lines (``--training``): the backward's counts, then the
+    peak and each of its parts; none without a training step."""
+    training = report.totals.training
+    if training is None:
+        return []
+    dtype = training.dtype
+    state = "float64" if dtype == "float64" else "float32"
+    copies = training.optimizer.state_copies
+    optimizer = (f"{training.optimizer}: {copies} × the parameters, {state}" if copies
+                 else f"{training.optimizer}: no state")
+
+    def memory(label: str, value: int, note: str) -> tuple[str, str, str]:
+        return (f"  {label}", f"{exact(value)} B", f"{human_bytes(value)}  {note}".rstrip())
+
+    lines = [
+        ("Backward MACs", exact(training.backward_macs),
+         f"{compact(training.backward_macs)} MACs (dX + dW)"),
+        ("Backward FLOPs", exact(training.backward_flops),
+         f"{compact(training.backward_flops)} FLOPs"),
+        (f"Training peak ({dtype}, batch {report.batch})", f"{exact(training.peak_bytes)} B",
+         human_bytes(training.peak_bytes)),
+        memory("parameters", training.param_bytes, "learnable"),
+        memory("buffers", training.buffer_bytes, "running statistics"),
+        memory("gradients", training.grad_bytes, "one per parameter"),
+        memory("optimizer state", training.optimizer_bytes, optimizer),
+    ]
+    if training.master_bytes:
+        lines.append(memory("master weights", training.master_bytes,
+                            "float32 copy (mixed precision)"))
+    lines.append(memory("saved activations", training.saved_bytes,
+                        "what autograd keeps for the backward"))
+    at = f"at {terminal_text(training.transient_layer)}: " if training.transient_layer else ""
+    lines.append(memory("largest transient", training.transient_bytes,
+                        f"{at}output and input gradients"))
+    return lines
 
 
 def _unless_same(rounded: str, number: str) -> str:
@@ -129,4 +169,12 @@ def layer_card(report: Report) -> Text:
     memory, rounded = f"{exact(row.activation_bytes)} B", human_bytes(row.activation_bytes)
     pairs.append((f"Output memory ({report.dtype})",
                   f"{memory} ({rounded})" if _unless_same(rounded, memory) else memory))
+    if row.training is not None:
+        pairs.append(("Backward MACs", exact(row.training.backward_macs) + batch))
+        pairs.append(("Backward FLOPs", exact(row.training.backward_flops)))
+        pairs.append(("Saved for backward", f"{exact(row.training.saved_bytes)} B"))
+        for label, number, short in peak_lines(report)[2:]:
+            rounded, _, note = short.partition("  ")
+            shown = f"{number} ({rounded})" if _unless_same(rounded, number) else number
+            pairs.append((label, f"{shown}  {note}".rstrip()))
     return _aligned(pairs)

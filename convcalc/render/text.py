@@ -27,6 +27,10 @@ CSV_COLUMNS = (
 )
 
 
+TRAINING_CSV = ("backward_macs", "backward_flops", "saved_bytes")
+"""The CSV columns a report that counts a training step adds."""
+
+
 def to_json(report: Report, depth: int | None = None) -> str:
     """Return the report as the documented JSON contract (docs/json.md); with ``depth``,
     the rows deeper than it folded into their containers' subtotal rows."""
@@ -47,6 +51,9 @@ _CSV_OF_COLUMN = {
     ColumnName.flops: ("flops",),
     ColumnName.memory: ("activation_bytes",),
     ColumnName.receptive_field: ("rf_size", "rf_stride", "rf_padding"),
+    ColumnName.backward_macs: ("backward_macs",),
+    ColumnName.backward_flops: ("backward_flops",),
+    ColumnName.saved: ("saved_bytes",),
 }
 """The CSV columns each ``--columns`` name stands for."""
 
@@ -69,15 +76,20 @@ def _csv_values(row: LayerRow, report: Report) -> dict[str, object]:
         "global_context": str(row.global_context).lower(),
         "params_share": _share(row.params, report.totals.params),
         "macs_share": _share(row.macs, report.totals.macs),
+        **({} if row.training is None else {
+            "backward_macs": row.training.backward_macs,
+            "backward_flops": row.training.backward_flops,
+            "saved_bytes": row.training.saved_bytes}),
     }
 
 
-def csv_columns(view: View | None = None) -> tuple[str, ...]:
-    """Return the CSV header: every column, or with ``--columns`` the row's identity
-    (name, type, depth, container, aux, global_context) around the picked ones."""
+def csv_columns(view: View | None = None, training: bool = False) -> tuple[str, ...]:
+    """Return the CSV header: every column (with ``training``, the training step's after
+    them), or with ``--columns`` the row's identity (name, type, depth, container, aux,
+    global_context) around the picked ones."""
     if view is None or (view.columns is None and not view.bars):
-        return CSV_COLUMNS
-    picked = [name for column in view.names() for name in _CSV_OF_COLUMN[column]]
+        return CSV_COLUMNS + (TRAINING_CSV if training else ())
+    picked = [name for column in view.names(training) for name in _CSV_OF_COLUMN[column]]
     return ("name", "type", "depth", "container", *picked, "aux", "global_context")
 
 
@@ -86,7 +98,7 @@ def to_csv(report: Report, view: View | None = None) -> str:
 
     ``view`` folds rows deeper than its depth and picks the columns (``--columns``)."""
     view = view if view is not None else View()
-    header = csv_columns(view)
+    header = csv_columns(view, report.totals.training is not None)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -122,4 +134,19 @@ def to_markdown(report: Report, depth: int | None = None, view: View | None = No
                       f"counted in the total; {count_text(aux.macs, full)} MACs, "
                       f"{count_text(aux.flops, full)} FLOPs and "
                       f"{memory_text(aux.activation_bytes, full)} not counted in it."]
+    training = totals.training
+    if training is not None:
+        full = view.exact
+        parts = [("parameters", training.param_bytes), ("buffers", training.buffer_bytes),
+                 ("gradients", training.grad_bytes),
+                 ("optimizer state", training.optimizer_bytes),
+                 ("master weights", training.master_bytes),
+                 ("saved activations", training.saved_bytes),
+                 ("largest transient", training.transient_bytes)]
+        summed = " + ".join(f"{what} {memory_text(value, full)}" for what, value in parts
+                            if value or what != "master weights")
+        lines += ["", f"Training step ({training.optimizer}, {training.dtype}, batch "
+                      f"{report.batch}): peak {memory_text(training.peak_bytes, full)} = "
+                      f"{summed}; backward {count_text(training.backward_macs, full)} MACs, "
+                      f"{count_text(training.backward_flops, full)} FLOPs."]
     return "\n".join(lines) + "\n"

@@ -16,12 +16,17 @@ import difflib
 import functools
 import io
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from convcalc.analysis import analyze
 from convcalc.common import Frozen
 from convcalc.errors import InputError
+from convcalc.results import TrainingTotals
 from convcalc.textsafe import MAX_ECHO, echo
 from convcalc.zoo import names, source
+
+if TYPE_CHECKING:  # convcalc.training is imported only when a training step is asked for
+    from convcalc.training import TrainingSpec
 
 __all__ = ["PublishedFigures", "ZooEntry", "ZooListing", "family_of", "published_figures",
            "zoo_listing"]
@@ -76,6 +81,8 @@ class ZooEntry(Frozen):
         published: torchvision's figures, or None when it publishes none for the name.
         params_agree: whether ``params`` equals the published count (None: none published).
         macs_agree: whether ``gmacs`` equals the published figure (None: none published).
+        training: a training step's totals at the listing's batch (``--training``), else
+            None.
     """
 
     name: str
@@ -87,6 +94,7 @@ class ZooEntry(Frozen):
     published: PublishedFigures | None
     params_agree: bool | None
     macs_agree: bool | None
+    training: TrainingTotals | None = None
 
 
 class ZooListing(Frozen):
@@ -95,10 +103,12 @@ class ZooListing(Frozen):
     Attributes:
         family: the family asked for, or None for every entry.
         entries: the entries.
+        batch: the batch a training step is counted for (``--training``); 1 otherwise.
     """
 
     family: str | None
     entries: tuple[ZooEntry, ...]
+    batch: int = 1
 
 
 @functools.cache
@@ -114,29 +124,33 @@ def published_figures() -> dict[str, PublishedFigures]:
     return figures
 
 
-def _entry(name: str) -> ZooEntry:
+def _entry(name: str, training: TrainingSpec | None, batch: int) -> ZooEntry:
     entry = source(name)
     network = entry.network
     try:
-        totals = analyze(network).totals
+        totals = analyze(network, batch=batch, training=training).totals
+        macs = totals.macs // batch  # the figures are per input; the training step's not
     except InputError as error:
         raise entry.annotate(error) from None
-    gmacs = round(totals.macs / 1e9, 3)
+    gmacs = round(macs / 1e9, 3)
     published = published_figures().get(name)
     # The figures are for a crop size: at another input they cannot agree by design.
     same_input = published is not None and network.input == (3, published.crop_size,
                                                               published.crop_size)
     return ZooEntry(
         name=name, family=family_of(name), input_shape=network.input, params=totals.params,
-        macs=totals.macs, gmacs=gmacs, published=published,
+        macs=macs, gmacs=gmacs, published=published,
         params_agree=None if published is None else totals.params == published.params,
         macs_agree=None if published is None else same_input and gmacs == published.gmacs,
+        training=totals.training,
     )
 
 
-def zoo_listing(family: str | None = None) -> ZooListing:
+def zoo_listing(family: str | None = None, training: TrainingSpec | None = None,
+                batch: int = 1) -> ZooListing:
     """Return every zoo entry (or those of ``family``) analysed at its default input,
-    grouped by family, smallest first.
+    grouped by family, smallest first; with ``training``, each with a training step's
+    totals at ``batch``.
 
     Raises InputError, naming the nearest family, when no entry is of ``family``.
     """
@@ -150,6 +164,6 @@ def zoo_listing(family: str | None = None) -> ZooListing:
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise InputError(f"no zoo family named {echo(family)}{hint}; the families are "
                              f"{', '.join(known)}")
-    analysed = sorted((_entry(name) for name in entries),
+    analysed = sorted((_entry(name, training, batch) for name in entries),
                       key=lambda e: (e.family, e.macs, e.params, e.name))
-    return ZooListing(family=family, entries=tuple(analysed))
+    return ZooListing(family=family, entries=tuple(analysed), batch=batch)
