@@ -47,7 +47,8 @@ def test_layer_json_is_a_one_layer_network(run_cli: Any) -> None:
     assert document["output_shape"] == [10, 32, 32]
     assert document["totals"] == {"params": 760, "non_trainable_params": 0, "macs": 768000,
                                   "flops": 1546240, "activation_bytes": 40960,
-                                  "param_bytes": 3040, "aux": None}
+                                  "param_bytes": 3040, "aux": None,
+                                  "lower_bound": False}
     (row,) = document["layers"]
     assert row["receptive_field"] == {"size": [5, 5], "stride": [1, 1], "padding": [2, 2]}
 
@@ -148,9 +149,9 @@ def test_json_contract_keys(run_cli: Any) -> None:
     assert list(document["layers"][0]) == [
         "name", "type", "depth", "container", "input_shape", "output_shape", "params",
         "non_trainable_params", "macs", "flops", "activation_bytes", "receptive_field",
-        "aux", "global_context"]
+        "aux", "global_context", "unknown"]
     assert list(document["totals"]) == ["params", "non_trainable_params", "macs", "flops",
-                                        "activation_bytes", "param_bytes", "aux"]
+                                        "activation_bytes", "param_bytes", "aux", "lower_bound"]
 
 
 def test_csv_and_markdown(run_cli: Any) -> None:
