@@ -30,10 +30,11 @@ LENET_YAML = EXAMPLES / "lenet5.yaml"
 # ---------------------------------------------------------------------------------- models
 
 
-def small_model(path: Path, *, batch: int | str = 1, unknown: bool = False) -> Path:
+def small_model(path: Path, *, batch: int | str = 1, side: int | str = 8,
+                unknown: bool = False) -> Path:
     """Write a small model made with onnx.helper to ``path``: 3×8×8 → Conv 4 3×3 pad 1 →
     Relu → GlobalAveragePool → Flatten → Gemm 10; with ``unknown``, a ``Frobnicate`` node
-    (output 4×8×8, given by value_info) after the Relu, twice.
+    (output 4×8×8, given by value_info) after the Relu, twice. ``side`` may be symbolic.
 
     By hand: conv 4·(3·3·3) + 4 = 112 params, 4·8·8·27 = 6,912 MACs; Gemm 4·10 + 10 = 50
     params, 40 MACs; 162 params and 6,952 MACs per sample in all.
@@ -66,7 +67,7 @@ def small_model(path: Path, *, batch: int | str = 1, unknown: bool = False) -> P
               helper.make_node("Gemm", ["v", "w2", "b2"], ["output"], name="fc", transB=1)]
     graph = helper.make_graph(
         nodes, "small", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
-                                                       [batch, 3, 8, 8])],
+                                                       [batch, 3, side, side])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 10])],
         initializer=weights, value_info=value_info)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -208,6 +209,22 @@ def test_solve_inputs_walks_the_model(run_cli: Any, small: Path) -> None:
 
 
 @needs_onnx
+def test_input_gives_the_symbolic_dims(run_cli: Any, tmp_path: Path) -> None:
+    """A model whose H and W are symbolic is analysed at --input: at 3×16×16 the conv has
+    4·16·16·27 = 27,648 MACs, 27,688 with the Gemm's 40; import writes that input."""
+    import yaml
+
+    path = small_model(tmp_path / "any_side.onnx", side="S")
+    document = report(run_cli("net", str(path), "--input", "3x16x16", "--format", "json"))
+    assert (document["input_shape"], document["totals"]["macs"]) == ([3, 16, 16], 27_688)
+    written = run_cli("import", str(path), "--input", "3x16x16")
+    assert yaml.safe_load(written.stdout)["input"] == [3, 16, 16]
+    refused = run_cli("net", str(path))
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr.startswith(f"error: {path}") and "--input" in refused.stderr
+
+
+@needs_onnx
 def test_stdin_takes_onnx_bytes(run_cli: Any, small: Path) -> None:
     """``-`` with a model's bytes on standard input reads the model as its file does."""
     from_file = report(run_cli("net", str(small), "--format", "json"))
@@ -237,6 +254,64 @@ def test_the_committed_lenet5_model_counts_as_published(run_cli: Any) -> None:
     assert [(r["params"], r["macs"], r["output_shape"], r["receptive_field"])
             for r in onnx_leaves] == [(r["params"], r["macs"], r["output_shape"],
                                        r["receptive_field"]) for r in yaml_leaves]
+
+
+@needs_onnx
+@pytest.mark.parametrize("command", ["verify", "diff", "export", "explain", "plot", "solve",
+                                     "import"])
+def test_every_command_reads_the_torch_export(run_cli: Any, tmp_path: Path,
+                                              command: str) -> None:
+    """Each command reads examples/lenet5.onnx as it reads lenet5.yaml: verify agrees on
+    every row, diff finds no row changed, export and import write files whose counts are
+    the published 61,706 parameters, --explain works conv1's 6·(1·5·5) + 6 = 156, plot
+    draws, solve inputs finds the 32×32 input valid."""
+    model = str(LENET_ONNX)
+    if command == "verify":
+        result = run_cli("verify", model, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["ok"] is True
+    elif command == "diff":
+        result = run_cli("diff", model, str(LENET_YAML), "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["counts"] == {"changed": 0, "added": 0, "removed": 0,
+                                                       "unchanged": 12}
+    elif command == "export":
+        torch = pytest.importorskip("torch")
+        target = tmp_path / "lenet5.py"
+        assert run_cli("export", "--to", "pytorch", model, "-o", str(target)).exit_code == 0
+        namespace: dict[str, Any] = {}
+        exec(compile(target.read_text(), str(target), "exec"), namespace)
+        built = namespace["build"]()
+        assert sum(p.numel() for p in built.parameters()) == 61_706
+        assert tuple(built(torch.zeros(2, 1, 32, 32)).shape) == (2, 10)
+    elif command == "explain":
+        result = run_cli("net", model, "--explain")
+        assert "params = 6·(1·5·5) + 6 = 156" in result.stdout
+    elif command == "plot":
+        pytest.importorskip("matplotlib")
+        target = tmp_path / "lenet5.png"
+        assert run_cli("plot", model, "-o", str(target)).exit_code == 0
+        assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    elif command == "solve":
+        result = run_cli("solve", "inputs", model, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        assert 32 in json.loads(result.stdout)["valid"]
+    else:
+        target = tmp_path / "lenet5.yaml"
+        assert run_cli("import", model, "-o", str(target)).exit_code == 0
+        totals = report(run_cli("net", str(target), "--format", "json"))["totals"]
+        assert (totals["params"], totals["macs"]) == (61_706, 416_520)
+
+
+@needs_onnx
+def test_import_reads_a_model_on_stdin(run_cli: Any) -> None:
+    """import - reads the model's bytes from standard input as from its file (but for the
+    network's name, which a file takes from its own name)."""
+    from_file = run_cli("import", str(LENET_ONNX)).stdout.splitlines()
+    from_stdin = run_cli("import", "-", input=LENET_ONNX.read_bytes())
+    assert from_stdin.exit_code == 0, from_stdin.stderr
+    assert from_file[0] == "name: lenet5"
+    assert from_stdin.stdout.splitlines()[1:] == from_file[1:]
 
 
 @needs_onnx
