@@ -11,7 +11,11 @@ file's ``value_info`` where the file states one.
 
 A computed tensor is tracked channels first, as convcalc's shapes are; a tensor that a
 Transpose moved channels last (the ConvNeXt block torch exports) keeps its channels-first
-shape with ``channels_last`` set, until the Transpose back.
+shape with ``channels_last`` set, until the Transpose back. Two other exporter idioms
+pass through a reshaped *view* of a tensor, which only the next node of the idiom may
+read: torch's GroupNorm below opset 18 (Reshape to N×G×(C/G·H·W), InstanceNormalization,
+Reshape back) and ShuffleNet's channel shuffle (Reshape to N×G×(C/G)×H×W, Transpose of
+the two channel axes, Reshape back).
 """
 
 from __future__ import annotations
@@ -50,11 +54,16 @@ class Tensor:
         node: the DAG node that produces it, or ``"input"``.
         shape: convcalc's shape, channels first, batch not included.
         channels_last: the file holds it channels last (after a Transpose to NHWC).
+        view: ``""``, or the reshaped view the file holds: ``"groups"`` (N×G×rest,
+            GroupNorm's), ``"shuffle"`` (N×G×(C/G)×H×W) or ``"shuffled"`` (N×(C/G)×G×H×W).
+        groups: G of a view.
     """
 
     node: str
     shape: Shape
     channels_last: bool = False
+    view: str = ""
+    groups: int = 0
 
     @property
     def spatial(self) -> Shape:
@@ -63,6 +72,13 @@ class Tensor:
 
     def onnx_dims(self, batch: int) -> list[int]:
         """Return the tensor's dims as the file holds them, batch first."""
+        channels, groups = self.shape[0], self.groups
+        if self.view == "groups":
+            return [batch, groups, math.prod(self.shape) // groups]
+        if self.view == "shuffle":
+            return [batch, groups, channels // groups, *self.shape[1:]]
+        if self.view == "shuffled":
+            return [batch, channels // groups, groups, *self.shape[1:]]
         if self.channels_last:
             return [batch, *self.shape[1:], self.shape[0]]
         return [batch, *self.shape]
@@ -102,6 +118,7 @@ class Graph:
     nodes: dict[str, Node] = field(default_factory=dict)
     unknown: dict[str, Unknown] = field(default_factory=dict)
     poisoned: set[str] = field(default_factory=set)
+    pending_bias: set[str] = field(default_factory=set)
     names: RowNames = field(default_factory=RowNames)
     current: Op | None = None
 
@@ -115,11 +132,20 @@ class Graph:
 
     # ----------------------------------------------------------------------- inputs
 
-    def data(self, op: Op, index: int = 0) -> Tensor:
-        """Return input ``index`` of ``op`` as a computed tensor, or refuse."""
+    def data(self, op: Op, index: int = 0, *, view: bool = False) -> Tensor:
+        """Return input ``index`` of ``op`` as a computed tensor, or refuse.
+
+        A reshaped view (module doc) is refused unless ``view`` says the rule reads it.
+        """
         name = op.input(index)
         if name in self.tensors:
-            return self.tensors[name]
+            tensor = self.tensors[name]
+            if tensor.view and not view:
+                raise Refused(f"input {index + 1} ({echo(name)}) is a reshape "
+                              f"({dims_text(tensor.onnx_dims(1)[1:])} per sample) that "
+                              "convcalc follows only into GroupNorm's InstanceNormalization "
+                              "or a channel shuffle's Transpose and Reshape back")
+            return tensor
         if name in self.consts:
             raise Refused(f"input {index + 1} ({echo(name)}) is a constant where convcalc "
                           "needs the computed tensor")
@@ -174,8 +200,10 @@ class Graph:
         return tuple(spec.apply(shape).output_shape)
 
     def emit(self, op: Op, layer: dict[str, Any], source: Tensor, *,
-             output: str | None = None, channels_last: bool | None = None) -> Tensor:
-        """Add a leaf node for ``op`` reading ``source``; return its output tensor."""
+             output: str | None = None, channels_last: bool | None = None,
+             view: str = "", groups: int = 0) -> Tensor:
+        """Add a leaf node for ``op`` reading ``source``; return its output tensor
+        (held in the file as the reshaped ``view``, if given)."""
         try:
             shape = self.layer_shape(layer, source.shape)
         except ConvcalcError as error:
@@ -183,7 +211,7 @@ class Graph:
         node = Node(self.row_name(op), (source.node,), layer=layer)
         self.nodes[node.name] = node
         cl = source.channels_last if channels_last is None else channels_last
-        tensor = Tensor(node.name, shape, cl)
+        tensor = Tensor(node.name, shape, cl, view, groups)
         self.bind(op, output or op.outputs[0], tensor)
         return tensor
 
@@ -288,6 +316,8 @@ class Graph:
         """Return the value of a Constant node."""
         for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
             if key in op.attrs:
+                if isinstance(op.attrs[key], Const):  # a large tensor, loaded when needed
+                    return op.attrs[key]  # type: ignore[no-any-return]  # attrs are Any
                 value = np.asarray(op.attrs[key])
                 if key == "value_float" or key == "value_floats":
                     value = value.astype(np.float32)

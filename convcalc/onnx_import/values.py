@@ -39,12 +39,16 @@ class Const:
         origin: the initializer's or node's name, for messages.
         loader: makes the value on first use (initializers convert lazily: a weight is
             only ever needed for its dims); None once ``array`` is set or for external data.
+        array: the values, once made.
+        initializer: it is one of the graph's initializers (a learned weight, where a
+            Constant node holds a fixed value).
     """
 
     dims: tuple[int, ...]
     origin: str
     loader: Callable[[], np.ndarray] | None = None
     array: np.ndarray | None = field(default=None, repr=False)
+    initializer: bool = False
 
     @property
     def size(self) -> int:
