@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -251,12 +251,6 @@ class Graph:
                                 + [str(d) for d in ours[1:]])
             raise self.error(f"the file says output {echo(output)} is {file_text}, "
                              f"convcalc's rules give {our_text}", op)
-
-    def replace_layer(self, node_name: str, **changes: Any) -> None:
-        """Change keys of an emitted leaf's layer (a bias folded into it)."""
-        node = self.nodes[node_name]
-        assert node.layer is not None
-        self.nodes[node_name] = replace(node, layer={**node.layer, **changes})
 
     # ----------------------------------------------------------------------- the walk
 

@@ -297,6 +297,10 @@ def _binary(graph: Graph, op: Op, kind: str) -> None:
         return
     tensor = graph.data(op, computed[0] if computed else 0)
     const = graph.consts[names[1 - computed[0]]]
+    neutral = 1.0 if kind == "mul" else 0.0
+    if not const.initializer and _uniform(const) == neutral and _keeps_shape(tensor, const):
+        graph.bind(op, op.outputs[0], tensor)  # a fixed ·1 or +0 (torch's GroupNorm
+        return  # without affine writes both)
     if not _per_channel(graph, tensor, const.dims):
         role = "bias" if kind == "add" else "layer_scale"
         raise Refused(f"{op.op_type} by a constant of shape {dims_text(const.dims)}: "
@@ -309,7 +313,8 @@ def _binary(graph: Graph, op: Op, kind: str) -> None:
         if (producer is not None and layer_type == "groupnorm" and sole
                 and producer.layer is not None and producer.layer.get("affine") is False
                 and _bias_follows(graph, op)):  # torch's GroupNorm below opset 18: γ, then β
-            graph.replace_layer(producer.name, affine=True)
+            graph.nodes[producer.name] = Node(producer.name, producer.inputs, {
+                key: value for key, value in producer.layer.items() if key != "affine"})
             graph.pending_bias.add(producer.name)
             graph.bind(op, op.outputs[0], tensor)
             return
@@ -332,6 +337,14 @@ def _binary(graph: Graph, op: Op, kind: str) -> None:
     graph.nodes[producer.name] = Node(producer.name, producer.inputs, {
         key: value for key, value in producer.layer.items() if key != "bias"})
     graph.bind(op, op.outputs[0], tensor)
+
+
+def _keeps_shape(tensor: Tensor, const: Const) -> bool:
+    """Return whether broadcasting ``const`` against ``tensor`` leaves its shape."""
+    dims = tensor.onnx_dims(1)
+    if len(const.dims) > len(dims):
+        return False
+    return all(c in (1, d) for c, d in zip(reversed(const.dims), reversed(dims), strict=False))
 
 
 def _bias_follows(graph: Graph, op: Op) -> bool:
