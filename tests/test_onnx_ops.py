@@ -707,3 +707,39 @@ def test_reduce_mean_over_channels_is_refused() -> None:
                        opset=13)
     with pytest.raises(SpecError, match=r"node 'rm' \(ReduceMean\): axes=\[1\]"):
         dag(data)
+
+
+def test_channels_last_input() -> None:
+    """An N×H×W×C input (a TensorFlow export) moved channels first is read as C×H×W."""
+    data = model_bytes([node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+                        node("Conv", ["t", "w"], kernel_shape=[3, 3])], [1, 32, 24, 3],
+                       None, [weight("w", 8, 3, 3, 3)])
+    walked = dag(data)
+    assert walked.input_shape == (3, 32, 24)
+    assert tuple(analysed(data).output_shape) == (8, 30, 22)
+
+
+def test_squeeze_of_pooled_positions_and_cast() -> None:
+    """Squeeze of N×C×1×1 to N×C is a flatten; a Cast of a computed tensor is no row."""
+    data = model_bytes([node("GlobalAveragePool", ["x"], ["g"]),
+                        node("Cast", ["g"], ["c"], to=onnx.TensorProto.FLOAT),
+                        node("Squeeze", ["c", "axes"])], [1, 6, 4, 4], None,
+                       [init("axes", [2, 3], np.int64)], opset=13)
+    assert layers(data) == [{"type": "adaptive_avgpool", "output": 1}, {"type": "flatten"}]
+    assert tuple(analysed(data).output_shape) == reference_shape(data, [1, 6, 4, 4]) == (6,)
+
+
+def test_squeeze_of_a_real_axis_is_refused() -> None:
+    """Squeezing a spatial axis of size 1 while another stays is no convcalc layer."""
+    data = model_bytes([node("Squeeze", ["x"], name="sq", axes=[2])], [1, 6, 1, 4], opset=11)
+    with pytest.raises(SpecError, match=r"node 'sq' \(Squeeze\): squeezes axes \[2\]"):
+        dag(data)
+
+
+def test_value_info_of_the_graph_output_is_checked() -> None:
+    """The graph output's stated shape is checked like any value_info."""
+    data = model_bytes([node("MaxPool", ["x"], name="pool", kernel_shape=[2, 2],
+                             strides=[2, 2])], ["N", 2, 8, 8], ["N", 2, 5, 5])
+    with pytest.raises(SpecError, match=r"node 'pool' \(MaxPool\): the file says output 'y' "
+                                        r"is \?×2×5×5, convcalc's rules give N×2×4×4"):
+        dag(data)

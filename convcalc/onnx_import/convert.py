@@ -91,7 +91,7 @@ class Unknown:
     first: Op
     feeds: str
     count: int = 0
-    shape_missing: bool = False
+    problem: str = ""
 
 
 @dataclass
@@ -284,6 +284,13 @@ class Graph:
                 raise self.error(str(refused), op) from None
             except FoldError as error:
                 raise self.error(str(error), op) from None
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                    OverflowError, ZeroDivisionError) as error:  # attributes of a form
+                # the specification does not allow (a string for pads, too few values)
+                detail = " ".join(str(error).split())[:100]
+                raise self.error(f"cannot read its inputs or attributes ({type(error).__name__}"
+                                 f"{': ' + detail if detail else ''}); is the file valid "
+                                 "ONNX?", op) from None
 
     def consumers_of(self, ops: Iterable[Op]) -> dict[str, list[Op]]:
         """Return, for each tensor name, the nodes that read it."""
@@ -331,12 +338,19 @@ class Graph:
         sources = [self.tensors[name] for name in op.inputs if name in self.tensors]
         stated = self.file_dims.get(op.outputs[0]) if op.outputs else None
         poisoned = any(name in self.poisoned for name in op.inputs)
-        if (not self.allow_unknown or poisoned or len(sources) != 1 or len(op.outputs) != 1
-                or stated is None or any(d is None for d in stated[1:]) or len(stated) < 2):
-            if self.allow_unknown and not poisoned:
-                record.shape_missing = True
+        problem = ""
+        if len(sources) != 1:
+            problem = f"reads {len(sources)} computed tensors, not one"
+        elif len([o for o in op.outputs if self.used(o)]) > 1:
+            problem = f"{len(op.outputs)} outputs are read, not one"
+        elif stated is None or len(stated) < 2 or any(d is None for d in stated[1:]):
+            problem = "no output shape in the file"
+        if not self.allow_unknown or poisoned or problem:
+            if self.allow_unknown and not poisoned and not record.problem:
+                record.problem = problem
             self.poisoned.update(op.outputs)
             return
+        assert stated is not None
         output = [int(d) for d in stated[1:] if d is not None]
         layer = {"type": "unknown", "op": op.op_type, "output": output}
         node = Node(self.row_name(op), (sources[0].node,), layer=layer)
@@ -357,18 +371,32 @@ class Graph:
         """Raise the one-line error for unsupported ops; return the op counts imported."""
         if not self.unknown:
             return {}
-        missing = {op: record for op, record in self.unknown.items() if record.shape_missing}
+        missing = {op: record for op, record in self.unknown.items() if record.problem}
         if self.allow_unknown and not missing and not any(
                 name in self.poisoned for name in self.graph_outputs):
             return {op: record.count for op, record in self.unknown.items()}
-        listed = ", ".join(
-            f"{op} (node {echo(record.first.label)}, {record.feeds})" if record.count == 1
-            else f"{op} ({record.count} nodes, first {echo(record.first.label)})"
-            for op, record in (missing or self.unknown).items())
+        if missing and all(r.problem == "no output shape in the file" for r in missing.values()):
+            raise SpecError("unsupported operators without an output shape in the file, "
+                            f"which --allow-unknown needs: {self.listed(missing, False)}",
+                            source=self.name)
         if missing:
-            raise SpecError(f"unsupported operators without an output shape in the file, "
-                            f"which --allow-unknown needs: {listed}", source=self.name)
-        raise SpecError(f"unsupported operators: {listed}", source=self.name)
+            raise SpecError("unsupported operators that --allow-unknown cannot count: "
+                            f"{self.listed(missing, True)}", source=self.name)
+        raise SpecError(f"unsupported operators: {self.listed(self.unknown, False)}",
+                        source=self.name)
+
+    @staticmethod
+    def listed(records: Mapping[str, Unknown], problems: bool) -> str:
+        """Return the op types of ``records`` as the one-line error lists them."""
+        parts = []
+        for op, record in records.items():
+            why = f": {record.problem}" if problems else ""
+            if record.count == 1:
+                parts.append(f"{op} (node {echo(record.first.label)}, {record.feeds}{why})")
+            else:
+                parts.append(f"{op} ({record.count} nodes, first "
+                             f"{echo(record.first.label)}{why})")
+        return ", ".join(parts)
 
     def finish(self, output: str) -> list[Node]:
         """Return the nodes that the graph output depends on, in order."""

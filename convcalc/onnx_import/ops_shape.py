@@ -301,7 +301,29 @@ def _resize(graph: Graph, op: Op) -> None:
     graph.emit(op, layer, tensor)
 
 
+def _squeeze(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    _channels_first(tensor, "Squeeze")
+    dims = tensor.onnx_dims(graph.batch or 1)
+    axes = [int(a) for a in op.attrs["axes"]] if "axes" in op.attrs else graph.ints(op, 1)
+    rank = len(dims)
+    squeezed = sorted({a % rank for a in axes} if axes else
+                      {i for i, d in enumerate(dims) if d == 1 and i > 0})
+    if squeezed == list(range(2, rank)) and all(d == 1 for d in dims[2:]):
+        graph.emit(op, {"type": "flatten"}, tensor)  # N×C×1×1 to N×C
+        return
+    raise Refused(f"squeezes axes {squeezed} of {dims_text(dims)}; convcalc reads a Squeeze "
+                  "only of every spatial axis of size 1 (N×C×1×1 to N×C), as a flatten")
+
+
+def _cast(graph: Graph, op: Op) -> None:
+    """A Cast of a computed tensor changes its element type, which --dtype sets: no row."""
+    graph.bind(op, op.outputs[0], graph.data(op, 0))
+
+
 OPERATORS: dict[str, Callable[[Graph, Op], None]] = {
+    "Squeeze": _squeeze,
+    "Cast": _cast,
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Transpose": _transpose,

@@ -174,12 +174,15 @@ def _tile(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
 
 
 def _gather(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
+    data, indices = np.asarray(inputs[0]), np.asarray(inputs[1])
+    _bounded([indices.size, max(data.size, 1)], "Gather's output")
     return [np.take(np.asarray(inputs[0]), np.asarray(inputs[1]).astype(np.int64),
                     axis=int(attrs.get("axis", 0)))]
 
 
 def _concat(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
     arrays = [np.asarray(v) for v in inputs]
+    _bounded([sum(a.size for a in arrays)], "Concat's output")
     return [np.concatenate(arrays, axis=int(attrs["axis"]))]
 
 
