@@ -259,3 +259,47 @@ def test_row_names_are_unique_and_bounded() -> None:
     long = names.unique("a" * 500, "Relu")
     assert len(long) == 200
     assert len(names.unique("a" * 500, "Relu")) == 200
+
+
+def test_malformed_attribute_is_one_line() -> None:
+    """An attribute of the wrong type (pads as text) is a one-line error naming the node."""
+    data = model_bytes([node("Conv", ["x", "w"], name="c", pads="oops")], [1, 3, 8, 8],
+                       initializers=[weight("w", 4, 3, 3, 3)])
+    with pytest.raises(SpecError, match=r"^m\.onnx: node 'c' \(Conv\): cannot read its inputs "
+                                        r"or attributes \(ValueError: .*\); is the file valid "
+                                        r"ONNX\?$"):
+        dag(data)
+
+
+def test_unknown_reading_two_tensors_cannot_be_counted() -> None:
+    """With allow_unknown, an unknown op joining two tensors is refused, saying why."""
+    from onnx import TensorProto, helper
+    data = model_bytes([node("Relu", ["x"], ["r"]), node("Blend", ["x", "r"], ["b"], name="bl"),
+                        node("Sigmoid", ["b"])], [1, 3, 4, 4], [1, 3, 4, 4],
+                       value_info=[helper.make_tensor_value_info("b", TensorProto.FLOAT,
+                                                                 [1, 3, 4, 4])])
+    with pytest.raises(SpecError) as caught:
+        import_onnx(data, name="m.onnx", allow_unknown=True)
+    assert str(caught.value) == ("m.onnx: unsupported operators that --allow-unknown cannot "
+                                 "count: Blend (node 'bl', feeds 'sigmoid': reads 2 computed "
+                                 "tensors, not one)")
+
+
+def test_folded_concat_is_bounded() -> None:
+    """Concatenating many bounded constants into one too large is refused before it is made."""
+    inputs = ["big"] * 8
+    data = model_bytes([node("Concat", inputs, ["c"], name="cat", axis=0),
+                        node("Reshape", ["x", "c"])], [1, 3, 8, 8], None,
+                       [init("big", np.zeros(2**18, np.int64), np.int64)])
+    with pytest.raises(SpecError, match=r"node 'cat' \(Concat\): Concat's output would have "
+                                        r"2,097,152 elements"):
+        dag(data)
+
+
+def test_many_nodes_of_one_name_stay_linear() -> None:
+    """Ten thousand nodes named alike get counters 1 … 9,999 (no quadratic search)."""
+    names = RowNames()
+    given = [names.unique("/blk/Relu", "Relu") for _ in range(10_000)]
+    assert given[0] == "blk" and given[-1] == "blk_9999"
+    assert len(set(given)) == 10_000
+    assert names.unique("blk_5", "Relu") == "blk_5_1"

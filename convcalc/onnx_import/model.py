@@ -22,14 +22,15 @@ from convcalc.textsafe import echo
 __all__ = ["Walked", "build", "walk"]
 
 
-def _tensor_const(tensor: Any, origin: str) -> Const:
+def _tensor_const(tensor: Any, origin: str, initializer: bool = False) -> Const:
     """Return an initializer or tensor attribute as a constant whose values load lazily."""
     from onnx import TensorProto, numpy_helper
 
     dims = tuple(int(d) for d in tensor.dims)
     if tensor.data_location == TensorProto.EXTERNAL:
-        return Const(dims, origin)  # only the dims are in the file
-    return Const(dims, origin, loader=lambda: numpy_helper.to_array(tensor))
+        return Const(dims, origin, initializer=initializer)  # only the dims are in the file
+    return Const(dims, origin, loader=lambda: numpy_helper.to_array(tensor),
+                 initializer=initializer)
 
 
 def _float32(value: float) -> float:
@@ -181,7 +182,7 @@ def walk(model: Any, name: str, input_shape: tuple[int, ...] | None,
     graph = Graph(name, opset, batch, allow_unknown)
     graph.graph_outputs = {outputs[0].name}
     for init in graph_proto.initializer:
-        graph.consts[init.name] = _tensor_const(init, init.name)
+        graph.consts[init.name] = _tensor_const(init, init.name, initializer=True)
     for info in [*graph_proto.value_info, *outputs]:
         dims = _dims(info)
         if dims is not None:

@@ -52,14 +52,17 @@ class RowNames:
 
     def __init__(self) -> None:
         self.taken: set[str] = set()
+        self.counters: dict[str, int] = {}  # the last suffix tried per base: a file of
+        # 100,000 nodes of one name costs linear time, not quadratic
 
     def unique(self, onnx_name: str, op_type: str) -> str:
         """Return a name for this node that no earlier node has."""
         base = readable(onnx_name, op_type)
-        name, counter = base, 0
+        name, counter = base, self.counters.get(base, 0)
         while name in self.taken:
             counter += 1
             suffix = f"_{counter}"
             name = base[:MAX_NAME - len(suffix)] + suffix
+        self.counters[base] = counter
         self.taken.add(name)
         return name
