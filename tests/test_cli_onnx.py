@@ -473,6 +473,24 @@ def test_allow_unknown_counts_them_as_zero_and_says_so(run_cli: Any, tmp_path: P
 
 
 @needs_onnx
+def test_import_warnings_reach_every_command(run_cli: Any, tmp_path: Path) -> None:
+    """The import's warning reaches stderr from commands whose output has no warnings (diff:
+    once per model), and --strict makes it the one error line, exit 2."""
+    path = small_model(tmp_path / "frob.onnx", unknown=True)
+    line = ("warning: unknown operator Frobnicate: 2 nodes counted as zero-cost "
+            "identity-shaped rows")
+    compared = run_cli("diff", str(path), str(path), "--allow-unknown")
+    assert compared.exit_code == 0
+    assert compared.stderr == f"{line}\n{line}\n"
+    solved = run_cli("solve", "inputs", str(path), "--allow-unknown", "--max", "8")
+    assert solved.stderr == f"{line}\n"
+    strict = run_cli("net", str(path), "--allow-unknown", "--strict")
+    assert (strict.exit_code, strict.stdout) == (2, "")
+    assert strict.stderr == (f"error: {path}: unknown operator Frobnicate: 2 nodes counted as "
+                             "zero-cost identity-shaped rows (strict: warnings are errors)\n")
+
+
+@needs_onnx
 def test_import_keeps_unknown_rows(run_cli: Any, tmp_path: Path) -> None:
     """import --allow-unknown writes each unknown node as an ``unknown`` layer with its op
     and shape; net reads the file back to the same rows and lower bound."""
