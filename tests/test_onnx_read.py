@@ -243,6 +243,7 @@ def test_constant_nodes_and_folded_shapes() -> None:
     ("/fc/Gemm", "Gemm", "fc"),
     ("/Flatten", "Flatten", "flatten"),
     ("/features/features.0/features.0.1/Conv_3", "Conv", "features_0_1"),
+    ("/layer1/layer1.0/downsample/downsample.0/Conv", "Conv", "layer1_0_downsample_0"),
     ("conv 1.weight", "Conv", "conv_1_weight"),
     ("", "Relu", "relu"),
     ("input", "Relu", "input_"),

@@ -47,16 +47,42 @@ def _export(module: Any, opset: int, preserve: bool = True) -> bytes:
     return buffer.getvalue()
 
 
+_NO_ROW_IN_ONNX = {"dropout", "stochastic_depth"}  # the exporter drops them at inference
+
+
+def _leaf_rows(report: Any) -> list[tuple[Any, ...]]:
+    """Return each leaf layer's numbers (merges, dropout and stochastic depth left out),
+    sorted: the exporter orders a block's shortcut before its main path.
+
+    ONNX's GlobalAveragePool keeps N×C×1×1 and a Flatten follows, where some zoo files
+    write one ``global_avgpool``: a pooling to one position is compared by its channels
+    and FLOPs alone, and flatten rows (no cost) are left out.
+    """
+    rows = []
+    for row in report.layers:
+        if row.container or row.type in {"add", "concat", "mul", "flatten"} | _NO_ROW_IN_ONNX:
+            continue
+        if row.type in ("global_avgpool", "adaptive_avgpool") and \
+                all(size == 1 for size in row.output_shape[1:]):
+            rows.append(("pool to one position", row.output_shape[0], row.flops))
+            continue
+        rows.append((row.type, tuple(row.output_shape), row.params, row.macs, row.flops,
+                     str(row.receptive_field)))
+    return sorted(rows, key=repr)
+
+
 @pytest.mark.parametrize("opset", [13, 17])
 @pytest.mark.parametrize("name", sorted(TWINS))
 def test_twin_export_gives_the_zoo_numbers(name: str, opset: int) -> None:
-    """The exported twin imports to the zoo entry's params, MACs, FLOPs and output."""
+    """The exported twin imports to the zoo entry's params, MACs, FLOPs and output, and
+    its layers to the zoo's rows (shapes, counts and receptive fields)."""
     report = analysed(_export(TWINS[name](), opset))
     expected = analyze(zoo.source(name).network)
     assert (report.totals.params, report.totals.non_trainable_params, report.totals.macs,
             report.totals.flops, tuple(report.output_shape)) == (
         expected.totals.params, expected.totals.non_trainable_params, expected.totals.macs,
         expected.totals.flops, tuple(expected.output_shape))
+    assert _leaf_rows(report) == _leaf_rows(expected)
 
 
 def test_folded_batchnorm_keeps_the_macs() -> None:
