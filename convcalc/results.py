@@ -129,6 +129,9 @@ class LayerRow(Frozen):
             merge that broadcast a branch along a spatial dim (that merge's row included;
             a container's row: its output's). Such an output also depends on every input
             position through the broadcast (pooled) scale, beyond ``receptive_field``.
+        unknown: True for an ``unknown`` row (an operator convcalc does not know, counted
+            as zero), and for a container's row when a row under it is one: its counts
+            are then lower bounds.
         training: the row's backward pass with ``--training``, else None.
         fields_in, fields_out: the receptive-field walk's state before and after this row
             (per-dim ``AxisField`` tuples, or ``"global"``/``"untracked"``), for the
@@ -150,6 +153,7 @@ class LayerRow(Frozen):
     receptive_field: ReceptiveField | None
     aux: bool = False
     global_context: bool = False
+    unknown: bool = False
     training: RowTraining | None = None
     bias_params: int = Field(0, exclude=True)
     location: tuple[str | int, ...] = Field((), exclude=True)
@@ -231,6 +235,8 @@ class Totals(Frozen):
         activation_bytes: bytes of every layer output for the batch.
         param_bytes: bytes of all parameters, trainable or not.
         aux: the auxiliary heads' own sums; None when the network has none.
+        lower_bound: True when a row is ``unknown``: what it counts is not known and is
+            counted as 0, so every total is a lower bound.
         training: the training step's cost with ``--training``, else None.
     """
 
@@ -241,6 +247,7 @@ class Totals(Frozen):
     activation_bytes: int
     param_bytes: int
     aux: AuxTotals | None = None
+    lower_bound: bool = False
     training: TrainingTotals | None = None
 
 

@@ -28,6 +28,7 @@ from convcalc.cli.layer_flags import (
 )
 from convcalc.cli.output import ColumnsOption, DepthOption, ExactOption, parse_columns
 from convcalc.cli.sources import (
+    AllowUnknownOption,
     InputOption,
     NetworkArgument,
     input_noted,
@@ -120,8 +121,10 @@ def net(
     explained: ExplainOption = False,
     training: TrainingOption = False,
     optimizer: OptimizerOption = None,
+    allow_unknown: AllowUnknownOption = False,
 ) -> None:
-    """A whole network from a YAML file: a row per layer, containers as subtotals, totals.
+    """A whole network from a YAML file or an ONNX model: a row per layer, containers as
+    subtotals, totals.
 
     Example: convcalc net zoo:resnet50 --input 3x512x512
     """
@@ -130,7 +133,7 @@ def net(
     if untrained and not training:
         raise InputError(f"--columns {', '.join(untrained)} counts a training step; add "
                          "--training")
-    source = open_network(file, input_shape)
+    source = open_network(file, input_shape, allow_unknown=allow_unknown)
     report = report_of(source, batch, dtype, strict, training_spec(training, optimizer, dtype))
     with input_noted(source):
         emit(report, output, view=view, explanations=_explanations(report, explained))
