@@ -743,3 +743,38 @@ def test_value_info_of_the_graph_output_is_checked() -> None:
     with pytest.raises(SpecError, match=r"node 'pool' \(MaxPool\): the file says output 'y' "
                                         r"is \?×2×5×5, convcalc's rules give N×2×4×4"):
         dag(data)
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 17])
+def test_torch_softmax_over_channels(opset: int) -> None:
+    """nn.Softmax(dim=1) on N×C×H×W is softmax at every opset (below 13 torch moves the
+    channels last around a Softmax, whose axis would flatten otherwise)."""
+    torch = pytest.importorskip("torch")
+    assert layers(_torch_graph(torch.nn.Softmax(dim=1), opset, (1, 3, 4, 5))) == [
+        {"type": "softmax"}]
+
+
+_INTERPOLATIONS = [
+    ({"scale_factor": 2, "mode": "nearest"}, {"type": "upsample", "scale": 2}, (2, 8, 8)),
+    ({"scale_factor": 2, "mode": "bilinear"},
+     {"type": "upsample", "scale": 2, "mode": "linear"}, (2, 8, 8)),
+    ({"size": (7, 9), "mode": "nearest"}, {"type": "upsample", "size": [7, 9]}, (2, 7, 9)),
+]
+
+
+@pytest.mark.parametrize(("opset", "options", "expected", "shape"), [
+    (opset, *case) for opset in (9, 10, 11, 13, 17) for case in _INTERPOLATIONS
+    if not (opset == 10 and "size" in case[0])])  # torch exports no fixed size at 10
+def test_torch_interpolate_by_opset(opset: int, options: dict[str, object],
+                                    expected: dict[str, object],
+                                    shape: tuple[int, ...]) -> None:
+    """F.interpolate as torch exports it at each opset (Upsample at 9, Resize after)."""
+    torch = pytest.importorskip("torch")
+
+    class Interpolate(torch.nn.Module):  # type: ignore[misc]  # torch's Module is untyped
+        def forward(self, x: object) -> object:
+            return torch.nn.functional.interpolate(x, **options)
+
+    data = _torch_graph(Interpolate(), opset, (1, 2, 4, 4))
+    assert layers(data) == [expected]
+    assert tuple(analysed(data).output_shape) == shape

@@ -24,7 +24,7 @@ from convcalc.onnx_import.convert import (
     per_dim,
 )
 from convcalc.onnx_import.dag import Node
-from convcalc.onnx_import.patterns import SILU, Op
+from convcalc.onnx_import.patterns import CHANNEL_SOFTMAX, SILU, Op
 from convcalc.onnx_import.values import Const, FoldError
 
 __all__ = ["OPERATORS", "Rule"]
@@ -594,6 +594,7 @@ def _operators() -> dict[str, Rule]:
         "HardSwish": _elementwise("hardswish"),
         "Mish": _elementwise("mish"),
         SILU: _elementwise("silu"),
+        CHANNEL_SOFTMAX: _elementwise("softmax"),
         "Gelu": _gelu,
         "LeakyRelu": _leaky_relu,
         "Elu": _elu,
