@@ -136,7 +136,7 @@ def test_symbolic_dim_needs_input_shape() -> None:
     data = model_bytes([node("Relu", ["x"])], ["N", 3, "height", 8])
     with pytest.raises(SpecError, match=r"^m\.onnx: input 'x''s dim 2 is symbolic "
                                         r"\('height'\); give the input's shape without "
-                                        r"the batch \(--input C×H×W\)$"):
+                                        r"the batch \(`input_shape`\)$"):
         import_onnx(data, name="m.onnx")
     imported = import_onnx(data, name="m.onnx", input_shape=(3, 16, 8))
     assert imported.network["input"] == [3, 16, 8]
@@ -187,7 +187,7 @@ def test_allow_unknown_needs_the_output_shape() -> None:
         import_onnx(UNKNOWN, name="model.onnx", allow_unknown=True)
     assert str(caught.value) == (  # MyPool, after it, is not reached until f1 has a shape
         "model.onnx: unsupported operators without an output shape in the file, which "
-        "--allow-unknown needs: Frobnicate (node 'f1', feeds 'conv3')")
+        "`allow_unknown` needs: Frobnicate (node 'f1', feeds 'conv3')")
 
 
 def test_allow_unknown_with_shapes_emits_unknown_rows() -> None:
@@ -281,7 +281,7 @@ def test_unknown_reading_two_tensors_cannot_be_counted() -> None:
                                                                  [1, 3, 4, 4])])
     with pytest.raises(SpecError) as caught:
         import_onnx(data, name="m.onnx", allow_unknown=True)
-    assert str(caught.value) == ("m.onnx: unsupported operators that --allow-unknown cannot "
+    assert str(caught.value) == ("m.onnx: unsupported operators that `allow_unknown` cannot "
                                  "count: Blend (node 'bl', feeds 'sigmoid': reads 2 computed "
                                  "tensors, not one)")
 
@@ -304,3 +304,21 @@ def test_many_nodes_of_one_name_stay_linear() -> None:
     assert given[0] == "blk" and given[-1] == "blk_9999"
     assert len(set(given)) == 10_000
     assert names.unique("blk_5", "Relu") == "blk_5_1"
+
+
+def test_the_importer_names_no_flags_and_imports_no_command_line() -> None:
+    """The importer is core: no typer, rich or convcalc.cli, and its messages name
+    parameters (`input_shape`), never a command-line flag."""
+    import ast
+    package = Path(__file__).resolve().parents[1] / "convcalc" / "onnx_import"
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert not {name for name in imported if name.split(".")[0] in ("typer", "rich")
+                    or name.startswith("convcalc.cli")}, path.name
+        strings = [node.value for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+        assert not [text for text in strings if " --" in f" {text}"], path.name

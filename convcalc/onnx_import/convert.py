@@ -377,10 +377,10 @@ class Graph:
             return {op: record.count for op, record in self.unknown.items()}
         if missing and all(r.problem == "no output shape in the file" for r in missing.values()):
             raise SpecError("unsupported operators without an output shape in the file, "
-                            f"which --allow-unknown needs: {self.listed(missing, False)}",
+                            f"which `allow_unknown` needs: {self.listed(missing, False)}",
                             source=self.name)
         if missing:
-            raise SpecError("unsupported operators that --allow-unknown cannot count: "
+            raise SpecError("unsupported operators that `allow_unknown` cannot count: "
                             f"{self.listed(missing, True)}", source=self.name)
         raise SpecError(f"unsupported operators: {self.listed(self.unknown, False)}",
                         source=self.name)
