@@ -11,8 +11,7 @@ import math
 
 import numpy as np
 import pytest
-
-from tests.onnx_graphs import (
+from onnx_graphs import (
     analysed,
     dag,
     init,
@@ -778,3 +777,42 @@ def test_torch_interpolate_by_opset(opset: int, options: dict[str, object],
     data = _torch_graph(Interpolate(), opset, (1, 2, 4, 4))
     assert layers(data) == [expected]
     assert tuple(analysed(data).output_shape) == shape
+
+
+def test_one_and_three_dimensional_windows() -> None:
+    """Conv1d with SAME_UPPER and a 3-D MaxPool give the reference's shapes."""
+    conv1d = model_bytes([node("Conv", ["x", "w"], strides=[2], auto_pad="SAME_UPPER")],
+                         [1, 2, 11], None, [weight("w", 3, 2, 4)])
+    pool3d = model_bytes([node("MaxPool", ["x"], kernel_shape=[2, 3, 3], strides=[2, 2, 2],
+                               pads=[0, 1, 1, 1, 1, 1])], [1, 2, 6, 9, 9])
+    assert layers(conv1d) == [{"type": "conv", "filters": 3, "kernel": 4, "stride": 2,
+                               "padding": [[1, 2]], "bias": False}]
+    assert tuple(analysed(conv1d).output_shape) == reference_shape(conv1d, [1, 2, 11])
+    assert tuple(analysed(pool3d).output_shape) == reference_shape(pool3d, [1, 2, 6, 9, 9])
+
+
+@pytest.mark.parametrize("opset", [10, 13])
+def test_dropout_ratio_by_opset(opset: int) -> None:
+    """Dropout's ratio: an attribute before opset 12, an input from 12."""
+    if opset < 12:
+        data = model_bytes([node("Dropout", ["x"], ratio=0.25)], [1, 3, 4, 4], opset=opset)
+    else:
+        data = model_bytes([node("Dropout", ["x", "r"])], [1, 3, 4, 4], None,
+                           [init("r", 0.25)], opset=opset)
+    assert layers(data) == [{"type": "dropout", "p": 0.25}]
+
+
+def test_upsample_scales_attribute_at_opset_7() -> None:
+    """Upsample at opset 7 takes its scales as an attribute."""
+    data = model_bytes([node("Upsample", ["x"], scales=[1.0, 1.0, 3.0, 2.0])], [1, 2, 3, 3],
+                       opset=7)
+    assert layers(data) == [{"type": "upsample", "scale": [3, 2]}]
+    assert tuple(analysed(data).output_shape) == (2, 9, 6)
+
+
+def test_gemm_trans_a_is_refused() -> None:
+    """transA=1 would transpose the batch into the features: refused."""
+    data = model_bytes([node("Gemm", ["x", "w"], name="fc", transA=1)], [1, 4], None,
+                       [weight("w", 4, 7)])
+    with pytest.raises(SpecError, match=r"node 'fc' \(Gemm\): transA=1"):
+        dag(data)

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from tests.onnx_graphs import dag, init, layers, model_bytes, node, weight
+from onnx_graphs import dag, init, layers, model_bytes, node, weight
 
 onnx = pytest.importorskip("onnx")
 

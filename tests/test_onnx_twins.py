@@ -15,8 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from tests.onnx_graphs import analysed
+from onnx_graphs import analysed
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
