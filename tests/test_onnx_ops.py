@@ -816,3 +816,13 @@ def test_gemm_trans_a_is_refused() -> None:
                        [weight("w", 4, 7)])
     with pytest.raises(SpecError, match=r"node 'fc' \(Gemm\): transA=1"):
         dag(data)
+
+
+def test_group_norm_per_group_scale_is_refused() -> None:
+    """Opset 18's GroupNormalization with one scale per group is not convcalc's groupnorm
+    (one per channel), whose count would differ."""
+    data = model_bytes([node("GroupNormalization", ["x", "s", "b"], name="gn", num_groups=2)],
+                       [1, 4, 5, 5], None, [weight("s", 2), weight("b", 2)], opset=18)
+    with pytest.raises(SpecError, match=r"node 'gn' \(GroupNormalization\): scale 2 is one "
+                                        r"per group \(opsets 18 to 20\)"):
+        dag(data)

@@ -519,6 +519,11 @@ def _group_norm(graph: Graph, op: Op) -> None:
     groups = int(op.attrs["num_groups"]) if "num_groups" in op.attrs else 0
     if groups < 1:
         raise Refused(f"num_groups={op.attrs.get('num_groups')}; a positive count is needed")
+    scale = graph.const(op, 1)
+    if scale is not None and math.prod(scale.dims) != tensor.shape[0]:
+        raise Refused(f"scale {dims_text(scale.dims)} is one per group (opsets 18 to 20); "
+                      "convcalc's groupnorm learns a scale and shift per channel "
+                      f"({tensor.shape[0]}), as PyTorch's and opset 21's")
     graph.emit(op, _eps(op, {"type": "groupnorm", "groups": groups}), tensor)
 
 
