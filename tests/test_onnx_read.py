@@ -126,7 +126,7 @@ def test_looks_like_onnx() -> None:
     assert looks_like_onnx(CHAIN)
     assert looks_like_onnx(CHAIN[:40])  # the start is enough
     for other in (b"input: 3x8x8\nlayers: [relu]\n", b'{"input": [3]}', b"", b"\x00\x00",
-                  b"\x08\x01\xff"):
+                  b"\x08\x01\xff", b"2" + b"x" * 200 + b": graph", b"\x08\x00\x3a\x00"):
         assert not looks_like_onnx(other)
 
 

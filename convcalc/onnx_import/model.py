@@ -176,7 +176,16 @@ def walk(model: Any, name: str, input_shape: tuple[int, ...] | None,
                         "a network with one output", source=name)
     ops = [Op(index, node.name, node.op_type, node.domain, tuple(node.input),
               tuple(node.output), _attrs(node)) for index, node in enumerate(graph_proto.node)]
-    shape, batch = _input_shape(inputs[0], input_shape, name)
+    kind = inputs[0].type
+    rank = len(kind.tensor_type.shape.dim) if kind.tensor_type.HasField("shape") else \
+        len(input_shape or ()) + 1
+    channels_last = _channels_last_input(ops, inputs[0].name, rank)
+    given = input_shape  # channels first; an N×H×W×C file states its dims channels last
+    if channels_last and given:
+        given = (*given[1:], given[0])
+    shape, batch = _input_shape(inputs[0], given, name)
+    if channels_last:
+        shape = (shape[-1], *shape[:-1])
     graph = Graph(name, opset, batch, allow_unknown)
     graph.graph_outputs = {outputs[0].name}
     for init in graph_proto.initializer:
@@ -185,9 +194,6 @@ def walk(model: Any, name: str, input_shape: tuple[int, ...] | None,
         dims = _dims(info)
         if dims is not None:
             graph.file_dims[info.name] = dims
-    channels_last = _channels_last_input(ops, inputs[0].name, len(shape) + 1)
-    if channels_last and input_shape is None:  # the file's order is N×H×W×C
-        shape = (shape[-1], *shape[:-1])
     graph.tensors[inputs[0].name] = Tensor(INPUT, shape, channels_last)
     graph.run(ops, OPERATORS)
     unknown_ops = graph.check_unknown()
