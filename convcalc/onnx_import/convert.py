@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from convcalc.common import shape_text
 from convcalc.errors import ConvcalcError, SpecError
@@ -193,10 +194,11 @@ class Graph:
             return tuple(int(d) for d in layer.get("output", shape))
         try:
             spec = cls.model_validate(dict(layer))
-        except Exception as error:  # pydantic's refusal of a value from the file
-            first = " ".join(str(error).split("\n")[1:3]).strip()
-            raise Refused(f"convcalc's {layer['type']} cannot take {dict(layer)}: {first}") \
-                from None
+        except ValidationError as error:  # a value from the file past convcalc's rules
+            deepest = max(error.errors(), key=lambda e: len(e["loc"]))
+            key = str(deepest["loc"][0]) if deepest["loc"] else "a value"
+            raise Refused(f"convcalc's {layer['type']} cannot take {key}="
+                          f"{echo(layer.get(key))}: {deepest['msg']}") from None
         return tuple(spec.apply(shape).output_shape)
 
     def emit(self, op: Op, layer: dict[str, Any], source: Tensor, *,

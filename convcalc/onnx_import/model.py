@@ -54,7 +54,10 @@ def _attrs(node: Any) -> dict[str, Any]:
             value = value.decode("utf-8", "replace")
         elif attribute.type == AttributeProto.TENSOR:
             const = _tensor_const(value, node.name or attribute.name)
-            value = const.value() if const.size <= MAX_FOLDED else const
+            try:
+                value = const.value() if const.size <= MAX_FOLDED else const
+            except Exception:  # malformed tensor data: the node's rule meets it, and
+                value = const  # the walk turns its error into one line there
         elif attribute.type == AttributeProto.FLOAT:  # float32: its shortest decimal
             value = _float32(value)
         elif attribute.type == AttributeProto.FLOATS:
