@@ -842,3 +842,51 @@ def test_group_norm_per_group_scale_is_refused() -> None:
     with pytest.raises(SpecError, match=r"node 'gn' \(GroupNormalization\): scale 2 is one "
                                         r"per group \(opsets 18 to 20\)"):
         dag(data)
+
+
+@pytest.mark.parametrize("arrangement", ["torch", "half_first", "half_last", "inverse_root"])
+def test_erf_gelu_arrangements(arrangement: str) -> None:
+    """x·0.5·(1 + erf(x/√2)) fuses to gelu whichever way the products are grouped."""
+    root = [init("root", math.sqrt(2)), init("one", 1.0), init("half", 0.5),
+            init("inv", 1 / math.sqrt(2))]
+    scaled = (node("Mul", ["x", "inv"], ["d"], name="d") if arrangement == "inverse_root"
+              else node("Div", ["x", "root"], ["d"], name="d"))
+    head = [scaled, node("Erf", ["d"], ["e"], name="e"), node("Add", ["e", "one"], ["a"],
+                                                              name="a")]
+    if arrangement == "half_first":
+        tail = [node("Mul", ["x", "half"], ["h"], name="h"), node("Mul", ["h", "a"], name="m")]
+    elif arrangement == "half_last":
+        tail = [node("Mul", ["a", "half"], ["h"], name="h"), node("Mul", ["x", "h"], name="m")]
+    else:
+        tail = [node("Mul", ["x", "a"], ["h"], name="h"), node("Mul", ["h", "half"], name="m")]
+    data = model_bytes([*head, *tail], [1, 3, 4, 4], None, root)
+    assert layers(data) == [{"type": "gelu"}]
+
+
+def test_erf_gelu_with_a_shared_part_is_not_fused() -> None:
+    """When another node reads a part of the pattern, nothing is fused (and the Div by a
+    constant is refused)."""
+    data = model_bytes([node("Div", ["x", "root"], ["d"], name="d"),
+                        node("Erf", ["d"], ["e"], name="e"),
+                        node("Add", ["e", "one"], ["a"], name="a"),
+                        node("Mul", ["x", "a"], ["h"], name="h"),
+                        node("Mul", ["h", "half"], ["g"], name="m"),
+                        node("Add", ["g", "d"], name="leak")], [1, 3, 4, 4], None,
+                       [init("root", math.sqrt(2)), init("one", 1.0), init("half", 0.5)])
+    with pytest.raises(SpecError, match=r"unsupported operators: Div \(node 'd', "
+                                        r"feeds 'e'\), Erf"):
+        dag(data)
+
+
+def test_grouped_conv_transpose() -> None:
+    """ConvTranspose with group=2: filters = weight's second dim · group; torch's
+    ConvTranspose2d(4, 6, 2, stride=2, groups=2) agrees on shape and parameters."""
+    torch = pytest.importorskip("torch")
+    data = model_bytes([node("ConvTranspose", ["x", "w"], group=2, strides=[2, 2])],
+                       [1, 4, 3, 3], None, [weight("w", 4, 3, 2, 2)])
+    assert layers(data) == [{"type": "conv_transpose", "filters": 6, "kernel": 2,
+                             "stride": 2, "groups": 2, "bias": False}]
+    module = torch.nn.ConvTranspose2d(4, 6, 2, stride=2, groups=2, bias=False)
+    report = analysed(data)
+    assert tuple(report.output_shape) == tuple(module(torch.zeros(1, 4, 3, 3)).shape[1:])
+    assert report.totals.params == sum(p.numel() for p in module.parameters()) == 48
