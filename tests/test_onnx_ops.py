@@ -638,8 +638,9 @@ def test_value_info_that_agrees_passes() -> None:
 
 
 def test_dead_nodes_are_dropped() -> None:
-    """Nodes the output does not depend on are not rows."""
+    """Nodes the output does not depend on are not rows, and are not refused either."""
     data = model_bytes([node("Relu", ["x"], ["unused"], name="dead"),
+                        node("Frobnicate", ["unused"], ["more"], name="deader"),
                         node("Sigmoid", ["x"], name="live")], [1, 2, 3, 3])
     assert [n.name for n in dag(data).nodes] == ["live"]
 

@@ -259,7 +259,7 @@ class Graph:
     def run(self, ops: Sequence[Op], operators: Mapping[str, Callable[[Graph, Op], None]])\
             -> None:
         """Walk ``ops`` in order, building the DAG; raise SpecError at a refused node."""
-        ops = fuse(ops, self.consts, self.consumers_of(ops), self.graph_outputs)
+        ops = self.live(fuse(ops, self.consts, self.consumers_of(ops), self.graph_outputs))
         self.consumers = self.consumers_of(ops)
         for op in ops:
             self.current = op
@@ -293,6 +293,17 @@ class Graph:
                 raise self.error(f"cannot read its inputs or attributes ({type(error).__name__}"
                                  f"{': ' + detail if detail else ''}); is the file valid "
                                  "ONNX?", op) from None
+
+    def live(self, ops: Sequence[Op]) -> list[Op]:
+        """Return the nodes the graph output depends on: a node in a dead branch is
+        neither counted nor refused."""
+        needed = set(self.graph_outputs)
+        kept: list[Op] = []
+        for op in reversed(ops):
+            if any(output in needed for output in op.outputs):
+                kept.append(op)
+                needed.update(name for name in op.inputs if name)
+        return kept[::-1]
 
     def consumers_of(self, ops: Iterable[Op]) -> dict[str, list[Op]]:
         """Return, for each tensor name, the nodes that read it."""
