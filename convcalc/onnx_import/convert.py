@@ -3,7 +3,8 @@
 ``Graph`` reads the nodes in the file's order. A node whose inputs are all constant is
 evaluated (``values.fold``); ``Shape`` of a computed tensor is a constant too, since the
 importer knows every computed tensor's shape. Every other node is handed to its
-operator's rule in ``ops`` (``OPERATORS``), which emits a convcalc layer or merge, folds
+operator's rule (``model.OPERATORS``, from ``ops``, ``ops_elementwise`` and
+``ops_shape``), which emits a convcalc layer or merge, folds
 into the layer before it (a MatMul's bias), passes its input through (Identity), or
 refuses one line naming the node and attribute. Shapes are convcalc's: each emitted
 layer's output shape comes from its own class's rules, and is checked against the
