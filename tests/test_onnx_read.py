@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from tests.onnx_graphs import dag, init, layers, model_bytes, node, weight
+from onnx_graphs import dag, init, layers, model_bytes, node, weight
 
 onnx = pytest.importorskip("onnx")
 
@@ -127,7 +126,7 @@ def test_looks_like_onnx() -> None:
     assert looks_like_onnx(CHAIN)
     assert looks_like_onnx(CHAIN[:40])  # the start is enough
     for other in (b"input: 3x8x8\nlayers: [relu]\n", b'{"input": [3]}', b"", b"\x00\x00",
-                  b"\x08\x01\xff"):
+                  b"\x08\x01\xff", b"2" + b"x" * 200 + b": graph", b"\x08\x00\x3a\x00"):
         assert not looks_like_onnx(other)
 
 
@@ -136,7 +135,7 @@ def test_symbolic_dim_needs_input_shape() -> None:
     data = model_bytes([node("Relu", ["x"])], ["N", 3, "height", 8])
     with pytest.raises(SpecError, match=r"^m\.onnx: input 'x''s dim 2 is symbolic "
                                         r"\('height'\); give the input's shape without "
-                                        r"the batch \(--input C×H×W\)$"):
+                                        r"the batch \(`input_shape`\)$"):
         import_onnx(data, name="m.onnx")
     imported = import_onnx(data, name="m.onnx", input_shape=(3, 16, 8))
     assert imported.network["input"] == [3, 16, 8]
@@ -187,7 +186,7 @@ def test_allow_unknown_needs_the_output_shape() -> None:
         import_onnx(UNKNOWN, name="model.onnx", allow_unknown=True)
     assert str(caught.value) == (  # MyPool, after it, is not reached until f1 has a shape
         "model.onnx: unsupported operators without an output shape in the file, which "
-        "--allow-unknown needs: Frobnicate (node 'f1', feeds 'conv3')")
+        "`allow_unknown` needs: Frobnicate (node 'f1', feeds 'conv3')")
 
 
 def test_allow_unknown_with_shapes_emits_unknown_rows() -> None:
@@ -281,7 +280,7 @@ def test_unknown_reading_two_tensors_cannot_be_counted() -> None:
                                                                  [1, 3, 4, 4])])
     with pytest.raises(SpecError) as caught:
         import_onnx(data, name="m.onnx", allow_unknown=True)
-    assert str(caught.value) == ("m.onnx: unsupported operators that --allow-unknown cannot "
+    assert str(caught.value) == ("m.onnx: unsupported operators that `allow_unknown` cannot "
                                  "count: Blend (node 'bl', feeds 'sigmoid': reads 2 computed "
                                  "tensors, not one)")
 
@@ -304,3 +303,57 @@ def test_many_nodes_of_one_name_stay_linear() -> None:
     assert given[0] == "blk" and given[-1] == "blk_9999"
     assert len(set(given)) == 10_000
     assert names.unique("blk_5", "Relu") == "blk_5_1"
+
+
+def test_the_importer_names_no_flags_and_imports_no_command_line() -> None:
+    """The importer is core: no typer, rich or convcalc.cli, and its messages name
+    parameters (`input_shape`), never a command-line flag."""
+    import ast
+    package = Path(__file__).resolve().parents[1] / "convcalc" / "onnx_import"
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert not {name for name in imported if name.split(".")[0] in ("typer", "rich")
+                    or name.startswith("convcalc.cli")}, path.name
+        strings = [node.value for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+        assert not [text for text in strings if " --" in f" {text}"], path.name
+
+
+def test_malformed_tensor_data_is_one_line() -> None:
+    """An initializer whose raw data does not fill its dims is one line naming the node."""
+    bad = init("shape", [1, 48], np.int64)
+    bad.raw_data = bad.raw_data[:5]
+    data = model_bytes([node("Reshape", ["x", "shape"], name="rs")], [1, 3, 4, 4],
+                       initializers=[bad])
+    with pytest.raises(SpecError, match=r"^m\.onnx: node 'rs' \(Reshape\): cannot read its "
+                                        r"inputs or attributes"):
+        dag(data)
+
+
+def test_huge_kernel_is_one_line() -> None:
+    """A kernel past convcalc's size limit is refused naming the node, not a traceback."""
+    data = model_bytes([node("MaxPool", ["x"], name="mp", kernel_shape=[2**40, 2])],
+                       [1, 3, 4, 4])
+    with pytest.raises(SpecError) as caught:
+        dag(data)
+    assert str(caught.value) == (
+        "m.onnx: node 'mp' (MaxPool): convcalc's maxpool cannot take kernel=[1099511627776, "
+        "2]: Input should be less than or equal to 2147483647")
+
+
+def test_imported_chain_round_trips_through_yaml() -> None:
+    """The imported network written as YAML reads back to the same report."""
+    import yaml
+
+    from convcalc.analysis import analyze
+    from convcalc.loader import parse_network
+    imported = import_onnx(CHAIN, name="tiny.onnx")
+    text = yaml.safe_dump(imported.network, sort_keys=False)
+    direct = analyze(network_from_data(imported.network, "tiny.onnx").network)
+    again = analyze(parse_network(text, "tiny.yaml").network)
+    assert again.model_dump() == direct.model_dump()
+    assert direct.totals.params == 4 * 3 * 9  # the conv's weights, no bias

@@ -2,11 +2,12 @@
 
 ``import_onnx`` reads a model (external data never loaded: only the initializers' dims
 are needed), walks its nodes in order (``convert.Graph``) with each operator's rule
-(``ops``, ``ops_shape``), evaluates the constant subgraphs with numpy (``values``), fuses
-the activations that exporters write as several nodes (``patterns``), names the rows
-from the node names (``names``), and nests the resulting DAG (``dag.Node``) into
-containers (``topology.nest``). The result is plain data: the network file that
-``convcalc import`` writes and ``convcalc.loader.network_from_data`` validates.
+(``ops``, ``ops_elementwise``, ``ops_shape``), evaluates the constant subgraphs with
+numpy (``values``), fuses the activations that exporters write as several nodes
+(``patterns``), names the rows from the node names (``names``), and nests the
+resulting DAG (``dag.Node``) into containers (``topology.nest``). The result is plain
+data: the network file that ``convcalc import`` writes and
+``convcalc.loader.network_from_data`` validates.
 
 Nothing here is imported by ``import convcalc``; the ``onnx`` package and numpy load
 only when a model is read.
@@ -56,7 +57,9 @@ def import_onnx(source: bytes | str | Path, *, name: str,
     states becomes an ``unknown`` row. Raises NetworkFileError (not ONNX, cut short,
     unreadable, the onnx extra missing) or SpecError (unsupported operators, a symbolic
     dim without ``input_shape``, a shape in the file that convcalc's rules contradict, an
-    attribute convcalc cannot represent), each one line.
+    attribute convcalc cannot represent), each one line. Messages name the parameters
+    in backquotes (`` `input_shape` ``, `` `allow_unknown` ``), which a command line maps
+    to its flags.
     """
     from convcalc.onnx_import.model import build
 

@@ -317,7 +317,7 @@ def _squeeze(graph: Graph, op: Op) -> None:
 
 
 def _cast(graph: Graph, op: Op) -> None:
-    """A Cast of a computed tensor changes its element type, which --dtype sets: no row."""
+    """A Cast of a computed tensor changes its element type (the report sets one): no row."""
     graph.bind(op, op.outputs[0], graph.data(op, 0))
 
 

@@ -8,6 +8,9 @@ computes, placed where its last node was:
 - Mish below opset 18: Softplus(x) → Tanh → Mul(x, ·);
 - SiLU: Sigmoid(x) → Mul(x, ·) (torch has no SiLU op in ONNX);
 - HardSwish below opset 14: HardSigmoid(x) → Mul(x, ·);
+- softmax over the channels below opset 13 (whose Softmax flattens from its axis on):
+  Transpose swapping the channels and the last axis → Softmax on the last → the same
+  Transpose back;
 - LayerNorm below opset 17 over the last axis, as torch writes ``F.layer_norm``:
   ReduceMean → Sub → Pow 2 → ReduceMean → Add eps → Sqrt → Div, then Mul by γ and Add
   β where the module has them.
@@ -27,12 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from convcalc.onnx_import.values import Const, FoldError
+from convcalc.onnx_import.values import Const
 
-__all__ = ["SILU", "Op", "fuse"]
+__all__ = ["CHANNEL_SOFTMAX", "SILU", "Op", "fuse"]
 
 SILU = "convcalc.SiLU"
 """The op type of a fused SiLU (ONNX has no such operator; the dot keeps it apart)."""
+CHANNEL_SOFTMAX = "convcalc.ChannelSoftmax"
+"""The op type of a fused softmax over the channels."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,13 @@ class _Matcher:
         if const is not None and const.size == 1:
             try:
                 value = const.value()
-            except FoldError:
+            except Exception:  # external or malformed data: not a known scalar
                 return None
         else:
             op = self.producer.get(name)
             if op is not None and op.op_type == "Constant":
                 value = op.attrs.get("value", op.attrs.get("value_float"))
-        if value is None:
+        if value is None or isinstance(value, Const):
             return None
         flat = np.asarray(value).reshape(-1)
         if flat.size != 1 or not np.issubdtype(flat.dtype, np.number):
@@ -192,7 +197,7 @@ class _Matcher:
             const = self.consts.get(op.input(1))
             try:
                 axes = None if const is None else list(const.value().reshape(-1))
-            except FoldError:
+            except Exception:  # external or malformed data: not a known axis
                 return False
         return (op.op_type == "ReduceMean" and axes is not None and list(axes) == [-1]
                 and op.attrs.get("keepdims", 1) == 1)
@@ -242,6 +247,22 @@ class _Matcher:
                    named_as=last.op_type)
         return fused, parts
 
+    def channel_softmax(self, there: Op) -> tuple[str, list[Op]] | None:
+        """Return x and the nodes of Transpose → Softmax(last axis) → Transpose back."""
+        perm = [int(p) for p in there.attrs.get("perm", [])]
+        rank = len(perm)
+        if rank < 3 or perm != [0, rank - 1, *range(2, rank - 1), 1]:
+            return None
+        softmax = self.only_reader(there.outputs[0])
+        if softmax is None or softmax.op_type != "Softmax" \
+                or int(softmax.attrs.get("axis", 1)) % rank != rank - 1:
+            return None
+        back = self.only_reader(softmax.outputs[0])
+        if back is None or back.op_type != "Transpose" \
+                or [int(p) for p in back.attrs.get("perm", [])] != perm:
+            return None
+        return there.input(0), [there, softmax, back]
+
     def mish(self, softplus: Op) -> tuple[str, list[Op]] | None:
         """Return x and the nodes of ``x · tanh(softplus(x))``."""
         x = softplus.input(0)
@@ -282,6 +303,8 @@ def fuse(ops: Sequence[Op], consts: Mapping[str, Const], consumers: Mapping[str,
             match, fused_type = matcher.gated(op), "HardSwish"
         elif op.op_type == "Softplus":
             match, fused_type = matcher.mish(op), "Mish"
+        elif op.op_type == "Transpose":
+            match, fused_type = matcher.channel_softmax(op), CHANNEL_SOFTMAX
         if match is None or any(part.index in claimed for part in match[1]):
             continue
         x, parts = match
