@@ -1,11 +1,9 @@
 """``convcalc solve``: the kernel settings for an output size, ``same`` padding, input sizes."""
 
 
-import dataclasses
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 import typer
@@ -16,6 +14,7 @@ from convcalc.cli.sources import (
     AllowUnknownOption,
     InputOption,
     NetworkArgument,
+    flags_named,
     input_noted,
     open_network,
 )
@@ -118,17 +117,10 @@ StrideOption = Annotated[int | None, typer.Option("--stride", "-s", help="Stride
 DilationOption = Annotated[int | None, typer.Option("--dilation", "-d", help="Dilation.")]
 
 
-@contextmanager
-def _flag_names() -> Iterator[None]:
+def _flag_names() -> AbstractContextManager[None]:
     """Re-raise the core's errors with each parameter they name (`` `max_kernel` ``) written
     as this command's flag (``--max-k``); the flag then says which field is wrong."""
-    try:
-        yield
-    except InputError as error:
-        message = re.sub(r"`(\w+)`", lambda m: FLAG_OF_PARAMETER.get(m[1], m[0]), error.message)
-        if message == error.message:
-            raise
-        raise dataclasses.replace(error, message=message, field_name=None) from None
+    return flags_named(FLAG_OF_PARAMETER)
 
 
 def _write(text: str) -> None:

@@ -9,8 +9,10 @@ source (``ImportedSource``).
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -45,6 +47,23 @@ ONNX_SUFFIX = ".onnx"
 def _shape_or_reason(text: str) -> tuple[int, ...] | str:
     """Return the shape ``text`` spells, or, worded as for a file's ``input``, what is wrong."""
     return input_shape_or_reason(text)
+
+
+@contextmanager
+def flags_named(flag_of: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise the core's errors with each parameter they name (`` `input_shape` ``)
+    written as the command's flag (``--input``), so the line says what to type."""
+    try:
+        yield
+    except InputError as error:
+        message = re.sub(r"`(\w+)`", lambda m: flag_of.get(m[1], m[0]), error.message)
+        if message == error.message:
+            raise
+        raise dataclasses.replace(error, message=message, field_name=None) from None
+
+
+IMPORT_FLAGS = {"input_shape": "--input", "allow_unknown": "--allow-unknown"}
+"""The flags of the importer's parameters, as its errors name them."""
 
 
 def shape_of(text: str, flag: str = "--input") -> tuple[int, ...]:
@@ -149,8 +168,9 @@ def import_model(file: str, data: bytes | None = None, input_shape: tuple[int, .
                                "standard input; give the model's file name instead",
                                source=name)
     try:
-        imported = import_onnx(data if data is not None else file, name=name,
-                               input_shape=input_shape, allow_unknown=allow_unknown)
+        with flags_named(IMPORT_FLAGS):
+            imported = import_onnx(data if data is not None else file, name=name,
+                                   input_shape=input_shape, allow_unknown=allow_unknown)
     except InputError as error:  # every line names the model, as a file's errors do
         error.source = error.source or name
         raise
