@@ -200,8 +200,9 @@ class _Walk:
         # Running sums of the non-container rows' counts, one entry per row and one before
         # the first: a subtotal is a difference of two, so nesting costs nothing per level.
         # (params, non-trainable, macs, flops, activation bytes, biases) over every row, then
-        # (macs, flops, activation bytes) over the rows not in an aux head.
-        self.sums: list[tuple[int, ...]] = [(0,) * 9]
+        # (macs, flops, activation bytes) over the rows not in an aux head, then the count of
+        # unknown rows.
+        self.sums: list[tuple[int, ...]] = [(0,) * 10]
         # Inside an aux head: its rows are marked, and another aux is refused.
         self.in_aux = False
         self.has_aux = False
@@ -259,7 +260,9 @@ class _Walk:
         for message in step.warnings:
             self.warn(name, location, message)
         before = fields
-        if not isinstance(fields, str) and step.index_maps is None:
+        if not isinstance(fields, str) and not step.known:
+            fields = "untracked"  # its windows are not known
+        elif not isinstance(fields, str) and step.index_maps is None:
             fields = "global"
         elif not isinstance(fields, str) and step.index_maps:
             pairs = list(zip(fields, step.index_maps, strict=True))
@@ -486,13 +489,14 @@ class _Walk:
         sums = [e - b for e, b in zip(end, begin, strict=True)]
         params, non_trainable, macs, flops, activation, biases = sums[:6]
         if not self.in_aux:
-            macs, flops, activation = sums[6:]
+            macs, flops, activation = sums[6:9]
         self.rows.append(LayerRow.model_construct(
             name=name, type=layer.type, depth=depth, container=True, input_shape=shape,
             output_shape=out, params=params, non_trainable_params=non_trainable, macs=macs,
             flops=flops, activation_bytes=activation,
             receptive_field=self.receptive_field(fields), aux=self.in_aux,
-            global_context=context, bias_params=biases, location=location, spec=layer,
+            global_context=context, unknown=sums[9] > 0, bias_params=biases,
+            location=location, spec=layer, fields_out=fields,
         ))
         self.sums.append(end)
         return self.rows[-1]
@@ -503,7 +507,8 @@ class _Walk:
     ) -> Leaf | None:
         """Add a layer's row; return its leaf of the plan (None: a walk that keeps no rows)."""
         row = self.add_row(name, layer.type, depth, shape, step.output_shape, step.cost,
-                           fields, context, location, layer, fields_in=fields_in)
+                           fields, context, location, layer, fields_in=fields_in,
+                           known=step.known)
         return Leaf(layer, row, self.checked - 1)
 
     def merge_row(
@@ -519,6 +524,7 @@ class _Walk:
         self, name: str, layer_type: str, depth: int, shape: Shape, out: Shape, cost: Cost,
         fields: Fields, context: bool, location: Location, spec: LayerSpec | None,
         fields_in: Fields | None = None, branch_shapes: tuple[Shape, ...] = (),
+        known: bool = True,
     ) -> LayerRow:
         """Add the row of a layer or a merge (``spec`` None) and count it; return it."""
         self.rows.append(LayerRow.model_construct(
@@ -528,7 +534,7 @@ class _Walk:
             macs=cost.macs * self.batch, flops=cost.flops * self.batch,
             activation_bytes=numel(out) * self.batch * self.element_bytes,
             receptive_field=self.receptive_field(fields), aux=self.in_aux,
-            global_context=context, bias_params=cost.bias_params,
+            global_context=context, unknown=not known, bias_params=cost.bias_params,
             location=location, spec=spec, fields_in=fields_in, fields_out=fields,
             branch_shapes=branch_shapes,
         ))
@@ -539,7 +545,7 @@ class _Walk:
                           last[2] + row.macs, last[3] + row.flops,
                           last[4] + row.activation_bytes, last[5] + row.bias_params,
                           last[6] + main * row.macs, last[7] + main * row.flops,
-                          last[8] + main * row.activation_bytes))
+                          last[8] + main * row.activation_bytes, last[9] + (not known)))
         self.checked += 1
         return row
 
@@ -593,6 +599,7 @@ def analyze(
         activation_bytes=sum(r.activation_bytes for r in main),
         param_bytes=(params + non_trainable) * dtype.bytes,
         aux=aux,
+        lower_bound=any(row.unknown for row in leaves),
     )
     report = Report.model_construct(
         name=network.name, input_shape=tuple(network.input), output_shape=out, batch=batch,

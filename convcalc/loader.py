@@ -45,7 +45,7 @@ from convcalc.textsafe import MAX_ECHO, echo, printable, shorten
 __all__ = ["IMAGE_CHANNELS", "MAX_DIGITS", "MAX_FILE_BYTES", "MAX_LAYERS_BY_NODE",
            "MAX_MERGED_KEYS", "MAX_NESTING", "MAX_NODES", "MAX_SIGNAL_CHANNELS",
            "NetworkSource", "input_note", "load_network", "network_from_data",
-           "parse_network"]
+           "parse_network", "parse_network_bytes", "read_stdin"]
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """The largest network file read."""
@@ -383,15 +383,14 @@ def _line_of(root: yaml.Node | None, location: Location) -> int | None:
 def load_network(path: str | Path) -> NetworkSource:
     """Return the network in the YAML file ``path`` (``-`` reads standard input)."""
     name = "<stdin>" if str(path) == "-" else str(path)
+    if name == "<stdin>":
+        return parse_network_bytes(read_stdin(), name)
     try:
-        if name == "<stdin>":
-            text = _read_stdin()
-        else:
-            file = Path(path)
-            if file.is_dir():
-                raise NetworkFileError("is a directory, not a network file", source=name)
-            with file.open(encoding="utf-8") as handle:
-                text = handle.read(MAX_FILE_BYTES + 1)
+        file = Path(path)
+        if file.is_dir():
+            raise NetworkFileError("is a directory, not a network file", source=name)
+        with file.open(encoding="utf-8") as handle:
+            text = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise NetworkFileError("no such file", source=name) from None
     except PermissionError:
@@ -408,19 +407,37 @@ def load_network(path: str | Path) -> NetworkSource:
     return parse_network(text, name)
 
 
-def _read_stdin() -> str:
-    """Return standard input decoded as UTF-8, whatever the locale says it is.
+def read_stdin() -> bytes:
+    """Return the bytes of standard input, up to one past ``MAX_FILE_BYTES``.
 
-    The bytes are read and decoded here: Python's text stdin decodes by the locale, with
-    ``surrogateescape`` in a C locale, which lets bad bytes through as lone surrogates.
+    The bytes are read, not text: Python's text stdin decodes by the locale, with
+    ``surrogateescape`` in a C locale, which lets bad bytes through as lone surrogates; and
+    an ONNX model on standard input is bytes. Raises NetworkFileError when it cannot be read.
     """
     stream = sys.stdin
-    if stream is None:  # started with stdin closed (``<&-``)
-        raise OSError(errno.EBADF, "standard input is closed")
-    binary = getattr(stream, "buffer", None)
-    if binary is None:  # replaced by a text stream (a test, an embedding program)
-        return stream.read(MAX_FILE_BYTES + 1)
-    return bytes(binary.read(MAX_FILE_BYTES + 1)).decode("utf-8")
+    try:
+        if stream is None:  # started with stdin closed (``<&-``)
+            raise OSError(errno.EBADF, "standard input is closed")
+        binary = getattr(stream, "buffer", None)
+        if binary is None:  # replaced by a text stream (a test, an embedding program)
+            return str(stream.read(MAX_FILE_BYTES + 1)).encode("utf-8", "surrogateescape")
+        return bytes(binary.read(MAX_FILE_BYTES + 1))
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise NetworkFileError(f"cannot read: {reason}", source="<stdin>") from None
+
+
+def parse_network_bytes(data: bytes, name: str) -> NetworkSource:
+    """Return the network in the YAML ``data`` (UTF-8); ``name`` is used in error messages."""
+    if len(data) > MAX_FILE_BYTES:
+        raise NetworkFileError(f"larger than the limit of {MAX_FILE_BYTES // 2**20} MiB",
+                               source=name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NetworkFileError(f"not UTF-8 text ({error.reason} at byte {error.start})",
+                               source=name) from None
+    return parse_network(text, name)
 
 
 def parse_network(text: str, name: str = "<string>") -> NetworkSource:

@@ -84,6 +84,9 @@ class LayerRow(Frozen):
             merge that broadcast a branch along a spatial dim (that merge's row included;
             a container's row: its output's). Such an output also depends on every input
             position through the broadcast (pooled) scale, beyond ``receptive_field``.
+        unknown: True for an ``unknown`` row (an operator convcalc does not know, counted
+            as zero), and for a container's row when a row under it is one: its counts
+            are then lower bounds.
         fields_in, fields_out: the receptive-field walk's state before and after this row
             (per-dim ``AxisField`` tuples, or ``"global"``/``"untracked"``), for the
             explanation; not in the JSON.
@@ -104,6 +107,7 @@ class LayerRow(Frozen):
     receptive_field: ReceptiveField | None
     aux: bool = False
     global_context: bool = False
+    unknown: bool = False
     bias_params: int = Field(0, exclude=True)
     location: tuple[str | int, ...] = Field((), exclude=True)
     spec: LayerOfRow = Field(None, exclude=True)
@@ -144,6 +148,8 @@ class Totals(Frozen):
         activation_bytes: bytes of every layer output for the batch.
         param_bytes: bytes of all parameters, trainable or not.
         aux: the auxiliary heads' own sums; None when the network has none.
+        lower_bound: True when a row is ``unknown``: what it counts is not known and is
+            counted as 0, so every total is a lower bound.
     """
 
     params: int
@@ -153,6 +159,7 @@ class Totals(Frozen):
     activation_bytes: int
     param_bytes: int
     aux: AuxTotals | None = None
+    lower_bound: bool = False
 
 
 class LayerWarning(Frozen):

@@ -629,3 +629,38 @@ def test_aux_row_has_the_global_context_of_its_head() -> None:
     rows = {row.name: row for row in report.layers}
     assert rows["aux1.relu1"].global_context and rows["aux1"].global_context
     assert rows["head"].global_context
+
+
+def test_unknown_rows_mark_their_containers_and_make_the_totals_a_lower_bound() -> None:
+    """An ``unknown`` row counts 0 and is marked, so is a container holding it, the totals
+    say they are a lower bound, and the receptive field is untracked from it on.
+
+    conv 3→8 3×3 on 32×32: 8·27 + 8 = 224 params, 8·30·30·27 = 194,400 MACs; the unknown
+    row gives 8×15×15 as written; conv 8→4 3×3: 4·72 + 4 = 292 params, 4·13·13·72 = 48,672
+    MACs. Totals 516 params, 243,072 MACs: the unknown rows add nothing.
+    """
+    report = run([3, 32, 32], [
+        {"type": "conv", "filters": 8, "kernel": 3},
+        {"type": "unknown", "name": "f1", "op": "Frobnicate", "output": [8, 15, 15]},
+        {"type": "residual", "name": "r", "layers": ["relu"]},
+        {"type": "conv", "filters": 4, "kernel": 3}])
+    by_name = {row.name: row for row in report.layers}
+    assert [name for name, row in by_name.items() if row.unknown] == ["f1"]
+    assert by_name["f1"].output_shape == (8, 15, 15)
+    assert (by_name["f1"].params, by_name["f1"].macs, by_name["f1"].flops) == (0, 0, 0)
+    assert by_name["conv1"].receptive_field == ReceptiveField(size=(3, 3), stride=(1, 1),
+                                                              padding=(0, 0))
+    assert all(by_name[name].receptive_field is None for name in ("f1", "r.relu1", "conv2"))
+    assert (report.totals.params, report.totals.macs) == (516, 243_072)
+    assert report.totals.lower_bound is True
+    inside = run([3, 8, 8], [{"type": "sequential", "name": "s", "layers": [
+        "relu", {"type": "unknown", "op": "Frob", "output": [3, 8, 8]}]}, "relu"])
+    assert [row.name for row in inside.layers if row.unknown] == ["s.unknown1", "s"]
+    assert inside.totals.lower_bound is True
+
+
+def test_a_network_without_unknown_rows_is_exact() -> None:
+    """Without an ``unknown`` row no row is marked and the totals are not a lower bound."""
+    report = run([3, 8, 8], [{"type": "residual", "layers": ["relu"]}, "flatten"])
+    assert not any(row.unknown for row in report.layers)
+    assert report.totals.lower_bound is False

@@ -47,7 +47,8 @@ def test_layer_json_is_a_one_layer_network(run_cli: Any) -> None:
     assert document["output_shape"] == [10, 32, 32]
     assert document["totals"] == {"params": 760, "non_trainable_params": 0, "macs": 768000,
                                   "flops": 1546240, "activation_bytes": 40960,
-                                  "param_bytes": 3040, "aux": None}
+                                  "param_bytes": 3040, "aux": None,
+                                  "lower_bound": False}
     (row,) = document["layers"]
     assert row["receptive_field"] == {"size": [5, 5], "stride": [1, 1], "padding": [2, 2]}
 
@@ -148,9 +149,9 @@ def test_json_contract_keys(run_cli: Any) -> None:
     assert list(document["layers"][0]) == [
         "name", "type", "depth", "container", "input_shape", "output_shape", "params",
         "non_trainable_params", "macs", "flops", "activation_bytes", "receptive_field",
-        "aux", "global_context"]
+        "aux", "global_context", "unknown"]
     assert list(document["totals"]) == ["params", "non_trainable_params", "macs", "flops",
-                                        "activation_bytes", "param_bytes", "aux"]
+                                        "activation_bytes", "param_bytes", "aux", "lower_bound"]
 
 
 def test_csv_and_markdown(run_cli: Any) -> None:
@@ -262,3 +263,51 @@ def test_layer_groups_depthwise(run_cli: Any) -> None:
     refused = run_cli("layer", "-i", "32x56x56", "-f", "32", "-k", "3", "--groups", "deep")
     assert refused.exit_code == 2
     assert refused.stderr == "error: --groups takes an int or depthwise, got 'deep'\n"
+
+
+UNKNOWN_NETWORK = """\
+name: frob
+input: 3x8x8
+layers:
+  - {type: conv, name: conv1, filters: 4, kernel: 3, padding: 1}
+  - {type: sequential, name: block, layers: [
+      {type: unknown, name: f1, op: Frobnicate, output: [4, 8, 8]}, relu]}
+  - {type: conv, name: conv2, filters: 2, kernel: 1}
+"""
+
+
+def test_unknown_rows_are_marked_in_every_view(run_cli: Any) -> None:
+    """The table and Markdown name an unknown row's operator, mark its container a lower
+    bound, call the totals a lower bound and say why; the field is untracked past it.
+
+    conv1: 4·27 + 4 = 112 params; conv2: 2·4 + 2 = 10: 122 params in all."""
+    table = run_cli("net", "-", input=UNKNOWN_NETWORK)
+    assert table.exit_code == 0, table.stderr
+    lines = table.stdout.splitlines()
+    row = next(line for line in lines if line.startswith("  block.f1"))
+    assert row.split()[1:3] == ["unknown", "(Frobnicate)"]
+    assert row.endswith("untracked")
+    assert next(line for line in lines if line.startswith("block ")).split()[1:4] == [
+        "sequential", "(lower", "bound)"]
+    assert next(line for line in lines if line.startswith("conv2")).endswith("untracked")
+    assert any(line.startswith("Total (lower bound)") for line in lines)
+    note = next(line for line in lines if line.startswith("Lower bound"))
+    assert note.split(maxsplit=2)[2] == ("1 unknown row (Frobnicate) counted as 0: every total "
+                                         "is at least the number shown")
+    markdown = run_cli("net", "-", "--format", "markdown", input=UNKNOWN_NETWORK).stdout
+    assert "| unknown (Frobnicate) |" in markdown
+    assert "| **Total (lower bound)** |" in markdown
+    assert markdown.endswith("\nLower bound: 1 unknown row (Frobnicate) counted as 0: every "
+                             "total is at least the number shown.\n")
+    document = json.loads(run_cli("net", "-", "--format", "json", input=UNKNOWN_NETWORK).stdout)
+    assert document["totals"]["params"] == 122
+    assert [r["name"] for r in document["layers"] if r["unknown"]] == ["block.f1", "block"]
+
+
+def test_a_card_of_an_unknown_layer_says_its_field_is_untracked(run_cli: Any) -> None:
+    """layer --type unknown gives the written output, zero counts and an untracked field."""
+    result = run_cli("layer", "--type", "unknown", "--input", "3x8x8", "--op", "Frobnicate",
+                     "--output-size", "5x2x2")
+    assert result.exit_code == 0, result.stderr
+    assert "Output volume            5×2×2" in result.stdout
+    assert "Receptive field          untracked" in result.stdout

@@ -21,7 +21,7 @@ CASES = [
      "adaptive_avgpool, adaptive_maxpool, global_avgpool, global_maxpool, linear, flatten, "
      "dropout, relu, relu6, gelu, silu, sigmoid, tanh, hardswish, softmax, identity, "
      "hardsigmoid, mish, leaky_relu, elu, prelu, layer_scale, stochastic_depth, batchnorm, "
-     "layernorm, groupnorm, instancenorm, pad, upsample, channel_shuffle, slice; did you "
+     "layernorm, groupnorm, instancenorm, pad, upsample, channel_shuffle, slice, unknown; did you "
      "mean maxpool? (see 'convcalc layer --help')"),
     ((*LAYER, "--format", "yaml"),
      "error: --format: 'yaml' is not one of table, json, csv, markdown (see 'convcalc layer "

@@ -582,7 +582,7 @@ def test_every_registered_type_is_tested_here() -> None:
         "tanh", "hardswish", "softmax", "identity", "pad", "upsample", "sequential",
         "residual", "parallel", "aux", "layernorm", "groupnorm", "instancenorm",
         "hardsigmoid", "mish", "elu", "prelu", "layer_scale", "stochastic_depth",
-        "channel_shuffle", "slice", "graph",
+        "channel_shuffle", "slice", "graph", "unknown",
     }
 
 
@@ -1076,3 +1076,35 @@ def test_groups_takes_an_int_or_depthwise() -> None:
     """A word other than depthwise is refused saying what groups takes."""
     with pytest.raises(ValidationError, match="should be an int of at least 1, or depthwise"):
         Conv.model_validate({"type": "conv", "filters": 4, "kernel": 1, "groups": "separable"})
+
+
+# ------------------------------------------------------------------ unknown
+
+
+@pytest.mark.parametrize(("shape", "output"), [((3, 32, 32), (8, 15, 15)), ((64,), (10,)),
+                                              ((4, 9), (4, 3, 3)), ((2, 4, 6, 6), (7,))])
+def test_unknown_takes_its_written_shape_and_counts_nothing(
+        shape: tuple[int, ...], output: tuple[int, ...]) -> None:
+    """unknown gives the output shape written, whatever the input, with no params, MACs or
+    FLOPs, and marks its step as not known (the field is untracked past it)."""
+    step = REGISTRY["unknown"].model_validate(
+        {"type": "unknown", "op": "Frobnicate", "output": list(output)}).apply(shape)
+    assert step.output_shape == output
+    assert step.cost == Cost()
+    assert step.known is False
+    assert Step((1,)).known is True
+
+
+@pytest.mark.parametrize("op", ["", "1x", "F oo", "a" * 201, "Frob\x1b[31m", "é"])
+def test_unknown_refuses_a_name_that_is_not_an_operator(op: str) -> None:
+    """An op that is not an ASCII operator name (empty, a leading digit, a space, past 200
+    characters, a control or non-ASCII character) is refused when the file is read."""
+    with pytest.raises(ValueError, match="should be an operator name"):
+        REGISTRY["unknown"].model_validate({"type": "unknown", "op": op, "output": [3]})
+
+
+@pytest.mark.parametrize("op", ["Frobnicate", "com.acme:MyPool", "_x-1.2", "F" * 200])
+def test_unknown_takes_operator_names(op: str) -> None:
+    """ONNX op types, domain-qualified ones and 200 characters are operator names."""
+    layer = REGISTRY["unknown"].model_validate({"type": "unknown", "op": op, "output": [3]})
+    assert layer.op == op

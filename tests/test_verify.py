@@ -16,7 +16,7 @@ import pytest
 from conftest import EXAMPLES
 
 from convcalc import analyze, load_network, parse_network
-from convcalc.errors import MemoryLimitExceeded
+from convcalc.errors import LayerError, MemoryLimitExceeded
 from convcalc.geometry import WindowMap
 from convcalc.layers import REGISTRY
 from convcalc.reference.arrays import stream_key, uniform
@@ -368,11 +368,37 @@ def test_synthetic_networks_verify(name: str) -> None:
     assert all(check.shape.measured[0] == 2 for check in result.layers if check.shape)
 
 
+REFUSED = {"unknown"}
+"""The types verify refuses (an operator convcalc does not know): tested below instead."""
+
+
 def test_synthetic_networks_use_every_layer_type() -> None:
-    """The synthetic networks between them use every layer type the format has."""
+    """The synthetic networks between them use every layer type the format has but those
+    verify refuses."""
     used = {word for text in SYNTHETIC.values() for word in
             text.replace("{", " ").replace(",", " ").replace(":", " ").split()}
-    assert set(REGISTRY) <= used
+    assert set(REGISTRY) - REFUSED <= used
+
+
+def test_verify_refuses_an_unknown_row_before_running_anything() -> None:
+    """A network with an ``unknown`` row is refused, naming the row and its operator,
+    before any array is made (an operator whose rules are not known has nothing to run)."""
+    net = network("""
+input: 3x8x8
+layers:
+  - {type: conv, filters: 4, kernel: 3}
+  - {type: sequential, name: block, layers: [
+      relu, {type: unknown, name: f1, op: Frobnicate, output: [4, 3, 3]}]}
+  - flatten
+""")
+    report = analyze(net)
+    with pytest.raises(LayerError) as refused:
+        verify(net, report, max_memory=1)  # refused before the memory estimate
+    assert refused.value.layer == "block.f1"
+    assert refused.value.location == ("layers", 1, "layers", 1)
+    assert refused.value.message == (
+        "verify cannot run operator Frobnicate: convcalc does not know what it computes (an "
+        "unknown row); replace the row with the layers it stands for")
 
 
 def test_the_lecture_layer_by_hand() -> None:

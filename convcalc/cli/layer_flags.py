@@ -143,6 +143,8 @@ def _forms(info: FieldInfo) -> list[str]:
             forms.append("an int")
         elif member is float:
             forms.append("a number")
+        elif member is str:
+            forms.append("a name")
         elif get_origin(member) is tuple:
             args = get_args(member)
             if len(args) == 2 and args[1] is Ellipsis:
@@ -324,6 +326,8 @@ def _value(text: str, info: FieldInfo, flag: str) -> Any:
     """Return the value a flag's text spells for ``info``'s field, or raise naming ``flag``."""
     stripped = text.strip()
     if stripped in _words(info):
+        return stripped
+    if str in _members(info.annotation):  # a name (unknown's op): the field validates it
         return stripped
     if _is_float(info):
         try:

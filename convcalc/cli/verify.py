@@ -27,7 +27,7 @@ from convcalc.cli.params import whole_numbers
 from convcalc.cli.progress import lazy_progress
 from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
 from convcalc.common import shape_text
-from convcalc.errors import InputError, MemoryLimitExceeded, VerificationFailed
+from convcalc.errors import InputError, LayerError, MemoryLimitExceeded, VerificationFailed
 from convcalc.render.numbers import human_bytes
 from convcalc.results import DType, Report
 from convcalc.spec import Network
@@ -164,4 +164,7 @@ def verify(
     report = report_of(source, batch, DType.float32, False)
     with input_noted(source):
         warn(report)
-        run_verify(source.network, report, seed, limit, output)
+        try:
+            run_verify(source.network, report, seed, limit, output)
+        except LayerError as error:  # a row verify cannot run (unknown)
+            raise source.annotate(error) from None

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import get_args
 
 from convcalc.analysis import analyze
+from convcalc.errors import LayerError
 from convcalc.layers import Container, Parallel, Residual, Sequential
 from convcalc.layers.containers import Aux, Graph
 from convcalc.layers.merges import Merge, MergeName, merge_definition
@@ -216,7 +217,11 @@ class _Writer:
 
     def leaf(self, node: Leaf) -> list[_Entry]:
         row = node.row
-        leaf = node.layer.to_pytorch(row.input_shape)
+        try:
+            leaf = node.layer.to_pytorch(row.input_shape)
+        except LayerError as error:  # a type export refuses (unknown): say which row
+            error.location, error.layer = row.location, row.name
+            raise
         if leaf.helper:
             self.helper(leaf.helper)
         entry = _Entry(_local(row.name), leaf.module, _change(row), row.name)

@@ -147,6 +147,7 @@ class LayerFamily(StrEnum):
     resample = "resample"
     container = "container"
     channels = "channels"
+    unknown = "unknown"
 
 
 class Cost(NamedTuple):
@@ -177,12 +178,16 @@ class Step(NamedTuple):
             field as it is (elementwise layers); ``None`` mixes all positions (flatten,
             linear, global pooling), after which the field is global.
         warnings: what the user should know (input rows that are never read).
+        known: False for a layer that stands for an operation convcalc does not know
+            (``unknown``): its row is marked ``unknown``, the totals are lower bounds, and
+            the receptive field is untracked from it on.
     """
 
     output_shape: Shape
     cost: Cost = Cost()
     index_maps: tuple[IndexMap, ...] | None = ()
     warnings: tuple[str, ...] = ()
+    known: bool = True
 
 
 class LayerSpec(BaseModel):

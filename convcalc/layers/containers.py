@@ -66,6 +66,7 @@ from convcalc.layers.merges import MERGES, MergeName, merge_definition
 from convcalc.layers.norm import NormLayer
 from convcalc.layers.pool import PoolLayer
 from convcalc.layers.resample import ResampleLayer
+from convcalc.layers.unknown import UnknownLayer
 from convcalc.textsafe import echo
 
 __all__ = [
@@ -421,7 +422,7 @@ def merge_shapes(kind: MergeName, shapes: list[Shape]) -> tuple[Shape, Cost]:
 
 
 AnyLayer = (ChannelLayer | ConvLayer | DenseLayer | ElementwiseLayer | NormLayer | PoolLayer
-            | ResampleLayer | Sequential | Residual | Parallel | Aux | Graph)
+            | ResampleLayer | UnknownLayer | Sequential | Residual | Parallel | Aux | Graph)
 """Every layer class, family by family in the order they register."""
 
 LAYER_CLASSES: tuple[type[LayerSpec], ...] = get_args(AnyLayer)

@@ -31,7 +31,7 @@ import numpy as np
 from numba.core import event
 
 from convcalc.common import as_number, dim_names, shape_text
-from convcalc.errors import MemoryLimitExceeded, ProbeLimitExceeded
+from convcalc.errors import LayerError, MemoryLimitExceeded, ProbeLimitExceeded
 from convcalc.reference.expected import Expected, Reach, expected_fields
 from convcalc.reference.field import (
     Supports,
@@ -41,6 +41,7 @@ from convcalc.reference.field import (
     uncut_units,
     unit_mismatches,
 )
+from convcalc.reference.lookup import layer_op
 from convcalc.reference.memory import MemoryEstimate, estimate_memory
 from convcalc.reference.plan import Leaf, Merge, Node, build_plan, checked_rows
 from convcalc.reference.probe import (
@@ -380,6 +381,16 @@ def _probe_terms(plan: Sequence[Node], widths: tuple[int, ...], shape: str) -> i
     return most
 
 
+def _check_runnable(plan: Sequence[Node]) -> None:
+    """Raise LayerError, naming the row, at the first layer whose op refuses to run."""
+    for step in checked_rows(plan):
+        if isinstance(step, Leaf):
+            refusal = layer_op(step.layer).refusal
+            if refusal is not None:
+                raise LayerError(refusal(step.layer), location=step.row.location,
+                                 layer=step.row.name)
+
+
 def verify(
     network: Network,
     report: Report,
@@ -391,11 +402,13 @@ def verify(
 
     ``report`` is the calculator's report of ``network`` (its batch is the arrays'
     batch). Raises MemoryLimitExceeded, before allocating anything, when the arrays
-    would need more than ``max_memory`` bytes at once; PlanMismatch when ``report`` is
-    not a report of ``network``.
+    would need more than ``max_memory`` bytes at once; LayerError, before anything runs,
+    at a layer verify cannot run (``unknown``); PlanMismatch when ``report`` is not a
+    report of ``network``.
     """
     started = time.perf_counter()
     plan = build_plan(network, report)
+    _check_runnable(plan)
     estimate = estimate_memory(plan, report)
     shape = shape_text(report.input_shape)
     if estimate.value_bytes > max_memory:

@@ -100,19 +100,43 @@ Column = tuple[str, str, Callable[[LayerRow], str], str]
 def field_cell(row: LayerRow) -> str:
     """Return the receptive field, with ``+ global`` where the row also depends on every
     input position through a broadcast scale (``global_context``)."""
+    if row.receptive_field is None and row.fields_out == "untracked":
+        return "untracked"
     text = receptive_field_text(row.receptive_field)
     return f"{text} + global" if row.global_context and row.receptive_field else text
 
 
 def type_cell(row: LayerRow, report: Report, view: View) -> str:
-    """Return the row's type, marked ``(aux)`` in an auxiliary head and ``×N`` when it is a
-    repeated container folded by ``--depth``."""
+    """Return the row's type, marked ``(aux)`` in an auxiliary head, ``×N`` when it is a
+    repeated container folded by ``--depth``; an unknown row names its operator, and a
+    container holding one is marked ``(lower bound)``."""
     text = f"{row.type} (aux)" if row.aux and row.type != "aux" else row.type
+    if row.unknown:
+        op = getattr(row.spec, "op", None)
+        text += f" ({op})" if op is not None and not row.container else " (lower bound)"
     if row.container and row.depth == view.depth:
         repeat = repeat_of(row, report)
         if repeat > 1:
             text += f" ×{repeat}"
     return text
+
+
+def total_label(report: Report) -> str:
+    """Return the totals row's label: ``Total``, ``Total (lower bound)`` when a row is
+    unknown."""
+    return "Total (lower bound)" if report.totals.lower_bound else "Total"
+
+
+def lower_bound_note(report: Report) -> str | None:
+    """Return the sentence saying why the totals are lower bounds, or None when they are
+    not."""
+    if not report.totals.lower_bound:
+        return None
+    rows = [row for row in report.layers if row.unknown and not row.container]
+    ops = sorted({str(getattr(row.spec, "op", "?")) for row in rows})
+    count = f"{len(rows)} unknown row{'s' if len(rows) != 1 else ''}"
+    return (f"{count} ({', '.join(ops)}) counted as 0: every total is at least the number "
+            "shown")
 
 
 def columns_of(report: Report, view: View) -> list[Column]:

@@ -133,7 +133,8 @@ def _receptive_field(axes: Axes, rows: Sequence[LayerRow], report: Report) -> No
     first_global = next((i for i, f in enumerate(fields) if f is None), None)
     if first_global is not None:
         axes.axvspan(first_global - 0.5, len(rows) - 0.5, color=_OTHER[1], alpha=0.12, lw=0)
-        axes.annotate("global", (first_global - 0.5, 0.5), xycoords=("data", "axes fraction"),
+        lost = "untracked" if rows[first_global].fields_out == "untracked" else "global"
+        axes.annotate(lost, (first_global - 0.5, 0.5), xycoords=("data", "axes fraction"),
                       xytext=(3, 0), textcoords="offset points", fontsize=8, color="#555555")
     axes.set_yscale("log")
     drawn = [v for line in per_dim for v in line if not math.isnan(v)] + list(sizes)
@@ -181,9 +182,10 @@ def cost_figure(report: Report) -> Figure:
     axes = figure.subplots(4, 1, sharex=True)
     totals = report.totals
     batch = f" for a batch of {report.batch}" if report.batch > 1 else ""
+    least = "at least " if totals.lower_bound else ""  # unknown rows count 0
     figure.suptitle(
         f"{_label(report.name or 'network')}: where the cost goes — input "
-        f"{shape_text(report.input_shape)}{batch}, {compact(totals.params)} parameters, "
+        f"{shape_text(report.input_shape)}{batch}, {least}{compact(totals.params)} parameters, "
         f"{compact(totals.macs)} MACs, {human_bytes(totals.activation_bytes)} of "
         f"activations ({report.dtype})", fontsize=11)
     _bars(axes[0], rows, [r.macs for r in rows], "MACs (multiply-accumulates)", compact)

@@ -7,7 +7,15 @@ from rich.text import Text
 
 from convcalc.common import shape_text
 from convcalc.render.cells import terminal_text
-from convcalc.render.columns import Column, View, columns_of, share_bar, type_cell
+from convcalc.render.columns import (
+    Column,
+    View,
+    columns_of,
+    lower_bound_note,
+    share_bar,
+    total_label,
+    type_cell,
+)
 from convcalc.render.numbers import compact, exact, human_bytes
 from convcalc.results import LayerRow, Report
 
@@ -29,7 +37,8 @@ def network_table(report: Report, depth: int | None = None, bars: bool = False,
     """
     view = view if view is not None else View(depth=depth, bars=bars)
     columns: list[Column] = [
-        ("Layer", "<", lambda r: "  " * r.depth + terminal_text(r.name), "Total"),
+        ("Layer", "<", lambda r: "  " * r.depth + terminal_text(r.name),
+         total_label(report)),
         ("Type", "<", lambda r: type_cell(r, report, view), ""),
         *columns_of(report, view),
     ]
@@ -87,6 +96,9 @@ def summary(report: Report) -> Text:
         rows.append(("Auxiliary heads (aux rows)", exact(aux.params),
                      f"parameters, counted above; {exact(aux.macs)} MACs, {exact(aux.flops)} "
                      f"FLOPs, {human_bytes(aux.activation_bytes)} not counted above"))
+    note = lower_bound_note(report)
+    if note is not None:
+        rows.append(("Lower bound", "", note))
     number_width = max(len(number) for _, number, _ in rows)
     return _aligned([(label, f"{number:>{number_width}}  {_unless_same(short, number)}".rstrip())
                      for label, number, short in rows])
@@ -121,7 +133,8 @@ def layer_card(report: Report) -> Text:
     pairs.append(("FLOPs", exact(row.flops) + breakdown))
     field = row.receptive_field
     if field is None:
-        pairs.append(("Receptive field", "global"))
+        pairs.append(("Receptive field", "untracked" if row.fields_out == "untracked"
+                      else "global"))
     else:
         pairs.append(("Receptive field", f"{shape_text(field.size)} (stride "
                       f"{shape_text(field.stride)}, padding "

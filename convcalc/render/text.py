@@ -12,7 +12,9 @@ from convcalc.render.columns import (
     View,
     columns_of,
     count_text,
+    lower_bound_note,
     memory_text,
+    total_label,
     type_cell,
 )
 from convcalc.render.table import visible_rows
@@ -113,7 +115,7 @@ def to_markdown(report: Report, depth: int | None = None, view: View | None = No
                                             else markdown_cell(row.name))
         cells = [name, type_cell(row, report, view), *(cell(row) for _, _, cell, _ in columns)]
         lines.append("| " + " | ".join(cells) + " |")
-    footers = ["**Total**", "", *(footer for _, _, _, footer in columns)]
+    footers = [f"**{total_label(report)}**", "", *(footer for _, _, _, footer in columns)]
     lines.append("|" + "|".join(f" {footer} " if footer else " " for footer in footers) + "|")
     totals = report.totals
     if totals.aux is not None:
@@ -122,4 +124,7 @@ def to_markdown(report: Report, depth: int | None = None, view: View | None = No
                       f"counted in the total; {count_text(aux.macs, full)} MACs, "
                       f"{count_text(aux.flops, full)} FLOPs and "
                       f"{memory_text(aux.activation_bytes, full)} not counted in it."]
+    note = lower_bound_note(report)
+    if note is not None:
+        lines += ["", f"Lower bound: {note}."]
     return "\n".join(lines) + "\n"

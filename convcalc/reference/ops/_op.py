@@ -94,6 +94,9 @@ class Op(Generic[P, R]):
         tables: ``tables(layer, row)``: bytes of its index tables (resampling, adaptive
             windows), part of ``value_scratch``.
         new_output: False when its output is a view of its input (flatten).
+        refusal: ``refusal(layer)``: why verify cannot run the layer at all (an operator
+            whose rules are not known), checked before anything is estimated or run; None
+            for the ops that run.
     """
 
     kernel: Callable[P, R]
@@ -105,6 +108,7 @@ class Op(Generic[P, R]):
     probe_scratch: Callable[[Any, LayerRow, int], int] = _no_bytes
     tables: Callable[[Any, LayerRow], int] = _no_bytes
     new_output: bool = True
+    refusal: Callable[[Any], str] | None = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Return the kernel's result on arrays."""
