@@ -52,6 +52,18 @@ CASES = [
      "error: missing option --k (see 'convcalc solve same --help')"),
     (("verify", LENET, "--format", "csv"),
      "error: --format: 'csv' is not one of table, json (see 'convcalc verify --help')"),
+    (("import",), "error: missing argument MODEL (see 'convcalc import --help')"),
+    (("import", "model.onnx", "--input", "3x"),
+     "error: --input: '3x' is not a shape; write channels first in digits 0-9, e.g. "
+     "3x224x224 (C×H×W), 3x100 (C×L) or 1x16x64x64 (C×D×H×W) (see 'convcalc import "
+     "--help')"),
+    (("import", "model.onnx", "--froce"),
+     "error: no such option --froce; did you mean --force? (see 'convcalc import --help')"),
+    ((*LAYER, "--allow-unknown"),
+     "error: no such option --allow-unknown (see 'convcalc layer --help')"),
+    (("net", LENET, "--allow-unknwon"),
+     "error: no such option --allow-unknwon; did you mean --allow-unknown? (see 'convcalc "
+     "net --help')"),
 ]
 
 

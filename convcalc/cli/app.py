@@ -149,13 +149,44 @@ def warn(report: "Report") -> None:
 
 
 def report_of(source: "NetworkSource", batch: int, dtype: "DType", strict: bool) -> "Report":
-    """Return the analysis of ``source``, with its errors pointed at the file's lines."""
-    from convcalc.analysis import analyze
+    """Return the analysis of ``source``, with its errors pointed at the file's lines.
 
+    An imported ONNX model's fixed batch is the batch unless ``--batch`` was given, and its
+    import warnings come first among the report's (so on stderr and in the JSON).
+    """
+    from convcalc.analysis import analyze
+    from convcalc.cli.sources import ImportedSource
+    from convcalc.results import LayerWarning
+
+    if (isinstance(source, ImportedSource) and source.batch is not None
+            and not _given("batch")):
+        batch = source.batch
     try:
-        return analyze(source.network, batch=batch, dtype=dtype, strict=strict)
+        report = analyze(source.network, batch=batch, dtype=dtype, strict=strict)
     except InputError as error:
         raise source.annotate(error) from None
+    if not isinstance(source, ImportedSource) or not source.import_warnings:
+        return report
+    if strict:
+        raise InputError(f"{source.import_warnings[0]} (strict: warnings are errors)",
+                         source=source.name)
+    warnings = tuple(LayerWarning(layer=None, message=text) for text in source.import_warnings)
+    with_import = report.model_copy(update={"warnings": warnings + report.warnings})
+    with_import._plan = report.plan
+    return with_import
+
+
+def _given(parameter: str) -> bool:
+    """Return whether the running command's ``parameter`` was given on the command line
+    (or the environment), not left at its default."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
+    if context is None:
+        return True
+    given = context.get_parameter_source(parameter)
+    return given not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 def emit(report: "Report", output: OutputFormat, depth: int | None = None, bars: bool = False,

@@ -25,6 +25,7 @@ from convcalc.cli.layer_flags import (
 )
 from convcalc.cli.output import ColumnsOption, DepthOption, ExactOption, parse_columns
 from convcalc.cli.sources import (
+    AllowUnknownOption,
     InputOption,
     NetworkArgument,
     input_noted,
@@ -112,13 +113,15 @@ def net(
                                        "parameters and of the MACs as bars.")] = False,
     strict: StrictOption = False,
     explained: ExplainOption = False,
+    allow_unknown: AllowUnknownOption = False,
 ) -> None:
-    """A whole network from a YAML file: a row per layer, containers as subtotals, totals.
+    """A whole network from a YAML file or an ONNX model: a row per layer, containers as
+    subtotals, totals.
 
     Example: convcalc net zoo:resnet50 --input 3x512x512
     """
     view = View(depth=depth, columns=parse_columns(columns), bars=bars, exact=exact)
-    source = open_network(file, input_shape)
+    source = open_network(file, input_shape, allow_unknown=allow_unknown)
     report = report_of(source, batch, dtype, strict)
     with input_noted(source):
         emit(report, output, view=view, explanations=_explanations(report, explained))

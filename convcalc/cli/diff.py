@@ -16,7 +16,7 @@ from convcalc.cli.app import (
     report_of,
 )
 from convcalc.cli.output import DepthOption
-from convcalc.cli.sources import input_noted, open_network, parse_input
+from convcalc.cli.sources import AllowUnknownOption, input_noted, open_network, parse_input
 from convcalc.errors import InputError
 from convcalc.results import DType
 
@@ -47,6 +47,7 @@ def diff(
     batch: BatchOption = 1,
     dtype: DTypeOption = DType.float32,
     output: FormatOption = OutputFormat.table,
+    allow_unknown: AllowUnknownOption = False,
 ) -> None:
     """What a change cost: two network files compared row by row and in total.
 
@@ -63,14 +64,14 @@ def diff(
         raise InputError("give --input (both networks) or --input-before/--input-after "
                          "(one each), not both")
     sources = [open_network(first, input_before or input_shape,
-                            "--input-before" if input_before else "--input"),
+                            "--input-before" if input_before else "--input", allow_unknown),
                open_network(second, input_after or input_shape,
-                            "--input-after" if input_after else "--input")]
+                            "--input-after" if input_after else "--input", allow_unknown)]
     # Both sides fold the same way before they are compared: a container at --depth
     # stands for its subtree on each side.
     result = diff_reports(*(report_of(source, batch, dtype, False).folded(depth)
                             for source in sources))
-    with input_noted(*sources):
+    with input_noted(*sources, import_warnings=True):
         if output is OutputFormat.table:
             console().print(diff_text(result, everything))
             return

@@ -34,6 +34,8 @@ COMMANDS = {
     "diff": CommandEntry("convcalc.cli.diff", "Two networks compared row by row and in "
                          "total."),
     "export": CommandEntry("convcalc.cli.export", "Write the network as a PyTorch module."),
+    "import": CommandEntry("convcalc.cli.importing", "Write an ONNX model as a network file "
+                           "(YAML)."),
     "plot": CommandEntry("convcalc.cli.plot", "Draw where a network's cost goes "
                          "(matplotlib)."),
     "schema": CommandEntry("convcalc.cli.schema", "Print the JSON Schema of network files."),

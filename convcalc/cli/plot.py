@@ -16,7 +16,13 @@ from convcalc.cli.app import (
     warn,
 )
 from convcalc.cli.output import ForceOption, write_output
-from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
+from convcalc.cli.sources import (
+    AllowUnknownOption,
+    InputOption,
+    NetworkArgument,
+    input_noted,
+    open_network,
+)
 from convcalc.errors import ConvcalcError, InputError
 from convcalc.results import DType
 from convcalc.textsafe import printable
@@ -38,6 +44,7 @@ def plot(
     batch: BatchOption = 1,
     dtype: DTypeOption = DType.float32,
     strict: StrictOption = False,
+    allow_unknown: AllowUnknownOption = False,
 ) -> None:
     """Draw per-layer MACs, parameters, activation memory and receptive field (matplotlib).
 
@@ -60,7 +67,7 @@ def plot(
         if (error.name or "").partition(".")[0] != "matplotlib":
             raise
         raise ConvcalcError(MISSING_MATPLOTLIB) from None
-    source = open_network(file, input_shape)
+    source = open_network(file, input_shape, allow_unknown=allow_unknown)
     report = report_of(source, batch, dtype, strict)
     warn(report)
     with input_noted(source):

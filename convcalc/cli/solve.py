@@ -12,7 +12,13 @@ import typer
 
 from convcalc.cli.app import FormatOption, OutputFormat, app
 from convcalc.cli.progress import lazy_progress
-from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
+from convcalc.cli.sources import (
+    AllowUnknownOption,
+    InputOption,
+    NetworkArgument,
+    input_noted,
+    open_network,
+)
 from convcalc.common import shape_text
 from convcalc.errors import InputError
 from convcalc.layers.window import WindowKind
@@ -240,6 +246,7 @@ def inputs(
         "--require", help="no-warnings: every input row is read; whole: every division is "
         "whole; divisible: every stride divides its input.")] = Requirement.no_warnings,
     output: FormatOption = OutputFormat.table,
+    allow_unknown: AllowUnknownOption = False,
 ) -> None:
     """Which input sizes the network takes with no error and no warning at any layer.
 
@@ -251,7 +258,7 @@ def inputs(
     """
     from convcalc.render.solve import inputs_csv, inputs_text
 
-    source = open_network(file, input_shape)
+    source = open_network(file, input_shape, allow_unknown=allow_unknown)
     spatial = source.network.input[1:]
     if maximum is None:
         maximum = 2 * max(spatial, default=1)
@@ -260,7 +267,7 @@ def inputs(
             result = solve_inputs(source.network, minimum, maximum, dim, require, progress)
     except InputError as error:
         raise source.annotate(error) from None
-    with input_noted(source):
+    with input_noted(source, import_warnings=True):
         _write({
             OutputFormat.table: lambda: inputs_text(result),
             OutputFormat.markdown: lambda: inputs_text(result),

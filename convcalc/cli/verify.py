@@ -25,7 +25,13 @@ from convcalc.cli.app import (
 )
 from convcalc.cli.params import whole_numbers
 from convcalc.cli.progress import lazy_progress
-from convcalc.cli.sources import InputOption, NetworkArgument, input_noted, open_network
+from convcalc.cli.sources import (
+    AllowUnknownOption,
+    InputOption,
+    NetworkArgument,
+    input_noted,
+    open_network,
+)
 from convcalc.common import shape_text
 from convcalc.errors import InputError, LayerError, MemoryLimitExceeded, VerificationFailed
 from convcalc.render.numbers import human_bytes
@@ -151,6 +157,7 @@ def verify(
     max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
     output: Annotated[VerifyFormat, typer.Option("--format", help="Output format.")]
     = VerifyFormat.table,
+    allow_unknown: AllowUnknownOption = False,
 ) -> None:
     """Run the network on real arrays with reference kernels and confirm, layer by layer,
     the shapes, parameters, MACs and receptive fields the calculator prints.
@@ -160,7 +167,7 @@ def verify(
     Example: convcalc verify examples/lenet5.yaml
     """
     limit = parse_memory(max_memory)
-    source = open_network(file, input_shape)
+    source = open_network(file, input_shape, allow_unknown=allow_unknown)
     report = report_of(source, batch, DType.float32, False)
     with input_noted(source):
         warn(report)

@@ -1,0 +1,548 @@
+"""Each supported ONNX operator's rule: which convcalc layer or merge it becomes.
+
+A rule reads one node (``Op``) in the walk's state (``Graph``), emits a layer, a merge or
+nothing (a tensor passed through), or raises ``Refused`` with one line naming the
+attribute and what convcalc would need. ``OPERATORS`` maps op types to rules; the rules
+for reshaping, padding, resizing and channel selection are in ``ops_shape``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from convcalc.onnx_import.convert import (
+    Graph,
+    Refused,
+    Tensor,
+    dims_text,
+    is_close,
+    padding_value,
+    per_dim,
+)
+from convcalc.onnx_import.patterns import SILU, Op
+
+__all__ = ["OPERATORS", "Rule"]
+
+Rule = Callable[[Graph, Op], None]
+
+
+def _spatial(tensor: Tensor, what: str) -> int:
+    """Return the tensor's spatial rank, refusing a flat or channels-last tensor."""
+    if tensor.channels_last:
+        raise Refused(f"{what} on a channels-last tensor (after a Transpose to NHWC); "
+                      "convcalc follows those only through LayerNormalization, MatMul, "
+                      "per-channel Add/Mul, activations and the Transpose back")
+    if not tensor.spatial:
+        raise Refused(f"{what} needs a spatial input (N×C×H×W), got a flat one")
+    return len(tensor.spatial)
+
+
+def _ints(op: Op, key: str, rank: int, default: int) -> list[int]:
+    """Return a per-dim int attribute, checked to have one value per spatial dim."""
+    values = [int(v) for v in op.attrs.get(key, [default] * rank)]
+    if len(values) != rank:
+        raise Refused(f"attribute {key}={values} has {len(values)} values for {rank} "
+                      "spatial dims")
+    return values
+
+
+def _auto_pad(op: Op) -> str:
+    mode = str(op.attrs.get("auto_pad", "NOTSET"))
+    if mode not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+        raise Refused(f"auto_pad={mode!r}; ONNX defines NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+    return mode
+
+
+def window_pads(op: Op, sizes: tuple[int, ...], kernel: list[int], strides: list[int],
+                dilations: list[int]) -> tuple[list[int], list[int]]:
+    """Return the pads before and after each spatial dim of a Conv or pooling node.
+
+    SAME_UPPER and SAME_LOWER give ``ceil(W/S)`` outputs with the total padding
+    ``max((out − 1)·S + (K − 1)·D + 1 − W, 0)``, the odd one after (UPPER) or before
+    (LOWER), as the ONNX specification says.
+    """
+    rank = len(sizes)
+    mode = _auto_pad(op)
+    if mode == "VALID":
+        return [0] * rank, [0] * rank
+    if mode == "NOTSET":
+        pads = [int(p) for p in op.attrs.get("pads", [0] * (2 * rank))]
+        if len(pads) != 2 * rank:
+            raise Refused(f"attribute pads={pads} has {len(pads)} values; "
+                          f"{2 * rank} (begin and end of each spatial dim) expected")
+        if any(p < 0 for p in pads):
+            raise Refused(f"attribute pads={pads} is negative; convcalc pads with zeros only")
+        return pads[:rank], pads[rank:]
+    before, after = [], []
+    for size, k, s, d in zip(sizes, kernel, strides, dilations, strict=True):
+        out = -(-size // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+        small, large = total // 2, total - total // 2
+        before.append(small if mode == "SAME_UPPER" else large)
+        after.append(large if mode == "SAME_UPPER" else small)
+    return before, after
+
+
+def _window_layer(op: Op, tensor: Tensor, kernel: list[int], *, dilated: bool = True) \
+        -> dict[str, Any]:
+    """Return kernel, stride, padding and dilation keys of a windowed node."""
+    rank = len(kernel)
+    strides = _ints(op, "strides", rank, 1)
+    dilations = _ints(op, "dilations", rank, 1)
+    if any(v < 1 for v in strides + dilations):
+        raise Refused(f"strides {strides} and dilations {dilations} must be at least 1")
+    before, after = window_pads(op, tensor.spatial, kernel, strides, dilations)
+    layer: dict[str, Any] = {"kernel": per_dim(kernel), "stride": per_dim(strides)}
+    if any(before) or any(after):
+        layer["padding"] = padding_value(before, after)
+    if any(d != 1 for d in dilations):
+        if not dilated:
+            raise Refused(f"dilations={dilations}; convcalc's {op.op_type} has no dilation")
+        layer["dilation"] = per_dim(dilations)
+    return layer
+
+
+def _conv(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    weight = graph.const(op, 1)
+    if weight is None:
+        raise Refused("has no weight input")
+    rank = _spatial(tensor, "Conv")
+    if len(weight.dims) != rank + 2:
+        raise Refused(f"weight {dims_text(weight.dims)} does not fit the {rank}-D input")
+    kernel = [int(k) for k in op.attrs.get("kernel_shape", weight.dims[2:])]
+    if kernel != list(weight.dims[2:]):
+        raise Refused(f"kernel_shape={kernel} disagrees with the weight {dims_text(weight.dims)}")
+    group = int(op.attrs.get("group", 1))
+    channels = tensor.shape[0]
+    if group < 1 or weight.dims[1] * group != channels:
+        raise Refused(f"weight {dims_text(weight.dims)} with group={group} reads "
+                      f"{weight.dims[1] * group} channels, the input has {channels}")
+    layer: dict[str, Any] = {"type": "conv", "filters": int(weight.dims[0]),
+                             **_window_layer(op, tensor, kernel)}
+    if layer["stride"] == 1:
+        del layer["stride"]
+    if group > 1:
+        layer["groups"] = "depthwise" if group == channels else group
+    if graph.const(op, 2) is None:
+        layer["bias"] = False
+    graph.emit(op, layer, tensor)
+
+
+def _conv_transpose(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    weight = graph.const(op, 1)
+    if weight is None:
+        raise Refused("has no weight input")
+    rank = _spatial(tensor, "ConvTranspose")
+    if len(weight.dims) != rank + 2:
+        raise Refused(f"weight {dims_text(weight.dims)} does not fit the {rank}-D input")
+    group = int(op.attrs.get("group", 1))
+    channels = tensor.shape[0]
+    if group < 1 or weight.dims[0] != channels:
+        raise Refused(f"weight {dims_text(weight.dims)} reads {weight.dims[0]} channels, "
+                      f"the input has {channels}")
+    kernel = [int(k) for k in op.attrs.get("kernel_shape", weight.dims[2:])]
+    strides = _ints(op, "strides", rank, 1)
+    dilations = _ints(op, "dilations", rank, 1)
+    extra = _ints(op, "output_padding", rank, 0)
+    mode = _auto_pad(op)
+    if "output_shape" in op.attrs or mode in ("SAME_UPPER", "SAME_LOWER"):
+        wanted = [int(v) for v in op.attrs.get("output_shape", [])][-rank:] \
+            or [w * s for w, s in zip(tensor.spatial, strides, strict=True)]
+        totals = [s * (w - 1) + e + (k - 1) * d + 1 - o for w, s, e, k, d, o
+                  in zip(tensor.spatial, strides, extra, kernel, dilations, wanted, strict=True)]
+        if any(t < 0 for t in totals):
+            raise Refused(f"output_shape {wanted} needs negative padding {totals}")
+        upper = mode == "SAME_UPPER"
+        before = [t // 2 if upper else t - t // 2 for t in totals]
+        after = [t - b for t, b in zip(totals, before, strict=True)]
+    elif mode == "VALID":
+        before = after = [0] * rank
+    else:
+        before, after = window_pads(op, tensor.spatial, kernel, strides, dilations)
+    if before != after:
+        raise Refused(f"pads {before} before and {after} after differ; convcalc's "
+                      "conv_transpose crops the same amount from both ends")
+    layer: dict[str, Any] = {"type": "conv_transpose", "filters": int(weight.dims[1]) * group,
+                             "kernel": per_dim(kernel)}
+    for key, values, default in (("stride", strides, 1), ("padding", before, 0),
+                                 ("output_padding", extra, 0), ("dilation", dilations, 1)):
+        if any(v != default for v in values):
+            layer[key] = per_dim(values)
+    if group > 1:
+        layer["groups"] = "depthwise" if group == channels else group
+    if graph.const(op, 2) is None:
+        layer["bias"] = False
+    graph.emit(op, layer, tensor)
+
+
+def _only_first_output(graph: Graph, op: Op) -> None:
+    for output in op.outputs[1:]:
+        if graph.used(output):
+            raise Refused(f"its output {output!r} (beyond the first) is used; convcalc "
+                          "follows only the first")
+
+
+def _max_pool(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    _only_first_output(graph, op)
+    rank = _spatial(tensor, "MaxPool")
+    kernel = _ints(op, "kernel_shape", rank, 0)
+    layer = {"type": "maxpool", **_window_layer(op, tensor, kernel)}
+    if op.attrs.get("ceil_mode", 0):
+        layer["ceil_mode"] = True
+    graph.emit(op, layer, tensor)
+
+
+def _average_pool(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    rank = _spatial(tensor, "AveragePool")
+    kernel = _ints(op, "kernel_shape", rank, 0)
+    layer = {"type": "avgpool", **_window_layer(op, tensor, kernel, dilated=False)}
+    if op.attrs.get("ceil_mode", 0):
+        layer["ceil_mode"] = True
+    if "padding" in layer:  # ONNX's default leaves the pads out of the average
+        layer["count_include_pad"] = bool(op.attrs.get("count_include_pad", 0))
+    graph.emit(op, layer, tensor)
+
+
+def _global_pool(kind: str) -> Rule:
+    def rule(graph: Graph, op: Op) -> None:
+        tensor = graph.data(op, 0)
+        _spatial(tensor, op.op_type)
+        graph.emit(op, {"type": kind, "output": 1}, tensor)  # N×C×1×1, as ONNX keeps it
+    return rule
+
+
+def _gemm(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    if tensor.spatial or tensor.channels_last:
+        raise Refused(f"Gemm needs a flat input (N×C), got {dims_text(tensor.shape)} per sample")
+    if op.attrs.get("transA", 0):
+        raise Refused("transA=1 transposes the batch into the features")
+    weight = graph.const(op, 1)
+    assert weight is not None
+    if len(weight.dims) != 2:
+        raise Refused(f"weight {dims_text(weight.dims)} is not a matrix")
+    features, units = weight.dims[::-1] if op.attrs.get("transB", 0) else weight.dims
+    if features != tensor.shape[0]:
+        raise Refused(f"weight {dims_text(weight.dims)} (transB={op.attrs.get('transB', 0)}) "
+                      f"reads {features} features, the input has {tensor.shape[0]}")
+    bias = graph.const(op, 2)
+    for key in ("alpha", "beta"):
+        if key == "beta" and bias is None:
+            continue
+        if not is_close(float(op.attrs.get(key, 1.0)), 1.0):
+            raise Refused(f"{key}={op.attrs[key]}; convcalc's linear has no scale factor "
+                          "(only 1 is read)")
+    if bias is not None and math.prod(bias.dims) != units:
+        raise Refused(f"bias {dims_text(bias.dims)} is not one value per unit ({units})")
+    layer: dict[str, Any] = {"type": "linear", "units": int(units)}
+    if bias is None:
+        layer["bias"] = False
+    graph.emit(op, layer, tensor)
+
+
+def _matmul(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    weight = graph.const(op, 1)
+    assert weight is not None
+    if len(weight.dims) != 2:
+        raise Refused(f"the weight {dims_text(weight.dims)} is not a matrix")
+    if weight.dims[0] != tensor.shape[0]:
+        raise Refused(f"weight {dims_text(weight.dims)} reads {weight.dims[0]} features, "
+                      f"the input has {tensor.shape[0]} channels")
+    units = int(weight.dims[1])
+    if tensor.channels_last:  # a Linear over the channels of each position: a 1×1 conv
+        graph.emit(op, {"type": "conv", "filters": units, "kernel": 1, "bias": False}, tensor)
+    elif not tensor.spatial:
+        graph.emit(op, {"type": "linear", "units": units, "bias": False}, tensor)
+    else:
+        raise Refused("a MatMul on a channels-first tensor multiplies along its last spatial "
+                      "dim, which no convcalc layer does")
+
+
+def _per_channel(graph: Graph, tensor: Tensor, dims: tuple[int, ...]) -> bool:
+    """Return whether a constant of ``dims`` holds one value per channel of ``tensor``."""
+    dims = tuple(dims)
+    while dims and dims[0] == 1 and len(dims) > (1 if tensor.channels_last or not
+                                                 tensor.spatial else len(tensor.shape)):
+        dims = dims[1:]
+    channels = tensor.shape[0]
+    if tensor.channels_last or not tensor.spatial:
+        return dims == (channels,)
+    return dims == (channels, *([1] * len(tensor.spatial)))
+
+
+def _add(graph: Graph, op: Op) -> None:
+    _binary(graph, op, "add")
+
+
+def _mul(graph: Graph, op: Op) -> None:
+    _binary(graph, op, "mul")
+
+
+def _binary(graph: Graph, op: Op, kind: str) -> None:
+    names = op.inputs[:2]
+    computed = [name for name in names if name in graph.tensors]
+    if len(computed) == 2:
+        graph.emit_merge(op, kind, [graph.tensors[name] for name in names])
+        return
+    tensor = graph.tensors[computed[0]] if computed else graph.data(op, 0)
+    other = next(name for name in names if name != computed[0])
+    const = graph.consts[other]
+    if not _per_channel(graph, tensor, const.dims):
+        role = "bias" if kind == "add" else "layer_scale"
+        raise Refused(f"{op.op_type} by a constant of shape {dims_text(const.dims)}: "
+                      "convcalc reads only a per-channel constant here "
+                      f"({tensor.shape[0]} values, as {role})")
+    if kind == "mul":
+        layer: dict[str, Any] = {"type": "layer_scale"}
+        try:
+            values = const.value().reshape(-1)
+            if values.size and np.all(values == values[0]) and np.isfinite(values[0]):
+                layer["init"] = float(values[0])
+        except Exception:  # external data: the starting value is only a default then
+            pass
+        graph.emit(op, layer, tensor)
+        return
+    producer = graph.nodes.get(tensor.node)
+    if (producer is None or producer.layer is None
+            or producer.layer.get("type") not in ("linear", "conv", "conv_transpose")
+            or producer.layer.get("bias", True) or graph.consumer_count(computed[0]) != 1):
+        raise Refused(f"Add of a constant of shape {dims_text(const.dims)}: convcalc reads "
+                      "a per-channel constant added only as the bias of the MatMul, Conv or "
+                      "ConvTranspose right before it (and read by nothing else)")
+    layer_type = producer.layer["type"]
+    bias_free = {key: value for key, value in producer.layer.items() if key != "bias"}
+    graph.nodes[producer.name] = type(producer)(producer.name, producer.inputs,
+                                                {**bias_free, "type": layer_type})
+    graph.bind(op, op.outputs[0], tensor)
+
+
+def _elementwise(layer_type: str) -> Rule:
+    def rule(graph: Graph, op: Op) -> None:
+        graph.emit(op, {"type": layer_type}, graph.data(op, 0))
+    return rule
+
+
+def _leaky_relu(graph: Graph, op: Op) -> None:
+    slope = float(op.attrs.get("alpha", 0.01))
+    layer: dict[str, Any] = {"type": "leaky_relu"}
+    if not is_close(slope, 0.01):
+        layer["negative_slope"] = slope
+    graph.emit(op, layer, graph.data(op, 0))
+
+
+def _elu(graph: Graph, op: Op) -> None:
+    alpha = float(op.attrs.get("alpha", 1.0))
+    layer: dict[str, Any] = {"type": "elu"}
+    if alpha != 1.0:
+        layer["alpha"] = alpha
+    graph.emit(op, layer, graph.data(op, 0))
+
+
+def _hard_sigmoid(graph: Graph, op: Op) -> None:
+    alpha, beta = float(op.attrs.get("alpha", 0.2)), float(op.attrs.get("beta", 0.5))
+    if not (is_close(alpha, 1 / 6) and is_close(beta, 0.5)):
+        raise Refused(f"alpha={alpha:g}, beta={beta:g}; convcalc's hardsigmoid is "
+                      "relu6(x + 3)/6, alpha=1/6 and beta=0.5 (PyTorch's)")
+    graph.emit(op, {"type": "hardsigmoid"}, graph.data(op, 0))
+
+
+def _gelu(graph: Graph, op: Op) -> None:
+    approximate = str(op.attrs.get("approximate", "none"))
+    if approximate != "none":
+        raise Refused(f"approximate={approximate!r}; convcalc's gelu is the exact (erf) one")
+    graph.emit(op, {"type": "gelu"}, graph.data(op, 0))
+
+
+def _prelu(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    slope = graph.const(op, 1)
+    assert slope is not None
+    layer: dict[str, Any] = {"type": "prelu"}
+    if math.prod(slope.dims) != 1:
+        if not _per_channel(graph, tensor, slope.dims):
+            raise Refused(f"slope of shape {dims_text(slope.dims)}: convcalc's prelu has one "
+                          f"slope or one per channel ({tensor.shape[0]})")
+        layer["per_channel"] = True
+    try:
+        values = slope.value().reshape(-1)
+        if np.all(values == values[0]) and np.isfinite(values[0]) \
+                and not is_close(float(values[0]), 0.25):
+            layer["init"] = float(values[0])
+    except Exception:  # external data: the starting value stays the default
+        pass
+    graph.emit(op, layer, tensor)
+
+
+def _clip(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    if graph.opset < 11:
+        low, high = op.attrs.get("min", -math.inf), op.attrs.get("max", math.inf)
+    else:
+        low_value, high_value = graph.values(op, 1), graph.values(op, 2)
+        low = -math.inf if low_value is None else float(low_value.reshape(-1)[0])
+        high = math.inf if high_value is None else float(high_value.reshape(-1)[0])
+    if low == 0 and high == 6:
+        graph.emit(op, {"type": "relu6"}, tensor)
+    elif low == 0 and high == math.inf:
+        graph.emit(op, {"type": "relu"}, tensor)
+    else:
+        raise Refused(f"min={low:g}, max={high:g}; convcalc reads Clip as relu6 (0, 6) or "
+                      "relu (0, none)")
+
+
+def _softmax(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    rank = len(tensor.shape) + 1
+    default = -1 if graph.opset >= 13 else 1
+    axis = int(op.attrs.get("axis", default)) % rank
+    channel_axis = rank - 1 if tensor.channels_last else 1
+    joint = graph.opset < 13 and any(size != 1 for size in tensor.spatial)
+    if axis != channel_axis or joint:
+        raise Refused(f"axis={op.attrs.get('axis', default)} (opset {graph.opset}) on "
+                      f"{dims_text(tensor.onnx_dims(1)[1:])} per sample: convcalc's softmax "
+                      "is over the channels alone")
+    graph.emit(op, {"type": "softmax"}, tensor)
+
+
+def _batch_norm(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    _only_first_output(graph, op)
+    if op.attrs.get("training_mode", 0):
+        raise Refused("training_mode=1; convcalc counts inference, with running statistics")
+    if tensor.channels_last:
+        _spatial(tensor, "BatchNormalization")
+    scale = graph.const(op, 1)
+    if scale is not None and math.prod(scale.dims) != tensor.shape[0]:
+        raise Refused(f"scale {dims_text(scale.dims)} is not one per channel")
+    layer: dict[str, Any] = {"type": "batchnorm"}
+    eps = float(op.attrs.get("epsilon", 1e-5))
+    if not is_close(eps, 1e-5):
+        layer["eps"] = eps
+    graph.emit(op, layer, tensor)
+
+
+def _eps(op: Op, layer: dict[str, Any]) -> dict[str, Any]:
+    eps = float(op.attrs.get("epsilon", 1e-5))
+    if not is_close(eps, 1e-5):
+        layer["eps"] = eps
+    return layer
+
+
+def _instance_norm(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    _spatial(tensor, "InstanceNormalization")
+    graph.emit(op, _eps(op, {"type": "instancenorm", "affine": True}), tensor)
+
+
+def _layer_norm(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    _only_first_output(graph, op)
+    rank = len(tensor.shape) + 1
+    axis = int(op.attrs.get("axis", -1)) % rank
+    if not (tensor.channels_last or not tensor.spatial) or axis != rank - 1:
+        raise Refused(f"axis={op.attrs.get('axis', -1)} on "
+                      f"{dims_text(tensor.onnx_dims(1)[1:])} per sample: convcalc's layernorm "
+                      "normalises the channels at each position (the last axis of a "
+                      "channels-last or flat tensor)")
+    layer: dict[str, Any] = {"type": "layernorm"}
+    if graph.const(op, 2) is None:
+        layer["bias"] = False
+    graph.emit(op, _eps(op, layer), tensor)
+
+
+def _group_norm(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    if tensor.channels_last:
+        _spatial(tensor, "GroupNormalization")
+    groups = int(op.attrs["num_groups"]) if "num_groups" in op.attrs else 0
+    if groups < 1:
+        raise Refused(f"num_groups={op.attrs.get('num_groups')}; a positive count is needed")
+    graph.emit(op, _eps(op, {"type": "groupnorm", "groups": groups}), tensor)
+
+
+def _dropout(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    _only_first_output(graph, op)
+    if graph.opset >= 12:
+        ratio_value = graph.values(op, 1)
+        ratio = 0.5 if ratio_value is None else float(ratio_value.reshape(-1)[0])
+    else:
+        ratio = float(op.attrs.get("ratio", 0.5))
+    layer: dict[str, Any] = {"type": "dropout"}
+    if ratio != 0.5:
+        layer["p"] = ratio
+    graph.emit(op, layer, tensor)
+
+
+def _identity(graph: Graph, op: Op) -> None:
+    graph.bind(op, op.outputs[0], graph.data(op, 0))
+
+
+def _shape(graph: Graph, op: Op) -> None:
+    from convcalc.onnx_import.values import Const
+    const = graph.consts.get(op.input(0))
+    dims = np.asarray(const.dims if const is not None else
+                      graph.data(op, 0).onnx_dims(graph.batch or 1), dtype=np.int64)
+    start, end = op.attrs.get("start"), op.attrs.get("end")
+    if start is not None or end is not None:
+        dims = dims[slice(start, end)]
+    graph.consts[op.outputs[0]] = Const.of(dims, op.label)
+
+
+def _size(graph: Graph, op: Op) -> None:
+    from convcalc.onnx_import.values import Const
+    const = graph.consts.get(op.input(0))
+    dims = const.dims if const is not None else \
+        graph.data(op, 0).onnx_dims(graph.batch or 1)
+    graph.consts[op.outputs[0]] = Const.of(np.asarray(math.prod(dims), dtype=np.int64),
+                                           op.label)
+
+
+def _operators() -> dict[str, Rule]:
+    from convcalc.onnx_import import ops_shape
+    return {
+        "Conv": _conv,
+        "ConvTranspose": _conv_transpose,
+        "MaxPool": _max_pool,
+        "AveragePool": _average_pool,
+        "GlobalAveragePool": _global_pool("adaptive_avgpool"),
+        "GlobalMaxPool": _global_pool("adaptive_maxpool"),
+        "Gemm": _gemm,
+        "MatMul": _matmul,
+        "Add": _add,
+        "Mul": _mul,
+        "Relu": _elementwise("relu"),
+        "Sigmoid": _elementwise("sigmoid"),
+        "Tanh": _elementwise("tanh"),
+        "HardSwish": _elementwise("hardswish"),
+        "Mish": _elementwise("mish"),
+        SILU: _elementwise("silu"),
+        "Gelu": _gelu,
+        "LeakyRelu": _leaky_relu,
+        "Elu": _elu,
+        "HardSigmoid": _hard_sigmoid,
+        "PRelu": _prelu,
+        "Clip": _clip,
+        "Softmax": _softmax,
+        "BatchNormalization": _batch_norm,
+        "InstanceNormalization": _instance_norm,
+        "LayerNormalization": _layer_norm,
+        "GroupNormalization": _group_norm,
+        "Dropout": _dropout,
+        "Identity": _identity,
+        "Shape": _shape,
+        "Size": _size,
+        **ops_shape.OPERATORS,
+    }
+
+
+OPERATORS: dict[str, Rule] = _operators()
