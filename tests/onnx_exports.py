@@ -6,9 +6,8 @@ Three ways to export (:class:`Mode`):
 
 - ``preserve``: the model in ``eval()``, ``training=TrainingMode.PRESERVE``: the exporter
   exports in the model's own mode and keeps every BatchNorm as a ``BatchNormalization``
-  node with its running statistics (``training_mode`` 0). Constant folding is off, as the
-  exporter recommends for this mode; the ``Transpose`` it writes for a ``Linear`` weight on
-  an initializer is then left for the importer to evaluate.
+  node with its running statistics (``training_mode`` 0). Constant folding stays on (the
+  default): it folds the ``Transpose`` of a ``Linear``'s weight, not the BatchNorms.
 - ``folded``: the exporter's default (``TrainingMode.EVAL``, constant folding on): each
   BatchNorm whose input is a conv's output is folded into that conv, which gains a bias of
   C values where it had none; a BatchNorm after anything else stays a node.
@@ -89,9 +88,12 @@ def has_batchnorm(model: nn.Module) -> bool:
 
 
 def export(model: nn.Module, input_shape: tuple[int, ...], path: Path, mode: Mode, *,
-           dynamic_batch: bool = False) -> Path:
-    """Write ``model`` exported to ONNX as ``path`` at an input of ``1 × input_shape``, in
-    ``mode``, the batch symbolic (named ``batch``) with ``dynamic_batch``; return ``path``."""
+           dynamic_batch: bool = False, constant_folding: bool = True) -> Path:
+    """Write ``model`` exported to ONNX as ``path`` in ``mode``, the batch symbolic (named
+    ``batch``) with ``dynamic_batch``, constants folded unless ``constant_folding`` is off
+    (in training mode they never are); return ``path``. The traced input is ``1 ×
+    input_shape``, or ``2 × input_shape`` in training mode (a BatchNorm in training needs
+    more than one value per channel, and Inception's auxiliary head pools to 1×1)."""
     if mode is Mode.TRAINING:
         model.train()
         training = torch.onnx.TrainingMode.TRAINING
@@ -104,9 +106,10 @@ def export(model: nn.Module, input_shape: tuple[int, ...], path: Path, mode: Mod
         # The exporter's notes on training-mode exports and on the deprecated TorchScript
         # path say nothing about the graph it writes.
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(1, *input_shape),), str(path), dynamo=False,
+        sample = torch.zeros(2 if mode is Mode.TRAINING else 1, *input_shape)
+        torch.onnx.export(model, (sample,), str(path), dynamo=False,
                           input_names=["input"], dynamic_axes=axes, training=training,
-                          do_constant_folding=mode is Mode.FOLDED)
+                          do_constant_folding=constant_folding and mode is not Mode.TRAINING)
     return path
 
 

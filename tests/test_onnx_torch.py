@@ -19,6 +19,7 @@ is, in the YAML's rows, a batchnorm row right after a conv row of the same conta
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -32,20 +33,32 @@ pytest.importorskip("onnx")
 
 import onnx_exports as ox
 
-from convcalc import LayerRow, Report, analyze, load_network, zoo
+from convcalc import LayerRow, Report, SpecError, analyze, load_network, parse_network, zoo
 from convcalc.loader import network_from_data
-
-onnx_import = pytest.importorskip("convcalc.onnx_import")
-if not hasattr(onnx_import, "import_onnx"):
-    pytest.skip("waits for the importer (convcalc.onnx_import.import_onnx)",
-                allow_module_level=True)
+from convcalc.onnx_import import import_onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SCHEMA = ROOT / "docs" / "convcalc.schema.json"
 
-TWINS = [("examples", name) for name in sorted(ox.EXAMPLE_TWINS)] + [
-    ("zoo", name) for name in sorted(ox.ZOO_TWINS)]
+GAPS = {
+    "mnasnet0_5": "the importer refuses ReduceMean over H and W (torch's x.mean([2, 3]), "
+                  "MNASNet's and ShuffleNetV2's global pooling)",
+    "shufflenet_v2_x0_5": "the importer refuses the channel shuffle torch writes (Reshape to "
+                          "N×g×C/g×H×W, Transpose, Reshape back), then ReduceMean as above",
+}
+"""Twins whose export the importer does not read yet, and why (strict: they fail now)."""
+
+
+def _marked(where: str, name: str) -> Any:
+    if name not in GAPS:
+        return (where, name)
+    return pytest.param(where, name, marks=pytest.mark.xfail(
+        strict=True, raises=SpecError, reason=GAPS[name]))
+
+
+TWINS = [_marked("examples", name) for name in sorted(ox.EXAMPLE_TWINS)] + [
+    _marked("zoo", name) for name in sorted(ox.ZOO_TWINS)]
 """Every twin: (where its YAML lives, its name)."""
 
 LARGE_WITHOUT_BATCHNORM = {"alexnet", "vgg16"}
@@ -76,7 +89,7 @@ def yaml_report(where: str, name: str) -> Report:
 
 def imported(path: Path, **options: Any) -> tuple[Any, Report]:
     """Return the import of ``path`` and the report of the network it gives."""
-    result = onnx_import.import_onnx(path, name=path.name, **options)
+    result = import_onnx(path, name=path.name, **options)
     network = network_from_data(result.network, path.name).network
     return result, analyze(network)
 
@@ -159,8 +172,10 @@ def _main_output(report: Report) -> LayerRow:
 # --------------------------------------------------------------------------- (b) folded
 
 
-@pytest.mark.parametrize(("where", "name"),
-                         [twin for twin in TWINS if twin[1] not in LARGE_WITHOUT_BATCHNORM])
+@pytest.mark.parametrize(("where", "name"), [
+    _marked(where, name) for where, name in [*(("examples", n) for n in ox.EXAMPLE_TWINS),
+                                             *(("zoo", n) for n in ox.ZOO_TWINS)]
+    if name not in LARGE_WITHOUT_BATCHNORM])
 def test_folded_export_differs_by_what_folding_removes(exports: ox.ExportCache, where: str,
                                                        name: str) -> None:
     """With the exporter's default (BatchNorm folded), MACs and shapes are the YAML's, the
@@ -194,7 +209,8 @@ def test_folded_export_differs_by_what_folding_removes(exports: ox.ExportCache, 
 # --------------------------------------------------------------------------- round trip
 
 ROUND_TRIP = [("examples", "unet_small"), ("examples", "resnet18"), ("zoo", "densenet121"),
-              ("zoo", "shufflenet_v2_x0_5"), ("zoo", "inception_v3"), ("zoo", "convnext_tiny")]
+              _marked("zoo", "shufflenet_v2_x0_5"), ("zoo", "inception_v3"),
+              ("zoo", "convnext_tiny")]
 """A U-Net's skips, residuals, DenseNet's growing concatenations, ShuffleNet's channel
 split and shuffle, Inception's branches, ConvNeXt's channels-last blocks."""
 
@@ -205,9 +221,6 @@ def test_imported_network_round_trips_through_yaml(exports: ox.ExportCache, wher
     """The network the import gives, dumped as YAML, validates against the shipped JSON
     Schema and reads back to the same report."""
     jsonschema = pytest.importorskip("jsonschema")
-    import json
-
-    from convcalc import parse_network
 
     path = exports.path(_twin(where, name), ox.Mode.PRESERVE)
     result, report = imported(path)
@@ -223,8 +236,9 @@ def test_imported_network_round_trips_through_yaml(exports: ox.ExportCache, wher
 
 
 def _totals(output: str) -> list[str]:
-    """Return the printed table's lines from its Total row on."""
-    lines = [line.rstrip() for line in output.splitlines()]
+    """Return the printed table's lines from its Total row on, each with its runs of spaces
+    made one (the name column is as wide as the longest row name, which differs)."""
+    lines = [" ".join(line.split()) for line in output.splitlines()]
     start = next(index for index, line in enumerate(lines) if re.match(r"Total\b", line))
     return lines[start:]
 
@@ -242,3 +256,69 @@ def test_net_on_resnet18_onnx_prints_the_zoo_totals(exports: ox.ExportCache,
     assert from_zoo.exit_code == 0, from_zoo.stderr
     assert "11,689,512" in from_zoo.stdout
     assert _totals(from_onnx.stdout) == _totals(from_zoo.stdout)
+    as_json = [json.loads(run_cli("net", source, "--format", "json").stdout)["totals"]
+               for source in (str(model), "zoo:resnet18")]
+    assert as_json[0] == as_json[1]
+
+
+# --------------------------------------------------------------------------- auxiliary head
+
+
+def test_eval_export_has_no_auxiliary_head(exports: ox.ExportCache) -> None:
+    """Inception v3's eval export has no auxiliary head (torchvision runs AuxLogits only in
+    training; the twin's eval-time head feeds no output and the exporter drops it): the
+    import has no AuxLogits row, the YAML's head params are missing from its params, and its
+    MACs are the YAML's, whose totals leave the head's MACs out."""
+    expected = yaml_report("zoo", "inception_v3")
+    aux = expected.totals.aux
+    # By hand: conv0 1x1 768->128 and its BN, conv1 5x5 128->768 and its BN, fc 768->1000.
+    head = 768 * 128 + 2 * 128 + 128 * 768 * 25 + 2 * 768 + 768 * 1000 + 1000
+    assert aux is not None and aux.params == head == 3_326_696
+    assert any(row.name.startswith("AuxLogits") for row in expected.layers)
+    _, report = imported(exports.path(ox.ZOO_TWINS["inception_v3"], ox.Mode.PRESERVE))
+    assert not [row.name for row in report.layers if "AuxLogits" in row.name]
+    assert report.totals.params == expected.totals.params - aux.params
+    assert report.totals.macs == expected.totals.macs
+
+
+def test_training_export_with_its_auxiliary_head_is_refused(tmp_path: Path) -> None:
+    """Inception v3 exported in training mode returns the auxiliary head's output as a second
+    graph output: the import refuses it in one line naming the file and both outputs, rather
+    than dropping the head's parameters."""
+    import onnx
+    import torch
+    import torch_zoo
+
+    torch.manual_seed(0)
+    path = ox.export(torch_zoo.Inception3(), (3, 299, 299), tmp_path / "inception-train.onnx",
+                     ox.Mode.TRAINING, dynamic_batch=True)
+    outputs = [output.name for output in onnx.load(path, load_external_data=False).graph.output]
+    assert len(outputs) == 2
+    with pytest.raises(SpecError) as refused:
+        import_onnx(path, name=path.name)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith("inception-train.onnx: ")
+    assert all(repr(output) in message for output in outputs)
+
+
+# --------------------------------------------------------------------------- known gaps
+
+
+@pytest.mark.xfail(strict=True, raises=SpecError, reason=(
+    "the importer evaluates a Transpose of an initializer to know its shape and refuses one "
+    "of more than 1,048,576 elements; only the transposed shape is needed"))
+def test_unfolded_transpose_of_a_large_weight_imports(tmp_path: Path) -> None:
+    """ConvNeXt exported with constant folding off keeps each Linear's weight Transpose as a
+    node on the initializer; the import gives the same params and MACs as the folded file."""
+    import torch
+    import torch_zoo
+
+    torch.manual_seed(0)
+    twin = ox.ZOO_TWINS["convnext_tiny"]
+    path = ox.export(torch_zoo.convnext_tiny(), twin.input_shape, tmp_path / "convnext.onnx",
+                     ox.Mode.PRESERVE, dynamic_batch=True, constant_folding=False)
+    expected = yaml_report("zoo", "convnext_tiny")
+    _, report = imported(path)
+    assert report.totals.params == expected.totals.params
+    assert report.totals.macs == expected.totals.macs
