@@ -96,6 +96,30 @@ def unsupported_model(path: Path) -> Path:
     return path
 
 
+def residual_model(path: Path) -> Path:
+    """Write a residual block made with onnx.helper: 4×8×8 → Conv 4 3×3 pad 1 → Relu, added
+    to the input, → GlobalAveragePool. By hand: 4·(4·3·3) + 4 = 148 params, 4·8·8·36 =
+    9,216 MACs."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = [numpy_helper.from_array(np.ones((4, 4, 3, 3), np.float32), "w"),
+               numpy_helper.from_array(np.zeros(4, np.float32), "b")]
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="block/conv",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="block/relu"),
+             helper.make_node("Add", ["r", "input"], ["a"], name="block/add"),
+             helper.make_node("GlobalAveragePool", ["a"], ["output"], name="pool")]
+    graph = helper.make_graph(
+        nodes, "residual", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                          [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 4, 1, 1])],
+        initializer=weights)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
 @pytest.fixture
 def small(tmp_path: Path) -> Path:
     """The small helper-built model, batch fixed at 1."""
@@ -356,6 +380,28 @@ def test_import_round_trips_and_validates(run_cli: Any, tmp_path: Path) -> None:
 
 
 @needs_onnx
+def test_import_round_trips_a_residual_block(run_cli: Any, tmp_path: Path) -> None:
+    """A residual block imports as a container with its merge, and the YAML written reads
+    back to the model's own JSON: 148 params and 9,216 MACs, worked by hand."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    path = residual_model(tmp_path / "block.onnx")
+    written = run_cli("import", str(path))
+    assert written.exit_code == 0, written.stderr
+    data = yaml.safe_load(written.stdout)
+    jsonschema.validate(data, json.loads((ROOT / "docs" / "convcalc.schema.json").read_text()))
+    # GlobalAveragePool keeps 4×1×1: the adaptive pool to 1 (global_avgpool flattens)
+    assert [layer["type"] for layer in data["layers"]] == ["residual", "adaptive_avgpool"]
+    target = tmp_path / "block.yaml"
+    target.write_text(written.stdout)
+    from_yaml = run_cli("net", str(target), "--format", "json").stdout
+    assert from_yaml == run_cli("net", str(path), "--format", "json").stdout
+    totals = json.loads(from_yaml)["totals"]
+    assert (totals["params"], totals["macs"]) == (148, 9216)
+
+
+@needs_onnx
 def test_import_prints_on_stdout_without_o(run_cli: Any, small: Path) -> None:
     """Without -o, and with -o -, import prints the YAML on standard output."""
     import yaml
@@ -427,6 +473,24 @@ def test_allow_unknown_counts_them_as_zero_and_says_so(run_cli: Any, tmp_path: P
 
 
 @needs_onnx
+def test_import_warnings_reach_every_command(run_cli: Any, tmp_path: Path) -> None:
+    """The import's warning reaches stderr from commands whose output has no warnings (diff:
+    once per model), and --strict makes it the one error line, exit 2."""
+    path = small_model(tmp_path / "frob.onnx", unknown=True)
+    line = ("warning: unknown operator Frobnicate: 2 nodes counted as zero-cost "
+            "identity-shaped rows")
+    compared = run_cli("diff", str(path), str(path), "--allow-unknown")
+    assert compared.exit_code == 0
+    assert compared.stderr == f"{line}\n{line}\n"
+    solved = run_cli("solve", "inputs", str(path), "--allow-unknown", "--max", "8")
+    assert solved.stderr == f"{line}\n"
+    strict = run_cli("net", str(path), "--allow-unknown", "--strict")
+    assert (strict.exit_code, strict.stdout) == (2, "")
+    assert strict.stderr == (f"error: {path}: unknown operator Frobnicate: 2 nodes counted as "
+                             "zero-cost identity-shaped rows (strict: warnings are errors)\n")
+
+
+@needs_onnx
 def test_import_keeps_unknown_rows(run_cli: Any, tmp_path: Path) -> None:
     """import --allow-unknown writes each unknown node as an ``unknown`` layer with its op
     and shape; net reads the file back to the same rows and lower bound."""
@@ -490,7 +554,8 @@ from convcalc.cli.app import app
 from typer.testing import CliRunner
 runner = CliRunner()
 for args, given in ((["net", {str(LENET_YAML)!r}], None), (["net", "zoo:resnet18"], None),
-                    (["net", "-"], open({str(LENET_YAML)!r}).read())):
+                    (["net", "-"], open({str(LENET_YAML)!r}).read()),
+                    (["layer", "--input", "3x8x8", "--filters", "2", "--k", "3"], None)):
     result = runner.invoke(app, args, input=given)
     assert result.exit_code == 0, result.output
 print(sorted(m for m in sys.modules if m == "onnx" or m.startswith("onnx.")))

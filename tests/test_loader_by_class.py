@@ -65,7 +65,7 @@ TYPES = ("adaptive_avgpool, adaptive_maxpool, aux, avgpool, batchnorm, channel_s
          "graph, groupnorm, hardsigmoid, hardswish, identity, instancenorm, layer_scale, "
          "layernorm, "
          "leaky_relu, linear, maxpool, mish, pad, parallel, prelu, relu, relu6, residual, "
-         "sequential, sigmoid, silu, slice, softmax, stochastic_depth, tanh, upsample")
+         "sequential, sigmoid, silu, slice, softmax, stochastic_depth, tanh, unknown, upsample")
 
 
 # Each mistake fails where its class (or a container's or the network's twin) refuses it,

@@ -11,8 +11,7 @@ import math
 
 import numpy as np
 import pytest
-
-from tests.onnx_graphs import (
+from onnx_graphs import (
     analysed,
     dag,
     init,
@@ -639,3 +638,181 @@ def test_gemm_flops_as_convcalc_counts_them() -> None:
                        [weight("w", 10, 4), weight("b", 10)])
     assert analysed(data).totals.macs == 40
     assert math.prod((10, 4)) == 40
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_torch_group_norm_below_opset_18(affine: bool) -> None:
+    """torch's opset-17 GroupNorm (Reshape, InstanceNormalization, Reshape, Mul, Add) is one
+    groupnorm: 2·C parameters with affine, none without."""
+    torch = pytest.importorskip("torch")
+    module = torch.nn.GroupNorm(2, 8, affine=affine).eval()
+    data = _torch_graph(module, 17, (1, 8, 4, 4))
+    expected = {"type": "groupnorm", "groups": 2} | ({} if affine else {"affine": False})
+    assert layers(data) == [expected]
+    assert analysed(data).totals.params == sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_torch_instance_norm_affine(affine: bool) -> None:
+    """InstanceNorm2d's affine parameters are counted only when the module has them (torch
+    writes fixed ones and zeros as Constant nodes otherwise)."""
+    torch = pytest.importorskip("torch")
+    module = torch.nn.InstanceNorm2d(6, affine=affine).eval()
+    data = _torch_graph(module, 17, (1, 6, 4, 4))
+    assert layers(data) == [{"type": "instancenorm", "affine": affine}]
+    assert analysed(data).totals.params == sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_torch_layer_norm_decomposed_or_not(opset: int) -> None:
+    """nn.LayerNorm on the last axis is layernorm at opset 17 and decomposed below it."""
+    torch = pytest.importorskip("torch")
+    module = torch.nn.LayerNorm(10, eps=1e-6).eval()
+    data = _torch_graph(module, opset, (1, 10))
+    assert layers(data) == [{"type": "layernorm", "eps": pytest.approx(1e-6)}]
+    assert analysed(data).totals.params == 20
+
+
+def test_torch_channel_shuffle() -> None:
+    """ShuffleNet's view–transpose–view is channel_shuffle."""
+    torch = pytest.importorskip("torch")
+
+    class Shuffle(torch.nn.Module):  # type: ignore[misc]  # torch's Module is untyped here
+        def forward(self, x: object) -> object:
+            n, c, h, w = x.shape  # type: ignore[attr-defined]  # a tensor
+            y = x.view(n, 3, c // 3, h, w)  # type: ignore[attr-defined]  # a tensor
+            return torch.transpose(y, 1, 2).contiguous().view(n, -1, h, w)
+
+    data = _torch_graph(Shuffle(), 13, (1, 12, 4, 4))
+    assert layers(data) == [{"type": "channel_shuffle", "groups": 3}]
+
+
+@pytest.mark.parametrize(("keepdims", "expected", "shape"), [
+    (1, {"type": "adaptive_avgpool", "output": 1}, (4, 1, 1)),
+    (0, {"type": "global_avgpool"}, (4,))])
+def test_reduce_mean_over_positions_is_global_pooling(keepdims: int,
+                                                      expected: dict[str, object],
+                                                      shape: tuple[int, ...]) -> None:
+    """ReduceMean over every spatial axis is global average pooling (x.mean([2, 3]))."""
+    data = model_bytes([node("ReduceMean", ["x"], axes=[2, 3], keepdims=keepdims)],
+                       [1, 4, 5, 5], opset=13)
+    assert layers(data) == [expected]
+    assert tuple(analysed(data).output_shape) == reference_shape(data, [1, 4, 5, 5]) == shape
+
+
+def test_reduce_mean_over_channels_is_refused() -> None:
+    """A mean over the channels is not a pooling convcalc has."""
+    data = model_bytes([node("ReduceMean", ["x"], name="rm", axes=[1])], [1, 4, 5, 5],
+                       opset=13)
+    with pytest.raises(SpecError, match=r"node 'rm' \(ReduceMean\): axes=\[1\]"):
+        dag(data)
+
+
+def test_channels_last_input() -> None:
+    """An N×H×W×C input (a TensorFlow export) moved channels first is read as C×H×W."""
+    data = model_bytes([node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+                        node("Conv", ["t", "w"], kernel_shape=[3, 3])], [1, 32, 24, 3],
+                       None, [weight("w", 8, 3, 3, 3)])
+    walked = dag(data)
+    assert walked.input_shape == (3, 32, 24)
+    assert tuple(analysed(data).output_shape) == (8, 30, 22)
+
+
+def test_squeeze_of_pooled_positions_and_cast() -> None:
+    """Squeeze of N×C×1×1 to N×C is a flatten; a Cast of a computed tensor is no row."""
+    data = model_bytes([node("GlobalAveragePool", ["x"], ["g"]),
+                        node("Cast", ["g"], ["c"], to=onnx.TensorProto.FLOAT),
+                        node("Squeeze", ["c", "axes"])], [1, 6, 4, 4], None,
+                       [init("axes", [2, 3], np.int64)], opset=13)
+    assert layers(data) == [{"type": "adaptive_avgpool", "output": 1}, {"type": "flatten"}]
+    assert tuple(analysed(data).output_shape) == reference_shape(data, [1, 6, 4, 4]) == (6,)
+
+
+def test_squeeze_of_a_real_axis_is_refused() -> None:
+    """Squeezing a spatial axis of size 1 while another stays is no convcalc layer."""
+    data = model_bytes([node("Squeeze", ["x"], name="sq", axes=[2])], [1, 6, 1, 4], opset=11)
+    with pytest.raises(SpecError, match=r"node 'sq' \(Squeeze\): squeezes axes \[2\]"):
+        dag(data)
+
+
+def test_value_info_of_the_graph_output_is_checked() -> None:
+    """The graph output's stated shape is checked like any value_info."""
+    data = model_bytes([node("MaxPool", ["x"], name="pool", kernel_shape=[2, 2],
+                             strides=[2, 2])], ["N", 2, 8, 8], ["N", 2, 5, 5])
+    with pytest.raises(SpecError, match=r"node 'pool' \(MaxPool\): the file says output 'y' "
+                                        r"is \?×2×5×5, convcalc's rules give N×2×4×4"):
+        dag(data)
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 17])
+def test_torch_softmax_over_channels(opset: int) -> None:
+    """nn.Softmax(dim=1) on N×C×H×W is softmax at every opset (below 13 torch moves the
+    channels last around a Softmax, whose axis would flatten otherwise)."""
+    torch = pytest.importorskip("torch")
+    assert layers(_torch_graph(torch.nn.Softmax(dim=1), opset, (1, 3, 4, 5))) == [
+        {"type": "softmax"}]
+
+
+_INTERPOLATIONS = [
+    ({"scale_factor": 2, "mode": "nearest"}, {"type": "upsample", "scale": 2}, (2, 8, 8)),
+    ({"scale_factor": 2, "mode": "bilinear"},
+     {"type": "upsample", "scale": 2, "mode": "linear"}, (2, 8, 8)),
+    ({"size": (7, 9), "mode": "nearest"}, {"type": "upsample", "size": [7, 9]}, (2, 7, 9)),
+]
+
+
+@pytest.mark.parametrize(("opset", "options", "expected", "shape"), [
+    (opset, *case) for opset in (9, 10, 11, 13, 17) for case in _INTERPOLATIONS
+    if not (opset == 10 and "size" in case[0])])  # torch exports no fixed size at 10
+def test_torch_interpolate_by_opset(opset: int, options: dict[str, object],
+                                    expected: dict[str, object],
+                                    shape: tuple[int, ...]) -> None:
+    """F.interpolate as torch exports it at each opset (Upsample at 9, Resize after)."""
+    torch = pytest.importorskip("torch")
+
+    class Interpolate(torch.nn.Module):  # type: ignore[misc]  # torch's Module is untyped
+        def forward(self, x: object) -> object:
+            return torch.nn.functional.interpolate(x, **options)
+
+    data = _torch_graph(Interpolate(), opset, (1, 2, 4, 4))
+    assert layers(data) == [expected]
+    assert tuple(analysed(data).output_shape) == shape
+
+
+def test_one_and_three_dimensional_windows() -> None:
+    """Conv1d with SAME_UPPER and a 3-D MaxPool give the reference's shapes."""
+    conv1d = model_bytes([node("Conv", ["x", "w"], strides=[2], auto_pad="SAME_UPPER")],
+                         [1, 2, 11], None, [weight("w", 3, 2, 4)])
+    pool3d = model_bytes([node("MaxPool", ["x"], kernel_shape=[2, 3, 3], strides=[2, 2, 2],
+                               pads=[0, 1, 1, 1, 1, 1])], [1, 2, 6, 9, 9])
+    assert layers(conv1d) == [{"type": "conv", "filters": 3, "kernel": 4, "stride": 2,
+                               "padding": [[1, 2]], "bias": False}]
+    assert tuple(analysed(conv1d).output_shape) == reference_shape(conv1d, [1, 2, 11])
+    assert tuple(analysed(pool3d).output_shape) == reference_shape(pool3d, [1, 2, 6, 9, 9])
+
+
+@pytest.mark.parametrize("opset", [10, 13])
+def test_dropout_ratio_by_opset(opset: int) -> None:
+    """Dropout's ratio: an attribute before opset 12, an input from 12."""
+    if opset < 12:
+        data = model_bytes([node("Dropout", ["x"], ratio=0.25)], [1, 3, 4, 4], opset=opset)
+    else:
+        data = model_bytes([node("Dropout", ["x", "r"])], [1, 3, 4, 4], None,
+                           [init("r", 0.25)], opset=opset)
+    assert layers(data) == [{"type": "dropout", "p": 0.25}]
+
+
+def test_upsample_scales_attribute_at_opset_7() -> None:
+    """Upsample at opset 7 takes its scales as an attribute."""
+    data = model_bytes([node("Upsample", ["x"], scales=[1.0, 1.0, 3.0, 2.0])], [1, 2, 3, 3],
+                       opset=7)
+    assert layers(data) == [{"type": "upsample", "scale": [3, 2]}]
+    assert tuple(analysed(data).output_shape) == (2, 9, 6)
+
+
+def test_gemm_trans_a_is_refused() -> None:
+    """transA=1 would transpose the batch into the features: refused."""
+    data = model_bytes([node("Gemm", ["x", "w"], name="fc", transA=1)], [1, 4], None,
+                       [weight("w", 4, 7)])
+    with pytest.raises(SpecError, match=r"node 'fc' \(Gemm\): transA=1"):
+        dag(data)

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from tests.onnx_graphs import dag, init, layers, model_bytes, node, weight
+from onnx_graphs import dag, init, layers, model_bytes, node, weight
 
 onnx = pytest.importorskip("onnx")
 
@@ -136,7 +135,7 @@ def test_symbolic_dim_needs_input_shape() -> None:
     data = model_bytes([node("Relu", ["x"])], ["N", 3, "height", 8])
     with pytest.raises(SpecError, match=r"^m\.onnx: input 'x''s dim 2 is symbolic "
                                         r"\('height'\); give the input's shape without "
-                                        r"the batch \(--input C×H×W\)$"):
+                                        r"the batch \(`input_shape`\)$"):
         import_onnx(data, name="m.onnx")
     imported = import_onnx(data, name="m.onnx", input_shape=(3, 16, 8))
     assert imported.network["input"] == [3, 16, 8]
@@ -187,7 +186,7 @@ def test_allow_unknown_needs_the_output_shape() -> None:
         import_onnx(UNKNOWN, name="model.onnx", allow_unknown=True)
     assert str(caught.value) == (  # MyPool, after it, is not reached until f1 has a shape
         "model.onnx: unsupported operators without an output shape in the file, which "
-        "--allow-unknown needs: Frobnicate (node 'f1', feeds 'conv3')")
+        "`allow_unknown` needs: Frobnicate (node 'f1', feeds 'conv3')")
 
 
 def test_allow_unknown_with_shapes_emits_unknown_rows() -> None:
@@ -243,6 +242,7 @@ def test_constant_nodes_and_folded_shapes() -> None:
     ("/fc/Gemm", "Gemm", "fc"),
     ("/Flatten", "Flatten", "flatten"),
     ("/features/features.0/features.0.1/Conv_3", "Conv", "features_0_1"),
+    ("/layer1/layer1.0/downsample/downsample.0/Conv", "Conv", "layer1_0_downsample_0"),
     ("conv 1.weight", "Conv", "conv_1_weight"),
     ("", "Relu", "relu"),
     ("input", "Relu", "input_"),
@@ -259,3 +259,65 @@ def test_row_names_are_unique_and_bounded() -> None:
     long = names.unique("a" * 500, "Relu")
     assert len(long) == 200
     assert len(names.unique("a" * 500, "Relu")) == 200
+
+
+def test_malformed_attribute_is_one_line() -> None:
+    """An attribute of the wrong type (pads as text) is a one-line error naming the node."""
+    data = model_bytes([node("Conv", ["x", "w"], name="c", pads="oops")], [1, 3, 8, 8],
+                       initializers=[weight("w", 4, 3, 3, 3)])
+    with pytest.raises(SpecError, match=r"^m\.onnx: node 'c' \(Conv\): cannot read its inputs "
+                                        r"or attributes \(ValueError: .*\); is the file valid "
+                                        r"ONNX\?$"):
+        dag(data)
+
+
+def test_unknown_reading_two_tensors_cannot_be_counted() -> None:
+    """With allow_unknown, an unknown op joining two tensors is refused, saying why."""
+    from onnx import TensorProto, helper
+    data = model_bytes([node("Relu", ["x"], ["r"]), node("Blend", ["x", "r"], ["b"], name="bl"),
+                        node("Sigmoid", ["b"])], [1, 3, 4, 4], [1, 3, 4, 4],
+                       value_info=[helper.make_tensor_value_info("b", TensorProto.FLOAT,
+                                                                 [1, 3, 4, 4])])
+    with pytest.raises(SpecError) as caught:
+        import_onnx(data, name="m.onnx", allow_unknown=True)
+    assert str(caught.value) == ("m.onnx: unsupported operators that `allow_unknown` cannot "
+                                 "count: Blend (node 'bl', feeds 'sigmoid': reads 2 computed "
+                                 "tensors, not one)")
+
+
+def test_folded_concat_is_bounded() -> None:
+    """Concatenating many bounded constants into one too large is refused before it is made."""
+    inputs = ["big"] * 8
+    data = model_bytes([node("Concat", inputs, ["c"], name="cat", axis=0),
+                        node("Reshape", ["x", "c"])], [1, 3, 8, 8], None,
+                       [init("big", np.zeros(2**18, np.int64), np.int64)])
+    with pytest.raises(SpecError, match=r"node 'cat' \(Concat\): Concat's output would have "
+                                        r"2,097,152 elements"):
+        dag(data)
+
+
+def test_many_nodes_of_one_name_stay_linear() -> None:
+    """Ten thousand nodes named alike get counters 1 … 9,999 (no quadratic search)."""
+    names = RowNames()
+    given = [names.unique("/blk/Relu", "Relu") for _ in range(10_000)]
+    assert given[0] == "blk" and given[-1] == "blk_9999"
+    assert len(set(given)) == 10_000
+    assert names.unique("blk_5", "Relu") == "blk_5_1"
+
+
+def test_the_importer_names_no_flags_and_imports_no_command_line() -> None:
+    """The importer is core: no typer, rich or convcalc.cli, and its messages name
+    parameters (`input_shape`), never a command-line flag."""
+    import ast
+    package = Path(__file__).resolve().parents[1] / "convcalc" / "onnx_import"
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert not {name for name in imported if name.split(".")[0] in ("typer", "rich")
+                    or name.startswith("convcalc.cli")}, path.name
+        strings = [node.value for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+        assert not [text for text in strings if " --" in f" {text}"], path.name

@@ -56,7 +56,9 @@ def import_onnx(source: bytes | str | Path, *, name: str,
     states becomes an ``unknown`` row. Raises NetworkFileError (not ONNX, cut short,
     unreadable, the onnx extra missing) or SpecError (unsupported operators, a symbolic
     dim without ``input_shape``, a shape in the file that convcalc's rules contradict, an
-    attribute convcalc cannot represent), each one line.
+    attribute convcalc cannot represent), each one line. Messages name the parameters
+    in backquotes (`` `input_shape` ``, `` `allow_unknown` ``), which a command line maps
+    to its flags.
     """
     from convcalc.onnx_import.model import build
 

@@ -11,14 +11,18 @@ file's ``value_info`` where the file states one.
 
 A computed tensor is tracked channels first, as convcalc's shapes are; a tensor that a
 Transpose moved channels last (the ConvNeXt block torch exports) keeps its channels-first
-shape with ``channels_last`` set, until the Transpose back.
+shape with ``channels_last`` set, until the Transpose back. Two other exporter idioms
+pass through a reshaped *view* of a tensor, which only the next node of the idiom may
+read: torch's GroupNorm below opset 18 (Reshape to N×G×(C/G·H·W), InstanceNormalization,
+Reshape back) and ShuffleNet's channel shuffle (Reshape to N×G×(C/G)×H×W, Transpose of
+the two channel axes, Reshape back).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,11 +54,16 @@ class Tensor:
         node: the DAG node that produces it, or ``"input"``.
         shape: convcalc's shape, channels first, batch not included.
         channels_last: the file holds it channels last (after a Transpose to NHWC).
+        view: ``""``, or the reshaped view the file holds: ``"groups"`` (N×G×rest,
+            GroupNorm's), ``"shuffle"`` (N×G×(C/G)×H×W) or ``"shuffled"`` (N×(C/G)×G×H×W).
+        groups: G of a view.
     """
 
     node: str
     shape: Shape
     channels_last: bool = False
+    view: str = ""
+    groups: int = 0
 
     @property
     def spatial(self) -> Shape:
@@ -63,6 +72,13 @@ class Tensor:
 
     def onnx_dims(self, batch: int) -> list[int]:
         """Return the tensor's dims as the file holds them, batch first."""
+        channels, groups = self.shape[0], self.groups
+        if self.view == "groups":
+            return [batch, groups, math.prod(self.shape) // groups]
+        if self.view == "shuffle":
+            return [batch, groups, channels // groups, *self.shape[1:]]
+        if self.view == "shuffled":
+            return [batch, channels // groups, groups, *self.shape[1:]]
         if self.channels_last:
             return [batch, *self.shape[1:], self.shape[0]]
         return [batch, *self.shape]
@@ -75,7 +91,7 @@ class Unknown:
     first: Op
     feeds: str
     count: int = 0
-    shape_missing: bool = False
+    problem: str = ""
 
 
 @dataclass
@@ -102,6 +118,7 @@ class Graph:
     nodes: dict[str, Node] = field(default_factory=dict)
     unknown: dict[str, Unknown] = field(default_factory=dict)
     poisoned: set[str] = field(default_factory=set)
+    pending_bias: set[str] = field(default_factory=set)
     names: RowNames = field(default_factory=RowNames)
     current: Op | None = None
 
@@ -115,11 +132,20 @@ class Graph:
 
     # ----------------------------------------------------------------------- inputs
 
-    def data(self, op: Op, index: int = 0) -> Tensor:
-        """Return input ``index`` of ``op`` as a computed tensor, or refuse."""
+    def data(self, op: Op, index: int = 0, *, view: bool = False) -> Tensor:
+        """Return input ``index`` of ``op`` as a computed tensor, or refuse.
+
+        A reshaped view (module doc) is refused unless ``view`` says the rule reads it.
+        """
         name = op.input(index)
         if name in self.tensors:
-            return self.tensors[name]
+            tensor = self.tensors[name]
+            if tensor.view and not view:
+                raise Refused(f"input {index + 1} ({echo(name)}) is a reshape "
+                              f"({dims_text(tensor.onnx_dims(1)[1:])} per sample) that "
+                              "convcalc follows only into GroupNorm's InstanceNormalization "
+                              "or a channel shuffle's Transpose and Reshape back")
+            return tensor
         if name in self.consts:
             raise Refused(f"input {index + 1} ({echo(name)}) is a constant where convcalc "
                           "needs the computed tensor")
@@ -174,8 +200,10 @@ class Graph:
         return tuple(spec.apply(shape).output_shape)
 
     def emit(self, op: Op, layer: dict[str, Any], source: Tensor, *,
-             output: str | None = None, channels_last: bool | None = None) -> Tensor:
-        """Add a leaf node for ``op`` reading ``source``; return its output tensor."""
+             output: str | None = None, channels_last: bool | None = None,
+             view: str = "", groups: int = 0) -> Tensor:
+        """Add a leaf node for ``op`` reading ``source``; return its output tensor
+        (held in the file as the reshaped ``view``, if given)."""
         try:
             shape = self.layer_shape(layer, source.shape)
         except ConvcalcError as error:
@@ -183,7 +211,7 @@ class Graph:
         node = Node(self.row_name(op), (source.node,), layer=layer)
         self.nodes[node.name] = node
         cl = source.channels_last if channels_last is None else channels_last
-        tensor = Tensor(node.name, shape, cl)
+        tensor = Tensor(node.name, shape, cl, view, groups)
         self.bind(op, output or op.outputs[0], tensor)
         return tensor
 
@@ -224,12 +252,6 @@ class Graph:
             raise self.error(f"the file says output {echo(output)} is {file_text}, "
                              f"convcalc's rules give {our_text}", op)
 
-    def replace_layer(self, node_name: str, **changes: Any) -> None:
-        """Change keys of an emitted leaf's layer (a bias folded into it)."""
-        node = self.nodes[node_name]
-        assert node.layer is not None
-        self.nodes[node_name] = replace(node, layer={**node.layer, **changes})
-
     # ----------------------------------------------------------------------- the walk
 
     def run(self, ops: Sequence[Op], operators: Mapping[str, Callable[[Graph, Op], None]])\
@@ -262,6 +284,13 @@ class Graph:
                 raise self.error(str(refused), op) from None
             except FoldError as error:
                 raise self.error(str(error), op) from None
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                    OverflowError, ZeroDivisionError) as error:  # attributes of a form
+                # the specification does not allow (a string for pads, too few values)
+                detail = " ".join(str(error).split())[:100]
+                raise self.error(f"cannot read its inputs or attributes ({type(error).__name__}"
+                                 f"{': ' + detail if detail else ''}); is the file valid "
+                                 "ONNX?", op) from None
 
     def consumers_of(self, ops: Iterable[Op]) -> dict[str, list[Op]]:
         """Return, for each tensor name, the nodes that read it."""
@@ -288,6 +317,8 @@ class Graph:
         """Return the value of a Constant node."""
         for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
             if key in op.attrs:
+                if isinstance(op.attrs[key], Const):  # a large tensor, loaded when needed
+                    return op.attrs[key]  # type: ignore[no-any-return]  # attrs are Any
                 value = np.asarray(op.attrs[key])
                 if key == "value_float" or key == "value_floats":
                     value = value.astype(np.float32)
@@ -307,12 +338,19 @@ class Graph:
         sources = [self.tensors[name] for name in op.inputs if name in self.tensors]
         stated = self.file_dims.get(op.outputs[0]) if op.outputs else None
         poisoned = any(name in self.poisoned for name in op.inputs)
-        if (not self.allow_unknown or poisoned or len(sources) != 1 or len(op.outputs) != 1
-                or stated is None or any(d is None for d in stated[1:]) or len(stated) < 2):
-            if self.allow_unknown and not poisoned:
-                record.shape_missing = True
+        problem = ""
+        if len(sources) != 1:
+            problem = f"reads {len(sources)} computed tensors, not one"
+        elif len([o for o in op.outputs if self.used(o)]) > 1:
+            problem = f"{len(op.outputs)} outputs are read, not one"
+        elif stated is None or len(stated) < 2 or any(d is None for d in stated[1:]):
+            problem = "no output shape in the file"
+        if not self.allow_unknown or poisoned or problem:
+            if self.allow_unknown and not poisoned and not record.problem:
+                record.problem = problem
             self.poisoned.update(op.outputs)
             return
+        assert stated is not None
         output = [int(d) for d in stated[1:] if d is not None]
         layer = {"type": "unknown", "op": op.op_type, "output": output}
         node = Node(self.row_name(op), (sources[0].node,), layer=layer)
@@ -333,18 +371,32 @@ class Graph:
         """Raise the one-line error for unsupported ops; return the op counts imported."""
         if not self.unknown:
             return {}
-        missing = {op: record for op, record in self.unknown.items() if record.shape_missing}
+        missing = {op: record for op, record in self.unknown.items() if record.problem}
         if self.allow_unknown and not missing and not any(
                 name in self.poisoned for name in self.graph_outputs):
             return {op: record.count for op, record in self.unknown.items()}
-        listed = ", ".join(
-            f"{op} (node {echo(record.first.label)}, {record.feeds})" if record.count == 1
-            else f"{op} ({record.count} nodes, first {echo(record.first.label)})"
-            for op, record in (missing or self.unknown).items())
+        if missing and all(r.problem == "no output shape in the file" for r in missing.values()):
+            raise SpecError("unsupported operators without an output shape in the file, "
+                            f"which `allow_unknown` needs: {self.listed(missing, False)}",
+                            source=self.name)
         if missing:
-            raise SpecError(f"unsupported operators without an output shape in the file, "
-                            f"which --allow-unknown needs: {listed}", source=self.name)
-        raise SpecError(f"unsupported operators: {listed}", source=self.name)
+            raise SpecError("unsupported operators that `allow_unknown` cannot count: "
+                            f"{self.listed(missing, True)}", source=self.name)
+        raise SpecError(f"unsupported operators: {self.listed(self.unknown, False)}",
+                        source=self.name)
+
+    @staticmethod
+    def listed(records: Mapping[str, Unknown], problems: bool) -> str:
+        """Return the op types of ``records`` as the one-line error lists them."""
+        parts = []
+        for op, record in records.items():
+            why = f": {record.problem}" if problems else ""
+            if record.count == 1:
+                parts.append(f"{op} (node {echo(record.first.label)}, {record.feeds}{why})")
+            else:
+                parts.append(f"{op} ({record.count} nodes, first "
+                             f"{echo(record.first.label)}{why})")
+        return ", ".join(parts)
 
     def finish(self, output: str) -> list[Node]:
         """Return the nodes that the graph output depends on, in order."""

@@ -22,14 +22,15 @@ from convcalc.textsafe import echo
 __all__ = ["Walked", "build", "walk"]
 
 
-def _tensor_const(tensor: Any, origin: str) -> Const:
+def _tensor_const(tensor: Any, origin: str, initializer: bool = False) -> Const:
     """Return an initializer or tensor attribute as a constant whose values load lazily."""
     from onnx import TensorProto, numpy_helper
 
     dims = tuple(int(d) for d in tensor.dims)
     if tensor.data_location == TensorProto.EXTERNAL:
-        return Const(dims, origin)  # only the dims are in the file
-    return Const(dims, origin, loader=lambda: numpy_helper.to_array(tensor))
+        return Const(dims, origin, initializer=initializer)  # only the dims are in the file
+    return Const(dims, origin, loader=lambda: numpy_helper.to_array(tensor),
+                 initializer=initializer)
 
 
 def _float32(value: float) -> float:
@@ -85,7 +86,7 @@ def _input_shape(graph_input: Any, given: tuple[int, ...] | None, name: str) \
     if not kind.tensor_type.HasField("shape"):
         if given is None:
             raise SpecError(f"input {label} has no shape in the file; give the input's "
-                            "shape (--input C×H×W)", source=name, field_name="input")
+                            "shape without the batch (`input_shape`)", source=name)
         return tuple(given), None
     dims = list(kind.tensor_type.shape.dim)
     if len(dims) < 2:
@@ -98,21 +99,19 @@ def _input_shape(graph_input: Any, given: tuple[int, ...] | None, name: str) \
                d.dim_param if d.HasField("dim_param") else "") for d in dims[1:]]
     if given is not None:
         if len(given) != len(stated):
-            raise SpecError(f"the input shape {list(given)} has {len(given)} dims, input "
-                            f"{label} has {len(stated)} besides the batch", source=name,
-                            field_name="input")
+            raise SpecError(f"`input_shape` {list(given)} has {len(given)} dims, input "
+                            f"{label} has {len(stated)} besides the batch", source=name)
         for index, ((value, _), wanted) in enumerate(zip(stated, given, strict=True)):
             if value is not None and value != wanted:
-                raise SpecError(f"the input shape {list(given)} disagrees with input {label}'s "
+                raise SpecError(f"`input_shape` {list(given)} disagrees with input {label}'s "
                                 f"dim {index + 1}, which the file fixes at {value}",
-                                source=name, field_name="input")
+                                source=name)
         return tuple(int(g) for g in given), batch
     for index, (value, symbol) in enumerate(stated):
         if value is None:
             what = f"symbolic ({echo(symbol)})" if symbol else "unset"
             raise SpecError(f"input {label}'s dim {index + 1} is {what}; give the input's "
-                            "shape without the batch (--input C×H×W)", source=name,
-                            field_name="input")
+                            "shape without the batch (`input_shape`)", source=name)
     return tuple(int(v or 0) for v, _ in stated), batch
 
 
@@ -181,7 +180,7 @@ def walk(model: Any, name: str, input_shape: tuple[int, ...] | None,
     graph = Graph(name, opset, batch, allow_unknown)
     graph.graph_outputs = {outputs[0].name}
     for init in graph_proto.initializer:
-        graph.consts[init.name] = _tensor_const(init, init.name)
+        graph.consts[init.name] = _tensor_const(init, init.name, initializer=True)
     for info in [*graph_proto.value_info, *outputs]:
         dims = _dims(info)
         if dims is not None:

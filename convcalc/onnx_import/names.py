@@ -5,9 +5,11 @@ The rule, for a node name such as torch's ``/layer1/layer1.0/conv1/Conv``:
 1. split on ``/`` and drop empty parts;
 2. drop the last part when it is the node's op type, alone or with a counter
    (``Conv``, ``Conv_1``): torch appends it to the module's scope;
-3. join the parts into one dotted path, where a part that already starts with the path
-   so far and a dot replaces it (torch writes ``layer1`` then ``layer1.0``), and other
-   parts are appended (``layer1.0`` then ``conv1`` gives ``layer1.0.conv1``);
+3. join the parts into one dotted module path: torch names a module of a Sequential by
+   its parent's name, a dot and its index, so a part ``A.b`` whose ``A`` ends the path so
+   far replaces that ``A`` (``layer1`` then ``layer1.0`` gives ``layer1.0``;
+   ``layer1.0``, ``downsample``, ``downsample.0`` gives ``layer1.0.downsample.0``), and
+   other parts are appended (``layer1.0`` then ``conv1`` gives ``layer1.0.conv1``);
 4. replace every character that a network file's name may not hold (dots, whitespace) and
    every other character outside letters, digits, ``_`` and ``-`` by ``_``, squeeze runs
    of ``_`` and cut to 200 characters: ``layer1_0_conv1``;
@@ -29,11 +31,15 @@ _RUNS = re.compile(r"_{2,}")
 
 def _scope_path(parts: list[str]) -> str:
     """Return torch's scope parts as one dotted module path (rule 3)."""
-    path = ""
+    path: list[str] = []
     for part in parts:
-        nested = bool(path) and part.startswith(path + ".")
-        path = part if nested or not path else f"{path}.{part}"
-    return path
+        pieces = part.split(".")
+        for overlap in range(min(len(pieces) - 1, len(path)), 0, -1):
+            if path[-overlap:] == pieces[:overlap]:
+                path = path[:-overlap]
+                break
+        path.extend(pieces)
+    return ".".join(path)
 
 
 def readable(onnx_name: str, op_type: str) -> str:
@@ -52,14 +58,17 @@ class RowNames:
 
     def __init__(self) -> None:
         self.taken: set[str] = set()
+        self.counters: dict[str, int] = {}  # the last suffix tried per base: a file of
+        # 100,000 nodes of one name costs linear time, not quadratic
 
     def unique(self, onnx_name: str, op_type: str) -> str:
         """Return a name for this node that no earlier node has."""
         base = readable(onnx_name, op_type)
-        name, counter = base, 0
+        name, counter = base, self.counters.get(base, 0)
         while name in self.taken:
             counter += 1
             suffix = f"_{counter}"
             name = base[:MAX_NAME - len(suffix)] + suffix
+        self.counters[base] = counter
         self.taken.add(name)
         return name

@@ -23,7 +23,9 @@ from convcalc.onnx_import.convert import (
     padding_value,
     per_dim,
 )
-from convcalc.onnx_import.patterns import SILU, Op
+from convcalc.onnx_import.dag import Node
+from convcalc.onnx_import.patterns import CHANNEL_SOFTMAX, SILU, Op
+from convcalc.onnx_import.values import Const, FoldError
 
 __all__ = ["OPERATORS", "Rule"]
 
@@ -289,40 +291,78 @@ def _mul(graph: Graph, op: Op) -> None:
 
 def _binary(graph: Graph, op: Op, kind: str) -> None:
     names = op.inputs[:2]
-    computed = [name for name in names if name in graph.tensors]
+    computed = [index for index, name in enumerate(names) if name in graph.tensors]
     if len(computed) == 2:
-        graph.emit_merge(op, kind, [graph.tensors[name] for name in names])
+        graph.emit_merge(op, kind, [graph.data(op, 0), graph.data(op, 1)])
         return
-    tensor = graph.tensors[computed[0]] if computed else graph.data(op, 0)
-    other = next(name for name in names if name != computed[0])
-    const = graph.consts[other]
+    tensor = graph.data(op, computed[0] if computed else 0)
+    const = graph.consts[names[1 - computed[0]]]
+    neutral = 1.0 if kind == "mul" else 0.0
+    if not const.initializer and _uniform(const) == neutral and _keeps_shape(tensor, const):
+        graph.bind(op, op.outputs[0], tensor)  # a fixed ·1 or +0 (torch's GroupNorm
+        return  # without affine writes both)
     if not _per_channel(graph, tensor, const.dims):
         role = "bias" if kind == "add" else "layer_scale"
         raise Refused(f"{op.op_type} by a constant of shape {dims_text(const.dims)}: "
                       "convcalc reads only a per-channel constant here "
                       f"({tensor.shape[0]} values, as {role})")
+    producer = graph.nodes.get(tensor.node)
+    sole = graph.consumer_count(names[computed[0]]) == 1
+    layer_type = producer.layer.get("type") if producer and producer.layer else None
     if kind == "mul":
+        if (producer is not None and layer_type == "groupnorm" and sole
+                and producer.layer is not None and producer.layer.get("affine") is False
+                and _bias_follows(graph, op)):  # torch's GroupNorm below opset 18: γ, then β
+            graph.nodes[producer.name] = Node(producer.name, producer.inputs, {
+                key: value for key, value in producer.layer.items() if key != "affine"})
+            graph.pending_bias.add(producer.name)
+            graph.bind(op, op.outputs[0], tensor)
+            return
         layer: dict[str, Any] = {"type": "layer_scale"}
-        try:
-            values = const.value().reshape(-1)
-            if values.size and np.all(values == values[0]) and np.isfinite(values[0]):
-                layer["init"] = float(values[0])
-        except Exception:  # external data: the starting value is only a default then
-            pass
+        values = _uniform(const)
+        if values is not None:
+            layer["init"] = values
         graph.emit(op, layer, tensor)
         return
-    producer = graph.nodes.get(tensor.node)
+    if producer is not None and producer.name in graph.pending_bias and sole:
+        graph.pending_bias.discard(producer.name)
+        graph.bind(op, op.outputs[0], tensor)
+        return
     if (producer is None or producer.layer is None
-            or producer.layer.get("type") not in ("linear", "conv", "conv_transpose")
-            or producer.layer.get("bias", True) or graph.consumer_count(computed[0]) != 1):
+            or layer_type not in ("linear", "conv", "conv_transpose")
+            or producer.layer.get("bias", True) or not sole):
         raise Refused(f"Add of a constant of shape {dims_text(const.dims)}: convcalc reads "
                       "a per-channel constant added only as the bias of the MatMul, Conv or "
                       "ConvTranspose right before it (and read by nothing else)")
-    layer_type = producer.layer["type"]
-    bias_free = {key: value for key, value in producer.layer.items() if key != "bias"}
-    graph.nodes[producer.name] = type(producer)(producer.name, producer.inputs,
-                                                {**bias_free, "type": layer_type})
+    graph.nodes[producer.name] = Node(producer.name, producer.inputs, {
+        key: value for key, value in producer.layer.items() if key != "bias"})
     graph.bind(op, op.outputs[0], tensor)
+
+
+def _keeps_shape(tensor: Tensor, const: Const) -> bool:
+    """Return whether broadcasting ``const`` against ``tensor`` leaves its shape."""
+    dims = tensor.onnx_dims(1)
+    if len(const.dims) > len(dims):
+        return False
+    return all(c in (1, d) for c, d in zip(reversed(const.dims), reversed(dims), strict=False))
+
+
+def _bias_follows(graph: Graph, op: Op) -> bool:
+    """Return whether the one reader of ``op``'s output adds a constant to it."""
+    readers = graph.consumers.get(op.outputs[0], [])
+    return (len(readers) == 1 and readers[0].op_type == "Add"
+            and any(name in graph.consts for name in readers[0].inputs))
+
+
+def _uniform(const: Const) -> float | None:
+    """Return the one value every element of ``const`` holds, if it is in the file."""
+    try:
+        values = const.value().reshape(-1)
+    except FoldError:  # external data: a starting value is only a default then
+        return None
+    if values.size and np.all(values == values[0]) and np.isfinite(values[0]):
+        return float(values[0])
+    return None
 
 
 def _elementwise(layer_type: str) -> Rule:
@@ -372,13 +412,9 @@ def _prelu(graph: Graph, op: Op) -> None:
             raise Refused(f"slope of shape {dims_text(slope.dims)}: convcalc's prelu has one "
                           f"slope or one per channel ({tensor.shape[0]})")
         layer["per_channel"] = True
-    try:
-        values = slope.value().reshape(-1)
-        if np.all(values == values[0]) and np.isfinite(values[0]) \
-                and not is_close(float(values[0]), 0.25):
-            layer["init"] = float(values[0])
-    except Exception:  # external data: the starting value stays the default
-        pass
+    value = _uniform(slope)
+    if value is not None and not is_close(value, 0.25):
+        layer["init"] = value
     graph.emit(op, layer, tensor)
 
 
@@ -438,9 +474,24 @@ def _eps(op: Op, layer: dict[str, Any]) -> dict[str, Any]:
 
 
 def _instance_norm(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
+    tensor = graph.data(op, 0, view=True)
+    if tensor.view == "groups":  # torch's GroupNorm below opset 18; γ and β may follow
+        layer = _eps(op, {"type": "groupnorm", "groups": tensor.groups, "affine": False})
+        graph.emit(op, layer, tensor, view="groups", groups=tensor.groups)
+        return
+    if tensor.view:
+        graph.data(op, 0)  # refuses the view
     _spatial(tensor, "InstanceNormalization")
-    graph.emit(op, _eps(op, {"type": "instancenorm", "affine": True}), tensor)
+    graph.emit(op, _eps(op, {"type": "instancenorm", "affine": _affine(graph, op)}), tensor)
+
+
+def _affine(graph: Graph, op: Op) -> bool:
+    """Return whether a norm's scale and bias are learned: torch writes fixed ones and
+    zeros as Constant nodes where the module has no affine parameters."""
+    scale, bias = graph.const(op, 1), graph.const(op, 2)
+    if scale is None or scale.initializer or (bias is not None and bias.initializer):
+        return scale is not None
+    return not (_uniform(scale) == 1.0 and (bias is None or _uniform(bias) == 0.0))
 
 
 def _layer_norm(graph: Graph, op: Op) -> None:
@@ -454,7 +505,9 @@ def _layer_norm(graph: Graph, op: Op) -> None:
                       "normalises the channels at each position (the last axis of a "
                       "channels-last or flat tensor)")
     layer: dict[str, Any] = {"type": "layernorm"}
-    if graph.const(op, 2) is None:
+    if graph.const(op, 1) is None:
+        layer["affine"] = False
+    elif graph.const(op, 2) is None:
         layer["bias"] = False
     graph.emit(op, _eps(op, layer), tensor)
 
@@ -488,7 +541,6 @@ def _identity(graph: Graph, op: Op) -> None:
 
 
 def _shape(graph: Graph, op: Op) -> None:
-    from convcalc.onnx_import.values import Const
     const = graph.consts.get(op.input(0))
     dims = np.asarray(const.dims if const is not None else
                       graph.data(op, 0).onnx_dims(graph.batch or 1), dtype=np.int64)
@@ -499,12 +551,28 @@ def _shape(graph: Graph, op: Op) -> None:
 
 
 def _size(graph: Graph, op: Op) -> None:
-    from convcalc.onnx_import.values import Const
     const = graph.consts.get(op.input(0))
     dims = const.dims if const is not None else \
         graph.data(op, 0).onnx_dims(graph.batch or 1)
     graph.consts[op.outputs[0]] = Const.of(np.asarray(math.prod(dims), dtype=np.int64),
                                            op.label)
+
+
+def _reduce(keep: str, flat: str) -> Rule:
+    def rule(graph: Graph, op: Op) -> None:
+        tensor = graph.data(op, 0)
+        rank = _spatial(tensor, op.op_type) + 2
+        axes: list[int] = [int(a) for a in op.attrs["axes"]] if "axes" in op.attrs \
+            else graph.ints(op, 1) or list(range(rank))
+        wanted = sorted(int(axis) % rank for axis in axes)
+        if wanted != list(range(2, rank)):
+            raise Refused(f"axes={list(axes)}: convcalc reads {op.op_type} over every "
+                          f"spatial axis ({list(range(2, rank))}) as global pooling")
+        if op.attrs.get("keepdims", 1):
+            graph.emit(op, {"type": keep, "output": 1}, tensor)
+        else:
+            graph.emit(op, {"type": flat}, tensor)
+    return rule
 
 
 def _operators() -> dict[str, Rule]:
@@ -526,6 +594,7 @@ def _operators() -> dict[str, Rule]:
         "HardSwish": _elementwise("hardswish"),
         "Mish": _elementwise("mish"),
         SILU: _elementwise("silu"),
+        CHANNEL_SOFTMAX: _elementwise("softmax"),
         "Gelu": _gelu,
         "LeakyRelu": _leaky_relu,
         "Elu": _elu,
@@ -539,6 +608,8 @@ def _operators() -> dict[str, Rule]:
         "GroupNormalization": _group_norm,
         "Dropout": _dropout,
         "Identity": _identity,
+        "ReduceMean": _reduce("adaptive_avgpool", "global_avgpool"),
+        "ReduceMax": _reduce("adaptive_maxpool", "global_maxpool"),
         "Shape": _shape,
         "Size": _size,
         **ops_shape.OPERATORS,

@@ -45,7 +45,7 @@ def _flatten(graph: Graph, op: Op) -> None:
 
 
 def _reshape(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
+    tensor = graph.data(op, 0, view=True)
     target = graph.ints(op, 1) if len(op.inputs) > 1 else \
         [int(v) for v in op.attrs.get("shape", [])]
     if target is None:
@@ -58,20 +58,55 @@ def _reshape(graph: Graph, op: Op) -> None:
         known = math.prod(d for d in target if d != -1)
         if known and total % known == 0:
             target = [total // known if d == -1 else d for d in target]
-    if target == dims:
+    channels, spatial = tensor.shape[0], list(tensor.shape[1:])
+    plain = Tensor(tensor.node, tensor.shape, tensor.channels_last)
+    if tensor.view == "groups" and target == [dims[0], channels, *spatial]:
+        graph.bind(op, op.outputs[0], plain)  # GroupNorm's reshape back
+    elif tensor.view == "shuffled" and target == [dims[0], channels, *spatial]:
+        graph.emit(op, {"type": "channel_shuffle", "groups": tensor.groups}, plain)
+    elif tensor.view:
+        graph.data(op, 0)  # refuses the view
+    elif target == dims:
         graph.bind(op, op.outputs[0], tensor)
-        return
-    flat = [dims[0], math.prod(dims[1:])]
-    if target == flat and not tensor.channels_last:
+    elif tensor.channels_last:
+        _channels_first(tensor, "Reshape")
+    elif (spatial and len(target) == 3 and target[0] == dims[0] and target[1] > 0
+          and channels % target[1] == 0 and _reader(graph, op) == "InstanceNormalization"):
+        graph.bind(op, op.outputs[0], Tensor(tensor.node, tensor.shape, False, "groups",
+                                             target[1]))
+    elif (spatial and len(target) == len(dims) + 1 and target[0] == dims[0]
+          and target[3:] == spatial and target[1] * target[2] == channels
+          and target[1] > 1 and _reader(graph, op) == "Transpose"):
+        graph.bind(op, op.outputs[0], Tensor(tensor.node, tensor.shape, False, "shuffle",
+                                             target[1]))
+    elif target == [dims[0], math.prod(dims[1:])]:
         graph.emit(op, {"type": "flatten"}, tensor)
-        return
-    raise Refused(f"reshapes {dims_text(dims[1:])} per sample to "
-                  f"{dims_text(target[1:]) if target else 'a scalar'}; convcalc reads a "
-                  "Reshape only as a flatten (N×C×H×W to N×(C·H·W)) or as no change")
+    else:
+        raise Refused(f"reshapes {dims_text(dims[1:])} per sample to "
+                      f"{dims_text(target[1:]) if target else 'a scalar'}; convcalc reads a "
+                      "Reshape as a flatten (N×C×H×W to N×(C·H·W)), as no change, or in "
+                      "torch's GroupNorm and channel shuffle")
+
+
+def _reader(graph: Graph, op: Op) -> str:
+    """Return the op type of the one node reading ``op``'s output, or ``""``."""
+    readers = graph.consumers.get(op.outputs[0], [])
+    return readers[0].op_type if len(readers) == 1 else ""
 
 
 def _transpose(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
+    tensor = graph.data(op, 0, view=True)
+    if tensor.view == "shuffle":
+        rank = len(tensor.shape) + 2
+        perm = [int(p) for p in op.attrs.get("perm", range(rank - 1, -1, -1))]
+        if perm != [0, 2, 1, *range(3, rank)]:
+            raise Refused(f"perm={perm} on a channel shuffle's N×G×(C/G)×… view; the shuffle "
+                          f"swaps the two channel axes ({[0, 2, 1, *range(3, rank)]})")
+        graph.bind(op, op.outputs[0], Tensor(tensor.node, tensor.shape, False, "shuffled",
+                                             tensor.groups))
+        return
+    if tensor.view:
+        graph.data(op, 0)  # refuses the view
     rank = len(tensor.shape) + 1
     perm = [int(p) for p in op.attrs.get("perm", range(rank - 1, -1, -1))]
     to_last = [0, *range(2, rank), 1]
@@ -266,7 +301,29 @@ def _resize(graph: Graph, op: Op) -> None:
     graph.emit(op, layer, tensor)
 
 
+def _squeeze(graph: Graph, op: Op) -> None:
+    tensor = graph.data(op, 0)
+    _channels_first(tensor, "Squeeze")
+    dims = tensor.onnx_dims(graph.batch or 1)
+    axes = [int(a) for a in op.attrs["axes"]] if "axes" in op.attrs else graph.ints(op, 1)
+    rank = len(dims)
+    squeezed = sorted({a % rank for a in axes} if axes else
+                      {i for i, d in enumerate(dims) if d == 1 and i > 0})
+    if squeezed == list(range(2, rank)) and all(d == 1 for d in dims[2:]):
+        graph.emit(op, {"type": "flatten"}, tensor)  # N×C×1×1 to N×C
+        return
+    raise Refused(f"squeezes axes {squeezed} of {dims_text(dims)}; convcalc reads a Squeeze "
+                  "only of every spatial axis of size 1 (N×C×1×1 to N×C), as a flatten")
+
+
+def _cast(graph: Graph, op: Op) -> None:
+    """A Cast of a computed tensor changes its element type (the report sets one): no row."""
+    graph.bind(op, op.outputs[0], graph.data(op, 0))
+
+
 OPERATORS: dict[str, Callable[[Graph, Op], None]] = {
+    "Squeeze": _squeeze,
+    "Cast": _cast,
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Transpose": _transpose,

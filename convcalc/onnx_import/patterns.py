@@ -7,7 +7,13 @@ computes, placed where its last node was:
   Div(x, √2) (or Mul(x, 1/√2)) → Erf → Add 1 → two Muls by x and 0.5, in either order;
 - Mish below opset 18: Softplus(x) → Tanh → Mul(x, ·);
 - SiLU: Sigmoid(x) → Mul(x, ·) (torch has no SiLU op in ONNX);
-- HardSwish below opset 14: HardSigmoid(x) → Mul(x, ·).
+- HardSwish below opset 14: HardSigmoid(x) → Mul(x, ·);
+- softmax over the channels below opset 13 (whose Softmax flattens from its axis on):
+  Transpose swapping the channels and the last axis → Softmax on the last → the same
+  Transpose back;
+- LayerNorm below opset 17 over the last axis, as torch writes ``F.layer_norm``:
+  ReduceMean → Sub → Pow 2 → ReduceMean → Add eps → Sqrt → Div, then Mul by γ and Add
+  β where the module has them.
 
 A subgraph is fused only when each of its inner tensors is read by the next node of the
 pattern alone (not by another node, nor a graph output), so nothing else sees the parts.
@@ -26,10 +32,12 @@ import numpy as np
 
 from convcalc.onnx_import.values import Const, FoldError
 
-__all__ = ["SILU", "Op", "fuse"]
+__all__ = ["CHANNEL_SOFTMAX", "SILU", "Op", "fuse"]
 
 SILU = "convcalc.SiLU"
 """The op type of a fused SiLU (ONNX has no such operator; the dot keeps it apart)."""
+CHANNEL_SOFTMAX = "convcalc.ChannelSoftmax"
+"""The op type of a fused softmax over the channels."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,22 @@ class _Matcher:
             return None
         return float(flat[0])
 
+    def is_const(self, name: str | None) -> bool:
+        """Return whether ``name`` is an initializer or reaches one through Identity nodes
+        (how torch's exporter shares a deduplicated weight) or is a Constant node's."""
+        for _ in range(100):
+            if name is None:
+                return False
+            if name in self.consts:
+                return True
+            op = self.producer.get(name)
+            if op is None or op.op_type not in ("Identity", "Constant"):
+                return False
+            if op.op_type == "Constant":
+                return True
+            name = op.input(0)
+        return False
+
     def only_reader(self, tensor: str) -> Op | None:
         """Return the one node that reads ``tensor``, if exactly one does and it is internal."""
         readers = self.consumers.get(tensor, [])
@@ -166,6 +190,79 @@ class _Matcher:
             return None
         return x, [gate, mul]
 
+    def last_axis_mean(self, op: Op) -> bool:
+        """Return whether ``op`` is a ReduceMean over the last axis alone, keeping it."""
+        axes = op.attrs.get("axes")
+        if axes is None and op.input(1):
+            const = self.consts.get(op.input(1))
+            try:
+                axes = None if const is None else list(const.value().reshape(-1))
+            except FoldError:
+                return False
+        return (op.op_type == "ReduceMean" and axes is not None and list(axes) == [-1]
+                and op.attrs.get("keepdims", 1) == 1)
+
+    def layer_norm(self, mean: Op) -> tuple[Op, list[Op]] | None:
+        """Return the fused LayerNormalization and the nodes of torch's decomposition."""
+        if not self.last_axis_mean(mean):
+            return None
+        x = mean.input(0)
+        sub = self.only_reader(mean.outputs[0])
+        if sub is None or sub.op_type != "Sub" or sub.inputs != (x, mean.outputs[0]):
+            return None
+        readers = self.consumers.get(sub.outputs[0], [])
+        power = next((r for r in readers if r.op_type == "Pow"), None)
+        divide = next((r for r in readers if r.op_type == "Div"), None)
+        if len(readers) != 2 or power is None or divide is None \
+                or sub.outputs[0] in self.graph_outputs \
+                or not self.is_scalar(power.input(1), 2.0):
+            return None
+        variance = self.only_reader(power.outputs[0])
+        if variance is None or not self.last_axis_mean(variance):
+            return None
+        plus = self.only_reader(variance.outputs[0])
+        eps = self.scalar(self.other(plus, variance.outputs[0]) or "") if plus else None
+        if plus is None or plus.op_type != "Add" or eps is None:
+            return None
+        root = self.only_reader(plus.outputs[0])
+        if root is None or root.op_type != "Sqrt" or self.only_reader(root.outputs[0]) \
+                is not divide or divide.inputs != (sub.outputs[0], root.outputs[0]):
+            return None
+        parts = [mean, sub, power, variance, plus, root, divide]
+        inputs, last = [x], divide
+        scale = self.only_reader(divide.outputs[0])
+        gamma = self.other(scale, divide.outputs[0]) if scale is not None else None
+        if scale is not None and scale.op_type == "Mul" and gamma and self.is_const(gamma):
+            parts.append(scale)
+            inputs.append(gamma)
+            last = scale
+            shift = self.only_reader(scale.outputs[0])
+            beta = self.other(shift, scale.outputs[0]) if shift is not None else None
+            if shift is not None and shift.op_type == "Add" and beta and self.is_const(beta):
+                parts.append(shift)
+                inputs.append(beta)
+                last = shift
+        fused = Op(last.index, last.name, "LayerNormalization", "", tuple(inputs),
+                   last.outputs, {"axis": -1, "epsilon": float(str(np.float32(eps)))},
+                   named_as=last.op_type)
+        return fused, parts
+
+    def channel_softmax(self, there: Op) -> tuple[str, list[Op]] | None:
+        """Return x and the nodes of Transpose → Softmax(last axis) → Transpose back."""
+        perm = [int(p) for p in there.attrs.get("perm", [])]
+        rank = len(perm)
+        if rank < 3 or perm != [0, rank - 1, *range(2, rank - 1), 1]:
+            return None
+        softmax = self.only_reader(there.outputs[0])
+        if softmax is None or softmax.op_type != "Softmax" \
+                or int(softmax.attrs.get("axis", 1)) % rank != rank - 1:
+            return None
+        back = self.only_reader(softmax.outputs[0])
+        if back is None or back.op_type != "Transpose" \
+                or [int(p) for p in back.attrs.get("perm", [])] != perm:
+            return None
+        return there.input(0), [there, softmax, back]
+
     def mish(self, softplus: Op) -> tuple[str, list[Op]] | None:
         """Return x and the nodes of ``x · tanh(softplus(x))``."""
         x = softplus.input(0)
@@ -192,6 +289,12 @@ def fuse(ops: Sequence[Op], consts: Mapping[str, Const], consumers: Mapping[str,
     for op in ops:
         match: tuple[str, list[Op]] | None = None
         fused_type = ""
+        if op.op_type == "ReduceMean":
+            norm = matcher.layer_norm(op)
+            if norm is not None and not any(part.index in claimed for part in norm[1]):
+                claimed.update(part.index for part in norm[1])
+                replaced[norm[0].index] = norm[0]
+            continue
         if op.op_type == "Erf":
             match, fused_type = matcher.gelu(op), "Gelu"
         elif op.op_type == "Sigmoid":
@@ -200,6 +303,8 @@ def fuse(ops: Sequence[Op], consts: Mapping[str, Const], consumers: Mapping[str,
             match, fused_type = matcher.gated(op), "HardSwish"
         elif op.op_type == "Softplus":
             match, fused_type = matcher.mish(op), "Mish"
+        elif op.op_type == "Transpose":
+            match, fused_type = matcher.channel_softmax(op), CHANNEL_SOFTMAX
         if match is None or any(part.index in claimed for part in match[1]):
             continue
         x, parts = match

@@ -39,12 +39,16 @@ class Const:
         origin: the initializer's or node's name, for messages.
         loader: makes the value on first use (initializers convert lazily: a weight is
             only ever needed for its dims); None once ``array`` is set or for external data.
+        array: the values, once made.
+        initializer: it is one of the graph's initializers (a learned weight, where a
+            Constant node holds a fixed value).
     """
 
     dims: tuple[int, ...]
     origin: str
     loader: Callable[[], np.ndarray] | None = None
     array: np.ndarray | None = field(default=None, repr=False)
+    initializer: bool = False
 
     @property
     def size(self) -> int:
@@ -170,12 +174,15 @@ def _tile(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
 
 
 def _gather(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
+    data, indices = np.asarray(inputs[0]), np.asarray(inputs[1])
+    _bounded([indices.size, max(data.size, 1)], "Gather's output")
     return [np.take(np.asarray(inputs[0]), np.asarray(inputs[1]).astype(np.int64),
                     axis=int(attrs.get("axis", 0)))]
 
 
 def _concat(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
     arrays = [np.asarray(v) for v in inputs]
+    _bounded([sum(a.size for a in arrays)], "Concat's output")
     return [np.concatenate(arrays, axis=int(attrs["axis"]))]
 
 
