@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,24 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SCHEMA = ROOT / "docs" / "convcalc.schema.json"
 
-GAPS = {
-    "mnasnet0_5": "the importer refuses ReduceMean over H and W (torch's x.mean([2, 3]), "
-                  "MNASNet's and ShuffleNetV2's global pooling)",
-    "shufflenet_v2_x0_5": "the importer refuses the channel shuffle torch writes (Reshape to "
-                          "N×g×C/g×H×W, Transpose, Reshape back), then ReduceMean as above",
-}
-"""Twins whose export the importer does not read yet, and why (strict: they fail now)."""
-
-
-def _marked(where: str, name: str) -> Any:
-    if name not in GAPS:
-        return (where, name)
-    return pytest.param(where, name, marks=pytest.mark.xfail(
-        strict=True, raises=SpecError, reason=GAPS[name]))
-
-
-TWINS = [_marked("examples", name) for name in sorted(ox.EXAMPLE_TWINS)] + [
-    _marked("zoo", name) for name in sorted(ox.ZOO_TWINS)]
+TWINS = [("examples", name) for name in sorted(ox.EXAMPLE_TWINS)] + [
+    ("zoo", name) for name in sorted(ox.ZOO_TWINS)]
 """Every twin: (where its YAML lives, its name)."""
 
 LARGE_WITHOUT_BATCHNORM = {"alexnet", "vgg16"}
@@ -172,10 +157,8 @@ def _main_output(report: Report) -> LayerRow:
 # --------------------------------------------------------------------------- (b) folded
 
 
-@pytest.mark.parametrize(("where", "name"), [
-    _marked(where, name) for where, name in [*(("examples", n) for n in ox.EXAMPLE_TWINS),
-                                             *(("zoo", n) for n in ox.ZOO_TWINS)]
-    if name not in LARGE_WITHOUT_BATCHNORM])
+@pytest.mark.parametrize(("where", "name"),
+                         [twin for twin in TWINS if twin[1] not in LARGE_WITHOUT_BATCHNORM])
 def test_folded_export_differs_by_what_folding_removes(exports: ox.ExportCache, where: str,
                                                        name: str) -> None:
     """With the exporter's default (BatchNorm folded), MACs and shapes are the YAML's, the
@@ -209,7 +192,7 @@ def test_folded_export_differs_by_what_folding_removes(exports: ox.ExportCache, 
 # --------------------------------------------------------------------------- round trip
 
 ROUND_TRIP = [("examples", "unet_small"), ("examples", "resnet18"), ("zoo", "densenet121"),
-              _marked("zoo", "shufflenet_v2_x0_5"), ("zoo", "inception_v3"),
+              ("zoo", "shufflenet_v2_x0_5"), ("zoo", "inception_v3"),
               ("zoo", "convnext_tiny")]
 """A U-Net's skips, residuals, DenseNet's growing concatenations, ShuffleNet's channel
 split and shuffle, Inception's branches, ConvNeXt's channels-last blocks."""
@@ -322,3 +305,39 @@ def test_unfolded_transpose_of_a_large_weight_imports(tmp_path: Path) -> None:
     _, report = imported(path)
     assert report.totals.params == expected.totals.params
     assert report.totals.macs == expected.totals.macs
+
+
+# --------------------------------------------------------------------------- single layers
+
+
+def test_preserve_needs_the_model_in_eval(tmp_path: Path) -> None:
+    """PRESERVE exports in the model's own mode: a model left in train() writes BatchNorm
+    with training_mode=1 (batch statistics), which the import refuses naming the node."""
+    import onnx
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU()).train()
+    path = tmp_path / "train.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(2, 3, 8, 8),), str(path), dynamo=False,
+                          training=torch.onnx.TrainingMode.PRESERVE)
+    norms = [node for node in onnx.load(path).graph.node if node.op_type == "BatchNormalization"]
+    assert [a.i for node in norms for a in node.attribute if a.name == "training_mode"] == [1]
+    with pytest.raises(SpecError, match=r"^train\.onnx: node '[^']+' \(BatchNormalization\): "
+                                        r"training_mode=1"):
+        import_onnx(path, name=path.name)
+
+
+def test_conv_transpose_counts_each_input_element_once(tmp_path: Path) -> None:
+    """A 32→1 3×3 ConvTranspose on a 1×1 input, as torch exports it: each of the 32 input
+    elements meets the whole 3×3 kernel once, 32·9 = 288 MACs (the count by output positions
+    would be 3·3·9 = 81), with 288 weights and a 1×3×3 output."""
+    from torch import nn
+
+    path = ox.export(nn.ConvTranspose2d(32, 1, 3, bias=False), (32, 1, 1),
+                     tmp_path / "conv_transpose.onnx", ox.Mode.PRESERVE)
+    _, report = imported(path)
+    assert (report.totals.macs, report.totals.params, report.output_shape) == (
+        32 * 9, 32 * 1 * 3 * 3, (1, 3, 3))
