@@ -20,7 +20,7 @@ temporary directory:
   weights" shows what that does to onnx-tool's parameter count.
 
 onnx-tool's MACs are its ``Graph.macs`` after ``shape_infer`` and ``profile``: every node's,
-bias additions, BatchNorm, ReLU, pooling and additions included; the column "conv+gemm"
+bias additions, BatchNorm, ReLU, pooling and additions included; the column "Conv+Gemm"
 keeps only its Conv, ConvTranspose and Gemm nodes. convcalc's MACs are weight
 multiply-accumulates (conv, transposed conv, linear; docs/conventions.md), its params the
 learnable ones, the BatchNorm statistics apart.
@@ -103,21 +103,19 @@ def files(directory: Path) -> list[tuple[str, Path]]:
     with quiet():
         onnx_exports.export(nn.ConvTranspose2d(32, 1, 3, bias=False), (32, 1, 1), transposed,
                             onnx_exports.Mode.PRESERVE)
-    made.append(("ConvTranspose 32→1 3×3, 1×1 input", transposed))
+    made.append(("ConvTranspose 32→1 3×3, no bias, 1×1 input", transposed))
     shape = torch_models.INPUT_SHAPES["resnet18"]
-    fresh = directory / "resnet18-fresh.onnx"
-    with quiet():
-        onnx_exports.export(torch_models.resnet18(), shape, fresh, onnx_exports.Mode.PRESERVE)
-    made.append(("ResNet-18, BatchNorm preserved, fresh weights", fresh))
-    for mode, label in ((onnx_exports.Mode.PRESERVE, "preserved"),
-                        (onnx_exports.Mode.FOLDED, "folded")):
+    for mode, label in ((onnx_exports.Mode.PRESERVE, "BatchNorm preserved"),
+                        (None, "BatchNorm preserved, fresh weights"),
+                        (onnx_exports.Mode.FOLDED, "BatchNorm folded (default export)")):
         torch.manual_seed(0)
         model = torch_models.resnet18()
-        randomise_batchnorm(model)
-        path = directory / f"resnet18-{mode}.onnx"
+        if mode is not None:
+            randomise_batchnorm(model)
+        path = directory / f"resnet18-{mode or 'fresh'}.onnx"
         with quiet():
-            onnx_exports.export(model, shape, path, mode)
-        made.append((f"ResNet-18, BatchNorm {label}", path))
+            onnx_exports.export(model, shape, path, mode or onnx_exports.Mode.PRESERVE)
+        made.append((f"ResNet-18, {label}", path))
     return made
 
 
@@ -131,7 +129,7 @@ def main() -> int:
         return 0
     print(f"onnx-tool {tool_version}, torch {version('torch')}, onnx {version('onnx')}")
     print()
-    print("| file | onnx-tool MACs | onnx-tool conv+gemm MACs | convcalc MACs "
+    print("| file | onnx-tool MACs | onnx-tool Conv+Gemm MACs | convcalc MACs "
           "| onnx-tool params | convcalc params (+ BN statistics) |")
     print("|---|--:|--:|--:|--:|--:|")
     with tempfile.TemporaryDirectory(prefix="convcalc-onnx-tool-") as folder:
