@@ -151,14 +151,26 @@ def test_conv_transpose_asymmetric_pads_are_refused() -> None:
 @pytest.mark.parametrize("attrs", [
     {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},
     {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1},
+    {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1},
     {"kernel_shape": [2, 2], "strides": [2, 2], "dilations": [2, 2]},
     {"kernel_shape": [3, 3], "strides": [2, 2], "auto_pad": "SAME_UPPER"},
     {"kernel_shape": [3, 3], "strides": [2, 2], "auto_pad": "SAME_LOWER"},
 ])
 def test_max_pool_shapes_match_the_reference(attrs: dict[str, object]) -> None:
     """MaxPool's pads, ceil_mode, dilations and auto_pad give the reference's shape."""
-    data = model_bytes([node("MaxPool", ["x"], **attrs)], [1, 2, 10, 10])
-    assert tuple(analysed(data).output_shape) == reference_shape(data, [1, 2, 10, 10])
+    for size in (9, 10) if "auto_pad" not in attrs else (10,):  # see the test below
+        data = model_bytes([node("MaxPool", ["x"], **attrs)], [1, 2, size, size])
+        assert tuple(analysed(data).output_shape) == reference_shape(data, [1, 2, size, size])
+
+
+def test_max_pool_same_on_an_odd_size_by_hand() -> None:
+    """SAME_LOWER on 9 at stride 2: ceil(9/2) = 5 outputs (the specification's rule), total
+    padding (5 − 1)·2 + 3 − 9 = 2, one each side. (onnx's reference evaluator gives 4 here,
+    against its own specification, so this case is worked by hand.)"""
+    data = model_bytes([node("MaxPool", ["x"], kernel_shape=[3, 3], strides=[2, 2],
+                             auto_pad="SAME_LOWER")], [1, 2, 9, 9])
+    assert layers(data) == [{"type": "maxpool", "kernel": 3, "stride": 2, "padding": 1}]
+    assert tuple(analysed(data).output_shape) == (2, 5, 5)
 
 
 def test_max_pool_stride_defaults_to_one() -> None:
@@ -626,8 +638,9 @@ def test_value_info_that_agrees_passes() -> None:
 
 
 def test_dead_nodes_are_dropped() -> None:
-    """Nodes the output does not depend on are not rows."""
+    """Nodes the output does not depend on are not rows, and are not refused either."""
     data = model_bytes([node("Relu", ["x"], ["unused"], name="dead"),
+                        node("Frobnicate", ["unused"], ["more"], name="deader"),
                         node("Sigmoid", ["x"], name="live")], [1, 2, 3, 3])
     assert [n.name for n in dag(data).nodes] == ["live"]
 
@@ -716,6 +729,10 @@ def test_channels_last_input() -> None:
     walked = dag(data)
     assert walked.input_shape == (3, 32, 24)
     assert tuple(analysed(data).output_shape) == (8, 30, 22)
+    symbolic = model_bytes([node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+                            node("Conv", ["t", "w"], kernel_shape=[3, 3])],
+                           ["N", "H", "W", 3], None, [weight("w", 8, 3, 3, 3)])
+    assert dag(symbolic, input_shape=(3, 32, 24)).input_shape == (3, 32, 24)
 
 
 def test_squeeze_of_pooled_positions_and_cast() -> None:
@@ -816,3 +833,61 @@ def test_gemm_trans_a_is_refused() -> None:
                        [weight("w", 4, 7)])
     with pytest.raises(SpecError, match=r"node 'fc' \(Gemm\): transA=1"):
         dag(data)
+
+
+def test_group_norm_per_group_scale_is_refused() -> None:
+    """Opset 18's GroupNormalization with one scale per group is not convcalc's groupnorm
+    (one per channel), whose count would differ."""
+    data = model_bytes([node("GroupNormalization", ["x", "s", "b"], name="gn", num_groups=2)],
+                       [1, 4, 5, 5], None, [weight("s", 2), weight("b", 2)], opset=18)
+    with pytest.raises(SpecError, match=r"node 'gn' \(GroupNormalization\): scale 2 is one "
+                                        r"per group \(opsets 18 to 20\)"):
+        dag(data)
+
+
+@pytest.mark.parametrize("arrangement", ["torch", "half_first", "half_last", "inverse_root"])
+def test_erf_gelu_arrangements(arrangement: str) -> None:
+    """x·0.5·(1 + erf(x/√2)) fuses to gelu whichever way the products are grouped."""
+    root = [init("root", math.sqrt(2)), init("one", 1.0), init("half", 0.5),
+            init("inv", 1 / math.sqrt(2))]
+    scaled = (node("Mul", ["x", "inv"], ["d"], name="d") if arrangement == "inverse_root"
+              else node("Div", ["x", "root"], ["d"], name="d"))
+    head = [scaled, node("Erf", ["d"], ["e"], name="e"), node("Add", ["e", "one"], ["a"],
+                                                              name="a")]
+    if arrangement == "half_first":
+        tail = [node("Mul", ["x", "half"], ["h"], name="h"), node("Mul", ["h", "a"], name="m")]
+    elif arrangement == "half_last":
+        tail = [node("Mul", ["a", "half"], ["h"], name="h"), node("Mul", ["x", "h"], name="m")]
+    else:
+        tail = [node("Mul", ["x", "a"], ["h"], name="h"), node("Mul", ["h", "half"], name="m")]
+    data = model_bytes([*head, *tail], [1, 3, 4, 4], None, root)
+    assert layers(data) == [{"type": "gelu"}]
+
+
+def test_erf_gelu_with_a_shared_part_is_not_fused() -> None:
+    """When another node reads a part of the pattern, nothing is fused (and the Div by a
+    constant is refused)."""
+    data = model_bytes([node("Div", ["x", "root"], ["d"], name="d"),
+                        node("Erf", ["d"], ["e"], name="e"),
+                        node("Add", ["e", "one"], ["a"], name="a"),
+                        node("Mul", ["x", "a"], ["h"], name="h"),
+                        node("Mul", ["h", "half"], ["g"], name="m"),
+                        node("Add", ["g", "d"], name="leak")], [1, 3, 4, 4], None,
+                       [init("root", math.sqrt(2)), init("one", 1.0), init("half", 0.5)])
+    with pytest.raises(SpecError, match=r"unsupported operators: Div \(node 'd', "
+                                        r"feeds 'e'\), Erf"):
+        dag(data)
+
+
+def test_grouped_conv_transpose() -> None:
+    """ConvTranspose with group=2: filters = weight's second dim · group; torch's
+    ConvTranspose2d(4, 6, 2, stride=2, groups=2) agrees on shape and parameters."""
+    torch = pytest.importorskip("torch")
+    data = model_bytes([node("ConvTranspose", ["x", "w"], group=2, strides=[2, 2])],
+                       [1, 4, 3, 3], None, [weight("w", 4, 3, 2, 2)])
+    assert layers(data) == [{"type": "conv_transpose", "filters": 6, "kernel": 2,
+                             "stride": 2, "groups": 2, "bias": False}]
+    module = torch.nn.ConvTranspose2d(4, 6, 2, stride=2, groups=2, bias=False)
+    report = analysed(data)
+    assert tuple(report.output_shape) == tuple(module(torch.zeros(1, 4, 3, 3)).shape[1:])
+    assert report.totals.params == sum(p.numel() for p in module.parameters()) == 48

@@ -126,7 +126,7 @@ def test_looks_like_onnx() -> None:
     assert looks_like_onnx(CHAIN)
     assert looks_like_onnx(CHAIN[:40])  # the start is enough
     for other in (b"input: 3x8x8\nlayers: [relu]\n", b'{"input": [3]}', b"", b"\x00\x00",
-                  b"\x08\x01\xff"):
+                  b"\x08\x01\xff", b"2" + b"x" * 200 + b": graph", b"\x08\x00\x3a\x00"):
         assert not looks_like_onnx(other)
 
 
@@ -321,3 +321,25 @@ def test_the_importer_names_no_flags_and_imports_no_command_line() -> None:
         strings = [node.value for node in ast.walk(tree)
                    if isinstance(node, ast.Constant) and isinstance(node.value, str)]
         assert not [text for text in strings if " --" in f" {text}"], path.name
+
+
+def test_malformed_tensor_data_is_one_line() -> None:
+    """An initializer whose raw data does not fill its dims is one line naming the node."""
+    bad = init("shape", [1, 48], np.int64)
+    bad.raw_data = bad.raw_data[:5]
+    data = model_bytes([node("Reshape", ["x", "shape"], name="rs")], [1, 3, 4, 4],
+                       initializers=[bad])
+    with pytest.raises(SpecError, match=r"^m\.onnx: node 'rs' \(Reshape\): cannot read its "
+                                        r"inputs or attributes"):
+        dag(data)
+
+
+def test_huge_kernel_is_one_line() -> None:
+    """A kernel past convcalc's size limit is refused naming the node, not a traceback."""
+    data = model_bytes([node("MaxPool", ["x"], name="mp", kernel_shape=[2**40, 2])],
+                       [1, 3, 4, 4])
+    with pytest.raises(SpecError) as caught:
+        dag(data)
+    assert str(caught.value) == (
+        "m.onnx: node 'mp' (MaxPool): convcalc's maxpool cannot take kernel=[1099511627776, "
+        "2]: Input should be less than or equal to 2147483647")

@@ -2,11 +2,12 @@
 
 ``import_onnx`` reads a model (external data never loaded: only the initializers' dims
 are needed), walks its nodes in order (``convert.Graph``) with each operator's rule
-(``ops``, ``ops_shape``), evaluates the constant subgraphs with numpy (``values``), fuses
-the activations that exporters write as several nodes (``patterns``), names the rows
-from the node names (``names``), and nests the resulting DAG (``dag.Node``) into
-containers (``topology.nest``). The result is plain data: the network file that
-``convcalc import`` writes and ``convcalc.loader.network_from_data`` validates.
+(``ops``, ``ops_elementwise``, ``ops_shape``), evaluates the constant subgraphs with
+numpy (``values``), fuses the activations that exporters write as several nodes
+(``patterns``), names the rows from the node names (``names``), and nests the
+resulting DAG (``dag.Node``) into containers (``topology.nest``). The result is plain
+data: the network file that ``convcalc import`` writes and
+``convcalc.loader.network_from_data`` validates.
 
 Nothing here is imported by ``import convcalc``; the ``onnx`` package and numpy load
 only when a model is read.

@@ -3,7 +3,8 @@
 ``Graph`` reads the nodes in the file's order. A node whose inputs are all constant is
 evaluated (``values.fold``); ``Shape`` of a computed tensor is a constant too, since the
 importer knows every computed tensor's shape. Every other node is handed to its
-operator's rule in ``ops`` (``OPERATORS``), which emits a convcalc layer or merge, folds
+operator's rule (``model.OPERATORS``, from ``ops``, ``ops_elementwise`` and
+``ops_shape``), which emits a convcalc layer or merge, folds
 into the layer before it (a MatMul's bias), passes its input through (Identity), or
 refuses one line naming the node and attribute. Shapes are convcalc's: each emitted
 layer's output shape comes from its own class's rules, and is checked against the
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from convcalc.common import shape_text
 from convcalc.errors import ConvcalcError, SpecError
@@ -193,10 +195,11 @@ class Graph:
             return tuple(int(d) for d in layer.get("output", shape))
         try:
             spec = cls.model_validate(dict(layer))
-        except Exception as error:  # pydantic's refusal of a value from the file
-            first = " ".join(str(error).split("\n")[1:3]).strip()
-            raise Refused(f"convcalc's {layer['type']} cannot take {dict(layer)}: {first}") \
-                from None
+        except ValidationError as error:  # a value from the file past convcalc's rules
+            deepest = max(error.errors(), key=lambda e: len(e["loc"]))
+            key = str(deepest["loc"][0]) if deepest["loc"] else "a value"
+            raise Refused(f"convcalc's {layer['type']} cannot take {key}="
+                          f"{echo(layer.get(key))}: {deepest['msg']}") from None
         return tuple(spec.apply(shape).output_shape)
 
     def emit(self, op: Op, layer: dict[str, Any], source: Tensor, *,
@@ -257,7 +260,7 @@ class Graph:
     def run(self, ops: Sequence[Op], operators: Mapping[str, Callable[[Graph, Op], None]])\
             -> None:
         """Walk ``ops`` in order, building the DAG; raise SpecError at a refused node."""
-        ops = fuse(ops, self.consts, self.consumers_of(ops), self.graph_outputs)
+        ops = self.live(fuse(ops, self.consts, self.consumers_of(ops), self.graph_outputs))
         self.consumers = self.consumers_of(ops)
         for op in ops:
             self.current = op
@@ -291,6 +294,17 @@ class Graph:
                 raise self.error(f"cannot read its inputs or attributes ({type(error).__name__}"
                                  f"{': ' + detail if detail else ''}); is the file valid "
                                  "ONNX?", op) from None
+
+    def live(self, ops: Sequence[Op]) -> list[Op]:
+        """Return the nodes the graph output depends on: a node in a dead branch is
+        neither counted nor refused."""
+        needed = set(self.graph_outputs)
+        kept: list[Op] = []
+        for op in reversed(ops):
+            if any(output in needed for output in op.outputs):
+                kept.append(op)
+                needed.update(name for name in op.inputs if name)
+        return kept[::-1]
 
     def consumers_of(self, ops: Iterable[Op]) -> dict[str, list[Op]]:
         """Return, for each tensor name, the nodes that read it."""

@@ -10,16 +10,18 @@ from typing import Any
 import numpy as np
 
 from convcalc.errors import SpecError
-from convcalc.onnx_import import Imported
+from convcalc.onnx_import import Imported, ops, ops_elementwise, ops_shape
 from convcalc.onnx_import.convert import Graph, Tensor
 from convcalc.onnx_import.dag import INPUT, Node
-from convcalc.onnx_import.ops import OPERATORS
 from convcalc.onnx_import.patterns import Op
 from convcalc.onnx_import.topology import nest
 from convcalc.onnx_import.values import MAX_FOLDED, Const
 from convcalc.textsafe import echo
 
-__all__ = ["Walked", "build", "walk"]
+__all__ = ["OPERATORS", "Walked", "build", "walk"]
+
+OPERATORS = {**ops.OPERATORS, **ops_elementwise.OPERATORS, **ops_shape.OPERATORS}
+"""Every supported op type and its rule."""
 
 
 def _tensor_const(tensor: Any, origin: str, initializer: bool = False) -> Const:
@@ -54,7 +56,10 @@ def _attrs(node: Any) -> dict[str, Any]:
             value = value.decode("utf-8", "replace")
         elif attribute.type == AttributeProto.TENSOR:
             const = _tensor_const(value, node.name or attribute.name)
-            value = const.value() if const.size <= MAX_FOLDED else const
+            try:
+                value = const.value() if const.size <= MAX_FOLDED else const
+            except Exception:  # malformed tensor data: the node's rule meets it, and
+                value = const  # the walk turns its error into one line there
         elif attribute.type == AttributeProto.FLOAT:  # float32: its shortest decimal
             value = _float32(value)
         elif attribute.type == AttributeProto.FLOATS:
@@ -132,9 +137,9 @@ def _network_name(name: str, graph_name: str) -> str:
     return graph_name or "model"
 
 
-def _channels_last_input(ops: Sequence[Op], input_name: str, rank: int) -> bool:
+def _channels_last_input(nodes: Sequence[Op], input_name: str, rank: int) -> bool:
     """Return whether every reader of the input moves its channels first (an NHWC file)."""
-    readers = [op for op in ops if input_name in op.inputs]
+    readers = [op for op in nodes if input_name in op.inputs]
     to_first = [0, rank - 1, *range(1, rank - 1)]
     return rank > 2 and bool(readers) and all(
         op.op_type == "Transpose" and [int(p) for p in op.attrs.get("perm", [])] == to_first
@@ -174,9 +179,18 @@ def walk(model: Any, name: str, input_shape: tuple[int, ...] | None,
         listed = ", ".join(echo(o.name) for o in outputs[:5]) or "none"
         raise SpecError(f"the graph has {len(outputs)} outputs ({listed}); convcalc reads "
                         "a network with one output", source=name)
-    ops = [Op(index, node.name, node.op_type, node.domain, tuple(node.input),
+    nodes = [Op(index, node.name, node.op_type, node.domain, tuple(node.input),
               tuple(node.output), _attrs(node)) for index, node in enumerate(graph_proto.node)]
-    shape, batch = _input_shape(inputs[0], input_shape, name)
+    kind = inputs[0].type
+    rank = len(kind.tensor_type.shape.dim) if kind.tensor_type.HasField("shape") else \
+        len(input_shape or ()) + 1
+    channels_last = _channels_last_input(nodes, inputs[0].name, rank)
+    given = input_shape  # channels first; an N×H×W×C file states its dims channels last
+    if channels_last and given:
+        given = (*given[1:], given[0])
+    shape, batch = _input_shape(inputs[0], given, name)
+    if channels_last:
+        shape = (shape[-1], *shape[:-1])
     graph = Graph(name, opset, batch, allow_unknown)
     graph.graph_outputs = {outputs[0].name}
     for init in graph_proto.initializer:
@@ -185,11 +199,8 @@ def walk(model: Any, name: str, input_shape: tuple[int, ...] | None,
         dims = _dims(info)
         if dims is not None:
             graph.file_dims[info.name] = dims
-    channels_last = _channels_last_input(ops, inputs[0].name, len(shape) + 1)
-    if channels_last and input_shape is None:  # the file's order is N×H×W×C
-        shape = (shape[-1], *shape[:-1])
     graph.tensors[inputs[0].name] = Tensor(INPUT, shape, channels_last)
-    graph.run(ops, OPERATORS)
+    graph.run(nodes, OPERATORS)
     unknown_ops = graph.check_unknown()
     return Walked(graph.finish(outputs[0].name), shape, batch, unknown_ops)
 

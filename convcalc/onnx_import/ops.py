@@ -3,7 +3,8 @@
 A rule reads one node (``Op``) in the walk's state (``Graph``), emits a layer, a merge or
 nothing (a tensor passed through), or raises ``Refused`` with one line naming the
 attribute and what convcalc would need. ``OPERATORS`` maps op types to rules; the rules
-for reshaping, padding, resizing and channel selection are in ``ops_shape``.
+for activations and norms are in ``ops_elementwise``, those for reshaping, padding,
+resizing and channel selection in ``ops_shape``; ``model`` joins the three tables.
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ from convcalc.onnx_import.convert import (
     per_dim,
 )
 from convcalc.onnx_import.dag import Node
-from convcalc.onnx_import.patterns import CHANNEL_SOFTMAX, SILU, Op
+from convcalc.onnx_import.patterns import Op
 from convcalc.onnx_import.values import Const, FoldError
 
-__all__ = ["OPERATORS", "Rule"]
+__all__ = ["OPERATORS", "Rule", "only_first_output", "per_channel", "required", "spatial_rank",
+           "uniform", "window_pads"]
 
 Rule = Callable[[Graph, Op], None]
 
 
-def _spatial(tensor: Tensor, what: str) -> int:
+def spatial_rank(tensor: Tensor, what: str) -> int:
     """Return the tensor's spatial rank, refusing a flat or channels-last tensor."""
     if tensor.channels_last:
         raise Refused(f"{what} on a channels-last tensor (after a Transpose to NHWC); "
@@ -108,12 +110,18 @@ def _window_layer(op: Op, tensor: Tensor, kernel: list[int], *, dilated: bool = 
     return layer
 
 
+def required(graph: Graph, op: Op, index: int, what: str) -> Const:
+    """Return constant input ``index``, refusing a node that leaves it out."""
+    const = graph.const(op, index)
+    if const is None:
+        raise Refused(f"has no {what} (input {index + 1})")
+    return const
+
+
 def _conv(graph: Graph, op: Op) -> None:
     tensor = graph.data(op, 0)
-    weight = graph.const(op, 1)
-    if weight is None:
-        raise Refused("has no weight input")
-    rank = _spatial(tensor, "Conv")
+    weight = required(graph, op, 1, "weight")
+    rank = spatial_rank(tensor, "Conv")
     if len(weight.dims) != rank + 2:
         raise Refused(f"weight {dims_text(weight.dims)} does not fit the {rank}-D input")
     kernel = [int(k) for k in op.attrs.get("kernel_shape", weight.dims[2:])]
@@ -137,10 +145,8 @@ def _conv(graph: Graph, op: Op) -> None:
 
 def _conv_transpose(graph: Graph, op: Op) -> None:
     tensor = graph.data(op, 0)
-    weight = graph.const(op, 1)
-    if weight is None:
-        raise Refused("has no weight input")
-    rank = _spatial(tensor, "ConvTranspose")
+    weight = required(graph, op, 1, "weight")
+    rank = spatial_rank(tensor, "ConvTranspose")
     if len(weight.dims) != rank + 2:
         raise Refused(f"weight {dims_text(weight.dims)} does not fit the {rank}-D input")
     group = int(op.attrs.get("group", 1))
@@ -183,7 +189,7 @@ def _conv_transpose(graph: Graph, op: Op) -> None:
     graph.emit(op, layer, tensor)
 
 
-def _only_first_output(graph: Graph, op: Op) -> None:
+def only_first_output(graph: Graph, op: Op) -> None:
     for output in op.outputs[1:]:
         if graph.used(output):
             raise Refused(f"its output {output!r} (beyond the first) is used; convcalc "
@@ -192,8 +198,8 @@ def _only_first_output(graph: Graph, op: Op) -> None:
 
 def _max_pool(graph: Graph, op: Op) -> None:
     tensor = graph.data(op, 0)
-    _only_first_output(graph, op)
-    rank = _spatial(tensor, "MaxPool")
+    only_first_output(graph, op)
+    rank = spatial_rank(tensor, "MaxPool")
     kernel = _ints(op, "kernel_shape", rank, 0)
     layer = {"type": "maxpool", **_window_layer(op, tensor, kernel)}
     if op.attrs.get("ceil_mode", 0):
@@ -203,7 +209,7 @@ def _max_pool(graph: Graph, op: Op) -> None:
 
 def _average_pool(graph: Graph, op: Op) -> None:
     tensor = graph.data(op, 0)
-    rank = _spatial(tensor, "AveragePool")
+    rank = spatial_rank(tensor, "AveragePool")
     kernel = _ints(op, "kernel_shape", rank, 0)
     layer = {"type": "avgpool", **_window_layer(op, tensor, kernel, dilated=False)}
     if op.attrs.get("ceil_mode", 0):
@@ -216,7 +222,7 @@ def _average_pool(graph: Graph, op: Op) -> None:
 def _global_pool(kind: str) -> Rule:
     def rule(graph: Graph, op: Op) -> None:
         tensor = graph.data(op, 0)
-        _spatial(tensor, op.op_type)
+        spatial_rank(tensor, op.op_type)
         graph.emit(op, {"type": kind, "output": 1}, tensor)  # N×C×1×1, as ONNX keeps it
     return rule
 
@@ -227,8 +233,7 @@ def _gemm(graph: Graph, op: Op) -> None:
         raise Refused(f"Gemm needs a flat input (N×C), got {dims_text(tensor.shape)} per sample")
     if op.attrs.get("transA", 0):
         raise Refused("transA=1 transposes the batch into the features")
-    weight = graph.const(op, 1)
-    assert weight is not None
+    weight = required(graph, op, 1, "weight")
     if len(weight.dims) != 2:
         raise Refused(f"weight {dims_text(weight.dims)} is not a matrix")
     features, units = weight.dims[::-1] if op.attrs.get("transB", 0) else weight.dims
@@ -252,8 +257,7 @@ def _gemm(graph: Graph, op: Op) -> None:
 
 def _matmul(graph: Graph, op: Op) -> None:
     tensor = graph.data(op, 0)
-    weight = graph.const(op, 1)
-    assert weight is not None
+    weight = required(graph, op, 1, "weight")
     if len(weight.dims) != 2:
         raise Refused(f"the weight {dims_text(weight.dims)} is not a matrix")
     if weight.dims[0] != tensor.shape[0]:
@@ -269,7 +273,7 @@ def _matmul(graph: Graph, op: Op) -> None:
                       "dim, which no convcalc layer does")
 
 
-def _per_channel(graph: Graph, tensor: Tensor, dims: tuple[int, ...]) -> bool:
+def per_channel(graph: Graph, tensor: Tensor, dims: tuple[int, ...]) -> bool:
     """Return whether a constant of ``dims`` holds one value per channel of ``tensor``."""
     dims = tuple(dims)
     while dims and dims[0] == 1 and len(dims) > (1 if tensor.channels_last or not
@@ -298,10 +302,10 @@ def _binary(graph: Graph, op: Op, kind: str) -> None:
     tensor = graph.data(op, computed[0] if computed else 0)
     const = graph.consts[names[1 - computed[0]]]
     neutral = 1.0 if kind == "mul" else 0.0
-    if not const.initializer and _uniform(const) == neutral and _keeps_shape(tensor, const):
+    if not const.initializer and uniform(const) == neutral and _keeps_shape(tensor, const):
         graph.bind(op, op.outputs[0], tensor)  # a fixed ·1 or +0 (torch's GroupNorm
         return  # without affine writes both)
-    if not _per_channel(graph, tensor, const.dims):
+    if not per_channel(graph, tensor, const.dims):
         role = "bias" if kind == "add" else "layer_scale"
         raise Refused(f"{op.op_type} by a constant of shape {dims_text(const.dims)}: "
                       "convcalc reads only a per-channel constant here "
@@ -319,7 +323,7 @@ def _binary(graph: Graph, op: Op, kind: str) -> None:
             graph.bind(op, op.outputs[0], tensor)
             return
         layer: dict[str, Any] = {"type": "layer_scale"}
-        values = _uniform(const)
+        values = uniform(const)
         if values is not None:
             layer["init"] = values
         graph.emit(op, layer, tensor)
@@ -354,7 +358,7 @@ def _bias_follows(graph: Graph, op: Op) -> bool:
             and any(name in graph.consts for name in readers[0].inputs))
 
 
-def _uniform(const: Const) -> float | None:
+def uniform(const: Const) -> float | None:
     """Return the one value every element of ``const`` holds, if it is in the file."""
     try:
         values = const.value().reshape(-1)
@@ -363,177 +367,6 @@ def _uniform(const: Const) -> float | None:
     if values.size and np.all(values == values[0]) and np.isfinite(values[0]):
         return float(values[0])
     return None
-
-
-def _elementwise(layer_type: str) -> Rule:
-    def rule(graph: Graph, op: Op) -> None:
-        graph.emit(op, {"type": layer_type}, graph.data(op, 0))
-    return rule
-
-
-def _leaky_relu(graph: Graph, op: Op) -> None:
-    slope = float(op.attrs.get("alpha", 0.01))
-    layer: dict[str, Any] = {"type": "leaky_relu"}
-    if not is_close(slope, 0.01):
-        layer["negative_slope"] = slope
-    graph.emit(op, layer, graph.data(op, 0))
-
-
-def _elu(graph: Graph, op: Op) -> None:
-    alpha = float(op.attrs.get("alpha", 1.0))
-    layer: dict[str, Any] = {"type": "elu"}
-    if alpha != 1.0:
-        layer["alpha"] = alpha
-    graph.emit(op, layer, graph.data(op, 0))
-
-
-def _hard_sigmoid(graph: Graph, op: Op) -> None:
-    alpha, beta = float(op.attrs.get("alpha", 0.2)), float(op.attrs.get("beta", 0.5))
-    if not (is_close(alpha, 1 / 6) and is_close(beta, 0.5)):
-        raise Refused(f"alpha={alpha:g}, beta={beta:g}; convcalc's hardsigmoid is "
-                      "relu6(x + 3)/6, alpha=1/6 and beta=0.5 (PyTorch's)")
-    graph.emit(op, {"type": "hardsigmoid"}, graph.data(op, 0))
-
-
-def _gelu(graph: Graph, op: Op) -> None:
-    approximate = str(op.attrs.get("approximate", "none"))
-    if approximate != "none":
-        raise Refused(f"approximate={approximate!r}; convcalc's gelu is the exact (erf) one")
-    graph.emit(op, {"type": "gelu"}, graph.data(op, 0))
-
-
-def _prelu(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
-    slope = graph.const(op, 1)
-    assert slope is not None
-    layer: dict[str, Any] = {"type": "prelu"}
-    if math.prod(slope.dims) != 1:
-        if not _per_channel(graph, tensor, slope.dims):
-            raise Refused(f"slope of shape {dims_text(slope.dims)}: convcalc's prelu has one "
-                          f"slope or one per channel ({tensor.shape[0]})")
-        layer["per_channel"] = True
-    value = _uniform(slope)
-    if value is not None and not is_close(value, 0.25):
-        layer["init"] = value
-    graph.emit(op, layer, tensor)
-
-
-def _clip(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
-    if graph.opset < 11:
-        low, high = op.attrs.get("min", -math.inf), op.attrs.get("max", math.inf)
-    else:
-        low_value, high_value = graph.values(op, 1), graph.values(op, 2)
-        low = -math.inf if low_value is None else float(low_value.reshape(-1)[0])
-        high = math.inf if high_value is None else float(high_value.reshape(-1)[0])
-    if low == 0 and high == 6:
-        graph.emit(op, {"type": "relu6"}, tensor)
-    elif low == 0 and high == math.inf:
-        graph.emit(op, {"type": "relu"}, tensor)
-    else:
-        raise Refused(f"min={low:g}, max={high:g}; convcalc reads Clip as relu6 (0, 6) or "
-                      "relu (0, none)")
-
-
-def _softmax(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
-    rank = len(tensor.shape) + 1
-    default = -1 if graph.opset >= 13 else 1
-    axis = int(op.attrs.get("axis", default)) % rank
-    channel_axis = rank - 1 if tensor.channels_last else 1
-    joint = graph.opset < 13 and any(size != 1 for size in tensor.spatial)
-    if axis != channel_axis or joint:
-        raise Refused(f"axis={op.attrs.get('axis', default)} (opset {graph.opset}) on "
-                      f"{dims_text(tensor.onnx_dims(1)[1:])} per sample: convcalc's softmax "
-                      "is over the channels alone")
-    graph.emit(op, {"type": "softmax"}, tensor)
-
-
-def _batch_norm(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
-    _only_first_output(graph, op)
-    if op.attrs.get("training_mode", 0):
-        raise Refused("training_mode=1; convcalc counts inference, with running statistics")
-    if tensor.channels_last:
-        _spatial(tensor, "BatchNormalization")
-    scale = graph.const(op, 1)
-    if scale is not None and math.prod(scale.dims) != tensor.shape[0]:
-        raise Refused(f"scale {dims_text(scale.dims)} is not one per channel")
-    layer: dict[str, Any] = {"type": "batchnorm"}
-    eps = float(op.attrs.get("epsilon", 1e-5))
-    if not is_close(eps, 1e-5):
-        layer["eps"] = eps
-    graph.emit(op, layer, tensor)
-
-
-def _eps(op: Op, layer: dict[str, Any]) -> dict[str, Any]:
-    eps = float(op.attrs.get("epsilon", 1e-5))
-    if not is_close(eps, 1e-5):
-        layer["eps"] = eps
-    return layer
-
-
-def _instance_norm(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0, view=True)
-    if tensor.view == "groups":  # torch's GroupNorm below opset 18; γ and β may follow
-        layer = _eps(op, {"type": "groupnorm", "groups": tensor.groups, "affine": False})
-        graph.emit(op, layer, tensor, view="groups", groups=tensor.groups)
-        return
-    if tensor.view:
-        graph.data(op, 0)  # refuses the view
-    _spatial(tensor, "InstanceNormalization")
-    graph.emit(op, _eps(op, {"type": "instancenorm", "affine": _affine(graph, op)}), tensor)
-
-
-def _affine(graph: Graph, op: Op) -> bool:
-    """Return whether a norm's scale and bias are learned: torch writes fixed ones and
-    zeros as Constant nodes where the module has no affine parameters."""
-    scale, bias = graph.const(op, 1), graph.const(op, 2)
-    if scale is None or scale.initializer or (bias is not None and bias.initializer):
-        return scale is not None
-    return not (_uniform(scale) == 1.0 and (bias is None or _uniform(bias) == 0.0))
-
-
-def _layer_norm(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
-    _only_first_output(graph, op)
-    rank = len(tensor.shape) + 1
-    axis = int(op.attrs.get("axis", -1)) % rank
-    if not (tensor.channels_last or not tensor.spatial) or axis != rank - 1:
-        raise Refused(f"axis={op.attrs.get('axis', -1)} on "
-                      f"{dims_text(tensor.onnx_dims(1)[1:])} per sample: convcalc's layernorm "
-                      "normalises the channels at each position (the last axis of a "
-                      "channels-last or flat tensor)")
-    layer: dict[str, Any] = {"type": "layernorm"}
-    if graph.const(op, 1) is None:
-        layer["affine"] = False
-    elif graph.const(op, 2) is None:
-        layer["bias"] = False
-    graph.emit(op, _eps(op, layer), tensor)
-
-
-def _group_norm(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
-    if tensor.channels_last:
-        _spatial(tensor, "GroupNormalization")
-    groups = int(op.attrs["num_groups"]) if "num_groups" in op.attrs else 0
-    if groups < 1:
-        raise Refused(f"num_groups={op.attrs.get('num_groups')}; a positive count is needed")
-    graph.emit(op, _eps(op, {"type": "groupnorm", "groups": groups}), tensor)
-
-
-def _dropout(graph: Graph, op: Op) -> None:
-    tensor = graph.data(op, 0)
-    _only_first_output(graph, op)
-    if graph.opset >= 12:
-        ratio_value = graph.values(op, 1)
-        ratio = 0.5 if ratio_value is None else float(ratio_value.reshape(-1)[0])
-    else:
-        ratio = float(op.attrs.get("ratio", 0.5))
-    layer: dict[str, Any] = {"type": "dropout"}
-    if ratio != 0.5:
-        layer["p"] = ratio
-    graph.emit(op, layer, tensor)
 
 
 def _identity(graph: Graph, op: Op) -> None:
@@ -561,7 +394,7 @@ def _size(graph: Graph, op: Op) -> None:
 def _reduce(keep: str, flat: str) -> Rule:
     def rule(graph: Graph, op: Op) -> None:
         tensor = graph.data(op, 0)
-        rank = _spatial(tensor, op.op_type) + 2
+        rank = spatial_rank(tensor, op.op_type) + 2
         axes: list[int] = [int(a) for a in op.attrs["axes"]] if "axes" in op.attrs \
             else graph.ints(op, 1) or list(range(rank))
         wanted = sorted(int(axis) % rank for axis in axes)
@@ -575,45 +408,20 @@ def _reduce(keep: str, flat: str) -> Rule:
     return rule
 
 
-def _operators() -> dict[str, Rule]:
-    from convcalc.onnx_import import ops_shape
-    return {
-        "Conv": _conv,
-        "ConvTranspose": _conv_transpose,
-        "MaxPool": _max_pool,
-        "AveragePool": _average_pool,
-        "GlobalAveragePool": _global_pool("adaptive_avgpool"),
-        "GlobalMaxPool": _global_pool("adaptive_maxpool"),
-        "Gemm": _gemm,
-        "MatMul": _matmul,
-        "Add": _add,
-        "Mul": _mul,
-        "Relu": _elementwise("relu"),
-        "Sigmoid": _elementwise("sigmoid"),
-        "Tanh": _elementwise("tanh"),
-        "HardSwish": _elementwise("hardswish"),
-        "Mish": _elementwise("mish"),
-        SILU: _elementwise("silu"),
-        CHANNEL_SOFTMAX: _elementwise("softmax"),
-        "Gelu": _gelu,
-        "LeakyRelu": _leaky_relu,
-        "Elu": _elu,
-        "HardSigmoid": _hard_sigmoid,
-        "PRelu": _prelu,
-        "Clip": _clip,
-        "Softmax": _softmax,
-        "BatchNormalization": _batch_norm,
-        "InstanceNormalization": _instance_norm,
-        "LayerNormalization": _layer_norm,
-        "GroupNormalization": _group_norm,
-        "Dropout": _dropout,
-        "Identity": _identity,
-        "ReduceMean": _reduce("adaptive_avgpool", "global_avgpool"),
-        "ReduceMax": _reduce("adaptive_maxpool", "global_maxpool"),
-        "Shape": _shape,
-        "Size": _size,
-        **ops_shape.OPERATORS,
-    }
-
-
-OPERATORS: dict[str, Rule] = _operators()
+OPERATORS: dict[str, Rule] = {
+    "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
+    "MaxPool": _max_pool,
+    "AveragePool": _average_pool,
+    "GlobalAveragePool": _global_pool("adaptive_avgpool"),
+    "GlobalMaxPool": _global_pool("adaptive_maxpool"),
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "Add": _add,
+    "Mul": _mul,
+    "Identity": _identity,
+    "ReduceMean": _reduce("adaptive_avgpool", "global_avgpool"),
+    "ReduceMax": _reduce("adaptive_maxpool", "global_maxpool"),
+    "Shape": _shape,
+    "Size": _size,
+}

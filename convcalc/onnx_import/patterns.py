@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from convcalc.onnx_import.values import Const, FoldError
+from convcalc.onnx_import.values import Const
 
 __all__ = ["CHANNEL_SOFTMAX", "SILU", "Op", "fuse"]
 
@@ -94,13 +94,13 @@ class _Matcher:
         if const is not None and const.size == 1:
             try:
                 value = const.value()
-            except FoldError:
+            except Exception:  # external or malformed data: not a known scalar
                 return None
         else:
             op = self.producer.get(name)
             if op is not None and op.op_type == "Constant":
                 value = op.attrs.get("value", op.attrs.get("value_float"))
-        if value is None:
+        if value is None or isinstance(value, Const):
             return None
         flat = np.asarray(value).reshape(-1)
         if flat.size != 1 or not np.issubdtype(flat.dtype, np.number):
@@ -197,7 +197,7 @@ class _Matcher:
             const = self.consts.get(op.input(1))
             try:
                 axes = None if const is None else list(const.value().reshape(-1))
-            except FoldError:
+            except Exception:  # external or malformed data: not a known axis
                 return False
         return (op.op_type == "ReduceMean" and axes is not None and list(axes) == [-1]
                 and op.attrs.get("keepdims", 1) == 1)

@@ -50,11 +50,15 @@ def _varint(data: bytes, position: int) -> tuple[int, int] | None:
 def looks_like_onnx(data: bytes) -> bool:
     """Return whether ``data`` starts as a serialised ONNX ModelProto (no onnx import).
 
-    Reads the first few fields' tags: each must be one of ModelProto's fields with its wire
-    type, a length must fit in the data, and a graph or opset must appear among them (or
-    the data end cleanly after them). YAML text never starts this way: its first byte
-    would be a control character or a tag of field 0.
+    The first field must be ``ir_version`` (protobuf writes fields in number order, and
+    every exporter sets it), a small number; the next few fields' tags must be ModelProto's
+    fields with their wire types, each length within the data, and a graph or opset among
+    them (or the data end cleanly after them). Text never starts this way: its first byte
+    would be a backspace (0x08).
     """
+    first = _varint(data, 1) if data[:1] == b"\x08" else None
+    if first is None or not 1 <= first[0] <= 100:
+        return False
     position, fields, seen_structure = 0, 0, False
     while position < len(data) and fields < 8:
         tag = _varint(data, position)

@@ -145,6 +145,8 @@ def _slice(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
 def _constant_of_shape(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
     dims = _bounded(_ints(inputs[0]), "ConstantOfShape's output")
     fill = attrs.get("value")
+    if isinstance(fill, Const):
+        fill = fill.value()
     fill_value = np.asarray(fill).reshape(-1) if fill is not None else np.zeros(1, np.float32)
     return [np.full(dims, fill_value[0], dtype=fill_value.dtype)]
 
