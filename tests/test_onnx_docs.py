@@ -9,7 +9,7 @@ from conftest import ROOT
 
 pytest.importorskip("numpy")
 
-from convcalc.onnx_import.ops import OPERATORS
+from convcalc.onnx_import.model import OPERATORS
 from convcalc.onnx_import.values import FOLDABLE
 
 DOC = ROOT / "docs" / "onnx.md"
