@@ -341,3 +341,46 @@ def test_conv_transpose_counts_each_input_element_once(tmp_path: Path) -> None:
     _, report = imported(path)
     assert (report.totals.macs, report.totals.params, report.output_shape) == (
         32 * 9, 32 * 1 * 3 * 3, (1, 3, 3))
+
+
+# --------------------------------------------------------------------------- every tensor's shape
+
+
+@pytest.mark.parametrize(("where", "name"),
+                         [twin for twin in TWINS if twin[1] not in LARGE_WITHOUT_BATCHNORM])
+def test_every_tensor_agrees_with_onnx_shape_inference(exports: ox.ExportCache,
+                                                       tmp_path: Path, where: str,
+                                                       name: str) -> None:
+    """torch writes no value_info; ONNX's own shape inference (onnx.shape_inference, an
+    independent implementation) adds one per inferred tensor, and the import, which checks
+    each against its own rules, reads the inferred file to the same report."""
+    import onnx
+
+    path = exports.path(_twin(where, name), ox.Mode.PRESERVE)
+    inferred = tmp_path / path.name  # the same name: the network is named after the file
+    onnx.shape_inference.infer_shapes_path(str(path), str(inferred))
+    graph = onnx.load(inferred, load_external_data=False).graph
+    assert len(graph.value_info) >= len(weighted(yaml_report(where, name)))
+    _, plain = imported(path)
+    _, checked = imported(inferred)
+    assert checked.model_dump(mode="json") == plain.model_dump(mode="json")
+
+
+def test_a_wrong_inferred_shape_is_refused_naming_the_node(exports: ox.ExportCache,
+                                                           tmp_path: Path) -> None:
+    """The same check catches a file whose stated shape is wrong: ResNet-18's first conv
+    output stated one row taller than it is stops the import, naming the conv."""
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(
+        onnx.load(exports.path(ox.EXAMPLE_TWINS["resnet18"], ox.Mode.PRESERVE)))
+    conv = next(node for node in model.graph.node if node.op_type == "Conv")
+    info = next(info for info in model.graph.value_info if info.name == conv.output[0])
+    assert [dim.dim_value for dim in info.type.tensor_type.shape.dim] == [1, 64, 112, 112]
+    info.type.tensor_type.shape.dim[2].dim_value = 113
+    path = tmp_path / "wrong.onnx"
+    onnx.save(model, path)
+    with pytest.raises(SpecError, match=rf"^wrong\.onnx: node {re.escape(repr(conv.name))} "
+                                        r"\(Conv\): the file says output .* 1×64×113×112, "
+                                        r"convcalc's rules give 1×64×112×112"):
+        import_onnx(path, name=path.name)
