@@ -384,3 +384,23 @@ def test_a_wrong_inferred_shape_is_refused_naming_the_node(exports: ox.ExportCac
                                         r"\(Conv\): the file says output .* 1×64×113×112, "
                                         r"convcalc's rules give 1×64×112×112"):
         import_onnx(path, name=path.name)
+
+
+# --------------------------------------------------------------------------- external data
+
+
+def test_external_weights_are_never_read(exports: ox.ExportCache, tmp_path: Path) -> None:
+    """ResNet-18's export saved with its weights as external data imports to the report of
+    the inline file, and still does once the weights file is gone: only shapes are read."""
+    import onnx
+
+    inline = exports.path(ox.EXAMPLE_TWINS["resnet18"], ox.Mode.PRESERVE)
+    path = tmp_path / inline.name
+    onnx.save(onnx.load(inline), path, save_as_external_data=True, location="weights.bin",
+              size_threshold=0)
+    weights = tmp_path / "weights.bin"
+    assert path.stat().st_size < 100_000 < weights.stat().st_size
+    _, expected = imported(inline)
+    assert imported(path)[1].model_dump(mode="json") == expected.model_dump(mode="json")
+    weights.unlink()
+    assert imported(path)[1].model_dump(mode="json") == expected.model_dump(mode="json")
