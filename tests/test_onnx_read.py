@@ -343,3 +343,17 @@ def test_huge_kernel_is_one_line() -> None:
     assert str(caught.value) == (
         "m.onnx: node 'mp' (MaxPool): convcalc's maxpool cannot take kernel=[1099511627776, "
         "2]: Input should be less than or equal to 2147483647")
+
+
+def test_imported_chain_round_trips_through_yaml() -> None:
+    """The imported network written as YAML reads back to the same report."""
+    import yaml
+
+    from convcalc.analysis import analyze
+    from convcalc.loader import parse_network
+    imported = import_onnx(CHAIN, name="tiny.onnx")
+    text = yaml.safe_dump(imported.network, sort_keys=False)
+    direct = analyze(network_from_data(imported.network, "tiny.onnx").network)
+    again = analyze(parse_network(text, "tiny.yaml").network)
+    assert again.model_dump() == direct.model_dump()
+    assert direct.totals.params == 4 * 3 * 9  # the conv's weights, no bias

@@ -96,3 +96,21 @@ def test_folded_batchnorm_keeps_the_macs() -> None:
     assert report.totals.macs == expected.totals.macs
     assert report.totals.params == expected.totals.params - removed + added
     assert report.totals.non_trainable_params == 0
+
+
+def _plain(value: Any) -> bool:
+    """Return whether ``value`` is built of str, int, float, bool, list and dict only."""
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return type(value) in (str, int, float, bool)
+
+
+def test_imported_layers_are_plain_data() -> None:
+    """Every layer mapping of an exported ConvNeXt (norms, layer scales, 1×1 convs from
+    MatMul, GELU) is plain data, as a YAML file holds it."""
+    from onnx_graphs import dag
+    walked = dag(_export(torch_zoo.convnext_tiny(), 13))
+    assert all(_plain(node.layer) for node in walked.nodes if node.layer is not None)
+    assert all(type(d) is int for d in walked.input_shape)
