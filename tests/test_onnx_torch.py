@@ -19,6 +19,7 @@ is, in the YAML's rows, a batchnorm row right after a conv row of the same conta
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import warnings
@@ -72,11 +73,18 @@ def yaml_report(where: str, name: str) -> Report:
     return analyze(network.model_copy(update={"input": twin.input_shape}))
 
 
-def imported(path: Path, **options: Any) -> tuple[Any, Report]:
+def imported(path: Path) -> tuple[Any, Report]:
     """Return the import of ``path`` and the report of the network it gives."""
-    result = import_onnx(path, name=path.name, **options)
+    result = import_onnx(path, name=path.name)
     network = network_from_data(result.network, path.name).network
     return result, analyze(network)
+
+
+@functools.cache
+def imported_export(path: Path) -> tuple[Any, Report]:
+    """Return ``imported(path)`` for a file of the session's export cache, once per file
+    (such a file is written once and never changed)."""
+    return imported(path)
 
 
 def weighted(report: Report) -> list[LayerRow]:
@@ -138,7 +146,7 @@ def test_preserved_export_matches_yaml(exports: ox.ExportCache, where: str, name
     output's receptive field; the batch is the file's (1, or symbolic: None)."""
     twin = _twin(where, name)
     expected = yaml_report(where, name)
-    result, report = imported(exports.path(twin, ox.Mode.PRESERVE))
+    result, report = imported_export(exports.path(twin, ox.Mode.PRESERVE))
     assert result.batch == (None if twin.dynamic_batch else 1)
     assert not result.unknown_ops
     assert_rows_pair([_key(row) for row in weighted(expected)], report, name)
@@ -177,7 +185,7 @@ def test_folded_export_differs_by_what_folding_removes(exports: ox.ExportCache, 
             kind, params, *rest = _key(row)
             keys.append((kind, params + added.get(id(row), 0), *rest))
 
-    _, report = imported(folded)
+    _, report = imported_export(folded)
     assert_rows_pair(keys, report, name)
     learnable = sum(bn.params - (0 if conv.bias_params else bn.output_shape[0])
                     for conv, bn in pairs)
@@ -191,11 +199,10 @@ def test_folded_export_differs_by_what_folding_removes(exports: ox.ExportCache, 
 
 # --------------------------------------------------------------------------- round trip
 
-ROUND_TRIP = [("examples", "unet_small"), ("examples", "resnet18"), ("zoo", "densenet121"),
-              ("zoo", "shufflenet_v2_x0_5"), ("zoo", "inception_v3"),
-              ("zoo", "convnext_tiny")]
-"""A U-Net's skips, residuals, DenseNet's growing concatenations, ShuffleNet's channel
-split and shuffle, Inception's branches, ConvNeXt's channels-last blocks."""
+ROUND_TRIP = [twin for twin in TWINS if twin[1] not in LARGE_WITHOUT_BATCHNORM]
+"""Every twin but the two largest files: a U-Net's skips, residuals, DenseNet's growing
+concatenations, ShuffleNet's channel split and shuffle, Inception's branches, ConvNeXt's
+channels-last blocks, squeeze-and-excitation."""
 
 
 @pytest.mark.parametrize(("where", "name"), ROUND_TRIP)
@@ -206,7 +213,7 @@ def test_imported_network_round_trips_through_yaml(exports: ox.ExportCache, wher
     jsonschema = pytest.importorskip("jsonschema")
 
     path = exports.path(_twin(where, name), ox.Mode.PRESERVE)
-    result, report = imported(path)
+    result, report = imported_export(path)
     text = yaml.safe_dump(result.network, sort_keys=False)
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
     errors = [error.message for error in validator.iter_errors(yaml.safe_load(text))]
@@ -258,7 +265,7 @@ def test_eval_export_has_no_auxiliary_head(exports: ox.ExportCache) -> None:
     head = 768 * 128 + 2 * 128 + 128 * 768 * 25 + 2 * 768 + 768 * 1000 + 1000
     assert aux is not None and aux.params == head == 3_326_696
     assert any(row.name.startswith("AuxLogits") for row in expected.layers)
-    _, report = imported(exports.path(ox.ZOO_TWINS["inception_v3"], ox.Mode.PRESERVE))
+    _, report = imported_export(exports.path(ox.ZOO_TWINS["inception_v3"], ox.Mode.PRESERVE))
     assert not [row.name for row in report.layers if "AuxLogits" in row.name]
     assert report.totals.params == expected.totals.params - aux.params
     assert report.totals.macs == expected.totals.macs
@@ -341,3 +348,66 @@ def test_conv_transpose_counts_each_input_element_once(tmp_path: Path) -> None:
     _, report = imported(path)
     assert (report.totals.macs, report.totals.params, report.output_shape) == (
         32 * 9, 32 * 1 * 3 * 3, (1, 3, 3))
+
+
+# --------------------------------------------------------------------------- every tensor's shape
+
+
+@pytest.mark.parametrize(("where", "name"),
+                         [twin for twin in TWINS if twin[1] not in LARGE_WITHOUT_BATCHNORM])
+def test_every_tensor_agrees_with_onnx_shape_inference(exports: ox.ExportCache,
+                                                       tmp_path: Path, where: str,
+                                                       name: str) -> None:
+    """torch writes no value_info; ONNX's own shape inference (onnx.shape_inference, an
+    independent implementation) adds one per inferred tensor, and the import, which checks
+    each against its own rules, reads the inferred file to the same report."""
+    import onnx
+
+    path = exports.path(_twin(where, name), ox.Mode.PRESERVE)
+    inferred = tmp_path / path.name  # the same name: the network is named after the file
+    onnx.shape_inference.infer_shapes_path(str(path), str(inferred))
+    graph = onnx.load(inferred, load_external_data=False).graph
+    assert len(graph.value_info) >= len(weighted(yaml_report(where, name)))
+    _, plain = imported_export(path)
+    _, checked = imported(inferred)
+    assert checked.model_dump(mode="json") == plain.model_dump(mode="json")
+
+
+def test_a_wrong_inferred_shape_is_refused_naming_the_node(exports: ox.ExportCache,
+                                                           tmp_path: Path) -> None:
+    """The same check catches a file whose stated shape is wrong: ResNet-18's first conv
+    output stated one row taller than it is stops the import, naming the conv."""
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(
+        onnx.load(exports.path(ox.EXAMPLE_TWINS["resnet18"], ox.Mode.PRESERVE)))
+    conv = next(node for node in model.graph.node if node.op_type == "Conv")
+    info = next(info for info in model.graph.value_info if info.name == conv.output[0])
+    assert [dim.dim_value for dim in info.type.tensor_type.shape.dim] == [1, 64, 112, 112]
+    info.type.tensor_type.shape.dim[2].dim_value = 113
+    path = tmp_path / "wrong.onnx"
+    onnx.save(model, path)
+    with pytest.raises(SpecError, match=rf"^wrong\.onnx: node {re.escape(repr(conv.name))} "
+                                        r"\(Conv\): the file says output .* 1×64×113×112, "
+                                        r"convcalc's rules give 1×64×112×112"):
+        import_onnx(path, name=path.name)
+
+
+# --------------------------------------------------------------------------- external data
+
+
+def test_external_weights_are_never_read(exports: ox.ExportCache, tmp_path: Path) -> None:
+    """ResNet-18's export saved with its weights as external data imports to the report of
+    the inline file, and still does once the weights file is gone: only shapes are read."""
+    import onnx
+
+    inline = exports.path(ox.EXAMPLE_TWINS["resnet18"], ox.Mode.PRESERVE)
+    path = tmp_path / inline.name
+    onnx.save(onnx.load(inline), path, save_as_external_data=True, location="weights.bin",
+              size_threshold=0)
+    weights = tmp_path / "weights.bin"
+    assert path.stat().st_size < 100_000 < weights.stat().st_size
+    _, expected = imported_export(inline)
+    assert imported(path)[1].model_dump(mode="json") == expected.model_dump(mode="json")
+    weights.unlink()
+    assert imported(path)[1].model_dump(mode="json") == expected.model_dump(mode="json")
