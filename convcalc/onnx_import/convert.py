@@ -320,6 +320,21 @@ class Graph:
         if op.op_type == "Identity":  # a deduplicated weight: no need for its values
             self.consts[op.outputs[0]] = self.consts[op.inputs[0]]
             return
+        if op.op_type == "Transpose" and len(op.inputs) == 1:
+            # a weight transposed in the graph (an export with constant folding off): its
+            # dims are permuted now, its values only if a shape computation reads them
+            source = self.consts[op.inputs[0]]
+            perm = op.attrs.get("perm")
+            order = (tuple(reversed(range(len(source.dims)))) if perm is None
+                     else tuple(int(axis) for axis in perm))
+            if sorted(order) != list(range(len(source.dims))):
+                raise Refused(f"a Transpose with perm {list(order)} on a tensor of rank "
+                              f"{len(source.dims)}")
+            self.consts[op.outputs[0]] = Const(
+                tuple(source.dims[axis] for axis in order), op.label,
+                loader=lambda: np.transpose(source.value(), order),
+                initializer=source.initializer)
+            return
         arrays: list[np.ndarray | None] = []
         for name in op.inputs:
             arrays.append(self.consts[name].value() if name else None)
