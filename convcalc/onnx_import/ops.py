@@ -136,8 +136,15 @@ def _conv(graph: Graph, op: Op) -> None:
                              **_window_layer(op, tensor, kernel)}
     if layer["stride"] == 1:
         del layer["stride"]
+    _emit_conv(graph, op, layer, tensor, group)
+
+
+def _emit_conv(graph: Graph, op: Op, layer: dict[str, Any], tensor: Tensor,
+               group: int) -> None:
+    """Emit a Conv's or ConvTranspose's layer with its groups (``depthwise`` where there
+    are as many as channels) and ``bias: false`` where the node has no bias input."""
     if group > 1:
-        layer["groups"] = "depthwise" if group == channels else group
+        layer["groups"] = "depthwise" if group == tensor.shape[0] else group
     if graph.const(op, 2) is None:
         layer["bias"] = False
     graph.emit(op, layer, tensor)
@@ -182,11 +189,7 @@ def _conv_transpose(graph: Graph, op: Op) -> None:
                                  ("output_padding", extra, 0), ("dilation", dilations, 1)):
         if any(v != default for v in values):
             layer[key] = per_dim(values)
-    if group > 1:
-        layer["groups"] = "depthwise" if group == channels else group
-    if graph.const(op, 2) is None:
-        layer["bias"] = False
-    graph.emit(op, layer, tensor)
+    _emit_conv(graph, op, layer, tensor, group)
 
 
 def only_first_output(graph: Graph, op: Op) -> None:
