@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from convcalc.errors import SpecError
-from convcalc.onnx_import import Imported, ops, ops_elementwise, ops_shape
+from convcalc.onnx_import import Imported, ops, ops_elementwise, ops_shape, tensors
 from convcalc.onnx_import.convert import Graph, Tensor
 from convcalc.onnx_import.dag import INPUT, Node
 from convcalc.onnx_import.patterns import Op
@@ -26,12 +26,10 @@ OPERATORS = {**ops.OPERATORS, **ops_elementwise.OPERATORS, **ops_shape.OPERATORS
 
 def _tensor_const(tensor: Any, origin: str, initializer: bool = False) -> Const:
     """Return an initializer or tensor attribute as a constant whose values load lazily."""
-    from onnx import TensorProto, numpy_helper
-
     dims = tuple(int(d) for d in tensor.dims)
-    if tensor.data_location == TensorProto.EXTERNAL:
+    if tensor.data_location == tensors.EXTERNAL:
         return Const(dims, origin, initializer=initializer)  # only the dims are in the file
-    return Const(dims, origin, loader=lambda: numpy_helper.to_array(tensor),
+    return Const(dims, origin, loader=lambda: tensors.to_array(tensor, origin),
                  initializer=initializer)
 
 
@@ -42,29 +40,25 @@ def _float32(value: float) -> float:
 
 def _attrs(node: Any) -> dict[str, Any]:
     """Return a node's attributes as Python values (strings decoded, tensors as Const)."""
-    from onnx import AttributeProto, helper
-
     attrs: dict[str, Any] = {}
     for attribute in node.attribute:
-        if attribute.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS,
-                              AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS,
-                              AttributeProto.TYPE_PROTO, AttributeProto.TYPE_PROTOS):
+        if attribute.type in tensors.UNREAD:
             attrs[attribute.name] = None  # read by no supported operator
             continue
-        value = helper.get_attribute_value(attribute)
+        value = tensors.attribute_value(attribute)
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
-        elif attribute.type == AttributeProto.TENSOR:
+        elif attribute.type == tensors.A_TENSOR:
             const = _tensor_const(value, node.name or attribute.name)
             try:
                 value = const.value() if const.size <= MAX_FOLDED else const
             except Exception:  # malformed tensor data: the node's rule meets it, and
                 value = const  # the walk turns its error into one line there
-        elif attribute.type == AttributeProto.FLOAT:  # float32: its shortest decimal
+        elif attribute.type == tensors.A_FLOAT:  # float32: its shortest decimal
             value = _float32(value)
-        elif attribute.type == AttributeProto.FLOATS:
+        elif attribute.type == tensors.A_FLOATS:
             value = [_float32(v) for v in value]
-        elif attribute.type == AttributeProto.STRINGS:
+        elif attribute.type == tensors.A_STRINGS:
             value = [v.decode("utf-8", "replace") for v in value]
         elif isinstance(value, list):
             value = list(value)

@@ -1,7 +1,7 @@
-"""Reading an ONNX file: the lazy ``onnx`` import, the sniff, and one-line read errors.
+"""Reading an ONNX file: the lazy protobuf import, the sniff, and one-line read errors.
 
 Only the graph's structure and the initializers' dims are needed, so external data is
-never loaded: ``onnx.load_model_from_string`` leaves external tensors as references, and a
+never loaded: parsing the ModelProto leaves external tensors as references, and a
 500 MB model with its weights beside it costs the read of its small ``.onnx`` file.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.errors import NetworkFileError
+from convcalc.onnx_import.proto import EXTRA_MISSING, messages, parse_model
 
-__all__ = ["EXTRA_MISSING", "MAX_MODEL_BYTES", "load_model", "looks_like_onnx", "onnx_module"]
+__all__ = ["EXTRA_MISSING", "MAX_MODEL_BYTES", "load_model", "looks_like_onnx"]
 
-EXTRA_MISSING = "the onnx extra is not installed: pip install 'convcalc[onnx]'"
 MAX_MODEL_BYTES = 2**31 - 1
 """protobuf's limit on one serialised message: a larger .onnx keeps its weights outside."""
 
@@ -23,15 +23,6 @@ MAX_MODEL_BYTES = 2**31 - 1
 # doc_string 6, graph 7, opset_import 8, metadata_props 14, training_info 20,
 # functions 25, configuration 26.
 _MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
-
-
-def onnx_module() -> Any:
-    """Return the ``onnx`` package, imported now, or raise NetworkFileError naming the extra."""
-    try:
-        import onnx
-    except ImportError:
-        raise NetworkFileError(EXTRA_MISSING) from None
-    return onnx
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int] | None:
@@ -109,11 +100,11 @@ def load_model(source: bytes | str | Path, name: str) -> Any:
     unreadable, bytes that are not an ONNX model or are cut short, or the onnx extra absent.
     """
     data = _read(source, name)
-    onnx = onnx_module()
+    messages()  # the onnx extra is installed, or the error names it
     if not data:
         raise NetworkFileError("the file is empty, not an ONNX model", source=name)
     try:
-        model = onnx.load_model_from_string(data)
+        model = parse_model(data)
     except Exception as error:  # protobuf's DecodeError and its relatives: bytes, not a model
         detail = " ".join(str(error).split())[:80]
         raise NetworkFileError(

@@ -194,8 +194,8 @@ def _transpose(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]
 
 
 def _cast(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
-    from onnx.helper import tensor_dtype_to_np_dtype
-    return [np.asarray(inputs[0]).astype(tensor_dtype_to_np_dtype(int(attrs["to"])))]
+    from convcalc.onnx_import.tensors import np_dtype
+    return [np.asarray(inputs[0]).astype(np_dtype(int(attrs["to"]), "Cast's `to`"))]
 
 
 def _where(attrs: dict[str, Any], inputs: Sequence[Any]) -> list[np.ndarray]:
