@@ -891,3 +891,32 @@ def test_grouped_conv_transpose() -> None:
     report = analysed(data)
     assert tuple(report.output_shape) == tuple(module(torch.zeros(1, 4, 3, 3)).shape[1:])
     assert report.totals.params == sum(p.numel() for p in module.parameters()) == 48
+
+
+def test_a_graph_that_is_not_series_parallel_imports_as_a_graph() -> None:
+    """The N-shaped graph a → c, a → d ← b, out = c + d (a and b convs of x, c a conv of
+    a, d = a + b) has no nesting of residual and parallel: it imports as a ``graph``
+    container. Three 4→4 3×3 convs (pad 1) on 4×8×8: params 3·(4·4·9 + 4) = 444, MACs
+    3·(4·4·9·64) = 27,648; the output reads x through two convs, a 5×5 field."""
+    from convcalc.analysis import analyze
+    from convcalc.loader import network_from_data
+    from convcalc.onnx_import import import_onnx
+
+    conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    data = model_bytes(
+        [node("Conv", ["x", "wa", "ba"], ["a"], name="a", **conv),
+         node("Conv", ["x", "wb", "bb"], ["b"], name="b", **conv),
+         node("Conv", ["a", "wc", "bc"], ["c"], name="c", **conv),
+         node("Add", ["a", "b"], ["d"], name="d"),
+         node("Add", ["c", "d"], ["y"], name="out")],
+        [1, 4, 8, 8], None,
+        [weight(f"w{n}", 4, 4, 3, 3) for n in "abc"] + [weight(f"b{n}", 4) for n in "abc"])
+    network = import_onnx(data, name="n.onnx").network
+    assert [layer["type"] for layer in network["layers"]] == ["graph"]
+    report = analyze(network_from_data(network, "n.onnx").network)
+    assert (report.totals.params, report.totals.macs) == (444, 27_648)
+    assert tuple(report.output_shape) == reference_shape(data, [1, 4, 8, 8]) == (4, 8, 8)
+    fields = {row.name: row.receptive_field for row in report.layers}
+    assert {name: tuple(field.size) for name, field in fields.items() if field} == {
+        "graph1.a": (3, 3), "graph1.b": (3, 3), "graph1.d": (3, 3), "graph1.c": (5, 5),
+        "graph1.out": (5, 5), "graph1": (5, 5)}
