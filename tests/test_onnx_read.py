@@ -357,3 +357,19 @@ def test_imported_chain_round_trips_through_yaml() -> None:
     again = analyze(parse_network(text, "tiny.yaml").network)
     assert again.model_dump() == direct.model_dump()
     assert direct.totals.params == 4 * 3 * 9  # the conv's weights, no bias
+
+
+def test_a_graph_past_the_node_limit_is_refused_before_its_walk(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A graph of more nodes than the limit is one line naming the count and the limit
+    (the limit lowered to 3 here: four Relu nodes are one too many)."""
+    from convcalc.onnx_import import model
+
+    monkeypatch.setattr(model, "MAX_GRAPH_NODES", 3)
+    chain = [node("Relu", [f"t{i}"], [f"t{i + 1}" if i < 3 else "y"], name=f"r{i}")
+             for i in range(4)]
+    data = model_bytes(chain, [1, 2, 4, 4], input_name="t0")
+    with pytest.raises(SpecError) as refused:
+        import_onnx(data, name="big.onnx")
+    assert str(refused.value) == ("big.onnx: the graph has 4 nodes, past the limit of 3; "
+                                  "convcalc's report holds at most 100,000 rows")

@@ -18,6 +18,8 @@ BOUNDS = [
     ("convcalc.layers.containers", "MAX_REPEAT"),
     ("convcalc.analysis", "MAX_LAYERS"),
     ("convcalc.analysis", "MAX_FULL_NAME"),
+    ("convcalc.onnx_import.model", "MAX_GRAPH_NODES"),
+    ("convcalc.onnx_import.values", "MAX_FOLDED"),
     ("convcalc.receptive_field", "MAX_PERIOD"),
     ("convcalc.receptive_field", "MAX_FIELD_LOOKUPS"),
     ("convcalc.solve", "MAX_COMBINATIONS"),

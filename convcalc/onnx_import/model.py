@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from convcalc.analysis import MAX_LAYERS
 from convcalc.errors import SpecError
 from convcalc.onnx_import import Imported, ops, ops_elementwise, ops_shape, tensors
 from convcalc.onnx_import.convert import Graph, Tensor
@@ -18,7 +19,13 @@ from convcalc.onnx_import.topology import nest
 from convcalc.onnx_import.values import MAX_FOLDED, Const
 from convcalc.textsafe import echo
 
-__all__ = ["OPERATORS", "Walked", "build", "walk"]
+__all__ = ["MAX_GRAPH_NODES", "OPERATORS", "Walked", "build", "walk"]
+
+MAX_GRAPH_NODES = 4 * MAX_LAYERS
+"""Nodes a model's graph may have, counted before any is read: four for each of the
+analysis' 100,000 rows (``MAX_LAYERS``), room for the Constant, Shape and Identity nodes an
+exporter writes beside the layers, so that a graph that cannot fit the report is refused
+before its walk rather than after it."""
 
 OPERATORS = {**ops.OPERATORS, **ops_elementwise.OPERATORS, **ops_shape.OPERATORS}
 """Every supported op type and its rule."""
@@ -173,6 +180,10 @@ def walk(model: Any, name: str, input_shape: tuple[int, ...] | None,
         listed = ", ".join(echo(o.name) for o in outputs[:5]) or "none"
         raise SpecError(f"the graph has {len(outputs)} outputs ({listed}); convcalc reads "
                         "a network with one output", source=name)
+    if len(graph_proto.node) > MAX_GRAPH_NODES:
+        raise SpecError(f"the graph has {len(graph_proto.node):,} nodes, past the limit of "
+                        f"{MAX_GRAPH_NODES:,}; convcalc's report holds at most {MAX_LAYERS:,} rows",
+                        source=name)
     nodes = [Op(index, node.name, node.op_type, node.domain, tuple(node.input),
               tuple(node.output), _attrs(node)) for index, node in enumerate(graph_proto.node)]
     kind = inputs[0].type
