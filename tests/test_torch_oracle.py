@@ -547,6 +547,16 @@ def convcalc_rows(data: dict[str, Any]) -> tuple[list[tuple[Any, ...]], Any]:
 # ------------------------------------------------------------------ the properties
 
 
+def test_the_random_stacks_draw_every_activation() -> None:
+    """Every activation with no options is drawn by the random stacks (this file's
+    forward oracle and the training oracle's): a new one fails here until torch_layers.py
+    gives its torch module."""
+    from convcalc.layers.elementwise import Activation
+
+    missing = sorted(set(Activation.reference_ops) - set(tl.ACTIVATIONS))
+    assert not missing, f"tests/torch_layers.py ACTIVATIONS has no module for {missing}"
+
+
 @ORACLE
 @given(networks())
 def test_random_stacks_match_torch_row_by_row(case: tuple[dict[str, Any], Shape]) -> None:
